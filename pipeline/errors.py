@@ -1,0 +1,108 @@
+"""The PipelineError tree.
+
+Every failure a user can cause or meet is one of these: a one-line message saying what is wrong and a
+hint saying how to fix it. Tasks print ``error: <message>. <hint>`` and exit 1 (2 for bad usage).
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """A failure with a one-line explanation and a fix for the user."""
+
+    exit_code = 1
+    default_hint = ""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message.rstrip(". ")
+        self.hint = hint or self.default_hint
+
+    def line(self) -> str:
+        """The single line printed to stderr: ``error: <what>. <hint>``."""
+        text = f"error: {self.message}."
+        if self.hint:
+            text += f" {self.hint.rstrip('.')}."
+        return " ".join(text.split())
+
+    def __str__(self) -> str:
+        return self.line()
+
+
+class UsageError(PipelineError):
+    """The command line itself is wrong (unknown value, missing argument)."""
+
+    exit_code = 2
+
+
+# --- layout, image, plan -------------------------------------------------------------------------
+class LayoutError(PipelineError):
+    """Flash size / firmware generation combination that cannot work."""
+
+
+class ImageError(PipelineError):
+    """A firmware image that is not a valid ESP8266 image."""
+
+
+class PlanError(PipelineError):
+    """A flash plan that would not fit, overlaps, or overwrites something it must not."""
+
+
+# --- serial flasher ------------------------------------------------------------------------------
+class SerialPortError(PipelineError):
+    """The serial port is missing, busy, or not permitted."""
+
+
+class SyncError(PipelineError):
+    """The chip never answered the loader's SYNC."""
+
+
+class ProtocolError(PipelineError):
+    """The chip answered with an error status or an unexpected packet."""
+
+
+class ChipError(PipelineError):
+    """The chip is not an ESP8266, or its flash cannot be identified."""
+
+
+class FlashError(PipelineError):
+    """Writing, erasing or reading flash failed."""
+
+
+class VerifyError(FlashError):
+    """The flash does not hold what was written."""
+
+
+# --- downloads -----------------------------------------------------------------------------------
+class DownloadError(PipelineError):
+    """A download failed (network, HTTP status, size, timeout)."""
+
+
+class ChecksumMismatch(DownloadError):
+    """Downloaded or provided data does not match its pinned SHA-256."""
+
+
+class UnsafeArchive(DownloadError):
+    """An archive member would escape the target or expand dangerously."""
+
+
+# --- docker build --------------------------------------------------------------------------------
+class DockerError(PipelineError):
+    """The Docker engine or image is unavailable."""
+
+
+class BuildError(PipelineError):
+    """The firmware build failed inside the container."""
+
+
+# --- REPL ----------------------------------------------------------------------------------------
+class ReplError(PipelineError):
+    """The NodeMCU REPL did not answer as expected."""
+
+
+class BootLoopError(ReplError):
+    """The board keeps rebooting instead of reaching the Lua prompt."""
+
+
+class FileSystemError(ReplError):
+    """The NodeMCU file system does not work, even after formatting."""

@@ -1,0 +1,1 @@
+"""Download sources: SDK init data, cloud-build images, Docker builds."""

@@ -1,0 +1,126 @@
+"""An SPI NOR flash chip: erase sets bits to 1 (0xFF), programming can only clear bits.
+
+The timing model follows typical 25Q-series datasheet figures (Winbond W25Q32: sector erase 45 ms,
+64 KB block erase 150 ms, page program 0.7 ms); it is applied only when ``realtime`` is set.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SECTOR = 0x1000
+BLOCK = 0x10000
+PAGE = 0x100
+
+SECTOR_ERASE_S = 0.045
+BLOCK_ERASE_S = 0.150
+PAGE_PROGRAM_S = 0.0007
+
+# Winbond W25Qxx JEDEC ids (manufacturer 0xEF, memory type 0x40, capacity byte = log2(size)).
+_CAPACITY_BYTE = {
+    256 * 1024: 0x12,
+    512 * 1024: 0x13,
+    1 << 20: 0x14,
+    2 << 20: 0x15,
+    4 << 20: 0x16,
+    8 << 20: 0x17,
+    16 << 20: 0x18,
+}
+
+
+def jedec_id_for(size: int) -> int:
+    """The JEDEC id (0xMMTTCC as esptool prints it: mfr<<16 | type<<8 | cap) for a Winbond part."""
+    return 0xEF4000 | _CAPACITY_BYTE[size]
+
+
+@dataclass
+class FlashChip:
+    """Raw flash contents plus NOR semantics and an optional timing model."""
+
+    size: int
+    realtime: bool = False
+    data: bytearray = field(default_factory=bytearray)
+    simulated_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.size not in _CAPACITY_BYTE:
+            raise ValueError(f"unsupported flash size {self.size}")
+        if not self.data:
+            self.data = bytearray(b"\xff" * self.size)
+        if len(self.data) != self.size:
+            raise ValueError(f"flash image is {len(self.data)} bytes, chip is {self.size}")
+
+    @property
+    def jedec_id(self) -> int:
+        return jedec_id_for(self.size)
+
+    @property
+    def rdid_word(self) -> int:
+        """RDID as it lands in SPI W0: first byte received (manufacturer) in bits 7:0."""
+        jid = self.jedec_id
+        return ((jid >> 16) & 0xFF) | (((jid >> 8) & 0xFF) << 8) | ((jid & 0xFF) << 16)
+
+    def _spend(self, seconds: float) -> None:
+        self.simulated_seconds += seconds
+        if self.realtime:
+            time.sleep(seconds)
+
+    def _check(self, addr: int, length: int) -> None:
+        if addr < 0 or length < 0 or addr + length > self.size:
+            raise ValueError(f"flash access 0x{addr:x}+0x{length:x} beyond 0x{self.size:x}")
+
+    def read(self, addr: int, length: int) -> bytes:
+        self._check(addr, length)
+        return bytes(self.data[addr : addr + length])
+
+    def erase_sector(self, addr: int) -> None:
+        start = addr - addr % SECTOR
+        self._check(start, SECTOR)
+        self.data[start : start + SECTOR] = b"\xff" * SECTOR
+        self._spend(SECTOR_ERASE_S)
+
+    def erase_block(self, addr: int) -> None:
+        start = addr - addr % BLOCK
+        self._check(start, BLOCK)
+        self.data[start : start + BLOCK] = b"\xff" * BLOCK
+        self._spend(BLOCK_ERASE_S)
+
+    def erase_range(self, addr: int, length: int) -> None:
+        """Erase whole sectors covering [addr, addr+length), 64 KB blocks where aligned."""
+        pos = addr - addr % SECTOR
+        end = addr + length
+        while pos < end:
+            if pos % BLOCK == 0 and pos + BLOCK <= end:
+                self.erase_block(pos)
+                pos += BLOCK
+            else:
+                self.erase_sector(pos)
+                pos += SECTOR
+
+    def erase_all(self) -> None:
+        self.data[:] = b"\xff" * self.size
+        self._spend(BLOCK_ERASE_S * (self.size // BLOCK))
+
+    def program(self, addr: int, data: bytes) -> None:
+        """Program bytes: each bit can only go from 1 to 0 (AND with the current contents)."""
+        self._check(addr, len(data))
+        n = len(data)
+        current = int.from_bytes(self.data[addr : addr + n], "little")
+        self.data[addr : addr + n] = (current & int.from_bytes(data, "little")).to_bytes(n, "little")
+        pages = (addr % PAGE + len(data) + PAGE - 1) // PAGE
+        self._spend(PAGE_PROGRAM_S * pages)
+
+    def save(self, path: Path) -> None:
+        """Write the raw contents (exactly ``size`` bytes) to ``path`` atomically."""
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(bytes(self.data))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, size: int, realtime: bool = False) -> FlashChip:
+        """Load ``path`` when it exists (it must be ``size`` bytes), else a blank chip."""
+        if path.exists():
+            return cls(size=size, realtime=realtime, data=bytearray(path.read_bytes()))
+        return cls(size=size, realtime=realtime)

@@ -1,0 +1,112 @@
+"""Shared fixtures: run tasks as a user would, start the virtual board, require Docker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Reference blobs gathered for the project (shared/data); tests read them, the repo does not commit them.
+SHARED_DATA = ROOT.parent / "shared" / "data"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def run_invoke(*args: str, cwd: Path | str = ROOT, timeout: float = 600,
+               env: dict[str, str] | None = None, input: str | None = None
+               ) -> subprocess.CompletedProcess[str]:
+    """Run ``invoke ARGS`` in a subprocess, from ``cwd`` with the project's tasks.py."""
+    full_env = dict(os.environ)
+    full_env.pop("PIPELINE_DEBUG", None)
+    if env:
+        full_env.update(env)
+    cmd = [sys.executable, "-m", "invoke", "--search-root", str(ROOT), *args]
+    return subprocess.run(cmd, cwd=str(cwd), capture_output=True, text=True, timeout=timeout,
+                          env=full_env, input=input)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str,
+                          code: int = 1) -> None:
+    """A failed task: exit ``code``, exactly one ``error:`` line on stderr, no traceback."""
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error: ")]
+    assert len(errors) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    for needle in needles:
+        assert needle.lower() in errors[0].lower(), (needle, errors[0])
+
+
+def docker_available() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """Require a Docker engine: fail in CI (never a silent skip), skip with a reason elsewhere."""
+    if docker_available():
+        return
+    if IN_CI:
+        pytest.fail("no Docker engine answers `docker info`; .ci/run should have started dockerd")
+    pytest.skip("no Docker engine answers `docker info` (start dockerd to run this test)")
+
+
+@dataclass
+class VirtualBoard:
+    """A running ``python -m pipeline.virtual`` process."""
+
+    url: str
+    process: subprocess.Popen[str]
+    state: Path | None
+
+    def stop(self) -> str:
+        """SIGTERM the board (it saves --state and exits 0); returns its stderr."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        assert self.process.stderr is not None
+        return self.process.stderr.read()
+
+
+def start_virtual_board(*args: str, state: Path | None = None) -> VirtualBoard:
+    """Start the virtual ESP8266 with ``args`` and wait for the port URL on its first stdout line."""
+    cmd = [sys.executable, "-m", "pipeline.virtual", *args]
+    if state is not None:
+        cmd += ["--state", str(state)]
+    proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    if not url:
+        err = proc.stderr.read() if proc.stderr else ""
+        proc.kill()
+        raise RuntimeError(f"virtual board did not start: {err}")
+    return VirtualBoard(url=url, process=proc, state=state)
+
+
+@pytest.fixture
+def virtual_board(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
+    """Factory: ``board = virtual_board("--flash-size", "4MB")``; every board is stopped afterwards."""
+    boards: list[VirtualBoard] = []
+
+    def factory(*args: str, state: Path | None = None) -> VirtualBoard:
+        board = start_virtual_board(*args, state=state)
+        boards.append(board)
+        return board
+
+    yield factory
+    for board in boards:
+        board.stop()
