@@ -261,8 +261,10 @@ def release(
 ) -> ReleaseResult:
     """Run (or, with ``collect_only``, just collect) every leg; swap the finished ``out_dir`` in."""
     out_dir = Path(out_dir)
+    created = _missing_parents(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    done = False
     try:
         if build_image and not collect_only:
             run(["build-image"], build_root)
@@ -279,10 +281,21 @@ def release(
                 collect_leg(leg, variant_dir, staging)
         write_sums(staging)
         _swap_in(staging, out_dir)
+        done = True
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not done:
+            # A failed release leaves no trace, not even the directories made for it.
+            for directory in created:
+                if directory.is_dir() and not any(directory.iterdir()):
+                    directory.rmdir()
     files = sorted(p.name for p in out_dir.iterdir())
     return ReleaseResult(out_dir, legs(variants, flash_sizes), files)
+
+
+def _missing_parents(path: Path) -> list[Path]:
+    """The parents of ``path`` that do not exist yet, deepest first."""
+    return [p for p in path.absolute().parents if not p.exists()]
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:

@@ -1,0 +1,88 @@
+"""The bad-input catalog: every task, given each wrong input, fails the same way.
+
+Exit 1 (2 for bad usage), exactly one `error:` line naming the problem, no traceback, and nothing
+written: each case runs in an empty directory (with only the files the case itself provides) and the
+directory must be unchanged afterwards. Cases are added as tasks land; a case for a task that does not
+exist yet is not listed (no skips).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import assert_one_line_error, run_invoke
+
+
+@dataclass(frozen=True)
+class Case:
+    """One wrong input: task arguments, words the error line must contain, exit code, input files."""
+
+    id: str
+    args: tuple[str, ...]
+    needles: tuple[str, ...] = ()
+    code: int = 1
+    files: dict[str, bytes] = field(default_factory=dict)
+    # Extra arguments computed in the case directory (absolute paths, ports that refuse connections).
+    extra: Callable[[Path], tuple[str, ...]] | None = None
+
+
+def _missing(name: str) -> Callable[[Path], tuple[str, ...]]:
+    return lambda d: (str(d / name),)
+
+
+RELEASE = [
+    Case("release-unknown-variant", ("release", "--variants", "double"), ("variant",), 2),
+    Case("release-empty-variants", ("release", "--variants", ","), ("variant",), 2),
+    Case("release-bad-flash-size", ("release", "--flash-sizes", "3XB"), ("flash size",), 2),
+    Case("release-empty-flash-sizes", ("release", "--flash-sizes", ""), ("flash size",), 2),
+    Case("release-collect-nothing-built", ("release", "--collect-only"), ("flash plan",)),
+    Case(
+        "release-collect-garbage-plan",
+        ("release", "--collect-only", "--variants", "float", "--flash-sizes", "1MB"),
+        ("flash plan",),
+        files={"build/float/plan.json": b"{not json"},
+    ),
+    Case(
+        "release-collect-plan-without-region-file",
+        ("release", "--collect-only", "--variants", "float", "--flash-sizes", "1MB"),
+        ("does not match",),
+        files={
+            "build/float/plan.json": b'{"flash_size": "1MB", "flash_mode": "dio", "flash_freq":'
+            b' "40m", "regions": [{"address": 0, "size": 4, "sha256": "00", "purpose":'
+            b' "firmware", "file": "gone.bin"}]}'
+        },
+    ),
+]
+
+BENCH = [
+    Case("bench-unknown-benchmark", ("bench", "--only", "no_such_bench"), ("benchmark",), 2),
+]
+
+CATALOG: list[Case] = RELEASE + BENCH
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("case", CATALOG, ids=lambda c: c.id)
+def test_bad_input_fails_in_one_line_and_writes_nothing(case: Case, tmp_path: Path) -> None:
+    for name, data in case.files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    before = _tree(tmp_path)
+    args = case.args + (case.extra(tmp_path) if case.extra else ())
+    proc = run_invoke(*args, cwd=tmp_path, timeout=120)
+    assert_one_line_error(proc, *case.needles, code=case.code)
+    assert _tree(tmp_path) == before, "a failed task left files behind"
+    leftovers = [p for p in tmp_path.rglob("*") if p.is_dir() and not any(p.iterdir())]
+    assert not [p for p in leftovers if str(p.relative_to(tmp_path)) not in before], leftovers
+
+
+def test_catalog_size() -> None:
+    # The issue asks for at least 40 cases across the tasks once they have all landed.
+    assert len({c.id for c in CATALOG}) == len(CATALOG)
