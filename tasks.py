@@ -86,6 +86,34 @@ def bench(c, only=None, output="bench/results.json"):
     benchmarks.run_all(root / "bench", Path(output), names)
     print(f"bench: figures written to {output}")
 
+
+@task(
+    help={
+        "runs": "number of seeded runs (fault kinds are taken in turn)",
+        "seed": "seed: the same seed replays the same faults",
+        "kinds": "only these faults, comma-separated (clean,corrupt,drop,reset,unplug,dl-truncate,"
+        "dl-flip,dl-500,dl-length)",
+        "report": "where the per-run JSON report goes (default: <build_dir>/soak.json)",
+    }
+)
+@task_errors
+def soak(c, runs=200, seed=1, kinds=None, report=None):
+    """Fault soak on the virtual board and a faulty server: verified / error / silent counts."""
+    from pathlib import Path
+
+    from pipeline import soak as soaking
+    from pipeline.config import settings
+
+    def show(r):
+        print(f"soak: run {r.index:4d} {r.kind:<12} {r.outcome:<8} {r.detail}", flush=True)
+
+    path = Path(report) if report else settings(c.config).build_dir / "soak.json"
+    result = soaking.soak(
+        int(runs), int(seed), soaking.parse_kinds(kinds), report_path=path, on_run=show
+    )
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts().items())
+    print(f"soak: {len(result.runs)} runs: {counts} (report {path})")
+
 # ==== end release ==================================================================================
 
 ns = Collection.from_module(__import__(__name__))

@@ -62,7 +62,13 @@ BENCH = [
     Case("bench-unknown-benchmark", ("bench", "--only", "no_such_bench"), ("benchmark",), 2),
 ]
 
-CATALOG: list[Case] = RELEASE + BENCH
+SOAK = [
+    Case("soak-zero-runs", ("soak", "--runs", "0"), ("runs",), 2),
+    Case("soak-unknown-fault", ("soak", "--kinds", "lightning"), ("soak fault",), 2),
+    Case("soak-empty-faults", ("soak", "--kinds", ",,"), ("soak fault",), 2),
+]
+
+CATALOG: list[Case] = RELEASE + BENCH + SOAK
 
 
 def _tree(root: Path) -> dict[str, bytes]:
