@@ -12,6 +12,58 @@ from pipeline.cli import task_errors
 from pipeline.config import DEFAULTS
 
 # ==== foundation: assemble =========================================================================
+@task(
+    iterable=["firmware"],
+    help={
+        "firmware": "firmware image: one combined .bin (goes to 0x0) or 0x00000.bin and 0x10000.bin "
+        "(repeat the flag); default: the latest build in the build directory",
+        "flash-size": "the board's flash size: 512KB 1MB 2MB 4MB 8MB 16MB (also 256KB, 2MB-c1, 4MB-c1)",
+        "flash-mode": "qio, qout, dio, dout or keep (the image header's mode)",
+        "flash-freq": "40m, 26m, 20m, 80m or keep",
+        "layout": "auto (read the NodeMCU release from the image), sdk2, nodemcu3, nodemcu3-early",
+        "init-data": "SDK init data for sdk2 layouts: FILE (or FILE@ADDR to have the address checked)",
+        "merged": "also write one merged image here (flash it at 0x0)",
+        "build-dir": "where plan.json and the region files go (default: build)",
+    },
+)
+@task_errors
+def assemble(c, firmware=None, flash_size=None, flash_mode=None, flash_freq=None, layout=None,
+             init_data=None, merged=None, build_dir=None):
+    """Compute and check the flash plan for a board: addresses, init data, header, fit."""
+    from pipeline.assemble import assemble as run_assemble
+    from pipeline.config import settings
+    from pipeline.errors import UsageError
+
+    s = settings(c.config, build_dir=build_dir, flash_mode=flash_mode, flash_freq=flash_freq,
+                 layout=layout)
+    size = flash_size or s.flash_size
+    if size in (None, "detect"):
+        raise UsageError("assemble needs the board's flash size",
+                         "Pass --flash-size (invoke chip-info reads it from the board)")
+    images = list(firmware or []) or _latest_build_images(s.build_dir)
+    result = run_assemble(images, size, s.build_dir, s.layout, s.flash_mode, s.flash_freq,
+                          init_data, merged)
+    how = "detected from the image" if result.detected else "as given"
+    print(f"layout {result.layout.generation.value} ({how}) on {result.layout.flash_size.name}")
+    for r in result.plan.regions:
+        print(f"  0x{r.address:06x}  {len(r.data):8d} bytes  {r.purpose:10s} {r.sha256[:16]}")
+    for note in result.plan.notes:
+        print(f"  note: {note}")
+    print(f"plan: {result.plan_path}")
+    if result.merged_path:
+        print(f"merged image: {result.merged_path}")
+
+
+def _latest_build_images(build_dir):
+    from pathlib import Path
+
+    fw = Path(build_dir) / "firmware"
+    split = [fw / "0x00000.bin", fw / "0x10000.bin"]
+    if all(p.is_file() for p in split):
+        return [str(p) for p in split]
+    return []
+
+
 # ==== end foundation ===============================================================================
 
 # ==== flasher: flash, erase, read-flash, chip-info =================================================

@@ -91,7 +91,7 @@ def flash_size_from_header_code(code: int) -> FlashSize:
     )
 
 
-class Generation(str, enum.Enum):
+class Generation(enum.StrEnum):
     """Firmware generations that place init data differently."""
 
     SDK2 = "sdk2"

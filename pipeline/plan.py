@@ -181,7 +181,7 @@ def validate(plan: FlashPlan, layout: Layout | None = None) -> None:
                 f"{label} ends at 0x{r.end:x}, beyond the end of {plan.flash_size} flash (0x{limit:x})",
                 "Use a smaller image or the right --flash-size",
             )
-    for a, b in zip(ordered, ordered[1:]):
+    for a, b in zip(ordered, ordered[1:], strict=False):
         if b.address < a.end:
             raise PlanError(
                 f"regions overlap: 0x{a.address:x}-0x{a.end - 1:x} and 0x{b.address:x}"
@@ -228,7 +228,7 @@ def plan_to_json(plan: FlashPlan, files: list[str]) -> str:
                     "purpose": r.purpose,
                     "file": f,
                 }
-                for r, f in zip(plan.regions, files)
+                for r, f in zip(plan.regions, files, strict=True)
             ],
         },
         indent=2,

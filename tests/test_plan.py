@@ -1,0 +1,178 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.errors import PlanError
+from pipeline.image import example_image
+from pipeline.layout import FLASH_SIZES, Generation, layout_for
+from pipeline.plan import (
+    FlashPlan,
+    Region,
+    build_plan,
+    load_plan,
+    merge,
+    split_firmware,
+    validate,
+    write_plan,
+)
+from tests.conftest import SHARED_DATA
+
+INIT = b"\x05" + bytes(range(1, 128))
+
+
+def split_pair(gen=Generation.NODEMCU3):
+    a, b = example_image(gen)
+    return split_firmware([("0x00000.bin", a), ("0x10000.bin", b)])
+
+
+def test_sdk2_plan_adds_init_data_and_blank_sector():
+    plan = build_plan(
+        split_pair(Generation.SDK2), layout_for(FLASH_SIZES["4MB"], Generation.SDK2), INIT
+    )
+    got = {(r.address, r.purpose) for r in plan.regions}
+    assert (0x3FC000, "init-data") in got and (0x3FE000, "blank") in got
+
+
+def test_sdk2_without_init_data_is_refused():
+    with pytest.raises(PlanError, match="rf_cal"):
+        build_plan(split_pair(Generation.SDK2), layout_for(FLASH_SIZES["1MB"], Generation.SDK2))
+
+
+def test_nodemcu3_refuses_init_data_at_the_old_address():
+    with pytest.raises(PlanError, match="file system"):
+        build_plan(
+            split_pair(), layout_for(FLASH_SIZES["4MB"], Generation.NODEMCU3), INIT, 0x3FC000
+        )
+
+
+def test_init_data_at_wrong_address_or_bad_magic():
+    layout = layout_for(FLASH_SIZES["4MB"], Generation.SDK2)
+    with pytest.raises(PlanError, match="wrong address"):
+        build_plan(split_pair(Generation.SDK2), layout, INIT, 0xFC000)
+    with pytest.raises(PlanError, match="0x05"):
+        build_plan(split_pair(Generation.SDK2), layout, b"\xff" * 128)
+
+
+def test_header_of_region_at_zero_carries_the_flash_size():
+    plan = build_plan(split_pair(), layout_for(FLASH_SIZES["4MB"], Generation.NODEMCU3))
+    assert plan.regions[0].data[3] & 0xF0 == 0x40
+
+
+def test_combined_image_padding_over_phy_data_is_allowed_with_a_note():
+    a, b = example_image()
+    combined = a + b"\xff" * (0x10000 - len(a)) + b
+    plan = build_plan(
+        split_firmware([("nodemcu.bin", combined)]),
+        layout_for(FLASH_SIZES["4MB"], Generation.NODEMCU3),
+    )
+    assert plan.notes
+
+
+def test_firmware_over_system_params_is_refused():
+    a, _ = example_image(Generation.SDK2)
+    big = Region(0x10000, b"\x00" * (0xFB000 - 0x10000 + 0x1000), "firmware", "0x10000.bin")
+    with pytest.raises(PlanError, match="overwrites"):
+        build_plan(
+            [Region(0, a, "firmware")] + [big],
+            layout_for(FLASH_SIZES["1MB"], Generation.SDK2),
+            INIT,
+        )
+
+
+def test_plan_json_round_trip_and_tamper_detection(tmp_path):
+    plan = build_plan(split_pair(), layout_for(FLASH_SIZES["2MB"], Generation.NODEMCU3))
+    path = write_plan(plan, tmp_path)
+    doc = json.loads(path.read_text())
+    assert doc["flash_size"] == "2MB" and set(doc["regions"][0]) >= {
+        "address",
+        "size",
+        "sha256",
+        "purpose",
+        "file",
+    }
+    assert load_plan(path).regions == tuple(
+        Region(r.address, r.data, r.purpose, f["file"])
+        for r, f in zip(plan.regions, doc["regions"], strict=True)
+    )
+    (tmp_path / doc["regions"][1]["file"]).write_bytes(b"changed")
+    with pytest.raises(PlanError, match="changed"):
+        load_plan(path)
+
+
+region = st.builds(
+    lambda a, n: Region(a * 4, b"\x00" * n, "firmware"),
+    st.integers(0, 0x100000 // 4),
+    st.integers(1, 0x8000),
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(region, min_size=1, max_size=6), st.sampled_from(["512KB", "1MB", "2MB"]))
+def test_accepted_plans_fit_and_never_overlap(regions, size):
+    plan = FlashPlan(size, "keep", "keep", tuple(regions))
+    try:
+        validate(plan)
+    except PlanError as exc:
+        assert "\n" not in exc.line() and exc.line().startswith("error: ")
+        return
+    ordered = sorted(regions, key=lambda r: r.address)
+    assert all(r.end <= FLASH_SIZES[size].size_bytes for r in ordered)
+    assert all(a.end <= b.address for a, b in zip(ordered, ordered[1:], strict=False))
+
+
+MERGE_CASES = [
+    (size, mode, shape)
+    for size in ("1MB", "2MB", "4MB", "16MB")
+    for mode, shape in (("dio", "split"), ("qio", "combined"), ("dout", "split"))
+]
+
+
+@pytest.mark.parametrize(
+    "size,mode,shape", MERGE_CASES + [("512KB", "qio", "sdk2"), ("4MB", "dio", "sdk2")]
+)
+def test_merge_equals_esptool_merge_bin(tmp_path, size, mode, shape):
+    gen = Generation.SDK2 if shape == "sdk2" else Generation.NODEMCU3
+    a, b = example_image(gen)
+    if shape == "combined":
+        files = [("nodemcu_float.bin", a + b"\xff" * (0x10000 - len(a)) + b)]
+    else:
+        files = [("0x00000.bin", a), ("0x10000.bin", b)]
+    init = (
+        (SHARED_DATA / "esp_init_data_default_v05.bin").read_bytes()
+        if gen is Generation.SDK2
+        else None
+    )
+    plan = build_plan(
+        split_firmware(files), layout_for(FLASH_SIZES[size], gen), init, flash_mode=mode
+    )
+    originals = {r.address: r.data for r in split_firmware(files)}  # unpatched: esptool patches 0x0
+    args = []
+    for r in plan.regions:
+        src = tmp_path / f"in-{r.address:x}.bin"
+        src.write_bytes(originals.get(r.address, r.data))
+        args += [hex(r.address), str(src)]
+    out = tmp_path / "esptool.bin"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "esptool",
+            "--chip",
+            "esp8266",
+            "merge-bin",
+            "-o",
+            str(out),
+            "--flash-size",
+            size,
+            "--flash-mode",
+            mode,
+            *args,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert merge(plan) == out.read_bytes()
