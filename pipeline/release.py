@@ -162,10 +162,9 @@ def read_plan(build_dir: Path) -> dict[str, Any]:
 
 
 def _region_file(build_dir: Path, region: dict[str, Any]) -> Path:
+    # Relative region files are relative to plan.json's directory, as pipeline.plan writes them.
     file = Path(str(region.get("file") or ""))
-    if not file.is_absolute() and not file.is_file():
-        file = build_dir / file
-    return file
+    return file if file.is_absolute() else build_dir / file
 
 
 def merge_regions(regions: list[tuple[int, bytes]]) -> bytes:
@@ -220,6 +219,7 @@ def build_info(
         "flash_size": leg.flash_size,
         "flash_mode": plan.get("flash_mode"),
         "flash_freq": plan.get("flash_freq"),
+        "layout": plan.get("layout"),
         "regions": [
             {k: r.get(k) for k in ("address", "size", "sha256", "purpose")} for r in plan["regions"]
         ],

@@ -115,12 +115,9 @@ def classify_failure(proc: subprocess.CompletedProcess[str]) -> tuple[str, str]:
 def soak_image(rng: random.Random, size: int) -> bytes:
     """A valid ESP8266 image of about ``size`` bytes (random payload, so compression cannot cheat)."""
     payload = rng.randbytes(size)
-    try:
-        from pipeline.image import build_image
+    from pipeline.image import Segment, build_image
 
-        return build_image(0x40100000, [(0x40100000, payload)], "dio", 0x20, 0x0)  # type: ignore[arg-type]
-    except Exception:  # noqa: BLE001 - the foundation's builder may not exist or differ yet
-        return b"\xe9\x01\x02\x20" + payload
+    return build_image(0x40100000, [Segment(0x40100000, payload)], mode=2, size_code=0x20)
 
 
 def write_soak_plan(build_dir: Path, image: bytes) -> dict[int, bytes]:

@@ -62,13 +62,96 @@ BENCH = [
     Case("bench-unknown-benchmark", ("bench", "--only", "no_such_bench"), ("benchmark",), 2),
 ]
 
+
+def _image(text: bytes, repeat: int = 8) -> bytes:
+    from pipeline.image import Segment, build_image
+
+    return build_image(0x40100000, [Segment(0x40100000, text * repeat)])
+
+
+FW3 = {"fw.bin": _image(b"NodeMCU 3.0.0.0 3.0-master_20200910\0")}
+SDK2 = {"fw.bin": _image(b"NodeMCU 2.2.1 on SDK 2.2.1\0")}
+ASM = ("assemble", "--firmware", "fw.bin")
+ASSEMBLE = [
+    Case("assemble-no-flash-size", ASM, ("flash size",), 2, FW3),
+    Case("assemble-unknown-flash-size", (*ASM, "--flash-size", "3MB"), ("flash size",), 2, FW3),
+    Case("assemble-missing-firmware", (*ASM, "--flash-size", "4MB"), ("does not exist",), 2),
+    Case("assemble-no-firmware", ("assemble", "--flash-size", "4MB"), ("firmware",), 2),
+    Case(
+        "assemble-not-an-image",
+        (*ASM, "--flash-size", "4MB"),
+        ("magic",),
+        files={"fw.bin": b"hello world" * 10},
+    ),
+    Case(
+        "assemble-bad-mode",
+        (*ASM, "--flash-size", "4MB", "--flash-mode", "fast"),
+        ("mode",),
+        2,
+        FW3,
+    ),
+    Case(
+        "assemble-bad-freq", (*ASM, "--flash-size", "4MB", "--flash-freq", "99m"), ("freq",), 2, FW3
+    ),
+    Case(
+        "assemble-bad-layout",
+        (*ASM, "--flash-size", "4MB", "--layout", "sdk9"),
+        ("layout",),
+        2,
+        FW3,
+    ),
+    Case("assemble-nodemcu3-on-512kb", (*ASM, "--flash-size", "512KB"), ("512KB",), 1, FW3),
+    Case(
+        "assemble-unknown-generation",
+        (*ASM, "--flash-size", "4MB"),
+        ("generation",),
+        files={"fw.bin": _image(b"NodeMCU 3.0.0.0 \0")},
+    ),
+    Case("assemble-sdk2-without-init-data", (*ASM, "--flash-size", "4MB"), ("init data",), 1, SDK2),
+    Case(
+        "assemble-missing-init-data",
+        (*ASM, "--flash-size", "4MB", "--init-data", "nope.bin"),
+        ("init data",),
+        2,
+        SDK2,
+    ),
+    Case(
+        "assemble-short-init-data",
+        (*ASM, "--flash-size", "4MB", "--init-data", "init.bin"),
+        ("128",),
+        1,
+        {**SDK2, "init.bin": b"\x05" * 100},
+    ),
+    Case(
+        "assemble-init-data-wrong-address",
+        (*ASM, "--flash-size", "4MB", "--init-data", "init.bin@0x1000"),
+        ("address",),
+        1,
+        {**SDK2, "init.bin": b"\x05" * 128},
+    ),
+    Case(
+        "assemble-two-unnamed-images",
+        (*ASM, "--firmware", "other.bin", "--flash-size", "4MB"),
+        ("where",),
+        1,
+        {**SDK2, "other.bin": FW3["fw.bin"]},
+    ),
+    Case(
+        "assemble-firmware-too-big",
+        (*ASM, "--flash-size", "512KB", "--init-data", "init.bin"),
+        (),
+        1,
+        {"fw.bin": _image(b"NodeMCU 2.2.1 on SDK 2.2.1\0", 24000), "init.bin": b"\x05" * 128},
+    ),
+]
+
 SOAK = [
     Case("soak-zero-runs", ("soak", "--runs", "0"), ("runs",), 2),
     Case("soak-unknown-fault", ("soak", "--kinds", "lightning"), ("soak fault",), 2),
     Case("soak-empty-faults", ("soak", "--kinds", ",,"), ("soak fault",), 2),
 ]
 
-CATALOG: list[Case] = RELEASE + BENCH + SOAK
+CATALOG: list[Case] = ASSEMBLE + RELEASE + BENCH + SOAK
 
 
 def _tree(root: Path) -> dict[str, bytes]:

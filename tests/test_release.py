@@ -117,3 +117,32 @@ def test_task_collect_only_without_builds_fails_in_one_line(tmp_path: Path) -> N
     )
     assert_one_line_error(proc, "flash plan")
     assert not (tmp_path / "out").exists()
+
+
+def test_collects_what_invoke_assemble_wrote(tmp_path: Path) -> None:
+    from pipeline.image import Segment, build_image
+
+    payload = b"NodeMCU 3.0.0.0 built on nodemcu-build.com 3.0-master_20200910\0" * 64
+    firmware = tmp_path / "nodemcu.bin"
+    firmware.write_bytes(build_image(0x40100000, [Segment(0x40100000, payload)]))
+    build = tmp_path / "build" / "integer"
+    theirs = tmp_path / "assembled-merged.bin"
+    proc = run_invoke(
+        "assemble",
+        "--firmware",
+        str(firmware),
+        "--flash-size",
+        "1MB",
+        "--build-dir",
+        str(build),
+        "--merged",
+        str(theirs),
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "release"
+    rel.release(["integer"], ["1MB"], tmp_path / "build", out, collect_only=True)
+    ours = (out / "nodemcu-integer-1MB-merged.bin").read_bytes()
+    assert ours == theirs.read_bytes()[: len(ours)]
+    assert set(theirs.read_bytes()[len(ours) :]) <= {0xFF}
+    info = json.loads((out / "build-info-integer-1MB.json").read_text())
+    assert info["layout"] == "nodemcu3"
