@@ -11,6 +11,7 @@ from invoke import Collection, task
 from pipeline.cli import task_errors
 from pipeline.config import DEFAULTS
 
+
 # ==== foundation: assemble =========================================================================
 @task(
     iterable=["firmware"],

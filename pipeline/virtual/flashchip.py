@@ -108,7 +108,9 @@ class FlashChip:
         self._check(addr, len(data))
         n = len(data)
         current = int.from_bytes(self.data[addr : addr + n], "little")
-        self.data[addr : addr + n] = (current & int.from_bytes(data, "little")).to_bytes(n, "little")
+        self.data[addr : addr + n] = (current & int.from_bytes(data, "little")).to_bytes(
+            n, "little"
+        )
         pages = (addr % PAGE + len(data) + PAGE - 1) // PAGE
         self._spend(PAGE_PROGRAM_S * pages)
 
