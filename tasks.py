@@ -68,6 +68,133 @@ def _latest_build_images(build_dir):
 # ==== end foundation ===============================================================================
 
 # ==== flasher: flash, erase, read-flash, chip-info =================================================
+PORT_HELP = "serial port: a device path, rfc2217://host:port, socket://host:port, or auto"
+BEFORE_HELP = "how to enter the loader: auto, classic, tight, manual (hold FLASH, press RESET), none"
+
+
+def _say(text):
+    import sys
+
+    print(f"note: {text}", file=sys.stderr, flush=True)
+
+
+@task(
+    iterable=["firmware"],
+    help={
+        "plan": "a plan.json from invoke assemble (default: assemble the latest build for this board)",
+        "firmware": "image(s) to flash instead: one combined .bin, or 0x00000.bin and 0x10000.bin",
+        "port": PORT_HELP,
+        "baud": "transfer rate after the stub starts (falls back to 115200 if the link fails)",
+        "before": BEFORE_HELP,
+        "after": "hard-reset (boot the firmware) or no-reset",
+        "erase-all": "erase the whole flash first (clears stale init data and file systems)",
+        "no-stub": "talk to the ROM only: no compression, no verification",
+        "no-verify": "skip the MD5 check of each written region",
+        "flash-size": "detect (from the chip's JEDEC id) or a size like 4MB",
+        "layout": "auto, sdk2, nodemcu3, nodemcu3-early (when assembling images)",
+        "init-data": "SDK init data for sdk2 layouts",
+        "no-check": "do not run the Lua REPL check after flashing",
+        "format": "file system check after flashing: auto (format only if broken), always, never",
+        "build-dir": "build directory (default: build)",
+    },
+)
+@task_errors
+def flash(c, plan=None, firmware=None, port=None, baud=None, before=None, after=None,
+          erase_all=False, no_stub=False, no_verify=False, flash_size=None, layout=None,
+          init_data=None, no_check=False, format=None, build_dir=None):
+    """Flash a plan or images with the built-in flasher, verify them, then check the REPL."""
+    from pipeline.assemble import plan_source
+    from pipeline.config import settings
+    from pipeline.flasher.api import flash as run_flash
+    from pipeline.progress import console_progress
+
+    s = settings(c.config, port=port, baud=baud, before=before, after=after, layout=layout,
+                 build_dir=build_dir, format=format)
+    source = plan_source(s.build_dir, plan, firmware, s.layout, s.flash_mode, s.flash_freq,
+                         init_data, flash_size or s.flash_size)
+    with console_progress() as progress:
+        report = run_flash(s.port, source, s.baud, s.before, s.after, not no_stub, not no_verify,
+                           erase_all, _say, progress)
+    info = report.info
+    print(f"chip ESP8266 {info.mac} flash {info.flash_size} at {report.baud} baud"
+          f" ({'stub' if report.stub else 'ROM only'})")
+    for r in report.results:
+        check = "verified" if r.verified else "not verified"
+        print(f"  0x{r.address:06x} {r.size:8d} bytes  {r.outcome} ({check})")
+    if not no_check and s.after == "hard-reset":
+        _post_flash_check(s, report)
+
+
+def _post_flash_check(s, report):
+    try:
+        from pipeline.repl import check_after_flash
+    except ImportError:
+        return
+    from pipeline.flasher.ports import resolve_port
+
+    fs = check_after_flash(resolve_port(s.port), s.format, say=_say)
+    print(fs.summary())
+
+
+@task(help={"port": PORT_HELP, "before": BEFORE_HELP})
+@task_errors
+def chip_info(c, port=None, before=None):
+    """Show the chip's MAC, chip id, JEDEC flash id and flash size."""
+    from pipeline.config import settings
+    from pipeline.flasher.api import chip_info as run_chip_info
+
+    s = settings(c.config, port=port, before=before)
+    info = run_chip_info(s.port, s.before, _say)
+    print(f"chip: ESP8266EX\nmac: {info.mac}\nchip id: 0x{info.chip_id:08x}")
+    print(f"flash id: 0x{info.jedec_id:06x}\nflash size: {info.flash_size or 'unknown'}")
+
+
+@task(help={"port": PORT_HELP, "baud": "transfer rate", "before": BEFORE_HELP,
+            "address": "start of the region to erase (default: the whole chip)",
+            "size": "size of the region (multiple of 4096)"})
+@task_errors
+def erase(c, port=None, baud=None, before=None, address=None, size=None):
+    """Erase the whole flash, or one region of it."""
+    from pipeline.config import settings
+    from pipeline.errors import UsageError
+    from pipeline.flasher.api import erase as run_erase
+
+    s = settings(c.config, port=port, baud=baud, before=before)
+    region = None
+    if address is not None or size is not None:
+        try:
+            region = (int(str(address or 0), 0), int(str(size), 0))
+        except ValueError:
+            raise UsageError("--address and --size must be numbers", "e.g. --address 0x100000 --size 0x10000") from None
+        if region[0] % 4096 or region[1] % 4096 or region[1] <= 0:
+            raise UsageError("erase regions are whole 4 KB sectors", "Use multiples of 0x1000")
+    run_erase(s.port, s.baud, s.before, region, _say)
+    print("erased" + (f" 0x{region[0]:x}+0x{region[1]:x}" if region else " the whole flash"))
+
+
+@task(help={"port": PORT_HELP, "baud": "transfer rate", "before": BEFORE_HELP,
+            "address": "start address (default 0)", "size": "bytes to read (default: to the end)",
+            "output": "file to write (written atomically)"})
+@task_errors
+def read_flash(c, output, port=None, baud=None, before=None, address="0", size="0"):
+    """Read flash contents to a file (needs the stub)."""
+    from pathlib import Path
+
+    from pipeline.config import settings
+    from pipeline.errors import UsageError
+    from pipeline.flasher.api import read_flash as run_read
+    from pipeline.progress import console_progress
+
+    s = settings(c.config, port=port, baud=baud, before=before)
+    try:
+        addr, length = int(str(address), 0), int(str(size), 0)
+    except ValueError:
+        raise UsageError("--address and --size must be numbers", "e.g. --address 0 --size 0x100000") from None
+    with console_progress() as progress:
+        run_read(s.port, s.baud, s.before, addr, length, Path(output), _say, progress)
+    print(f"wrote {output}")
+
+
 # ==== end flasher ==================================================================================
 
 # ==== downloads: initdata, build --source cloud =====================================================

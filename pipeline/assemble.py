@@ -105,3 +105,46 @@ def assemble(
         merged_path = Path(merged)
         atomic_write_bytes(merged_path, merged_bytes)
     return AssembleResult(plan, plan_path, merged_path, the_layout, detected)
+
+
+def latest_build_images(build_dir: Path) -> list[str]:
+    """The split pair from the last ``invoke build``, if there is one."""
+    fw = Path(build_dir) / "firmware"
+    split = [fw / "0x00000.bin", fw / "0x10000.bin"]
+    return [str(p) for p in split] if all(p.is_file() for p in split) else []
+
+
+def plan_source(
+    build_dir: Path,
+    plan: str | None = None,
+    firmware: list[str] | None = None,
+    layout: str = "auto",
+    flash_mode: str = "keep",
+    flash_freq: str = "keep",
+    init_data: str | None = None,
+    flash_size: str = "detect",
+):  # noqa: ANN201
+    """A function of the detected flash size that yields the plan to flash.
+
+    ``--plan`` wins; then explicit images; then the last build's images. Images are assembled for the
+    board's detected size (or ``flash_size`` when given), so the header matches the chip.
+    """
+    from pipeline.plan import load_plan
+
+    if plan:
+        loaded = load_plan(Path(plan))
+        return lambda detected: loaded
+    images = list(firmware or []) or latest_build_images(build_dir)
+    if not images:
+        raise UsageError(
+            "nothing to flash",
+            "Pass --plan build/plan.json or --firmware FILE, or run invoke build first",
+        )
+    for image in images:
+        read_input(image, "firmware image")
+
+    def for_size(detected: str) -> FlashPlan:
+        size = detected if flash_size in (None, "", "detect") else flash_size
+        return assemble(images, size, build_dir, layout, flash_mode, flash_freq, init_data).plan
+
+    return for_size
