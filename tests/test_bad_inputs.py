@@ -8,13 +8,13 @@ exist yet is not listed (no skips).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_one_line_error, run_invoke
+from tests.conftest import assert_one_line_error, run_invoke, start_virtual_board
 
 
 @dataclass(frozen=True)
@@ -145,26 +145,170 @@ ASSEMBLE = [
     ),
 ]
 
+REFUSED = "rfc2217://127.0.0.1:1"  # nothing listens on port 1: the connection is refused at once
+NOPORT = "/dev/ttyNOPE"
+PLAN_1MB = {"fw.bin": _image(b"NodeMCU 3.0.0.0 3.0-master_20200910\0")}
+FLASHER = [
+    Case("flash-missing-plan", ("flash", "--port", NOPORT, "--plan", "nope.json"), ("plan",)),
+    Case(
+        "flash-garbage-plan",
+        ("flash", "--port", NOPORT, "--plan", "plan.json"),
+        ("plan",),
+        files={"plan.json": b"[1, 2"},
+    ),
+    Case("flash-nothing-to-flash", ("flash", "--port", NOPORT), ("nothing to flash",), 2),
+    Case(
+        "flash-port-missing",
+        ("flash", "--port", NOPORT, "--firmware", "fw.bin", "--flash-size", "1MB"),
+        ("does not exist",),
+        files=FW3,
+    ),
+    Case(
+        "flash-port-refused",
+        ("flash", "--port", REFUSED, "--firmware", "fw.bin", "--flash-size", "1MB"),
+        ("listening",),
+        files=FW3,
+    ),
+    Case(
+        "flash-port-unknown-scheme",
+        ("flash", "--port", "bogus://x", "--firmware", "fw.bin", "--flash-size", "1MB"),
+        ("port",),
+        files=FW3,
+    ),
+    Case(
+        "flash-not-an-image",
+        ("flash", "--port", "{board}", "--firmware", "fw.bin", "--flash-size", "1MB"),
+        ("magic",),
+        files={"fw.bin": b"hello world" * 10},
+    ),
+    Case(
+        "flash-plan-for-another-flash-size",
+        ("flash", "--port", "{board}", "--plan", "build/plan.json", "--no-check"),
+        ("4MB",),
+        files={"build/plan.json": b"@assembled-4MB"},
+    ),
+    Case("chip-info-port-missing", ("chip-info", "--port", NOPORT), ("does not exist",)),
+    Case("chip-info-port-refused", ("chip-info", "--port", REFUSED), ("listening",)),
+    Case(
+        "erase-unaligned",
+        ("erase", "--port", REFUSED, "--address", "0x100", "--size", "0x1000"),
+        ("sector",),
+        2,
+    ),
+    Case(
+        "erase-not-a-number",
+        ("erase", "--port", REFUSED, "--address", "zz", "--size", "0x1000"),
+        ("number",),
+        2,
+    ),
+    Case("erase-zero-size", ("erase", "--port", REFUSED, "--size", "0"), ("sector",), 2),
+    Case(
+        "read-flash-size-not-a-number",
+        ("read-flash", "out.bin", "--port", REFUSED, "--size", "zz"),
+        ("number",),
+        2,
+    ),
+    Case("read-flash-port-missing", ("read-flash", "out.bin", "--port", NOPORT), ("port",)),
+    Case(
+        "read-flash-beyond-flash",
+        ("read-flash", "out.bin", "--port", "{board}", "--address", "0xff000", "--size", "0x2000"),
+        ("beyond",),
+    ),
+]
+
+# Wrong inputs that still end in "unexpected failure" instead of a named error. Strict: once the owner
+# fixes one, its xfail turns into a failure and the entry must move into the catalog proper.
+KNOWN_BUGS = [
+    (
+        Case(
+            "flash-baud-not-a-number",
+            (
+                "flash",
+                "--port",
+                REFUSED,
+                "--firmware",
+                "fw.bin",
+                "--flash-size",
+                "1MB",
+                "--baud",
+                "fast",
+            ),
+            ("baud",),
+            2,
+            FW3,
+        ),
+        "config.settings() calls int() on --baud unchecked (ValueError)",
+    ),
+    (
+        Case(
+            "read-flash-address-beyond-32-bits",
+            ("read-flash", "out.bin", "--port", "{board}", "--address", "0x100000000"),
+            ("beyond",),
+        ),
+        "read-flash packs the address with struct 'I' before checking it (struct.error)",
+    ),
+]
+
 SOAK = [
     Case("soak-zero-runs", ("soak", "--runs", "0"), ("runs",), 2),
     Case("soak-unknown-fault", ("soak", "--kinds", "lightning"), ("soak fault",), 2),
     Case("soak-empty-faults", ("soak", "--kinds", ",,"), ("soak fault",), 2),
 ]
 
-CATALOG: list[Case] = ASSEMBLE + RELEASE + BENCH + SOAK
+CATALOG: list[Case] = ASSEMBLE + FLASHER + RELEASE + BENCH + SOAK
 
 
 def _tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
-@pytest.mark.parametrize("case", CATALOG, ids=lambda c: c.id)
-def test_bad_input_fails_in_one_line_and_writes_nothing(case: Case, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def board_url() -> Iterator[str]:
+    """One virtual 1MB board for the cases that need a live chip to be refused by."""
+    board = start_virtual_board("--flash-size", "1MB")
+    yield board.url
+    board.stop()
+
+
+def _assembled_4mb(case_dir: Path) -> None:
+    """Replace the ``@assembled-4MB`` marker with a real plan.json that `invoke assemble` wrote."""
+    build = case_dir / "build"
+    (case_dir / "fw.bin").write_bytes(FW3["fw.bin"])
+    proc = run_invoke(
+        "assemble",
+        "--firmware",
+        "fw.bin",
+        "--flash-size",
+        "4MB",
+        "--build-dir",
+        str(build),
+        cwd=case_dir,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, id=c.id) for c in CATALOG]
+    + [
+        pytest.param(c, id=c.id, marks=pytest.mark.xfail(reason=why, strict=True))
+        for c, why in KNOWN_BUGS
+    ],
+)
+def test_bad_input_fails_in_one_line_and_writes_nothing(
+    case: Case, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     for name, data in case.files.items():
+        if data == b"@assembled-4MB":
+            _assembled_4mb(tmp_path)
+            continue
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(data)
     before = _tree(tmp_path)
     args = case.args + (case.extra(tmp_path) if case.extra else ())
+    if "{board}" in args:
+        url = request.getfixturevalue("board_url")
+        args = tuple(url if a == "{board}" else a for a in args)
     proc = run_invoke(*args, cwd=tmp_path, timeout=120)
     assert_one_line_error(proc, *case.needles, code=case.code)
     assert _tree(tmp_path) == before, "a failed task left files behind"
@@ -173,5 +317,5 @@ def test_bad_input_fails_in_one_line_and_writes_nothing(case: Case, tmp_path: Pa
 
 
 def test_catalog_size() -> None:
-    # The issue asks for at least 40 cases across the tasks once they have all landed.
-    assert len({c.id for c in CATALOG}) == len(CATALOG)
+    # The issue asks for at least 40 cases across the tasks.
+    assert len({c.id for c in CATALOG}) == len(CATALOG) >= 40
