@@ -1,0 +1,75 @@
+"""A FirmwareHost for driving NodeMCUApp in-process: a board without ROM or UART front end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipeline.image import Segment, build_image, example_image
+from pipeline.layout import Generation
+from pipeline.virtual.flashchip import FlashChip
+from pipeline.virtual.nodemcu import NodeMCUApp
+
+
+@dataclass
+class RecordingHost:
+    """Records what the firmware sends (with its baud rate) and the restarts it asks for."""
+
+    flash: FlashChip
+    chip_id: int = 0x0076811A
+    realtime: bool = False
+    output: list[tuple[bytes, int]] = field(default_factory=list)
+    resets: list[int] = field(default_factory=list)
+    slept: float = 0.0
+    app: NodeMCUApp | None = None
+
+    def emit(self, data: bytes, baud: int = 115200) -> None:
+        self.output.append((bytes(data), baud))
+
+    def request_reset(self, cause: int = 2) -> None:
+        self.resets.append(cause)
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+
+    def text(self, baud: int = 115200) -> str:
+        return b"".join(d for d, b in self.output if b == baud).decode("latin-1")
+
+    def clear(self) -> None:
+        self.output.clear()
+
+    def boot(self, cause: int = 2, max_boots: int = 4) -> NodeMCUApp:
+        """Boot like the board does, following the firmware's own restarts."""
+        for _ in range(max_boots):
+            before = len(self.resets)
+            self.app = NodeMCUApp(self)
+            self.app.boot(cause)
+            if len(self.resets) == before:
+                return self.app
+        return self.app  # type: ignore[return-value]
+
+    def send(self, text: str) -> str:
+        """Type ``text`` into the REPL; returns what came back at 115200."""
+        assert self.app is not None
+        start = len(self.output)
+        self.app.receive(text.encode("latin-1"))
+        return b"".join(d for d, b in self.output[start:] if b == 115200).decode("latin-1")
+
+
+def flash_with(
+    generation: Generation = Generation.NODEMCU3,
+    chip: int = 1 << 20,
+    size_code: int = 0x20,
+    init_data_at: int | None = None,
+) -> FlashChip:
+    """A chip with an example NodeMCU image (0x0 + 0x10000) written as a tool would."""
+    flash = FlashChip(chip)
+    first, irom = example_image(generation, size_code=size_code)
+    flash.program(0, first)
+    flash.program(0x10000, irom)
+    if init_data_at is not None:
+        flash.program(init_data_at, b"\x05" + bytes(127))
+    return flash
+
+
+def blank_image(size_code: int = 0x20) -> bytes:
+    return build_image(0x40100004, [Segment(0x40100000, b"\x00" * 64)], size_code=size_code)
