@@ -33,3 +33,25 @@ def test_small_flash_soak_has_no_silent_corruption(tmp_path: Path) -> None:
     assert {r["kind"] for r in data["runs"]} == set(soak.FLASH_KINDS)
     # An undisturbed link must always end verified: the control run proves the harness can tell.
     assert [r["outcome"] for r in data["runs"] if r["kind"] == "clean"] == ["verified"]
+
+
+def test_small_download_soak_has_no_silent_corruption(tmp_path: Path) -> None:
+    report = tmp_path / "soak.json"
+    kinds = ",".join(soak.DOWNLOAD_KINDS)
+    proc = run_invoke(
+        "soak",
+        "--runs",
+        str(len(soak.DOWNLOAD_KINDS)),
+        "--seed",
+        "3",
+        "--kinds",
+        kinds,
+        "--report",
+        str(report),
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(report.read_text())
+    assert data["counts"]["silent"] == 0 and data["counts"]["crash"] == 0
+    # A server that serves a wrong byte every time can only ever end in an error.
+    assert [r["outcome"] for r in data["runs"] if r["kind"] == "dl-flip"] == ["error"]
