@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import filelock
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -294,11 +295,12 @@ def _get(
 def _check_status(url: str, response: requests.Response) -> None:
     if response.status_code in (200, 206):
         return
-    reason = response.reason or ""
-    raise DownloadError(
-        f"{url} answered HTTP {response.status_code} {reason}".rstrip(),
-        "Check the URL (a 404 means the file is gone or mistyped); 5xx means the server is failing",
-    )
+    what = f"{url} answered HTTP {response.status_code} {response.reason or ''}".rstrip()
+    if response.status_code >= 500:
+        raise DownloadError(
+            f"{what}, a server error, still after retries", "Try again later or use another mirror"
+        )
+    raise DownloadError(what, "Check the URL (404: the file is gone or the URL is mistyped)")
 
 
 def _range_matches(response: requests.Response, have: int) -> bool:
@@ -334,7 +336,8 @@ def _stream(
     progress(ProgressEvent("download", url, done, total, "resuming" if have else "downloading"))
     try:
         with open(part, mode) as handle:
-            for block in response.iter_content(CHUNK):
+            # read1 hands over whatever arrived, so a cut keeps every byte for the resume.
+            while block := response.raw.read1(CHUNK, decode_content=True):
                 done += len(block)
                 if done > policy.max_bytes:
                     handle.close()
@@ -344,7 +347,7 @@ def _stream(
                 progress(ProgressEvent("download", url, done, total, "downloading"))
             handle.flush()
             os.fsync(handle.fileno())
-    except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise ResumableCut(f"connection lost after {done} bytes: {type(exc).__name__}") from None
     if total is not None and done < total:
         raise ResumableCut(f"got {done} of {total} bytes")

@@ -1,0 +1,143 @@
+"""A real HTTP server on 127.0.0.1 with scripted faults, for download tests (no mocks).
+
+Each path gets a ``Route``: the body, plus a queue of per-request behaviours ("cut:N" sends the
+headers of the whole body and closes after N bytes, "status:503", "hang"); requests are counted per
+path so tests can assert that a second run makes none. Run standalone (``python faultserver.py DIR``)
+it serves DIR's files and prints its base URL, so a test can start it as a separate process.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+@dataclass
+class Route:
+    body: bytes
+    faults: list[str] = field(default_factory=list)
+    ranges: bool = True
+    delay_per_chunk: float = 0.0
+    hits: int = 0
+    range_hits: int = 0
+
+
+class FaultServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.routes: dict[str, Route] = {}
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def add(self, path: str, body: bytes, *faults: str, **kw: object) -> str:
+        self.routes[path] = Route(body, list(faults), **kw)  # type: ignore[arg-type]
+        return self.base + path
+
+    def hits(self, path: str) -> int:
+        return self.routes[path].hits
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: FaultServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        route = self.server.routes.get(self.path)
+        if route is None:
+            self.send_error(404)
+            return
+        with self.server.lock:
+            route.hits += 1
+            fault = route.faults.pop(0) if route.faults else ""
+        if fault == "hang":
+            self.server.release.wait(30)
+            return
+        if fault.startswith("status:"):
+            self._status(int(fault.split(":")[1]))
+            return
+        start = self._range_start(route)
+        body = route.body[start:]
+        self.send_response(206 if start else 200)
+        if start:
+            route.range_hits += 1
+            self.send_header(
+                "Content-Range", f"bytes {start}-{len(route.body) - 1}/{len(route.body)}"
+            )
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Accept-Ranges", "bytes" if route.ranges else "none")
+        self.end_headers()
+        limit = int(fault.split(":")[1]) - start if fault.startswith("cut:") else len(body)
+        self._send(body[: max(limit, 0)], route.delay_per_chunk)
+        if fault.startswith("cut:"):
+            self.close_connection = True
+
+    def _send(self, data: bytes, delay: float) -> None:
+        for pos in range(0, len(data), 16384):
+            self.wfile.write(data[pos : pos + 16384])
+            self.wfile.flush()
+            if delay:
+                time.sleep(delay)
+
+    def _range_start(self, route: Route) -> int:
+        match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+        if not (route.ranges and match):
+            return 0
+        return min(int(match.group(1)), len(route.body))
+
+    def _status(self, code: int) -> None:
+        body = b"server error"
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextmanager
+def fault_server() -> Iterator[FaultServer]:
+    server = FaultServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def _serve_dir(directory: Path, delay: float) -> None:
+    """Serve every file of ``directory`` at /NAME, print the base URL, log hits to hits.log."""
+    server = FaultServer()
+    for path in directory.iterdir():
+        if path.is_file():
+            server.add("/" + path.name, path.read_bytes(), delay_per_chunk=delay)
+    print(server.base, flush=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sys.stdin.read()  # serve until the test closes our stdin
+    finally:
+        (directory / "hits.json").write_text(
+            "{" + ",".join(f'"{p}": {r.hits}' for p, r in server.routes.items()) + "}"
+        )
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    _serve_dir(Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0.0)

@@ -1,0 +1,179 @@
+"""pipeline.sources.download against a real HTTP server on 127.0.0.1 with injected faults."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import ChecksumMismatch, DownloadError, UsageError
+from pipeline.progress import ProgressEvent
+from pipeline.sources.download import DownloadPolicy, check_url, download
+from tests.conftest import ROOT
+from tests.sources.faultserver import fault_server
+
+BODY = bytes((i * 7 + i // 251) & 0xFF for i in range(200_000))
+SUM = hashlib.sha256(BODY).hexdigest()
+FAST = DownloadPolicy(connect_timeout=2, read_timeout=2, retries=3, backoff=0.01)
+
+
+def cache_files(cache: Path) -> list[str]:
+    return sorted(p.name for sub in ("blobs", "partial") for p in (cache / sub).glob("*"))
+
+
+def test_download_then_second_call_makes_no_request(tmp_path: Path) -> None:
+    events: list[ProgressEvent] = []
+    with fault_server() as srv:
+        url = srv.add("/fw.bin", BODY)
+        first = download(url, tmp_path, SUM, policy=FAST, progress=events.append)
+        second = download(url, tmp_path, SUM, policy=FAST)
+        unpinned = download(url, tmp_path, None, policy=FAST)  # the URL index finds it too
+        assert srv.hits("/fw.bin") == 1
+    assert first.path.read_bytes() == BODY
+    assert first.path == tmp_path / "blobs" / SUM
+    assert (second.attempts, unpinned.attempts, unpinned.sha256) == (0, 0, SUM)
+    assert events[-1].phase == "done" and events[-1].done == len(BODY) == events[-1].total
+
+
+@pytest.mark.parametrize("cuts", [[1], [65_536], [199_999], [10_000, 70_000, 150_000]])
+def test_cut_connection_resumes_with_range(tmp_path: Path, cuts: list[int]) -> None:
+    with fault_server() as srv:
+        url = srv.add("/fw.bin", BODY, *(f"cut:{n}" for n in cuts))
+        got = download(url, tmp_path, SUM, policy=FAST)
+        assert srv.hits("/fw.bin") == len(cuts) + 1
+        assert srv.routes["/fw.bin"].range_hits == len(cuts)
+    assert got.path.read_bytes() == BODY
+    assert cache_files(tmp_path) == [SUM]
+
+
+def test_cut_connection_restarts_when_server_ignores_range(tmp_path: Path) -> None:
+    with fault_server() as srv:
+        url = srv.add("/fw.bin", BODY, "cut:50000", "cut:120000", ranges=False)
+        got = download(url, tmp_path, SUM, policy=FAST)
+        assert srv.hits("/fw.bin") == 3
+    assert got.path.read_bytes() == BODY
+
+
+def test_partial_file_from_an_earlier_run_is_resumed(tmp_path: Path) -> None:
+    with fault_server() as srv:
+        url = srv.add("/fw.bin", BODY, "cut:90000")
+        with pytest.raises(DownloadError, match="kept breaking off"):
+            download(url, tmp_path, SUM, policy=DownloadPolicy(retries=0, backoff=0))
+        got = download(url, tmp_path, SUM, policy=FAST)
+        assert srv.routes["/fw.bin"].range_hits == 1
+    assert got.path.read_bytes() == BODY
+
+
+def test_server_errors_are_retried_with_backoff(tmp_path: Path) -> None:
+    with fault_server() as srv:
+        url = srv.add("/fw.bin", BODY, "status:503", "status:500")
+        got = download(url, tmp_path, SUM, policy=FAST)
+        assert srv.hits("/fw.bin") == 3
+    assert got.sha256 == SUM
+
+
+def test_persistent_server_error_is_one_clear_error(tmp_path: Path) -> None:
+    with fault_server() as srv:
+        url = srv.add("/fw.bin", BODY, *["status:503"] * 10)
+        with pytest.raises(DownloadError, match="server error") as err:
+            download(url, tmp_path, SUM, policy=DownloadPolicy(retries=2, backoff=0.01))
+        assert srv.hits("/fw.bin") == 3
+    assert "error: " in err.value.line() and "\n" not in err.value.line()
+    assert cache_files(tmp_path) == []
+
+
+def test_missing_file_names_the_status(tmp_path: Path) -> None:
+    with fault_server() as srv, pytest.raises(DownloadError, match="HTTP 404"):
+        download(srv.base + "/nothing.bin", tmp_path, policy=FAST)
+
+
+def test_hanging_server_times_out_with_a_clear_error(tmp_path: Path) -> None:
+    with fault_server() as srv:
+        url = srv.add("/fw.bin", BODY, "hang", "hang")
+        policy = DownloadPolicy(connect_timeout=1, read_timeout=0.3, retries=1, backoff=0.01)
+        with pytest.raises(DownloadError, match="did not answer within the timeout") as err:
+            download(url, tmp_path, SUM, policy=policy)
+    assert "read 0.3 s" in err.value.message
+    assert cache_files(tmp_path) == []
+
+
+def test_wrong_checksum_names_both_sums_and_caches_nothing(tmp_path: Path) -> None:
+    wrong = "0" * 64
+    with fault_server() as srv:
+        url = srv.add("/fw.bin", BODY)
+        with pytest.raises(ChecksumMismatch) as err:
+            download(url, tmp_path, wrong, policy=FAST)
+    assert SUM in err.value.message and wrong in err.value.message
+    assert "Nothing was cached" in err.value.hint
+    assert cache_files(tmp_path) == []
+    assert not list((tmp_path / "urls").glob("*"))
+
+
+def test_size_ceiling(tmp_path: Path) -> None:
+    with fault_server() as srv:
+        url = srv.add("/big.bin", BODY)
+        with pytest.raises(DownloadError, match="over the 100000-byte download limit"):
+            download(url, tmp_path, None, policy=DownloadPolicy(max_bytes=100_000))
+    assert cache_files(tmp_path) == []
+
+
+def test_corrupted_cache_entry_is_fetched_again(tmp_path: Path) -> None:
+    with fault_server() as srv:
+        url = srv.add("/fw.bin", BODY)
+        first = download(url, tmp_path, SUM, policy=FAST)
+        first.path.write_bytes(b"rotten")
+        again = download(url, tmp_path, SUM, policy=FAST)
+        assert srv.hits("/fw.bin") == 2
+    assert again.path.read_bytes() == BODY
+
+
+def test_https_is_required_except_for_loopback() -> None:
+    check_url("https://example.com/a.bin")
+    check_url("http://127.0.0.1:8000/a.bin")
+    check_url("http://localhost/a.bin")
+    check_url("http://[::1]/a.bin")
+    check_url("http://example.com/a.bin", allow_http=True)
+    with pytest.raises(DownloadError, match="refusing plain HTTP"):
+        check_url("http://example.com/a.bin")
+    with pytest.raises(UsageError):
+        check_url("file:///etc/passwd")
+    with pytest.raises(UsageError, match="SHA-256"):
+        download("https://example.com/a.bin", Path("/nonexistent"), "abc")
+
+
+DOWNLOADER = """
+import sys
+from pathlib import Path
+from pipeline.sources.download import DownloadPolicy, download
+got = download(sys.argv[1], Path(sys.argv[2]), sys.argv[3], policy=DownloadPolicy(read_timeout=10))
+print(got.path, got.attempts)
+"""
+
+
+def test_two_processes_share_one_download(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    with fault_server() as srv:
+        # Slow enough (~0.2 s) that the second process arrives while the first still downloads.
+        url = srv.add("/fw.bin", BODY, delay_per_chunk=0.015)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", DOWNLOADER, url, str(cache), SUM],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for _ in range(2)
+        ]
+        outs = [p.communicate(timeout=60) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], outs
+        assert srv.hits("/fw.bin") == 1
+    results = sorted(out.split() for out, _ in outs)
+    assert {r[0] for r in results} == {str(cache / "blobs" / SUM)}
+    assert [r[1] for r in results] == ["0", "1"]  # one fetched, the other found it under the lock
+    assert (cache / "blobs" / SUM).read_bytes() == BODY
