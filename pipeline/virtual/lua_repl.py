@@ -23,11 +23,14 @@ from lupa import lua51
 
 LINE_BUFFER = 256  # LUA_MAXINPUT: 255 characters plus the terminator
 WATCHDOG_S = 3.0
-MEMORY_LIMIT = 4 << 20
+# The Lua heap is kept near an ESP8266's by the count hook (soft limit, a Lua error the REPL survives);
+# lupa's max_memory is only a backstop for the host, since running out there can abort the process.
+SOFT_MEMORY_KB = 4096
+MEMORY_LIMIT = 64 << 20
 WDT_MARKER = "\0watchdog\0"
 
 _LUA_SUPPORT = r"""
-local emit, clock, marker, wdt_s = ...
+local emit, clock, marker, wdt_s, soft_kb = ...
 local traceback, sethook = debug.traceback, debug.sethook
 print = function(...)
   local n, parts = select('#', ...), {}
@@ -37,9 +40,15 @@ end
 local function pack(...) return {n = select('#', ...), ...} end
 local function guarded(f, ...)
   local deadline = clock() + wdt_s
-  sethook(function() if clock() > deadline then error(marker, 0) end end, "", 10000)
+  sethook(function()
+    if clock() > deadline then error(marker, 0) end
+    if collectgarbage("count") > soft_kb then
+      collectgarbage("collect")
+      if collectgarbage("count") > soft_kb then error("not enough memory", 0) end
+    end
+  end, "", 1000)
   local r = pack(xpcall(f, function(msg)
-    if msg == marker then return msg end
+    if msg == marker or msg == "not enough memory" then return msg end
     local tb = traceback(tostring(msg), 2)
     -- Drop the frames of this harness below the user's main chunk, as lua.c's would not exist.
     local cut = string.find(tb, "\n\t%[C%]: in function 'xpcall'")
@@ -47,6 +56,7 @@ local function guarded(f, ...)
     return tb
   end))
   sethook()
+  if collectgarbage("count") > soft_kb / 2 then collectgarbage("collect") end
   return r
 end
 local function run_chunk(chunk, name)
@@ -85,6 +95,7 @@ class LuaRepl:
         write: Callable[[bytes], None],
         style: str = "3.x",
         on_watchdog: Callable[[], None] = lambda: None,
+        watchdog_s: float = WATCHDOG_S,
     ) -> None:
         self._write = write
         self.style = style
@@ -95,7 +106,7 @@ class LuaRepl:
         )
         self.globals: Any = self.lua.globals()
         self._run_chunk, self._run_file = self.lua.execute(
-            _LUA_SUPPORT, self.out, time.monotonic, WDT_MARKER.encode(), WATCHDOG_S
+            _LUA_SUPPORT, self.out, time.monotonic, WDT_MARKER.encode(), watchdog_s, SOFT_MEMORY_KB
         )
         self._line = bytearray()
         self._last_eol = 0
