@@ -215,8 +215,10 @@ def run_container(
     no_cache: bool,
     timeout: float,
     log: Callable[[str], None],
+    user: str | None = None,
 ) -> None:
-    """Run ``build`` over ``tree``; stream its log; remove the container whatever happens."""
+    """Run ``build`` over ``tree`` as ``user`` (default: the caller's uid:gid, so the tree gets no
+    root-owned files); stream its log; remove the container whatever happens."""
     env = {"IMAGE_NAME": image_name, "TZ": os.environ.get("TZ", "UTC"), "BUILD_TYPE": variant}
     if no_cache:
         env["CCACHE_DISABLE"] = "1"
@@ -224,7 +226,7 @@ def run_container(
         image,
         command="build",
         environment=env,
-        user=f"{os.getuid()}:{os.getgid()}",
+        user=user or f"{os.getuid()}:{os.getgid()}",
         volumes={
             str(tree): {"bind": MOUNT, "mode": "rw"},
             CCACHE_VOLUME: {"bind": "/ccache", "mode": "rw"},
