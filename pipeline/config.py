@@ -10,6 +10,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import UsageError
+
 DEFAULTS: dict[str, Any] = {
     "build_dir": "build",
     "cache_dir": "sdk_cache",
@@ -64,7 +66,12 @@ def settings(config: Any, **overrides: Any) -> Settings:
         if f.name in ("build_dir", "cache_dir", "firmware_dir"):
             raw = Path(raw)
         elif f.name == "baud":
-            raw = int(raw)
+            try:
+                raw = int(raw)
+            except (TypeError, ValueError):
+                raise UsageError(f"--baud '{raw}' is not a number", "Use e.g. --baud 460800") from None
+            if raw <= 0:
+                raise UsageError(f"--baud {raw} is not a baud rate", "Use e.g. --baud 460800")
         elif f.name == "allow_http":
             raw = raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
         values[f.name] = raw

@@ -216,9 +216,8 @@ FLASHER = [
     ),
 ]
 
-# Wrong inputs that still end in "unexpected failure" instead of a named error. Strict: once the owner
-# fixes one, its xfail turns into a failure and the entry must move into the catalog proper.
-KNOWN_BUGS = [
+# Wrong inputs that once ended in "unexpected failure" instead of a named error; kept as regressions.
+FIXED_BUGS = [
     (
         Case(
             "flash-baud-not-a-number",
@@ -255,7 +254,7 @@ SOAK = [
     Case("soak-empty-faults", ("soak", "--kinds", ",,"), ("soak fault",), 2),
 ]
 
-CATALOG: list[Case] = ASSEMBLE + FLASHER + RELEASE + BENCH + SOAK
+CATALOG: list[Case] = ASSEMBLE + FLASHER + RELEASE + BENCH + SOAK + [c for c, _ in FIXED_BUGS]
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -289,11 +288,7 @@ def _assembled_4mb(case_dir: Path) -> None:
 
 @pytest.mark.parametrize(
     "case",
-    [pytest.param(c, id=c.id) for c in CATALOG]
-    + [
-        pytest.param(c, id=c.id, marks=pytest.mark.xfail(reason=why, strict=True))
-        for c, why in KNOWN_BUGS
-    ],
+    [pytest.param(c, id=c.id) for c in CATALOG],
 )
 def test_bad_input_fails_in_one_line_and_writes_nothing(
     case: Case, tmp_path: Path, request: pytest.FixtureRequest

@@ -112,7 +112,7 @@ def read_flash(
         total = FLASH_SIZES[flash_size_name(session.info)].size_bytes
         if size <= 0:
             size = total - address
-        if address < 0 or address + size > total:
+        if address < 0 or address >= total or size <= 0 or address + size > total:
             raise PlanError(
                 f"0x{address:x}+0x{size:x} is beyond the {total // 1024} KB flash",
                 "Read inside the flash",
