@@ -1,0 +1,51 @@
+"""`invoke build` / `invoke build-image` options: wrong usage is one line with exit 2, before any engine work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import assert_one_line_error, run_invoke
+
+
+def test_unknown_source(tmp_path: Path) -> None:
+    proc = run_invoke("build", "--source", "ftp", "--build-dir", str(tmp_path))
+    assert_one_line_error(proc, "unknown source", "--source docker", code=2)
+
+
+def test_unknown_variant(tmp_path: Path) -> None:
+    proc = run_invoke("build", "--variant", "double", "--build-dir", str(tmp_path))
+    assert_one_line_error(proc, "unknown variant", "--variant float", code=2)
+
+
+def test_firmware_dir_without_makefile(tmp_path: Path) -> None:
+    proc = run_invoke("build", "--firmware-dir", str(tmp_path), "--build-dir", str(tmp_path / "b"))
+    assert_one_line_error(proc, "not a firmware tree", "--firmware-dir", code=2)
+    assert not (tmp_path / "b").exists()
+
+
+def test_bad_image_name(tmp_path: Path) -> None:
+    proc = run_invoke("build", "--image-name", "a/b", "--build-dir", str(tmp_path))
+    assert_one_line_error(proc, "image name", code=2)
+
+
+def test_cloud_needs_a_url(tmp_path: Path) -> None:
+    proc = run_invoke("build", "--source", "cloud", "--build-dir", str(tmp_path))
+    assert_one_line_error(proc, "--url", code=2)
+
+
+def test_help_lists_the_options() -> None:
+    proc = run_invoke("--help", "build")
+    assert proc.returncode == 0
+    for option in (
+        "--source",
+        "--firmware-dir",
+        "--image",
+        "--variant",
+        "--image-name",
+        "--no-cache",
+        "--url",
+        "--sha256",
+        "--allow-http",
+    ):
+        assert option in proc.stdout, option
+    assert "--force" in run_invoke("--help", "build-image").stdout
