@@ -1,0 +1,92 @@
+"""End to end: the virtual board boots the NodeMCU firmware and a pyserial client uses its REPL."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import serial
+
+from pipeline.image import example_image
+from pipeline.virtual import VirtualBoard
+from pipeline.virtual.flashchip import FlashChip
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def read_until(port: serial.Serial, marker: bytes, timeout: float = 15.0) -> bytes:
+    """Everything up to and including ``marker``; fails the test (not hangs) when it never comes."""
+    data = bytearray()
+    deadline = time.monotonic() + timeout
+    while not data.endswith(marker):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {marker!r} within {timeout}s; got {bytes(data[-300:])!r}")
+        data += port.read(1)
+    return bytes(data)
+
+
+def load_firmware(flash: FlashChip) -> None:
+    first, irom = example_image(size_code=0x20)
+    flash.program(0, first)
+    flash.program(0x10000, irom)
+
+
+def hard_reset(port: serial.Serial) -> None:
+    """esptool's classic reset with GPIO0 high: EN low, then released → boot from flash."""
+    port.dtr = False
+    port.rts = True
+    time.sleep(0.1)
+    port.rts = False
+
+
+def test_hard_reset_over_rfc2217_boots_to_the_prompt_and_runs_lua() -> None:
+    with VirtualBoard("1MB") as board:
+        with board.board.lock:
+            load_firmware(board.flash)
+        port = serial.serial_for_url(board.url, baudrate=115200, timeout=0.2)
+        try:
+            hard_reset(port)
+            boot = read_until(port, b"cannot open init.lua: \r\n> ")
+            assert b"Formatting file system. Please wait..." in boot
+            assert b"NodeMCU 3.0.0.0" in boot
+            port.write(b"print(1+1)\r\n")
+            assert read_until(port, b"> ").endswith(b"print(1+1)\r\n2\r\n> ")
+        finally:
+            port.close()
+
+
+def reboot(board: VirtualBoard) -> None:
+    """Power-cycle with GPIO0 high (a pty has no DTR/RTS); the port is opened first, since
+    pyserial discards what arrived before it opened."""
+    with board.board.lock:
+        board.board.reset(download=False, cause=1)
+
+
+def test_file_survives_node_restart_and_a_board_restart_from_state(tmp_path: Path) -> None:
+    state = tmp_path / "flash.bin"
+    with VirtualBoard("1MB", pty=True, state=state) as board:
+        port = serial.Serial(board.url, 115200, timeout=0.2)
+        try:
+            with board.board.lock:
+                load_firmware(board.flash)
+            reboot(board)
+            read_until(port, b"init.lua: \r\n> ")
+            port.write(b'file.putcontents("keep.txt", "kept")\r\n')
+            read_until(port, b"> ")
+            port.write(b"node.restart()\r\n")
+            read_until(port, b"init.lua: \r\n> ")
+            port.write(b'=file.getcontents("keep.txt")\r\n')
+            assert read_until(port, b"> ").endswith(b"\r\nkept\r\n> ")
+        finally:
+            port.close()
+    with VirtualBoard("1MB", pty=True, state=state) as board:
+        port = serial.Serial(board.url, 115200, timeout=0.2)
+        try:
+            reboot(board)
+            boot = read_until(port, b"init.lua: \r\n> ")
+            assert b"Formatting" not in boot
+            port.write(b'=file.getcontents("keep.txt")\r\n')
+            assert read_until(port, b"> ").endswith(b"\r\nkept\r\n> ")
+        finally:
+            port.close()
