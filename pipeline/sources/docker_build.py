@@ -23,6 +23,7 @@ from typing import Any
 
 from pipeline.atomic import atomic_write_bytes
 from pipeline.errors import BuildError, DockerError, UsageError
+from pipeline.sources.docker_transfer import copy_in, copy_out_bin, engine_is_remote
 from pipeline.stage import is_fresh, recorded_outputs, save_record
 
 DEFAULT_IMAGE = "nodemcu-pipeline/build:local"
@@ -58,7 +59,8 @@ def docker_client() -> Any:
             "the docker Python package is missing", "Run `pip install docker`"
         ) from None
     try:
-        client = docker.from_env(timeout=30)
+        # mypy resolves `docker` to the repo's docker/ recipe folder; the runtime import finds docker-py.
+        client = docker.from_env(timeout=30)  # type: ignore[attr-defined]
         client.ping()
         return client
     except docker.errors.DockerException as exc:
@@ -222,15 +224,17 @@ def run_container(
     env = {"IMAGE_NAME": image_name, "TZ": os.environ.get("TZ", "UTC"), "BUILD_TYPE": variant}
     if no_cache:
         env["CCACHE_DISABLE"] = "1"
+    user = user or f"{os.getuid()}:{os.getgid()}"
+    remote = engine_is_remote()
+    volumes = {CCACHE_VOLUME: {"bind": "/ccache", "mode": "rw"}}
+    if not remote:
+        volumes[str(tree)] = {"bind": MOUNT, "mode": "rw"}
     container = client.containers.create(
         image,
         command="build",
         environment=env,
-        user=user or f"{os.getuid()}:{os.getgid()}",
-        volumes={
-            str(tree): {"bind": MOUNT, "mode": "rw"},
-            CCACHE_VOLUME: {"bind": "/ccache", "mode": "rw"},
-        },
+        user=user,
+        volumes=volumes,
         working_dir=MOUNT,
         labels={CONTAINER_LABEL: "1"},
     )
@@ -238,6 +242,8 @@ def run_container(
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     started = time.monotonic()
     try:
+        if remote:
+            copy_in(container, tree, tree_files(tree), MOUNT, user)
         container.start()
         timer.start()
         _stream(container, tail, log)
@@ -252,6 +258,8 @@ def run_container(
                 f"firmware build failed (exit {code}): {_error_line(tail)}",
                 "Fix the error shown in the build log above, then run `invoke build` again",
             )
+        if remote:
+            copy_out_bin(container, tree, MOUNT)
     finally:
         timer.cancel()
         # KeyboardInterrupt lands here too: kill and remove before it propagates.

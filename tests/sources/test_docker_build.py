@@ -234,3 +234,70 @@ def test_in_process_api_returns_paths(build_image: str, tmp_path: Path) -> None:
     second = build_firmware(tree, tmp_path / "build", log=lambda _l: None)
     assert first.built and not second.built
     assert second.combined == first.combined and first.low.name == "0x00000.bin"
+
+
+class EngineOverTcp:
+    """A TCP front for the local engine's socket, so DOCKER_HOST=tcp://… reaches a real engine."""
+
+    def __init__(self, socket_path: str = "/var/run/docker.sock") -> None:
+        import socket
+        import threading
+
+        self.socket_path = socket_path
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.threads: list[threading.Thread] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            engine = socket.socket(socket.AF_UNIX)
+            engine.connect(self.socket_path)
+            for a, b in ((client, engine), (engine, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst) -> None:  # type: ignore[no-untyped-def]
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(2)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_remote_engine_copies_the_tree_in_and_bin_out(build_image: str, tmp_path: Path) -> None:
+    tree = copy_example(tmp_path / "fw")
+    front = EngineOverTcp()
+    try:
+        proc = run_invoke(
+            "build",
+            "--firmware-dir",
+            str(tree),
+            "--build-dir",
+            str(tmp_path / "build"),
+            env={"DOCKER_HOST": f"tcp://127.0.0.1:{front.port}"},
+            timeout=600,
+        )
+    finally:
+        front.close()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (tree / ".output").exists()  # compiled in the container, not through a mount
+    image = (tmp_path / "build" / "firmware" / "nodemcu_float_pipeline.bin").read_bytes()
+    assert detect_generation(image) == Generation.NODEMCU3
+    assert leftover_containers() == []
