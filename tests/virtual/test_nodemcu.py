@@ -220,3 +220,28 @@ def test_reflashed_image_redoes_partition_setup(host: RecordingHost) -> None:
     host.flash.program(0x10000, b"NodeMCU 3.0.0.0 new build\0release: 3.0-master_20210201\0")
     host.boot()
     assert host.resets == [2]
+
+
+def test_uart_setup_changes_rate_and_echo(host: RecordingHost) -> None:
+    host.boot()
+    host.send("=uart.setup(0, 9600, 8, 0, 1, 0)\n")
+    assert host.output[-2:] == [(b"9600\r\n", 9600), (b"> ", 9600)]  # the answer at the new rate
+    host.clear()
+    host.app.receive(b"print(3)\n")  # type: ignore[union-attr]
+    assert host.output == [(b"3\r\n", 9600), (b"> ", 9600)]
+
+
+def test_format_time_grows_with_the_file_system_size() -> None:
+    spent = []
+    for chip, code in ((MB, 0x20), (4 * MB, 0x40)):
+        host = RecordingHost(flash_with(chip=chip, size_code=code))
+        host.boot()
+        spent.append(host.flash.simulated_seconds)
+    assert spent[1] > 3 * spent[0]
+
+
+def test_node_info_groups(host: RecordingHost) -> None:
+    host.boot()
+    out = host.send('=node.info("build_config").number_type, node.info("sw_version").git_branch\n')
+    assert out.endswith("float\tmaster\r\n> ")
+    assert host.send("=node.getpartitiontable().spiffs_addr\n").endswith(f"{0x12000}\r\n> ")
