@@ -390,20 +390,25 @@ def bench(c, only=None, output="bench/results.json"):
     }
 )
 @task_errors
-def soak(c, runs=200, seed=1, kinds=None, report=None):
+def soak(c, runs="200", seed="1", kinds=None, report=None):
     """Fault soak on the virtual board and a faulty server: verified / error / silent counts."""
     from pathlib import Path
 
     from pipeline import soak as soaking
     from pipeline.config import settings
+    from pipeline.errors import UsageError
+
+    # String defaults: an int default makes invoke itself cast the flag and crash on "abc".
+    try:
+        runs, seed = int(runs), int(seed)
+    except ValueError:
+        raise UsageError("--runs and --seed must be whole numbers", "e.g. --runs 200 --seed 1") from None
 
     def show(r):
         print(f"soak: run {r.index:4d} {r.kind:<12} {r.outcome:<8} {r.detail}", flush=True)
 
     path = Path(report) if report else settings(c.config).build_dir / "soak.json"
-    result = soaking.soak(
-        int(runs), int(seed), soaking.parse_kinds(kinds), report_path=path, on_run=show
-    )
+    result = soaking.soak(runs, seed, soaking.parse_kinds(kinds), report_path=path, on_run=show)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts().items())
     print(f"soak: {len(result.runs)} runs: {counts} (report {path})")
 
