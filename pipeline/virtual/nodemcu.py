@@ -250,6 +250,16 @@ _FACT_RES = {
     "built": rb"build (\d{4}-\d\d-\d\d \d\d:\d\d)",
 }
 
+# A real build keeps buildinfo.h's values as separate NUL-terminated strings next to the printf
+# formats ("\tcommit: %s\n"), so the labelled forms above only match hand-made images.
+_BARE_RES = {
+    "commit": rb"\0([0-9a-f]{40})\0",
+    "dts": rb"\0(\d{12})\0",
+    "modules": rb"\0((?:[a-z0-9_]+,)*node(?:,[a-z0-9_]+)*)\0",
+    "sdk": rb"\0(\d\.\d\.\d(?:-dev)?\([0-9a-f]{7,8}\))",
+    "built": rb"\0(\d{4}-\d\d-\d\d \d\d:\d\d)\0",
+}
+
 
 def build_facts(image: bytes, generation: Generation) -> dict[str, Any]:
     """Version facts for the banner and node.info, from the strings in the image (defaults else)."""
@@ -266,7 +276,9 @@ def build_facts(image: bytes, generation: Generation) -> dict[str, Any]:
         "built": "2020-09-10 19:33",
     }
     for key, pattern in _FACT_RES.items():
-        found = re.search(pattern, image)
+        found = re.search(pattern, image) or (
+            re.search(_BARE_RES[key], image) if key in _BARE_RES else None
+        )
         if found:
             facts[key] = found.group(1).decode("latin-1")
     numbers = [int(n) for n in facts["version"].split(".")[:3]]

@@ -245,3 +245,16 @@ def test_node_info_groups(host: RecordingHost) -> None:
     out = host.send('=node.info("build_config").number_type, node.info("sw_version").git_branch\n')
     assert out.endswith("float\tmaster\r\n> ")
     assert host.send("=node.getpartitiontable().spiffs_addr\n").endswith(f"{0x12000}\r\n> ")
+
+
+def test_banner_facts_from_bare_buildinfo_strings() -> None:
+    from pipeline.virtual.nodemcu import banner, build_facts
+
+    parts = [b"x", b"NodeMCU 3.0.0.0", b"c" * 40, b"202402250000", b"file,gpio,node,wifi", b""]
+    parts += [b"3.0.1-dev(fce080e)", b"2024-02-25 10:00", b"3.0.0-release_20240225", b""]
+    facts = build_facts(b"\x00".join(parts), Generation.NODEMCU3)
+    text = banner(facts, Generation.NODEMCU3)
+    assert "\tcommit: " + "c" * 40 + "\n" in text
+    assert "\trelease: 3.0.0-release_20240225\n\trelease DTS: 202402250000\n" in text
+    assert "\tmodules: file,gpio,node,wifi\n" in text
+    assert text.endswith(" build 2024-02-25 10:00 powered by Lua 5.1.4 on SDK 3.0.1-dev(fce080e)\n")
