@@ -264,6 +264,7 @@ def release(
     created = _missing_parents(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    staging.chmod(0o777 & ~_umask())  # mkdtemp makes it 0700; a release directory is for sharing
     done = False
     try:
         if build_image and not collect_only:
@@ -291,6 +292,12 @@ def release(
                     directory.rmdir()
     files = sorted(p.name for p in out_dir.iterdir())
     return ReleaseResult(out_dir, legs(variants, flash_sizes), files)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _missing_parents(path: Path) -> list[Path]:
