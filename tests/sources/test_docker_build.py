@@ -74,6 +74,18 @@ def test_missing_engine_is_one_line(tmp_path: Path) -> None:
     assert_one_line_error(proc, "no Docker engine answers", "DOCKER_HOST")
 
 
+def test_socket_permission_names_the_group_fix() -> None:
+    from pipeline.sources.docker_build import _engine_error
+
+    # What docker-py raises when the socket is root:docker 0660 and the user is not in the group.
+    text = (
+        "Error while fetching server API version: ('Connection aborted.', "
+        "PermissionError(13, 'Permission denied'))"
+    )
+    line = _engine_error(Exception(text)).line()
+    assert "no permission" in line and "sudo usermod -aG docker $USER" in line
+
+
 # --- on the engine ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def build_image(docker_engine: None) -> str:
