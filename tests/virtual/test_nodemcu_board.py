@@ -90,3 +90,21 @@ def test_file_survives_node_restart_and_a_board_restart_from_state(tmp_path: Pat
             assert read_until(port, b"> ").endswith(b"\r\nkept\r\n> ")
         finally:
             port.close()
+
+
+def test_sdk2_image_without_init_data_prints_rf_cal_repeatedly_at_74880() -> None:
+    from pipeline.layout import Generation
+
+    with VirtualBoard("1MB") as board:
+        first, irom = example_image(Generation.SDK2, size_code=0x20)
+        with board.board.lock:
+            board.flash.program(0, first)
+            board.flash.program(0x10000, irom)
+        port = serial.serial_for_url(board.url, baudrate=74880, timeout=0.2)
+        try:
+            hard_reset(port)
+            read_until(port, b"rf_cal[0] !=0x05,is 0xFF\r\n")
+            again = read_until(port, b"rf_cal[0] !=0x05,is 0xFF\r\n")
+            assert b"ets Jan  8 2013,rst cause:2, boot mode:(3,6)" in again
+        finally:
+            port.close()
