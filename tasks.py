@@ -275,7 +275,7 @@ def build_image(c, image=None, force=False):
             "build-dir": "where outputs and the stage record go (default: build)"})
 @task_errors
 def build(c, source=None, firmware_dir=None, image=None, variant="float", image_name=None,
-          no_cache=False, timeout=1800, url=None, sha256=None, allow_http=None, build_dir=None):
+          no_cache=False, timeout=1800, url=None, sha256=None, allow_http=False, build_dir=None):
     """Build the firmware in Docker (or fetch a cloud build) into <build-dir>/firmware/."""
     import time
 
@@ -283,7 +283,7 @@ def build(c, source=None, firmware_dir=None, image=None, variant="float", image_
     from pipeline.errors import UsageError
 
     s = settings(c.config, source=source, firmware_dir=firmware_dir, image=image,
-                 allow_http=allow_http, build_dir=build_dir)
+                 allow_http=allow_http or None, build_dir=build_dir)
     started = time.monotonic()
     if s.source == "cloud":
         _build_from_cloud(s, url, sha256)
@@ -309,8 +309,11 @@ def _build_from_cloud(s, url, sha256):
     except ImportError:
         raise UsageError("cloud builds are not available in this version",
                          "Use --source docker") from None
-    image = fetch_cloud_image(url, sha256, s.cache_dir, s.cache_dir / ".lock",
-                              allow_http=s.allow_http)
+    from pathlib import Path
+
+    # The pins live beside the project (like any lock file), the copy in <build_dir>/firmware/.
+    image = fetch_cloud_image(url, sha256, s.cache_dir, Path("firmware.lock.json"),
+                              allow_http=s.allow_http, build_dir=s.build_dir)
     print(f"build: {image.path} (sha256 {image.sha256})")
 
 

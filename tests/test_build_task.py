@@ -49,3 +49,26 @@ def test_help_lists_the_options() -> None:
     ):
         assert option in proc.stdout, option
     assert "--force" in run_invoke("--help", "build-image").stdout
+
+
+def test_cloud_source_lands_in_the_build_dir(tmp_path: Path, httpserver) -> None:  # type: ignore[no-untyped-def]
+    from pipeline.image import example_image
+
+    low, high = example_image()
+    image = low + b"\xff" * (0x10000 - len(low)) + high
+    name = "nodemcu-release-9-modules-2021-01-01-12-00-00-float.bin"
+    httpserver.expect_request(f"/{name}").respond_with_data(image)
+    args = (
+        "build",
+        "--source",
+        "cloud",
+        "--url",
+        httpserver.url_for(f"/{name}"),
+        "--allow-http",
+        "--build-dir",
+        str(tmp_path / "build"),
+    )
+    proc = run_invoke(*args, cwd=tmp_path, env={"INVOKE_PIPELINE_CACHE_DIR": str(tmp_path / "c")})
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "build" / "firmware" / name).read_bytes() == image
+    assert (tmp_path / "firmware.lock.json").is_file()
