@@ -108,3 +108,29 @@ def test_sdk2_image_without_init_data_prints_rf_cal_repeatedly_at_74880() -> Non
             assert b"ets Jan  8 2013,rst cause:2, boot mode:(3,6)" in again
         finally:
             port.close()
+
+
+def test_esptool_write_then_hard_reset_gives_a_working_repl(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    first, irom = example_image(size_code=0x20)
+    (tmp_path / "0x00000.bin").write_bytes(first)
+    (tmp_path / "0x10000.bin").write_bytes(irom)
+    with VirtualBoard("1MB") as board:
+        done = subprocess.run(
+            [sys.executable, "-m", "esptool", "--port", board.url, "--baud", "115200",
+             "write-flash", "-fs", "1MB", "0x0", str(tmp_path / "0x00000.bin"),
+             "0x10000", str(tmp_path / "0x10000.bin")],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        port = serial.serial_for_url(board.url, baudrate=115200, timeout=0.2)
+        try:
+            hard_reset(port)
+            read_until(port, b"cannot open init.lua: \r\n> ")
+            port.write(b"=node.info('hw').flash_size, file.fsinfo()\r\n")
+            answer = read_until(port, b"> ").split(b"\r\n")[1].split(b"\t")
+            assert answer[0] == b"1024" and int(answer[3]) > 0
+        finally:
+            port.close()
