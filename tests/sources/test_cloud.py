@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -143,9 +144,14 @@ def test_invoke_build_source_cloud(tmp_path: Path) -> None:
         second = run_invoke(*args, "--url", url, env=env, cwd=tmp_path)
         assert second.returncode == 0, second.stderr
         assert srv.hits("/" + NAME) == 1
+        assert (tmp_path / "build" / "firmware" / NAME).read_bytes() == image()
+        # A fresh checkout elsewhere: only the committed lock file is shared.
         srv.add("/" + NAME, image(3))
-        for blob in (tmp_path / "cache" / "blobs").iterdir():
-            blob.unlink()
+        shutil.rmtree(tmp_path / "build")
+        shutil.rmtree(tmp_path / "cache")
         changed = run_invoke(*args, "--url", url, env=env, cwd=tmp_path)
     assert_one_line_error(changed, "changed since it was pinned")
     assert hashlib.sha256(image()).hexdigest() in second.stdout
+    pins = json.loads((tmp_path / "firmware.lock.json").read_text())["images"]
+    assert pins[url]["sha256"] == hashlib.sha256(image()).hexdigest()
+    assert not (tmp_path / "build" / "firmware" / NAME).exists()
