@@ -234,6 +234,27 @@ class NodeMCUApp:
         }
 
 
+def install_example_firmware(
+    flash: FlashChip, generation: Generation = Generation.NODEMCU3, header_size: int | None = None
+) -> None:
+    """Put ``pipeline.image.example_image`` on ``flash`` as a tool would (0x0 and 0x10000 images;
+    SDK-2 also gets init data in the 4th-last sector): a board with NodeMCU installed, for tests and
+    rehearsals. The header says ``header_size`` (default: the chip's size)."""
+    from pipeline.image import example_image
+    from pipeline.layout import flash_size_from_bytes
+
+    size = header_size or flash.size
+    first, irom = example_image(generation, size_code=flash_size_from_bytes(size).header_code)
+    flash.erase_range(0, _round_up(len(first), SECTOR))
+    flash.program(0, first)
+    flash.erase_range(IROM, _round_up(len(irom), SECTOR))
+    flash.program(IROM, irom)
+    if generation is Generation.SDK2:
+        init = (size - 4 * SECTOR) % flash.size
+        flash.erase_sector(init)
+        flash.program(init, INIT_DATA)
+
+
 def _round_up(value: int, align: int) -> int:
     return -(-value // align) * align
 

@@ -258,3 +258,24 @@ def test_banner_facts_from_bare_buildinfo_strings() -> None:
     assert "\trelease: 3.0.0-release_20240225\n\trelease DTS: 202402250000\n" in text
     assert "\tmodules: file,gpio,node,wifi\n" in text
     assert text.endswith(" build 2024-02-25 10:00 powered by Lua 5.1.4 on SDK 3.0.1-dev(fce080e)\n")
+
+
+@pytest.mark.parametrize("generation", list(Generation))
+def test_installed_example_firmware_boots_to_the_prompt(generation: Generation) -> None:
+    from pipeline.virtual.nodemcu import install_example_firmware
+
+    host = RecordingHost(FlashChip(4 * MB))
+    install_example_firmware(host.flash, generation)
+    host.boot()
+    assert host.text().endswith("> ")
+    assert host.send('=node.info("hw").flash_size\n').endswith("4096\r\n> ")
+
+
+def test_header_larger_than_the_chip_still_boots_with_the_header_size() -> None:
+    from pipeline.virtual.nodemcu import install_example_firmware
+
+    host = RecordingHost(FlashChip(MB))
+    install_example_firmware(host.flash, Generation.NODEMCU3, header_size=4 * MB)
+    host.boot()
+    assert host.send('=node.info("hw").flash_size\n').endswith("4096\r\n> ")
+    assert host.app.fs is not None and host.app.fs.start + host.app.fs.size <= MB  # type: ignore[union-attr]
