@@ -111,6 +111,7 @@ class LuaRepl:
         self._line = bytearray()
         self._last_eol = 0
         self._pending: list[bytes] = []
+        self._echo = bytearray()
         self.halted = False
 
     # -- output --------------------------------------------------------------------------------
@@ -133,8 +134,15 @@ class LuaRepl:
     def feed(self, data: bytes) -> None:
         for byte in data:
             if self.halted:
-                return
+                break
             self._byte(byte)
+        self._flush_echo()
+
+    def _flush_echo(self) -> None:
+        # Echo is collected per received chunk: one UART write instead of one per byte.
+        if self._echo:
+            data, self._echo = bytes(self._echo), bytearray()
+            self._write(data)
 
     def _byte(self, byte: int) -> None:
         if byte in (0x0A, 0x0D):
@@ -143,7 +151,8 @@ class LuaRepl:
                 return
             self._last_eol = byte
             if self.echo:
-                self.out(b"\n")
+                self._echo += b"\r\n"
+            self._flush_echo()
             line = bytes(self._line)
             self._line.clear()
             self.line(line)
@@ -152,11 +161,11 @@ class LuaRepl:
         if byte in (0x08, 0x7F):
             if self._line:
                 if self.echo:
-                    self.out(b"\b \b")
+                    self._echo += b"\b \b"
                 self._line.pop()
             return
         if self.echo:
-            self._write(bytes([byte]))
+            self._echo.append(byte)
         if len(self._line) + 1 >= LINE_BUFFER:
             self._line.clear()  # input.c: a line too long for the buffer is discarded
         self._line.append(byte)
