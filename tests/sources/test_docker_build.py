@@ -230,6 +230,18 @@ def test_sigint_during_build_leaves_no_container(build_image: str, tmp_path: Pat
     assert leftover_containers() == []
 
 
+def test_timeout_stops_the_build_and_removes_the_container(
+    build_image: str, tmp_path: Path
+) -> None:
+    tree = copy_example(tmp_path / "fw")
+    makefile = tree / "Makefile"
+    text = makefile.read_text().replace("all: bin/0x00000.bin", "all: slow bin/0x00000.bin")
+    makefile.write_text(text + "\nslow:\n\tsleep 60\n")
+    proc = build(tree, tmp_path / "build", "--timeout", "3")
+    assert_one_line_error(proc, "longer than 3 s", "--timeout")
+    assert leftover_containers() == []
+
+
 def test_missing_image_cannot_be_pulled(build_image: str, tmp_path: Path) -> None:
     proc = build(
         copy_example(tmp_path / "fw"),
