@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from pipeline.errors import DockerError
 from pipeline.progress import ProgressCallback, ProgressEvent, null_progress
@@ -81,15 +82,12 @@ def rootfs_tarball(recipe_dir: Path, cache_dir: Path, progress: ProgressCallback
             "Install it (`sudo apt-get install debootstrap`) or pass --image with an "
             "image that has the nodemcu-build contract",
         )
-    if os.geteuid() != 0:
-        raise DockerError(
-            "debootstrap needs root to make the build image's root file system",
-            "Run `sudo invoke build-image` once (the result is cached)",
-        )
+    sudo = _root_prefix()
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rootfs-", dir=cache_dir) as tmp:
         root = Path(tmp) / "root"
         cmd = [
+            *sudo,
             "debootstrap",
             "--variant=minbase",
             f"--include={conf['PACKAGES']}",
@@ -97,23 +95,51 @@ def rootfs_tarball(recipe_dir: Path, cache_dir: Path, progress: ProgressCallback
             str(root),
             conf.get("MIRROR", "http://deb.debian.org/debian"),
         ]
-        progress(ProgressEvent("build-image", "debootstrap", 0, 0, " ".join(cmd)))
-        _run(cmd, "debootstrap failed", "Check that the mirror in docker/rootfs.conf is reachable")
-        partial = Path(tmp) / "rootfs.tar"
-        excludes = [f"--exclude={e}" for e in ROOTFS_EXCLUDES]
-        _run(
-            ["tar", "--numeric-owner", *excludes, "-C", str(root), "-cf", str(partial), "."],
-            "packing the root file system failed",
-            "Check the free space in " + str(cache_dir),
-        )
-        os.replace(partial, tarball)
+        progress(ProgressEvent("build-image", "debootstrap", 0, None, " ".join(cmd)))
+        try:
+            _run(
+                cmd,
+                "debootstrap failed",
+                "Check that the mirror in docker/rootfs.conf is reachable",
+            )
+            partial = Path(tmp) / "rootfs.tar"
+            excludes = [f"--exclude={e}" for e in ROOTFS_EXCLUDES]
+            with open(partial, "wb") as handle:
+                _run(
+                    [*sudo, "tar", "--numeric-owner", *excludes, "-C", str(root), "-cf", "-", "."],
+                    "packing the root file system failed",
+                    "Check the free space in " + str(cache_dir),
+                    stdout=handle,
+                )
+            os.replace(partial, tarball)
+        finally:
+            if sudo:  # root-owned files that TemporaryDirectory could not delete
+                subprocess.run([*sudo, "rm", "-rf", str(root)], capture_output=True)
     return tarball
 
 
-def _run(cmd: list[str], what: str, hint: str) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+def _root_prefix() -> list[str]:
+    """How to run debootstrap as root: directly, or through password-less sudo (CI runners)."""
+    if os.geteuid() == 0:
+        return []
+    if (
+        shutil.which("sudo")
+        and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0
+    ):
+        return ["sudo", "-n"]
+    raise DockerError(
+        "debootstrap needs root to make the build image's root file system",
+        "Run `sudo invoke build-image` once (the result is cached)",
+    )
+
+
+def _run(cmd: list[str], what: str, hint: str, stdout: IO[bytes] | None = None) -> None:
+    proc = subprocess.run(cmd, stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE)
     if proc.returncode != 0:
-        last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or [""]
+        out = proc.stderr.decode(errors="replace").strip()
+        if not out and proc.stdout:
+            out = proc.stdout.decode(errors="replace").strip()
+        last = out.splitlines()[-1:] or [""]
         raise DockerError(f"{what} (exit {proc.returncode}: {last[0]})", hint)
 
 
@@ -141,10 +167,10 @@ def build_image(
     try:
         client.images.get(base)
     except docker.errors.ImageNotFound:
-        progress(ProgressEvent("build-image", "import", 0, 0, base))
+        progress(ProgressEvent("build-image", "import", 0, None, base))
         repo, base_tag = base.split(":")
         client.api.import_image(src=str(tarball), repository=repo, tag=base_tag)
-    progress(ProgressEvent("build-image", "build", 0, 0, tag))
+    progress(ProgressEvent("build-image", "build", 0, None, tag))
     try:
         image, _log = client.images.build(
             path=str(recipe_dir),
