@@ -21,6 +21,7 @@ import ipaddress
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -38,6 +39,7 @@ from pipeline.stage import sha256_file
 
 CHUNK = 64 * 1024
 RETRY_STATUSES = (500, 502, 503, 504)
+MAX_ATTEMPTS = 50
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,19 @@ def make_session(policy: DownloadPolicy) -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = "nodemcu-pipeline"
+    session.hooks["response"].append(_redirect_guard(policy.allow_http))
     return session
+
+
+def _redirect_guard(allow_http: bool) -> Callable[..., None]:
+    """A response hook that refuses a redirect to a non-HTTPS target before it is followed."""
+
+    def hook(response: requests.Response, *args: object, **kwargs: object) -> None:
+        if response.is_redirect:
+            target = requests.compat.urljoin(response.url, response.headers["Location"])
+            check_url(target, allow_http)
+
+    return hook
 
 
 def url_key(url: str) -> str:
@@ -213,24 +227,32 @@ def _fetch(
 ) -> Downloaded:
     part = cache_dir / "partial" / f"{url_key(url)}.part"
     session = make_session(policy)
-    count = 0
+    count = stalled = 0
     try:
-        for attempt in range(policy.retries + 1):
+        while True:
             count += 1
+            before = _size(part)
             try:
                 _attempt(session, url, part, policy, progress)
                 break
             except ResumableCut as exc:
-                if attempt == policy.retries:
+                # Only attempts that brought nothing new use up the retry budget: a flaky link
+                # that keeps delivering finishes; one that delivers nothing gives up.
+                stalled = 0 if _size(part) > before else stalled + 1
+                if stalled > policy.retries or count >= MAX_ATTEMPTS:
                     raise DownloadError(
                         f"download of {url} kept breaking off ({exc}); "
-                        f"{part.stat().st_size if part.exists() else 0} bytes kept for resuming",
+                        f"{_size(part)} bytes kept for resuming",
                         "Run the command again to resume, or check the network/server",
                     ) from None
-                time.sleep(policy.backoff * (2**attempt))
+                time.sleep(policy.backoff * (2 ** max(stalled - 1, 0)))
     finally:
         session.close()
     return _commit(url, cache_dir, part, sha256, count, progress)
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
 
 
 def _attempt(

@@ -1,7 +1,7 @@
 """A real HTTP server on 127.0.0.1 with scripted faults, for download tests (no mocks).
 
 Each path gets a ``Route``: the body, plus a queue of per-request behaviours ("cut:N" sends the
-headers of the whole body and closes after N bytes, "status:503", "hang"); requests are counted per
+headers of the whole body and closes after N bytes, "status:503", "hang", "redirect:URL"); requests are counted per
 path so tests can assert that a second run makes none. Run standalone (``python faultserver.py DIR``)
 it serves DIR's files and prints its base URL, so a test can start it as a separate process.
 """
@@ -69,6 +69,12 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "hang":
             self.server.release.wait(30)
             return
+        if fault.startswith("redirect:"):
+            self.send_response(302)
+            self.send_header("Location", fault.split(":", 1)[1])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if fault.startswith("status:"):
             self._status(int(fault.split(":")[1]))
             return
@@ -112,7 +118,7 @@ class Handler(BaseHTTPRequestHandler):
 @contextmanager
 def fault_server() -> Iterator[FaultServer]:
     server = FaultServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server

@@ -6,9 +6,12 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.errors import ChecksumMismatch, DownloadError, UsageError
 from pipeline.progress import ProgressEvent
@@ -60,11 +63,12 @@ def test_cut_connection_restarts_when_server_ignores_range(tmp_path: Path) -> No
 
 def test_partial_file_from_an_earlier_run_is_resumed(tmp_path: Path) -> None:
     with fault_server() as srv:
-        url = srv.add("/fw.bin", BODY, "cut:90000")
-        with pytest.raises(DownloadError, match="kept breaking off"):
+        # The second cut brings nothing new, which uses up a budget of zero retries.
+        url = srv.add("/fw.bin", BODY, "cut:90000", "cut:90000")
+        with pytest.raises(DownloadError, match="kept breaking off.*90000 bytes kept"):
             download(url, tmp_path, SUM, policy=DownloadPolicy(retries=0, backoff=0))
         got = download(url, tmp_path, SUM, policy=FAST)
-        assert srv.routes["/fw.bin"].range_hits == 1
+        assert srv.routes["/fw.bin"].range_hits == 2
     assert got.path.read_bytes() == BODY
 
 
@@ -157,8 +161,8 @@ print(got.path, got.attempts)
 def test_two_processes_share_one_download(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     with fault_server() as srv:
-        # Slow enough (~0.2 s) that the second process arrives while the first still downloads.
-        url = srv.add("/fw.bin", BODY, delay_per_chunk=0.015)
+        # Slow enough (~1.3 s) that the second process arrives while the first still downloads.
+        url = srv.add("/fw.bin", BODY, delay_per_chunk=0.1)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         procs = [
             subprocess.Popen(
@@ -177,3 +181,23 @@ def test_two_processes_share_one_download(tmp_path: Path) -> None:
     assert {r[0] for r in results} == {str(cache / "blobs" / SUM)}
     assert [r[1] for r in results] == ["0", "1"]  # one fetched, the other found it under the lock
     assert (cache / "blobs" / SUM).read_bytes() == BODY
+
+
+def test_redirect_to_plain_http_elsewhere_is_refused_before_following(tmp_path: Path) -> None:
+    with fault_server() as srv:
+        url = srv.add("/fw.bin", BODY, "redirect:http://downgrade.invalid/fw.bin")
+        with pytest.raises(DownloadError, match="refusing plain HTTP download from downgrade"):
+            download(url, tmp_path, SUM, policy=FAST)
+        # A redirect within the loopback server is followed normally.
+        srv.add("/moved.bin", BODY, "redirect:/fw.bin")
+        assert download(srv.base + "/moved.bin", tmp_path, SUM, policy=FAST).sha256 == SUM
+
+
+@settings(max_examples=12, deadline=None)
+@given(cuts=st.lists(st.integers(1, len(BODY) - 1), min_size=1, max_size=4).map(sorted))
+def test_any_cut_offsets_end_in_the_exact_file(cuts: list[int]) -> None:
+    with tempfile.TemporaryDirectory() as tmp, fault_server() as srv:
+        url = srv.add("/fw.bin", BODY, *(f"cut:{n}" for n in cuts))
+        got = download(url, Path(tmp), None, policy=FAST)
+        assert got.path.read_bytes() == BODY
+        assert srv.routes["/fw.bin"].range_hits == len(cuts)
