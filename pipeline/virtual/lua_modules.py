@@ -22,23 +22,37 @@ _LUA_MODULES = r"""
 local api, info = ...
 local FileMT = {}
 FileMT.__index = FileMT
-function FileMT:read(n) return api.read(self._h, n) end
+function FileMT:read(n)
+  if n ~= nil and type(n) ~= "number" and type(n) ~= "string" then
+    error("bad argument #1 to 'read' (number expected, got " .. type(n) .. ")", 2)
+  end
+  return api.read(self._h, n)
+end
 function FileMT:readline() return api.readline(self._h) end
 function FileMT:write(s) return api.write(self._h, tostring(s)) end
 function FileMT:writeline(s) return api.write(self._h, tostring(s) .. "\n") end
 function FileMT:flush() return api.flush(self._h) end
-function FileMT:seek(whence, offset) return api.seek(self._h, whence or "cur", offset or 0) end
+function FileMT:seek(whence, offset)
+  offset = tonumber(offset or 0)
+  if offset == nil then error("bad argument #2 to 'seek' (number expected)", 2) end
+  return api.seek(self._h, tostring(whence or "cur"), offset)
+end
 function FileMT:close() api.close(self._h) end
 local current
 local function checkname(name, fn)
-  if type(name) ~= "string" or #name == 0 or #name > info.name_max then
+  if type(name) == "number" then name = tostring(name) end
+  if type(name) ~= "string" then
+    error("bad argument #1 to '" .. fn .. "' (string expected, got " .. type(name) .. ")", 3)
+  end
+  if #name == 0 or #name > info.name_max then
     error("bad argument #1 to '" .. fn .. "' (filename invalid)", 3)
   end
+  return name
 end
 file = {}
 function file.open(name, mode)
-  checkname(name, "open")
-  local h = api.open(name, mode or "r")
+  name = checkname(name, "open")
+  local h = api.open(name, tostring(mode or "r"))
   if not h then return nil end
   current = setmetatable({_h = h}, FileMT)
   return current
@@ -52,15 +66,16 @@ for _, m in ipairs({"read", "readline", "write", "writeline", "flush", "seek"}) 
   file[m] = function(...) if current then return current[m](current, ...) end return nil end
 end
 function file.list(pattern)
+  if pattern ~= nil then pattern = tostring(pattern) end
   local t = {}
   for name, size in pairs(api.list()) do
     if pattern == nil or string.match(name, pattern) then t[name] = size end
   end
   return t
 end
-function file.exists(name) return api.exists(name) end
-function file.remove(name) checkname(name, "remove") api.remove(name) end
-function file.rename(a, b) checkname(a, "rename") checkname(b, "rename") return api.rename(a, b) end
+function file.exists(name) return api.exists(checkname(name, "exists")) end
+function file.remove(name) api.remove(checkname(name, "remove")) end
+function file.rename(a, b) return api.rename(checkname(a, "rename"), checkname(b, "rename")) end
 function file.fsinfo()
   local r, u, t = api.fsinfo()
   if r == nil then error("file system failed", 2) end
@@ -68,8 +83,10 @@ function file.fsinfo()
 end
 function file.fscfg() return api.fscfg() end
 function file.format() current = nil api.format() end
-function file.getcontents(name) return api.getcontents(name) end
-function file.putcontents(name, s) return api.putcontents(name, tostring(s)) end
+function file.getcontents(name) return api.getcontents(checkname(name, "getcontents")) end
+function file.putcontents(name, s)
+  return api.putcontents(checkname(name, "putcontents"), tostring(s))
+end
 function file.stat(name)
   local size = api.list()[name]
   if size == nil then return nil end
@@ -124,7 +141,9 @@ end
 function node.getpartitiontable() return api.partitions() end
 uart = {}
 function uart.setup(id, baud, databits, parity, stopbits, echo)
-  return api.uart_setup(baud, echo == nil and 1 or echo)
+  baud = tonumber(baud)
+  if baud == nil or baud <= 0 then error("bad argument #2 to 'setup' (number expected)", 2) end
+  return api.uart_setup(baud, tonumber(echo) or 1)
 end
 function uart.write(id, ...)
   for i = 1, select('#', ...) do

@@ -53,6 +53,9 @@ local function guarded(f, ...)
     -- Drop the frames of this harness below the user's main chunk, as lua.c's would not exist.
     local cut = string.find(tb, "\n\t%[C%]: in function 'xpcall'")
     if cut then tb = string.sub(tb, 1, cut - 1) .. "\n\t[C]: ?" end
+    -- Frames of the Python-side module glue are C functions on a real board.
+    tb = string.gsub(tb, '\n\t%[string "<python>"%][^\n]*', "")
+    tb = string.gsub(tb, "\n\t%(tail call%): %?", "")
     return tb
   end))
   sethook()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nodemcu_host import RecordingHost, blank_image, flash_with
 
 from pipeline.layout import Generation
@@ -279,3 +281,27 @@ def test_header_larger_than_the_chip_still_boots_with_the_header_size() -> None:
     host.boot()
     assert host.send('=node.info("hw").flash_size\n').endswith("4096\r\n> ")
     assert host.app.fs is not None and host.app.fs.start + host.app.fs.size <= MB  # type: ignore[union-attr]
+
+
+_firmware = flash_with()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=40),
+            st.sampled_from(
+                [b"file.open(", b"file.read(", b"node.info(", b"uart.setup(0,", b"{}", b"'x'", b")"]
+            ),
+        ),
+        max_size=8,
+    )
+)
+def test_any_input_line_ends_in_a_prompt_or_a_restart(parts: list[bytes]) -> None:
+    host = RecordingHost(FlashChip(_firmware.size, data=bytearray(_firmware.data)))
+    app = host.boot()
+    host.resets.clear()
+    app.receive(b"".join(parts) + b"\r\n")
+    last = host.output[-1][0]
+    assert last.endswith((b"> ", b">> ")) or host.resets
