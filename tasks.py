@@ -213,7 +213,7 @@ def read_flash(c, output, port=None, baud=None, before=None, address="0", size="
 )
 @task_errors
 def initdata(c, sdk=None, list_=False, init_data_url=None, sha256=None, member=None, mirror=None,
-             allow_http=None, cache_dir=None):
+             allow_http=False, cache_dir=None):
     """Fetch SDK init data from a pinned source, verify it and print the cached file's path."""
     import os
 
@@ -223,7 +223,7 @@ def initdata(c, sdk=None, list_=False, init_data_url=None, sha256=None, member=N
     from pipeline.sources import initdata as idata
     from pipeline.sources.download import DownloadPolicy
 
-    s = settings(c.config, cache_dir=cache_dir, allow_http=allow_http)
+    s = settings(c.config, cache_dir=cache_dir, allow_http=allow_http or None)
     manifest = s.cache_dir / "manifest.json"
     if not manifest.exists():
         from pathlib import Path

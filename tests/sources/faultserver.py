@@ -2,21 +2,18 @@
 
 Each path gets a ``Route``: the body, plus a queue of per-request behaviours ("cut:N" sends the
 headers of the whole body and closes after N bytes, "status:503", "hang", "redirect:URL"); requests are counted per
-path so tests can assert that a second run makes none. Run standalone (``python faultserver.py DIR``)
-it serves DIR's files and prints its base URL, so a test can start it as a separate process.
+path so tests can assert that a second run makes none.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 
 @dataclass
@@ -126,24 +123,3 @@ def fault_server() -> Iterator[FaultServer]:
         server.release.set()
         server.shutdown()
         server.server_close()
-
-
-def _serve_dir(directory: Path, delay: float) -> None:
-    """Serve every file of ``directory`` at /NAME, print the base URL, log hits to hits.log."""
-    server = FaultServer()
-    for path in directory.iterdir():
-        if path.is_file():
-            server.add("/" + path.name, path.read_bytes(), delay_per_chunk=delay)
-    print(server.base, flush=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        sys.stdin.read()  # serve until the test closes our stdin
-    finally:
-        (directory / "hits.json").write_text(
-            "{" + ",".join(f'"{p}": {r.hits}' for p, r in server.routes.items()) + "}"
-        )
-        server.shutdown()
-
-
-if __name__ == "__main__":
-    _serve_dir(Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0.0)
