@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.virtual.fs import NAME_MAX
 
+MAX_OPEN_FILES = 4  # SPIFFS_MAX_OPEN_FILES: a fifth open returns nil until one is closed
+
 if TYPE_CHECKING:
     from pipeline.virtual.nodemcu import NodeMCUApp
 
@@ -183,6 +185,8 @@ class FileApi:
     def open(self, name: bytes, mode: bytes) -> int | None:
         fs = self.app.fs
         if fs is None or mode not in (b"r", b"w", b"a", b"r+", b"w+", b"a+"):
+            return None
+        if len(self.handles) >= MAX_OPEN_FILES:
             return None
         current = fs.read(name.decode("latin-1"))
         if mode.startswith(b"r") and current is None:

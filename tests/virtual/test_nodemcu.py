@@ -305,3 +305,11 @@ def test_any_input_line_ends_in_a_prompt_or_a_restart(parts: list[bytes]) -> Non
     app.receive(b"".join(parts) + b"\r\n")
     last = host.output[-1][0]
     assert last.endswith((b"> ", b">> ")) or host.resets
+
+
+def test_at_most_four_files_open(host: RecordingHost) -> None:
+    host.boot()
+    host.send('fs = {} for i = 1, 4 do fs[i] = file.open("f" .. i, "w") end\n')
+    assert host.send('=file.open("f5", "w")\n').endswith("nil\r\n> ")
+    host.send("fs[1]:close()\n")
+    assert host.send('=file.open("f5", "w") ~= nil\n').endswith("true\r\n> ")
