@@ -234,12 +234,36 @@ class NodeMCUApp:
         }
 
 
+class _QuietHost:
+    """A host that discards output: lets ``install_example_firmware`` run the first boot."""
+
+    def __init__(self, flash: FlashChip) -> None:
+        self.flash = flash
+        self.chip_id = 0
+        self.realtime = False
+        self.resets = 0
+
+    def emit(self, data: bytes, baud: int = APP_BAUD) -> None:
+        pass
+
+    def request_reset(self, cause: int = 2) -> None:
+        self.resets += 1
+
+    def sleep(self, seconds: float) -> None:
+        pass
+
+
 def install_example_firmware(
-    flash: FlashChip, generation: Generation = Generation.NODEMCU3, header_size: int | None = None
+    flash: FlashChip,
+    generation: Generation = Generation.NODEMCU3,
+    header_size: int | None = None,
+    first_boot: bool = False,
 ) -> None:
     """Put ``pipeline.image.example_image`` on ``flash`` as a tool would (0x0 and 0x10000 images;
     SDK-2 also gets init data in the 4th-last sector): a board with NodeMCU installed, for tests and
-    rehearsals. The header says ``header_size`` (default: the chip's size)."""
+    rehearsals. The header says ``header_size`` (default: the chip's size). ``first_boot`` also runs
+    the firmware's first boot(s) — partition setup, PHY data, format — so the file system exists
+    (e.g. for ``fs.corrupt``)."""
     from pipeline.image import example_image
     from pipeline.layout import flash_size_from_bytes
 
@@ -253,6 +277,13 @@ def install_example_firmware(
         init = (size - 4 * SECTOR) % flash.size
         flash.erase_sector(init)
         flash.program(init, INIT_DATA)
+    if first_boot:
+        host = _QuietHost(flash)
+        for _ in range(3):
+            before = host.resets
+            NodeMCUApp(host).boot(1)
+            if host.resets == before:
+                break
 
 
 def _round_up(value: int, align: int) -> int:

@@ -313,3 +313,15 @@ def test_at_most_four_files_open(host: RecordingHost) -> None:
     assert host.send('=file.open("f5", "w")\n').endswith("nil\r\n> ")
     host.send("fs[1]:close()\n")
     assert host.send('=file.open("f5", "w") ~= nil\n').endswith("true\r\n> ")
+
+
+def test_install_with_first_boot_leaves_a_file_system_to_corrupt() -> None:
+    from pipeline.virtual.nodemcu import install_example_firmware
+
+    flash = FlashChip(MB)
+    install_example_firmware(flash, first_boot=True)
+    assert fs.corrupt(flash) == 0x12000
+    host = RecordingHost(flash)
+    host.boot()
+    assert host.resets == [] and "Formatting" not in host.text()
+    assert host.send('=file.putcontents("a", "b")\n').endswith("nil\r\n> ")
