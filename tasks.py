@@ -275,7 +275,7 @@ def build_image(c, image=None, force=False):
             "build-dir": "where outputs and the stage record go (default: build)"})
 @task_errors
 def build(c, source=None, firmware_dir=None, image=None, variant="float", image_name=None,
-          no_cache=False, timeout=1800, url=None, sha256=None, allow_http=False, build_dir=None):
+          no_cache=False, timeout=None, url=None, sha256=None, allow_http=False, build_dir=None):
     """Build the firmware in Docker (or fetch a cloud build) into <build-dir>/firmware/."""
     import time
 
@@ -292,8 +292,13 @@ def build(c, source=None, firmware_dir=None, image=None, variant="float", image_
         raise UsageError(f"unknown source {s.source!r}", "Use --source docker or --source cloud")
     from pipeline.sources.docker_build import build_firmware
 
+    try:
+        # A string default keeps invoke from casting (and crashing on) a non-numeric value itself.
+        seconds = float(timeout if timeout is not None else 1800)
+    except ValueError:
+        raise UsageError(f"--timeout '{timeout}' is not a number of seconds", "Use e.g. --timeout 1800") from None
     result = build_firmware(s.firmware_dir, s.build_dir, s.image, variant, image_name,
-                            no_cache=no_cache, timeout=float(timeout))
+                            no_cache=no_cache, timeout=seconds)
     state = "built" if result.built else "up to date, no container started"
     print(f"build: {result.combined} ({state}, {time.monotonic() - started:.1f} s)")
     print(f"build: split images {result.low} + {result.high}")

@@ -259,7 +259,7 @@ KNOWN_BUGS = [
             ("timeout",),
             2,
         ),
-        "build's int default for --timeout makes invoke's parser cast and crash (traceback)",
+        "fixed: build's int default for --timeout made invoke's parser cast and crash",
     ),
 ]
 
@@ -300,7 +300,7 @@ SOAK = [
 ]
 
 CATALOG: list[Case] = (
-    ASSEMBLE + FLASHER + BUILD + RELEASE + BENCH + SOAK + [c for c, _ in FIXED_BUGS]
+    ASSEMBLE + FLASHER + BUILD + RELEASE + BENCH + SOAK + [c for c, _ in FIXED_BUGS + KNOWN_BUGS]
 )
 
 
@@ -348,11 +348,7 @@ def _assembled_4mb(case_dir: Path) -> None:
 
 @pytest.mark.parametrize(
     "case",
-    [pytest.param(c, id=c.id) for c in CATALOG]
-    + [
-        pytest.param(c, id=c.id, marks=pytest.mark.xfail(reason=why, strict=True))
-        for c, why in KNOWN_BUGS
-    ],
+    [pytest.param(c, id=c.id) for c in CATALOG],
 )
 def test_bad_input_fails_in_one_line_and_writes_nothing(
     case: Case, tmp_path: Path, request: pytest.FixtureRequest
