@@ -86,7 +86,7 @@ def _say(text):
         "port": PORT_HELP,
         "baud": "transfer rate after the stub starts (falls back to 115200 if the link fails)",
         "before": BEFORE_HELP,
-        "after": "hard-reset (boot the firmware) or no-reset",
+        "after": "hard-reset (boot the firmware; soft reset on ports without RTS), soft-reset or no-reset",
         "erase-all": "erase the whole flash first (clears stale init data and file systems)",
         "no-stub": "talk to the ROM only: no compression, no verification",
         "no-verify": "skip the MD5 check of each written region",
@@ -113,27 +113,20 @@ def flash(c, plan=None, firmware=None, port=None, baud=None, before=None, after=
     source = plan_source(s.build_dir, plan, firmware, s.layout, s.flash_mode, s.flash_freq,
                          init_data, flash_size or s.flash_size)
     with console_progress() as progress:
+        check = not no_check and s.after == "hard-reset"
         report = run_flash(s.port, source, s.baud, s.before, s.after, not no_stub, not no_verify,
-                           erase_all, _say, progress)
+                           erase_all, _say, progress, leave_reset_to_check=check)
     info = report.info
     print(f"chip ESP8266 {info.mac} flash {info.flash_size} at {report.baud} baud"
           f" ({'stub' if report.stub else 'ROM only'})")
     for r in report.results:
         check = "verified" if r.verified else "not verified"
         print(f"  0x{r.address:06x} {r.size:8d} bytes  {r.outcome} ({check})")
-    if not no_check and s.after == "hard-reset":
-        _post_flash_check(s, report)
-
-
-def _post_flash_check(s, report):
-    try:
+    if check:
+        from pipeline.flasher.ports import resolve_port
         from pipeline.repl import check_after_flash
-    except ImportError:
-        return
-    from pipeline.flasher.ports import resolve_port
 
-    fs = check_after_flash(resolve_port(s.port), s.format, say=_say)
-    print(fs.summary())
+        print(check_after_flash(resolve_port(s.port), s.format, say=_say).summary())
 
 
 @task(help={"port": PORT_HELP, "before": BEFORE_HELP})

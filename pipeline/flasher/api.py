@@ -57,8 +57,13 @@ def flash(
     erase_all: bool = False,
     say: Say = lambda t: None,
     progress: ProgressCallback = null_progress,
+    leave_reset_to_check: bool = False,
 ) -> FlashReport:
-    """Connect, build the plan for the detected flash size (``plan_for(size)``), write, verify, reset."""
+    """Connect, build the plan for the detected flash size (``plan_for(size)``), write, verify, reset.
+
+    With ``leave_reset_to_check`` and a port that drives the reset lines, the hard reset is left to the
+    REPL check, which then sees the whole first boot (partition setup, file-system format).
+    """
     with open_session(port, baud, before, use_stub, say) as session:
         assert session.info is not None
         detected = flash_size_name(session.info)
@@ -76,10 +81,17 @@ def flash(
         report.results = write_plan(
             session, plan, Capabilities.for_session(session, verify), progress
         )
-        if after == "hard-reset":
-            report.reset = session.hard_reset()
-            if not report.reset:
-                say("the port cannot drive RTS: reset the board by hand to start the firmware")
+        lines = session.lines_supported()
+        if after == "hard-reset" and not (leave_reset_to_check and lines):
+            if lines and session.hard_reset():
+                report.reset = True
+            else:
+                say("the port cannot drive RTS: starting the firmware with a soft reset")
+                session.soft_reset()
+                report.reset = True
+        elif after == "soft-reset":
+            session.soft_reset()
+            report.reset = True
         return report
 
 

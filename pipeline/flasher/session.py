@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import serial
+
 from pipeline.errors import ChipError, FlashError, ProtocolError, SerialPortError, SyncError
 from pipeline.flasher import protocol as p
 from pipeline.flasher.reset import ResetStrategy, hard_reset, strategies
@@ -323,6 +325,23 @@ class Session:
     # -- leaving -------------------------------------------------------------------------------
     def hard_reset(self) -> bool:
         return hard_reset(self.link.port)
+
+    def lines_supported(self) -> bool:
+        """Whether this port can drive DTR/RTS (a pty or socket:// cannot)."""
+        try:
+            self.link.port.dtr = False
+            return True
+        except (OSError, ValueError, serial.SerialException):
+            return False
+
+    def soft_reset(self) -> None:
+        """Start the firmware without the reset lines: the stub's RUN_USER_CODE, or the ROM's
+        FLASH_BEGIN(0, 0) + FLASH_END(1), as esptool's soft-reset does."""
+        if self.stub:
+            self.link.write_frame(p.request(p.RUN_USER_CODE))
+        else:
+            self.checked(p.FLASH_BEGIN, struct.pack("<IIII", 0, 0, 0x400, 0))
+            self.command(p.FLASH_END, struct.pack("<I", 1))
 
     def close(self) -> None:
         self.link.close()
