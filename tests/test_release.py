@@ -146,3 +146,30 @@ def test_collects_what_invoke_assemble_wrote(tmp_path: Path) -> None:
     assert set(theirs.read_bytes()[len(ours) :]) <= {0xFF}
     info = json.loads((out / "build-info-integer-1MB.json").read_text())
     assert info["layout"] == "nodemcu3"
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_invoke_release_end_to_end(tmp_path: Path, docker_engine: None) -> None:
+    """The whole local release on the real engine and the virtual board: both variants, one size."""
+    out = tmp_path / "release"
+    proc = run_invoke(
+        "release",
+        "--variants",
+        "float,integer",
+        "--flash-sizes",
+        "1MB",
+        "--out",
+        str(out),
+        env={"INVOKE_PIPELINE_BUILD_DIR": str(tmp_path / "build")},
+        timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    check = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=out, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    for variant in ("float", "integer"):
+        info = json.loads((out / f"build-info-{variant}-1MB.json").read_text())
+        assert info["stage_inputs"]["firmware"]["variant"] == variant
+        assert (out / f"nodemcu-{variant}-1MB-merged.bin").read_bytes()[:1] == b"\xe9"
