@@ -292,6 +292,44 @@ BUILD = [
     ),
 ]
 
+SHA_A = "a" * 64
+CHAIN = [
+    Case("rehearse-missing-plan", ("rehearse", "--plan", "nope.json"), ("plan",)),
+    Case("rehearse-no-plan-built", ("rehearse",), ("plan",)),
+    Case(
+        "rehearse-garbage-plan",
+        ("rehearse", "--plan", "plan.json"),
+        ("plan",),
+        files={"plan.json": b'{"regions": 5}'},
+    ),
+    Case("check-port-missing", ("check", "--port", NOPORT), ("does not exist",)),
+    Case("check-port-refused", ("check", "--port", REFUSED), ("listening",)),
+    Case("check-bad-format", ("check", "--port", REFUSED, "--format", "sometimes"), ("format",), 2),
+    Case("check-bad-timeout", ("check", "--port", REFUSED, "--timeout", "soon"), ("timeout",), 2),
+    Case("demo-bad-flash-size", ("demo", "--flash-size", "3MB"), ("flash size",), 2),
+]
+
+INITDATA = [
+    Case("initdata-unknown-sdk", ("initdata", "--sdk", "9.9.9"), ("manifest",), 2),
+    Case(
+        "initdata-url-bad-sha256",
+        ("initdata", "--init-data-url", "http://127.0.0.1:1/x", "--sha256", "00"),
+        ("sha-256",),
+        2,
+    ),
+    Case(
+        "initdata-url-not-http",
+        ("initdata", "--init-data-url", "ftp://x/y", "--sha256", SHA_A),
+        ("http",),
+        2,
+    ),
+    Case(
+        "initdata-url-refused",
+        ("initdata", "--init-data-url", "http://127.0.0.1:1/x.bin", "--sha256", SHA_A),
+        ("connect",),
+    ),
+]
+
 SOAK = [
     Case("soak-runs-not-a-number", ("soak", "--runs", "abc"), ("whole numbers",), 2),
     Case("soak-zero-runs", ("soak", "--runs", "0"), ("runs",), 2),
@@ -300,7 +338,15 @@ SOAK = [
 ]
 
 CATALOG: list[Case] = (
-    ASSEMBLE + FLASHER + BUILD + RELEASE + BENCH + SOAK + [c for c, _ in FIXED_BUGS + KNOWN_BUGS]
+    ASSEMBLE
+    + FLASHER
+    + BUILD
+    + CHAIN
+    + INITDATA
+    + RELEASE
+    + BENCH
+    + SOAK
+    + [c for c, _ in FIXED_BUGS + KNOWN_BUGS]
 )
 
 
