@@ -349,6 +349,23 @@ def run_one(index: int, kind: str, seed: int, image_size: int) -> RunResult:
     return RunResult(index, kind, params, outcome, detail, round(time.perf_counter() - start, 2))
 
 
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so the board of the current run is stopped, not orphaned."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def soak(
     runs: int,
     seed: int = 1,
@@ -369,11 +386,12 @@ def soak(
                 f"Pick flash faults only: --kinds {','.join(FLASH_KINDS)}",
             ) from None
     report = SoakReport(seed)
-    for i in range(runs):
-        result = run_one(i, kinds[i % len(kinds)], seed, image_size)
-        report.runs.append(result)
-        if on_run:
-            on_run(result)
+    with _sigterm_as_interrupt():
+        for i in range(runs):
+            result = run_one(i, kinds[i % len(kinds)], seed, image_size)
+            report.runs.append(result)
+            if on_run:
+                on_run(result)
     if report_path is not None:
         atomic_write_text(report_path, report.to_json() + "\n")
     counts = report.counts()
