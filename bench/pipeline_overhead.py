@@ -5,7 +5,8 @@ Figures (median wall time, seconds):
 - ``invoke_list``: ``invoke --list``, i.e. importing tasks.py and the pipeline package.
 - ``noop_build``: ``invoke build`` when the firmware stage record is fresh.
 - ``noop_build_flash``: ``invoke build flash`` against the virtual board when neither the firmware nor
-  the board's flash changed: the unchanged-reflash time a user pays to re-run the whole job.
+  the board's flash changed: the unchanged-reflash time a user pays to re-run the whole job
+  (connect, stub, MD5 of every region, reset, and the post-flash REPL check).
 
 Anchors: ESPHome's small-change rebuild "<5 s" (esphome/issues#5839) for a no-op build; the derived
 esptool budget for a ~470 KB NodeMCU image at 460800 baud, ~7 s + ~1.5 s connect (research §4.1), for
