@@ -18,7 +18,8 @@ from pipeline.config import DEFAULTS
     help={
         "firmware": "firmware image: one combined .bin (goes to 0x0) or 0x00000.bin and 0x10000.bin "
         "(repeat the flag); default: the latest build in the build directory",
-        "flash-size": "the board's flash size: 512KB 1MB 2MB 4MB 8MB 16MB (also 256KB, 2MB-c1, 4MB-c1)",
+        "flash-size": "the board's flash size: 512KB 1MB 2MB 4MB 8MB 16MB (also 256KB, 2MB-c1, 4MB-c1), "
+        "or header (take it from the image header; NodeMCU's own headers say 1MB)",
         "flash-mode": "qio, qout, dio, dout or keep (the image header's mode)",
         "flash-freq": "40m, 26m, 20m, 80m or keep",
         "layout": "auto (read the NodeMCU release from the image), sdk2, nodemcu3, nodemcu3-early",
@@ -40,7 +41,8 @@ def assemble(c, firmware=None, flash_size=None, flash_mode=None, flash_freq=None
     size = flash_size or s.flash_size
     if size in (None, "detect"):
         raise UsageError("assemble needs the board's flash size",
-                         "Pass --flash-size (invoke chip-info reads it from the board)")
+                         "Pass --flash-size SIZE (invoke chip-info reads it from the board) "
+                         "or --flash-size header")
     images = list(firmware or []) or _latest_build_images(s.build_dir)
     result = run_assemble(images, size, s.build_dir, s.layout, s.flash_mode, s.flash_freq,
                           init_data, merged)

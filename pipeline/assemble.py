@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.atomic import atomic_write_bytes
-from pipeline.errors import ImageError, PlanError, UsageError
+from pipeline.errors import PlanError, UsageError
 from pipeline.image import detect_generation, parse_image
 from pipeline.layout import Generation, Layout, layout_for, parse_flash_size, parse_generation
 from pipeline.plan import FlashPlan, build_plan, merge, split_firmware, write_plan
@@ -79,7 +79,8 @@ def assemble(
         raise UsageError(
             "no firmware image given", "Pass a combined image or 0x00000.bin 0x10000.bin"
         )
-    size = parse_flash_size(flash_size)
+    by_header = str(flash_size).lower() == "header"
+    size = None if by_header else parse_flash_size(flash_size)
     files = [(str(f), read_input(f, "firmware image")) for f in firmware]
     regions = split_firmware(files)
     if regions[0].address != 0:
@@ -87,10 +88,11 @@ def assemble(
             "no image at 0x0, so the board has nothing to boot",
             "Include 0x00000.bin (or the combined image)",
         )
-    try:
-        parse_image(regions[0].data, Path(regions[0].file or "image").name)
-    except ImageError:
-        raise
+    boot = parse_image(regions[0].data, Path(regions[0].file or "image").name)
+    if size is None:
+        # Only on request: NodeMCU's own headers say 1MB whatever the board has, so the header is
+        # a poor default and a wrong size silently loses the file system.
+        size = boot.flash_size
     generation, detected = choose_generation(layout, b"".join(d for _, d in files))
     the_layout = layout_for(size, generation)
     blob, address = None, None

@@ -175,3 +175,15 @@ def test_bad_input_gives_one_line_and_writes_nothing(tmp_path, case):
     )
     assert_one_line_error(proc, needle, code=code)
     assert not out.exists()
+
+
+def test_flash_size_header_takes_the_size_from_the_image(tmp_path):
+    a, b = example_image(Generation.NODEMCU3, size_code=0x40)
+    (tmp_path / "0x00000.bin").write_bytes(a)
+    (tmp_path / "0x10000.bin").write_bytes(b)
+    files = [str(tmp_path / "0x00000.bin"), str(tmp_path / "0x10000.bin")]
+    proc = run_invoke(
+        "assemble", *fw_args(files), "--flash-size", "header", "--build-dir", str(tmp_path / "b")
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "b" / "plan.json").read_text())["flash_size"] == "4MB"
