@@ -176,6 +176,11 @@ def validate(plan: FlashPlan, layout: Layout | None = None) -> None:
                 f"{label} starts at 0x{r.address:x}, not a multiple of 4",
                 "Flash regions must be 4-byte aligned",
             )
+        if r.purpose != PURPOSE_FIRMWARE and r.address % SECTOR:
+            raise PlanError(
+                f"{label} at 0x{r.address:x} is not on a 4 KB sector boundary",
+                "Init data and blank sectors go at the start of a sector",
+            )
         if r.end > limit:
             raise PlanError(
                 f"{label} ends at 0x{r.end:x}, beyond the end of {plan.flash_size} flash (0x{limit:x})",

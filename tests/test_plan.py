@@ -176,3 +176,42 @@ def test_merge_equals_esptool_merge_bin(tmp_path, size, mode, shape):
         capture_output=True,
     )
     assert merge(plan) == out.read_bytes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(list(Generation)),
+    st.sampled_from(["256KB", "512KB", "1MB", "2MB"]),
+    st.integers(1, 0x110000 // 4),
+    st.booleans(),
+    st.sampled_from([None, 0x7C000, 0xFC000, 0x1FC000, 0x3FC000]),
+)
+def test_every_accepted_build_plan_fits_and_keeps_off_reserved_areas(
+    gen, size, irom_words, with_init, init_at
+):
+    from pipeline.errors import PipelineError
+
+    a, _ = example_image(gen)
+    regions = split_firmware([("0x00000.bin", a), ("0x10000.bin", b"\x11" * (irom_words * 4))])
+    try:
+        layout = layout_for(FLASH_SIZES[size], gen)
+        plan = build_plan(regions, layout, INIT if with_init else None, init_at)
+    except PipelineError as exc:
+        assert "\n" not in exc.line() and exc.line().startswith("error: ")
+        return
+    ordered = sorted(plan.regions, key=lambda r: r.address)
+    assert ordered[-1].end <= FLASH_SIZES[size].size_bytes
+    assert all(x.end <= y.address for x, y in zip(ordered, ordered[1:], strict=False))
+    for r in ordered:
+        if r.purpose != "firmware":
+            assert r.address % 0x1000 == 0
+            continue
+        for start, end, _name in layout.reserved():
+            lo, hi = max(start, r.address), min(end, r.end)
+            assert lo >= hi or r.data[lo - r.address : hi - r.address].count(0xFF) == hi - lo
+
+
+def test_added_regions_must_be_sector_aligned():
+    plan = FlashPlan("1MB", "keep", "keep", (Region(0xFC800, INIT, "init-data"),))
+    with pytest.raises(PlanError, match="sector boundary"):
+        validate(plan)
