@@ -100,7 +100,10 @@ class NodeMCURepl:
             now = time.monotonic()
             if chunk:
                 self.seen += chunk
-                last = now
+                # Only readable output counts as progress: a boot loop at the ROM's rate keeps
+                # sending bytes, but at 115200 they are garbage.
+                if re.search(r"[A-Za-z]{3,}|\.", chunk):
+                    last = now
                 if re.search(r"(^|\n)> $", self.seen) or self.seen == "> ":
                     return Banner.parse(self.seen)
                 continue
