@@ -29,23 +29,36 @@ from pipeline.config import DEFAULTS
     },
 )
 @task_errors
-def assemble(c, firmware=None, flash_size=None, flash_mode=None, flash_freq=None, layout=None,
-             init_data=None, merged=None, build_dir=None):
+def assemble(
+    c,
+    firmware=None,
+    flash_size=None,
+    flash_mode=None,
+    flash_freq=None,
+    layout=None,
+    init_data=None,
+    merged=None,
+    build_dir=None,
+):
     """Compute and check the flash plan for a board: addresses, init data, header, fit."""
     from pipeline.assemble import assemble as run_assemble
     from pipeline.config import settings
     from pipeline.errors import UsageError
 
-    s = settings(c.config, build_dir=build_dir, flash_mode=flash_mode, flash_freq=flash_freq,
-                 layout=layout)
+    s = settings(
+        c.config, build_dir=build_dir, flash_mode=flash_mode, flash_freq=flash_freq, layout=layout
+    )
     size = flash_size or s.flash_size
     if size in (None, "detect"):
-        raise UsageError("assemble needs the board's flash size",
-                         "Pass --flash-size SIZE (invoke chip-info reads it from the board) "
-                         "or --flash-size header")
+        raise UsageError(
+            "assemble needs the board's flash size",
+            "Pass --flash-size SIZE (invoke chip-info reads it from the board) "
+            "or --flash-size header",
+        )
     images = list(firmware or []) or _latest_build_images(s.build_dir)
-    result = run_assemble(images, size, s.build_dir, s.layout, s.flash_mode, s.flash_freq,
-                          init_data, merged)
+    result = run_assemble(
+        images, size, s.build_dir, s.layout, s.flash_mode, s.flash_freq, init_data, merged
+    )
     how = "detected from the image" if result.detected else "as given"
     print(f"layout {result.layout.generation.value} ({how}) on {result.layout.flash_size.name}")
     for r in result.plan.regions:
@@ -71,7 +84,9 @@ def _latest_build_images(build_dir):
 
 # ==== flasher: flash, erase, read-flash, chip-info =================================================
 PORT_HELP = "serial port: a device path, rfc2217://host:port, socket://host:port, or auto"
-BEFORE_HELP = "how to enter the loader: auto, classic, tight, manual (hold FLASH, press RESET), none"
+BEFORE_HELP = (
+    "how to enter the loader: auto, classic, tight, manual (hold FLASH, press RESET), none"
+)
 
 
 def _say(text):
@@ -101,26 +116,70 @@ def _say(text):
     },
 )
 @task_errors
-def flash(c, plan=None, firmware=None, port=None, baud=None, before=None, after=None,
-          erase_all=False, no_stub=False, no_verify=False, flash_size=None, layout=None,
-          init_data=None, no_check=False, format=None, build_dir=None):
+def flash(
+    c,
+    plan=None,
+    firmware=None,
+    port=None,
+    baud=None,
+    before=None,
+    after=None,
+    erase_all=False,
+    no_stub=False,
+    no_verify=False,
+    flash_size=None,
+    layout=None,
+    init_data=None,
+    no_check=False,
+    format=None,
+    build_dir=None,
+):
     """Flash a plan or images with the built-in flasher, verify them, then check the REPL."""
     from pipeline.assemble import plan_source
     from pipeline.config import settings
     from pipeline.flasher.api import flash as run_flash
     from pipeline.progress import console_progress
 
-    s = settings(c.config, port=port, baud=baud, before=before, after=after, layout=layout,
-                 build_dir=build_dir, format=format)
-    source = plan_source(s.build_dir, plan, firmware, s.layout, s.flash_mode, s.flash_freq,
-                         init_data, flash_size or s.flash_size)
+    s = settings(
+        c.config,
+        port=port,
+        baud=baud,
+        before=before,
+        after=after,
+        layout=layout,
+        build_dir=build_dir,
+        format=format,
+    )
+    source = plan_source(
+        s.build_dir,
+        plan,
+        firmware,
+        s.layout,
+        s.flash_mode,
+        s.flash_freq,
+        init_data,
+        flash_size or s.flash_size,
+    )
     with console_progress() as progress:
         check = not no_check and s.after == "hard-reset"
-        report = run_flash(s.port, source, s.baud, s.before, s.after, not no_stub, not no_verify,
-                           erase_all, _say, progress, leave_reset_to_check=check)
+        report = run_flash(
+            s.port,
+            source,
+            s.baud,
+            s.before,
+            s.after,
+            not no_stub,
+            not no_verify,
+            erase_all,
+            _say,
+            progress,
+            leave_reset_to_check=check,
+        )
     info = report.info
-    print(f"chip ESP8266 {info.mac} flash {info.flash_size} at {report.baud} baud"
-          f" ({'stub' if report.stub else 'ROM only'})")
+    print(
+        f"chip ESP8266 {info.mac} flash {info.flash_size} at {report.baud} baud"
+        f" ({'stub' if report.stub else 'ROM only'})"
+    )
     for r in report.results:
         check = "verified" if r.verified else "not verified"
         print(f"  0x{r.address:06x} {r.size:8d} bytes  {r.outcome} ({check})")
@@ -144,9 +203,15 @@ def chip_info(c, port=None, before=None):
     print(f"flash id: 0x{info.jedec_id:06x}\nflash size: {info.flash_size or 'unknown'}")
 
 
-@task(help={"port": PORT_HELP, "baud": "transfer rate", "before": BEFORE_HELP,
-            "address": "start of the region to erase (default: the whole chip)",
-            "size": "size of the region (multiple of 4096)"})
+@task(
+    help={
+        "port": PORT_HELP,
+        "baud": "transfer rate",
+        "before": BEFORE_HELP,
+        "address": "start of the region to erase (default: the whole chip)",
+        "size": "size of the region (multiple of 4096)",
+    }
+)
 @task_errors
 def erase(c, port=None, baud=None, before=None, address=None, size=None):
     """Erase the whole flash, or one region of it."""
@@ -160,16 +225,25 @@ def erase(c, port=None, baud=None, before=None, address=None, size=None):
         try:
             region = (int(str(address or 0), 0), int(str(size), 0))
         except ValueError:
-            raise UsageError("--address and --size must be numbers", "e.g. --address 0x100000 --size 0x10000") from None
+            raise UsageError(
+                "--address and --size must be numbers", "e.g. --address 0x100000 --size 0x10000"
+            ) from None
         if region[0] % 4096 or region[1] % 4096 or region[1] <= 0:
             raise UsageError("erase regions are whole 4 KB sectors", "Use multiples of 0x1000")
     run_erase(s.port, s.baud, s.before, region, _say)
     print("erased" + (f" 0x{region[0]:x}+0x{region[1]:x}" if region else " the whole flash"))
 
 
-@task(help={"port": PORT_HELP, "baud": "transfer rate", "before": BEFORE_HELP,
-            "address": "start address (default 0)", "size": "bytes to read (default: to the end)",
-            "output": "file to write (written atomically)"})
+@task(
+    help={
+        "port": PORT_HELP,
+        "baud": "transfer rate",
+        "before": BEFORE_HELP,
+        "address": "start address (default 0)",
+        "size": "bytes to read (default: to the end)",
+        "output": "file to write (written atomically)",
+    }
+)
 @task_errors
 def read_flash(c, output, port=None, baud=None, before=None, address="0", size="0"):
     """Read flash contents to a file (needs the stub)."""
@@ -184,13 +258,16 @@ def read_flash(c, output, port=None, baud=None, before=None, address="0", size="
     try:
         addr, length = int(str(address), 0), int(str(size), 0)
     except ValueError:
-        raise UsageError("--address and --size must be numbers", "e.g. --address 0 --size 0x100000") from None
+        raise UsageError(
+            "--address and --size must be numbers", "e.g. --address 0 --size 0x100000"
+        ) from None
     with console_progress() as progress:
         run_read(s.port, s.baud, s.before, addr, length, Path(output), _say, progress)
     print(f"wrote {output}")
 
 
 # ==== end flasher ==================================================================================
+
 
 # ==== downloads: initdata, build --source cloud =====================================================
 @task(
@@ -207,8 +284,17 @@ def read_flash(c, output, port=None, baud=None, before=None, address="0", size="
     },
 )
 @task_errors
-def initdata(c, sdk=None, list_=False, init_data_url=None, sha256=None, member=None, mirror=None,
-             allow_http=False, cache_dir=None):
+def initdata(
+    c,
+    sdk=None,
+    list_=False,
+    init_data_url=None,
+    sha256=None,
+    member=None,
+    mirror=None,
+    allow_http=False,
+    cache_dir=None,
+):
     """Fetch SDK init data from a pinned source, verify it and print the cached file's path."""
     import os
 
@@ -228,22 +314,36 @@ def initdata(c, sdk=None, list_=False, init_data_url=None, sha256=None, member=N
         print("\n".join(idata.describe(manifest)))
         return
     if sdk is None and init_data_url is None:
-        raise UsageError("initdata needs --sdk VERSION or --init-data-url URL --sha256 HEX",
-                         "Run `invoke initdata --list` for the known SDK releases")
+        raise UsageError(
+            "initdata needs --sdk VERSION or --init-data-url URL --sha256 HEX",
+            "Run `invoke initdata --list` for the known SDK releases",
+        )
     mirror = mirror or os.environ.get(idata.MIRROR_ENV) or c.config.pipeline.get("sdk_mirror")
     with console_progress() as progress:
         path = idata.get_init_data(
-            sdk, s.cache_dir, manifest, url=init_data_url, sha256=sha256, member=member,
-            mirror=mirror, policy=DownloadPolicy(allow_http=s.allow_http), progress=progress,
+            sdk,
+            s.cache_dir,
+            manifest,
+            url=init_data_url,
+            sha256=sha256,
+            member=member,
+            mirror=mirror,
+            policy=DownloadPolicy(allow_http=s.allow_http),
+            progress=progress,
         )
     print(f"init data: {path}")
 
 
 # ==== end downloads ================================================================================
 
+
 # ==== docker: build, build-image ====================================================================
-@task(help={"image": "tag to build (default: nodemcu-pipeline/build:local)",
-            "force": "rebuild even when an image with the same recipe exists"})
+@task(
+    help={
+        "image": "tag to build (default: nodemcu-pipeline/build:local)",
+        "force": "rebuild even when an image with the same recipe exists",
+    }
+)
 @task_errors
 def build_image(c, image=None, force=False):
     """Make the build image from docker/ (debootstrapped Debian + xtensa gcc); no registry needed."""
@@ -251,34 +351,61 @@ def build_image(c, image=None, force=False):
     from pipeline.sources.docker_image import build_image as make_image
 
     s = settings(c.config, image=image)
-    result = make_image(s.image, force=force, progress=lambda e: print(f"build-image: {e.label} {e.phase}",
-                                                                       flush=True))
+    result = make_image(
+        s.image,
+        force=force,
+        progress=lambda e: print(f"build-image: {e.label} {e.phase}", flush=True),
+    )
     state = "built" if result.built else "up to date"
-    print(f"build-image: {result.tag} {state} ({result.image_id[:19]}, recipe {result.recipe_hash[:12]})")
+    print(
+        f"build-image: {result.tag} {state} ({result.image_id[:19]}, recipe {result.recipe_hash[:12]})"
+    )
 
 
-@task(help={"source": "docker (build --firmware-dir in --image) or cloud (download --url)",
-            "firmware-dir": "firmware tree to build (default: examples/firmware)",
-            "image": "build image with the nodemcu-build contract (default: nodemcu-pipeline/build:local)",
-            "variant": "float or integer",
-            "image-name": "IMAGE_NAME for the output names (default: pipeline)",
-            "no-cache": "build even when nothing changed, without the compiler cache",
-            "timeout": "seconds before the build container is stopped (default 1800)",
-            "url": "cloud: URL of the firmware image",
-            "sha256": "cloud: expected SHA-256 of the image",
-            "allow-http": "cloud: allow a plain http:// URL",
-            "build-dir": "where outputs and the stage record go (default: build)"})
+@task(
+    help={
+        "source": "docker (build --firmware-dir in --image) or cloud (download --url)",
+        "firmware-dir": "firmware tree to build (default: examples/firmware)",
+        "image": "build image with the nodemcu-build contract (default: nodemcu-pipeline/build:local)",
+        "variant": "float or integer",
+        "image-name": "IMAGE_NAME for the output names (default: pipeline)",
+        "no-cache": "build even when nothing changed, without the compiler cache",
+        "timeout": "seconds before the build container is stopped (default 1800)",
+        "url": "cloud: URL of the firmware image",
+        "sha256": "cloud: expected SHA-256 of the image",
+        "allow-http": "cloud: allow a plain http:// URL",
+        "build-dir": "where outputs and the stage record go (default: build)",
+    }
+)
 @task_errors
-def build(c, source=None, firmware_dir=None, image=None, variant="float", image_name=None,
-          no_cache=False, timeout=None, url=None, sha256=None, allow_http=False, build_dir=None):
+def build(
+    c,
+    source=None,
+    firmware_dir=None,
+    image=None,
+    variant="float",
+    image_name=None,
+    no_cache=False,
+    timeout=None,
+    url=None,
+    sha256=None,
+    allow_http=False,
+    build_dir=None,
+):
     """Build the firmware in Docker (or fetch a cloud build) into <build-dir>/firmware/."""
     import time
 
     from pipeline.config import settings
     from pipeline.errors import UsageError
 
-    s = settings(c.config, source=source, firmware_dir=firmware_dir, image=image,
-                 allow_http=allow_http or None, build_dir=build_dir)
+    s = settings(
+        c.config,
+        source=source,
+        firmware_dir=firmware_dir,
+        image=image,
+        allow_http=allow_http or None,
+        build_dir=build_dir,
+    )
     started = time.monotonic()
     if s.source == "cloud":
         _build_from_cloud(s, url, sha256)
@@ -291,9 +418,18 @@ def build(c, source=None, firmware_dir=None, image=None, variant="float", image_
         # A string default keeps invoke from casting (and crashing on) a non-numeric value itself.
         seconds = float(timeout if timeout is not None else 1800)
     except ValueError:
-        raise UsageError(f"--timeout '{timeout}' is not a number of seconds", "Use e.g. --timeout 1800") from None
-    result = build_firmware(s.firmware_dir, s.build_dir, s.image, variant, image_name,
-                            no_cache=no_cache, timeout=seconds)
+        raise UsageError(
+            f"--timeout '{timeout}' is not a number of seconds", "Use e.g. --timeout 1800"
+        ) from None
+    result = build_firmware(
+        s.firmware_dir,
+        s.build_dir,
+        s.image,
+        variant,
+        image_name,
+        no_cache=no_cache,
+        timeout=seconds,
+    )
     state = "built" if result.built else "up to date, no container started"
     print(f"build: {result.combined} ({state}, {time.monotonic() - started:.1f} s)")
     print(f"build: split images {result.low} + {result.high}")
@@ -307,13 +443,20 @@ def _build_from_cloud(s, url, sha256):
     try:
         from pipeline.sources.cloud import fetch_cloud_image
     except ImportError:
-        raise UsageError("cloud builds are not available in this version",
-                         "Use --source docker") from None
+        raise UsageError(
+            "cloud builds are not available in this version", "Use --source docker"
+        ) from None
     from pathlib import Path
 
     # The pins live beside the project (like any lock file), the copy in <build_dir>/firmware/.
-    image = fetch_cloud_image(url, sha256, s.cache_dir, Path("firmware.lock.json"),
-                              allow_http=s.allow_http, build_dir=s.build_dir)
+    image = fetch_cloud_image(
+        url,
+        sha256,
+        s.cache_dir,
+        Path("firmware.lock.json"),
+        allow_http=s.allow_http,
+        build_dir=s.build_dir,
+    )
     print(f"build: {image.path} (sha256 {image.sha256})")
 
 
@@ -323,9 +466,14 @@ def _build_from_cloud(s, url, sha256):
 FORMAT_HELP = "file system: auto (format only when the probe fails), always, never"
 
 
-@task(help={"port": PORT_HELP, "format": FORMAT_HELP,
-            "no-reset": "do not pulse RTS first; just read what the running firmware prints",
-            "timeout": "seconds of silence before giving up on the prompt (default 20)"})
+@task(
+    help={
+        "port": PORT_HELP,
+        "format": FORMAT_HELP,
+        "no-reset": "do not pulse RTS first; just read what the running firmware prints",
+        "timeout": "seconds of silence before giving up on the prompt (default 20)",
+    }
+)
 @task_errors
 def check(c, port=None, format=None, no_reset=False, timeout="20"):
     """Check a flashed board through the Lua REPL: prompt, banner, file system (format if broken)."""
@@ -338,13 +486,20 @@ def check(c, port=None, format=None, no_reset=False, timeout="20"):
     try:
         quiet = float(timeout)
     except ValueError:
-        raise UsageError(f"--timeout '{timeout}' is not a number of seconds", "Use e.g. --timeout 20") from None
+        raise UsageError(
+            f"--timeout '{timeout}' is not a number of seconds", "Use e.g. --timeout 20"
+        ) from None
     print(check_after_flash(resolve_port(s.port), s.format, _say, not no_reset, quiet).summary())
 
 
-@task(help={"plan": "the plan.json to rehearse (default: <build-dir>/plan.json)",
-            "format": FORMAT_HELP, "build-dir": "build directory (default: build)",
-            "state": "keep the virtual board's flash in this file afterwards"})
+@task(
+    help={
+        "plan": "the plan.json to rehearse (default: <build-dir>/plan.json)",
+        "format": FORMAT_HELP,
+        "build-dir": "build directory (default: build)",
+        "state": "keep the virtual board's flash in this file afterwards",
+    }
+)
 @task_errors
 def rehearse(c, plan=None, format=None, build_dir=None, state=None):
     """Flash a plan to a virtual ESP8266 and run the REPL check: a smoke test without hardware."""
@@ -356,15 +511,24 @@ def rehearse(c, plan=None, format=None, build_dir=None, state=None):
 
     s = settings(c.config, format=format, build_dir=build_dir)
     with console_progress() as progress:
-        report = run_rehearse(Path(plan) if plan else s.build_dir / "plan.json", s.format, _say,
-                              progress, Path(state) if state else None)
+        report = run_rehearse(
+            Path(plan) if plan else s.build_dir / "plan.json",
+            s.format,
+            _say,
+            progress,
+            Path(state) if state else None,
+        )
     print(report.summary())
 
 
-@task(help={"firmware-dir": "firmware tree to build (default: examples/firmware)",
-            "image": "build image (default: nodemcu-pipeline/build:local, built locally if missing)",
-            "build-dir": "build directory; the demo works in <build-dir>/demo",
-            "flash-size": "flash size of the virtual board (default 4MB)"})
+@task(
+    help={
+        "firmware-dir": "firmware tree to build (default: examples/firmware)",
+        "image": "build image (default: nodemcu-pipeline/build:local, built locally if missing)",
+        "build-dir": "build directory; the demo works in <build-dir>/demo",
+        "flash-size": "flash size of the virtual board (default 4MB)",
+    }
+)
 @task_errors
 def demo(c, firmware_dir=None, image=None, build_dir=None, flash_size="4MB"):
     """The whole chain on embedded defaults: no board, no internet (virtual ESP8266, local server)."""
@@ -465,7 +629,9 @@ def soak(c, runs="200", seed="1", kinds=None, report=None):
     try:
         runs, seed = int(runs), int(seed)
     except ValueError:
-        raise UsageError("--runs and --seed must be whole numbers", "e.g. --runs 200 --seed 1") from None
+        raise UsageError(
+            "--runs and --seed must be whole numbers", "e.g. --runs 200 --seed 1"
+        ) from None
 
     def show(r):
         print(f"soak: run {r.index:4d} {r.kind:<12} {r.outcome:<8} {r.detail}", flush=True)
@@ -474,6 +640,7 @@ def soak(c, runs="200", seed="1", kinds=None, report=None):
     result = soaking.soak(runs, seed, soaking.parse_kinds(kinds), report_path=path, on_run=show)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts().items())
     print(f"soak: {len(result.runs)} runs: {counts} (report {path})")
+
 
 # ==== end release ==================================================================================
 

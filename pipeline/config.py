@@ -69,7 +69,9 @@ def settings(config: Any, **overrides: Any) -> Settings:
             try:
                 raw = int(raw)
             except (TypeError, ValueError):
-                raise UsageError(f"--baud '{raw}' is not a number", "Use e.g. --baud 460800") from None
+                raise UsageError(
+                    f"--baud '{raw}' is not a number", "Use e.g. --baud 460800"
+                ) from None
             if raw <= 0:
                 raise UsageError(f"--baud {raw} is not a baud rate", "Use e.g. --baud 460800")
         elif f.name == "allow_http":

@@ -18,21 +18,33 @@ SHARED_DATA = Path(os.environ.get("PIPELINE_SHARED_DATA", ROOT.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def run_invoke(*args: str, cwd: Path | str = ROOT, timeout: float = 600,
-               env: dict[str, str] | None = None, input: str | None = None
-               ) -> subprocess.CompletedProcess[str]:
+def run_invoke(
+    *args: str,
+    cwd: Path | str = ROOT,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run ``invoke ARGS`` in a subprocess, from ``cwd`` with the project's tasks.py."""
     full_env = dict(os.environ)
     full_env.pop("PIPELINE_DEBUG", None)
     if env:
         full_env.update(env)
     cmd = [sys.executable, "-m", "invoke", "--search-root", str(ROOT), *args]
-    return subprocess.run(cmd, cwd=str(cwd), capture_output=True, text=True, timeout=timeout,
-                          env=full_env, input=input)
+    return subprocess.run(
+        cmd,
+        cwd=str(cwd),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        input=input,
+    )
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str,
-                          code: int = 1) -> None:
+def assert_one_line_error(
+    proc: subprocess.CompletedProcess[str], *needles: str, code: int = 1
+) -> None:
     """A failed task: exit ``code``, exactly one ``error:`` line on stderr, no traceback."""
     assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
@@ -86,8 +98,9 @@ def start_virtual_board(*args: str, state: Path | None = None) -> VirtualBoard:
     cmd = [sys.executable, "-m", "pipeline.virtual", *args]
     if state is not None:
         cmd += ["--state", str(state)]
-    proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
     if not url:

@@ -20,8 +20,18 @@ def test_demo_runs_every_stage_offline(tmp_path):
 def test_build_flash_twice_builds_nothing_and_skips_unchanged_regions(tmp_path, virtual_board):
     board = virtual_board("--flash-size", "4MB")
     build = str(tmp_path / "build")
-    args = ("build", "--firmware-dir", str(ROOT / "examples" / "firmware"), "--build-dir", build,
-            "flash", "--port", board.url, "--build-dir", build)
+    args = (
+        "build",
+        "--firmware-dir",
+        str(ROOT / "examples" / "firmware"),
+        "--build-dir",
+        build,
+        "flash",
+        "--port",
+        board.url,
+        "--build-dir",
+        build,
+    )
     first = run_invoke(*args, timeout=900)
     assert first.returncode == 0, first.stderr
     assert "written (verified)" in first.stdout
