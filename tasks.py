@@ -421,6 +421,10 @@ def build(
         raise UsageError(
             f"--timeout '{timeout}' is not a number of seconds", "Use e.g. --timeout 1800"
         ) from None
+    if seconds <= 0:
+        raise UsageError(
+            f"--timeout {timeout} is not a positive number of seconds", "Use e.g. --timeout 1800"
+        )
     result = build_firmware(
         s.firmware_dir,
         s.build_dir,
