@@ -216,6 +216,16 @@ class Session:
         return (mfr << 16) | (typ << 8) | cap
 
     # -- stub ----------------------------------------------------------------------------------
+    def _mem_block(self, chunk: bytes, seq: int) -> None:
+        # A bit flipped on the wire costs one block, not the session: the ROM rejects it by checksum.
+        for attempt in range(3):
+            try:
+                self.checked(p.MEM_DATA, packet=p.data_request(p.MEM_DATA, chunk, seq))
+                return
+            except ProtocolError:
+                if attempt == 2:
+                    raise
+
     def run_stub(self, image: StubImage | None = None) -> bool:
         """Upload and start the stub; False (with a note) when no stub image is installed."""
         if self.stub:
@@ -230,7 +240,7 @@ class Session:
             self.checked(p.MEM_BEGIN, struct.pack("<IIII", len(data), blocks, RAM_BLOCK, addr))
             for seq in range(blocks):
                 chunk = data[seq * RAM_BLOCK : (seq + 1) * RAM_BLOCK]
-                self.checked(p.MEM_DATA, packet=p.data_request(p.MEM_DATA, chunk, seq))
+                self._mem_block(chunk, seq)
         self.link.write_frame(p.request(p.MEM_END, struct.pack("<II", 0, image.entry)))
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline:
