@@ -83,6 +83,7 @@ class Session:
         self.say = say
         self.link = Link(open_port(url, ROM_BAUD))
         self.stub = False
+        self.running_baud = ROM_BAUD
         self.info: ChipInfo | None = None
 
     # -- packets -------------------------------------------------------------------------------
@@ -177,6 +178,14 @@ class Session:
             if self.sync():
                 return True
             time.sleep(0.05)
+        if self.target_baud != ROM_BAUD:
+            # Without reset lines a stub left running by an earlier session still listens at the rate
+            # it was switched to; try that rate before giving up.
+            self.link.set_baud(self.target_baud)
+            if self.sync() and self.stub:
+                self.running_baud = self.target_baud
+                return True
+            self.link.set_baud(ROM_BAUD)
         return False
 
     def detect(self) -> ChipInfo:
@@ -255,6 +264,8 @@ class Session:
 
     def change_baud(self, baud: int) -> int:
         """Switch to ``baud`` (stub only); falls back to 115200 when the link fails at the new rate."""
+        if baud == self.running_baud:
+            return baud
         if baud == ROM_BAUD or not self.stub:
             return ROM_BAUD
         self.command(p.CHANGE_BAUDRATE, struct.pack("<II", baud, ROM_BAUD))
