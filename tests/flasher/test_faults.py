@@ -13,7 +13,7 @@ def test_noisy_flashes_never_succeed_with_wrong_contents(virtual_board, tmp_path
     data = os.urandom(8192) + b"\x55" * 8192
     plan = lambda size: FlashPlan(size, "dio", "40m", (Region(ADDRESS, data, "blank"),))  # noqa: E731
     outcomes = {"ok": 0, "error": 0}
-    for seed in range(20):
+    for seed in range(100):
         state = tmp_path / f"flash{seed}.bin"
         board = virtual_board(
             "--flash-size",
@@ -37,5 +37,5 @@ def test_noisy_flashes_never_succeed_with_wrong_contents(virtual_board, tmp_path
         board.stop()
         assert state.read_bytes()[ADDRESS : ADDRESS + len(data)] == data, seed
         outcomes["ok"] += 1
-    assert sum(outcomes.values()) == 20
+    assert sum(outcomes.values()) == 100
     assert outcomes["ok"] > 0
