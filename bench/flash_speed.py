@@ -1,7 +1,7 @@
 """Flash speed: our flasher vs esptool on the same real-time virtual board, against the wire limit.
 
-A 1 MB NodeMCU-sized image (random and repetitive halves, so zlib gets it to ~0.6–0.7 of its size like
-real NodeMCU images, research §4.1) is written at 0x10000 to a fresh ``--realtime`` board over a pty,
+A 1 MB NodeMCU-sized image (random and repetitive parts; zlib -9 gets it to 0.55 of its size, a little
+better than the 0.65–0.7 of real NodeMCU images, research §4.1) is written at 0x10000 to a fresh ``--realtime`` board over a pty,
 where bytes are paced at 10 bits per byte of the current baud and erase/program take datasheet time.
 Figures per baud: ours, esptool (default options: stub, compression, verify), the wire limit
 (uncompressed bytes × 10 / baud), and ratios. Then the unchanged reflash at 921600 (connect, stub, MD5,
