@@ -42,6 +42,7 @@ def assemble(
 ):
     """Compute and check the flash plan for a board: addresses, init data, header, fit."""
     from pipeline.assemble import assemble as run_assemble
+    from pipeline.assemble import latest_build_images
     from pipeline.config import settings
     from pipeline.errors import UsageError
 
@@ -55,7 +56,7 @@ def assemble(
             "Pass --flash-size SIZE (invoke chip-info reads it from the board) "
             "or --flash-size header",
         )
-    images = list(firmware or []) or _latest_build_images(s.build_dir)
+    images = list(firmware or []) or latest_build_images(s.build_dir)
     result = run_assemble(
         images, size, s.build_dir, s.layout, s.flash_mode, s.flash_freq, init_data, merged
     )
@@ -68,16 +69,6 @@ def assemble(
     print(f"plan: {result.plan_path}")
     if result.merged_path:
         print(f"merged image: {result.merged_path}")
-
-
-def _latest_build_images(build_dir):
-    from pathlib import Path
-
-    fw = Path(build_dir) / "firmware"
-    split = [fw / "0x00000.bin", fw / "0x10000.bin"]
-    if all(p.is_file() for p in split):
-        return [str(p) for p in split]
-    return []
 
 
 # ==== end foundation ===============================================================================

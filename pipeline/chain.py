@@ -24,6 +24,7 @@ from pipeline.flasher.api import flash
 from pipeline.plan import FlashPlan, load_plan
 from pipeline.progress import ProgressCallback, null_progress
 from pipeline.repl import FsReport, check_after_flash
+from pipeline.stage import sha256_file
 from pipeline.virtual import VirtualBoard
 
 Say = Callable[[str], None]
@@ -154,7 +155,7 @@ def demo(
         built = build_firmware(firmware_dir, work, image, "float", "demo", log=lambda line: None)
         t.detail = (
             f"{built.combined.name} ({'built' if built.built else 'unchanged, no container'})"
-            f" sha256 {_sha(built.combined)[:16]}"
+            f" sha256 {sha256_file(built.combined)[:16]}"
         )
     say(
         "downloads are rehearsed against a local HTTP server serving locally made stand-ins "
@@ -179,7 +180,7 @@ def demo(
                 member=STANDIN_MEMBER,
                 progress=progress,
             )
-            t.detail = f"stand-in init data verified, sha256 {_sha(blob)[:16]}"
+            t.detail = f"stand-in init data verified, sha256 {sha256_file(blob)[:16]}"
         with report.timed("cloud") as t:
             cloud = fetch_cloud_image(
                 f"{base}/{cloud_name}",
@@ -209,7 +210,3 @@ def _zip(member: str, data: bytes) -> bytes:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(member, data)
     return buf.getvalue()
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -12,6 +12,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pipeline.flasher.protocol import checksum
 from pipeline.virtual.flashchip import SECTOR, FlashChip
 
 SYNC_VALUE = 0x20120707
@@ -39,13 +40,6 @@ SPI_CMD, SPI_ADDR, SPI_USR, SPI_USR1, SPI_USR2, SPI_W0 = (
 )
 SPI_USR_BIT = 1 << 18
 SFDP = b"SFDP" + bytes([0x06, 0x01, 0x00, 0xFF]) + bytes(range(8, 64))
-
-
-def checksum(data: bytes) -> int:
-    value = 0xEF
-    for b in data:
-        value ^= b
-    return value
 
 
 def reply(op: int, value: int = 0, payload: bytes = b"", status: bytes = b"\x00\x00") -> bytes:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import zlib
 
+from pipeline.flasher.protocol import checksum
 from pipeline.virtual.flashchip import SECTOR
-from pipeline.virtual.rom import RomLoader, checksum, reply
+from pipeline.virtual.rom import RomLoader, reply
 
 BAD_DATA_LEN = 0xC0
 BAD_CHECKSUM = 0xC1
