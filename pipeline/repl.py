@@ -107,13 +107,12 @@ class NodeMCURepl:
                 if re.search(r"(^|\n)> $", self.seen) or self.seen == "> ":
                     return Banner.parse(self.seen)
                 continue
-            if not nudged and self.seen.count("\n> ") and now - last > 1.0:
-                nudged = True
             if now - last > quiet or now - start > limit:
                 break
-            if not self.seen and now - start > 2.0 and not nudged:
-                # Nothing at all: the boot output went out before we opened the port (no line
-                # control on this link). An empty line makes NodeMCU print the prompt again.
+            if not nudged and now - last > 2.0:
+                # No readable output for a while: the prompt went out before we opened the port or
+                # at another rate (no line control on this link). An empty line makes NodeMCU print
+                # the prompt again.
                 nudged = True
                 self.port.write(b"\r\n")
         self._diagnose_no_prompt()
@@ -177,6 +176,17 @@ class NodeMCURepl:
 
     def eval(self, expr: str, timeout: float = 10.0) -> str:
         return self.exec(f"print({expr})", timeout).strip()
+
+    def version(self) -> str:
+        """The version from ``node.info()``, for when the boot banner went out before we listened."""
+        try:
+            parts = self.eval("node.info()").split()
+        except ReplError:
+            return ""
+        numbers = parts[:3]
+        if len(numbers) < 3 or not all(p.isdigit() for p in numbers):
+            return ""
+        return ".".join(numbers)
 
     # -- file system ---------------------------------------------------------------------------
     def fsinfo(self) -> tuple[int, int, int]:
@@ -256,6 +266,8 @@ def check_after_flash(
             say("the port cannot drive RTS: reading whatever the board prints")
         repl = NodeMCURepl(port, say)
         banner = repl.wait_for_prompt(quiet, limit)
+        if not banner.version:
+            banner.version = repl.version()
         formatted, (_free, used, total) = repl.check_fs(mode)
         report = FsReport(banner, total, used, formatted, "Formatting file system" in repl.seen)
         return report

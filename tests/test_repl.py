@@ -86,6 +86,18 @@ def test_sdk2_without_init_data_is_reported_as_an_init_data_boot_loop(tmp_path):
     assert_one_line_error(proc, "rf_cal", "init data")
 
 
+def test_check_joining_late_nudges_for_the_prompt_and_asks_node_info_for_the_version(tmp_path):
+    # The board booted (and printed its banner) before we listened, then printed noise at another
+    # rate; without resetting, the check must get a prompt with an empty line and still name the
+    # version.
+    with board_with(tmp_path, lambda c: install_example_firmware(c, first_boot=True)) as board:
+        check_after_flash(board.url)
+        board.board.emit(b"\x00garbled boot noise\x00", 74880)
+        report = check_after_flash(board.url, reset=False, quiet=5)
+    assert report.banner.version == "3.0.0"
+    assert report.total > 0
+
+
 def test_exec_eval_and_lua_errors(tmp_path):
     with board_with(tmp_path, lambda c: install_example_firmware(c, first_boot=True)) as board:
         port = open_port(board.url)

@@ -55,6 +55,9 @@ class Board:
         self.realtime = realtime
         self.chip_id = CHIP_ID
         self.host_baud = APP_BAUD
+        # A transport that can read the host's rate at any moment (a pty's termios) sets this, so
+        # output after the host changed its rate without sending a byte is judged at the new rate.
+        self.probe_host_baud: Callable[[], int | None] | None = None
         self.uart_baud = APP_BAUD
         self.stats = BoardStats()
         self.tx: Callable[[bytes], None] = lambda data: None
@@ -123,6 +126,8 @@ class Board:
     # -- firmware host interface ---------------------------------------------------------------
     def emit(self, data: bytes, baud: int = APP_BAUD) -> None:
         """UART output at ``baud``; garbage unless the host listens at that rate."""
+        if self.probe_host_baud is not None:
+            self.host_baud = self.probe_host_baud() or self.host_baud
         if baud != self.host_baud:
             data = bytes(self._garble.choice((0x00, 0x80, 0xF8, 0xE0, 0x7F, 0x1C)) for _ in data)
         self.stats.bytes_out += len(data)

@@ -155,6 +155,7 @@ class PtyServer:
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True, name="pty")
         board.tx = self._write
+        board.probe_host_baud = self._host_baud
 
     @property
     def url(self) -> str:
