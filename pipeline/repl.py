@@ -88,7 +88,7 @@ class NodeMCURepl:
         return data.decode("latin-1") if data else ""
 
     def wait_for_prompt(self, quiet: float = 20.0, limit: float = 300.0) -> Banner:
-        """Read the boot output until the ``> `` prompt; never send a byte before it.
+        """Read the boot output until the ``> `` prompt.
 
         ``quiet`` bounds silence (the first-boot format prints a dot per 64 KB, so a long format is not
         silence); ``limit`` bounds the whole wait.
