@@ -87,14 +87,18 @@ class NodeMCURepl:
         data = self.port.read(max(1, self.port.in_waiting))
         return data.decode("latin-1") if data else ""
 
-    def wait_for_prompt(self, quiet: float = 20.0, limit: float = 300.0) -> Banner:
+    def wait_for_prompt(
+        self, quiet: float = 20.0, limit: float = 300.0, nudge: bool = False
+    ) -> Banner:
         """Read the boot output until the ``> `` prompt.
 
         ``quiet`` bounds silence (the first-boot format prints a dot per 64 KB, so a long format is not
-        silence); ``limit`` bounds the whole wait.
+        silence); ``limit`` bounds the whole wait. A boot we started is never sent a byte before its
+        prompt; with ``nudge`` (we joined a boot we did not start) one empty line asks for the prompt
+        again after 2 s without readable output.
         """
         start = last = time.monotonic()
-        nudged = False
+        nudged = not nudge
         while True:
             chunk = self._read()
             now = time.monotonic()
@@ -262,10 +266,11 @@ def check_after_flash(
     port = open_port(url, APP_BAUD)
     try:
         port.reset_input_buffer()
-        if reset and not hard_reset(port):
+        joined = not (reset and hard_reset(port))
+        if reset and joined:
             say("the port cannot drive RTS: reading whatever the board prints")
         repl = NodeMCURepl(port, say)
-        banner = repl.wait_for_prompt(quiet, limit)
+        banner = repl.wait_for_prompt(quiet, limit, nudge=joined)
         if not banner.version:
             banner.version = repl.version()
         formatted, (_free, used, total) = repl.check_fs(mode)
