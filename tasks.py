@@ -76,7 +76,8 @@ def assemble(
 # ==== flasher: flash, erase, read-flash, chip-info =================================================
 PORT_HELP = "serial port: a device path, rfc2217://host:port, socket://host:port, or auto"
 BEFORE_HELP = (
-    "how to enter the loader: auto, classic, tight, manual (hold FLASH, press RESET), none"
+    "how to enter the loader: auto, classic, tight, manual (for boards without auto-reset such as"
+    " ESP-01: hold FLASH, press RESET; retries for 60 s), none"
 )
 
 

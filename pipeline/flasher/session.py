@@ -30,6 +30,9 @@ MANUAL_PROMPT = (
     "hold GPIO0 low (FLASH button) and press RESET, then release GPIO0; "
     "retrying until the chip answers"
 )
+# A person needs time to find the buttons (and to try again after a miss).
+MANUAL_WAIT = 60.0
+MANUAL_REMIND = 15.0
 
 # JEDEC capacity byte → esptool flash size name (esp8266-rom-protocol.md §4.4).
 CAPACITY = {
@@ -85,6 +88,7 @@ class Session:
         self.stub = False
         self.running_baud = ROM_BAUD
         self.info: ChipInfo | None = None
+        self.manual_wait = MANUAL_WAIT
 
     # -- packets -------------------------------------------------------------------------------
     def command(
@@ -149,13 +153,18 @@ class Session:
         self.stub = first.value == 0
         return True
 
-    def connect(self, timeout: float = 20.0) -> None:
-        """Reset into the loader and sync, cycling through the reset strategies."""
+    def connect(self) -> None:
+        """Reset into the loader and sync, cycling through the reset strategies.
+
+        Automatic strategies get one round each; ``manual`` keeps syncing for ``manual_wait``
+        seconds while the user presses the buttons, repeating the prompt now and then.
+        """
         plan = strategies(self.before, self.url)
         manual = plan[0].name == "manual"
+        start = time.monotonic()
         if manual:
             self.say(MANUAL_PROMPT)
-        deadline = time.monotonic() + (timeout if manual else 0)
+        remind = start + MANUAL_REMIND
         attempts = 0
         while True:
             for strategy in plan:
@@ -163,8 +172,20 @@ class Session:
                 if self._attempt(strategy):
                     self.detect()
                     return
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if not manual or now - start > self.manual_wait:
                 break
+            if now > remind:
+                left = self.manual_wait - (now - start)
+                self.say(f"still no loader ({left:.0f} s left): {MANUAL_PROMPT}")
+                remind = now + MANUAL_REMIND
+        if manual:
+            raise SyncError(
+                f"no answer from an ESP8266 loader on {self.url} in {self.manual_wait:.0f} s "
+                "of waiting for the buttons",
+                "Keep GPIO0 (FLASH) low while RESET is pressed and released; check that TX/RX are "
+                "crossed and the 3.3 V supply holds",
+            )
         raise SyncError(
             f"no answer from an ESP8266 loader on {self.url} after {attempts} reset attempts",
             "Check the port and cable; a board without auto-reset needs --before manual "
