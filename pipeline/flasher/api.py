@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.atomic import atomic_write_bytes
-from pipeline.errors import PlanError
+from pipeline.errors import FlashError, PipelineError, PlanError, ProtocolError
 from pipeline.flasher.ports import resolve_port
 from pipeline.flasher.session import ChipInfo, Session, flash_size_name
 from pipeline.flasher.write import Capabilities, RegionResult, write_plan
@@ -35,7 +35,7 @@ def open_session(port: str, baud: int, before: str, use_stub: bool, say: Say) ->
     session = Session(resolve_port(port), baud, before, say)
     try:
         session.connect()
-        if use_stub and not session.run_stub():
+        if use_stub and not _start_stub(session, say):
             say(
                 "stub not available: the ROM cannot verify what it writes; install the `stub` extra"
             )
@@ -78,10 +78,8 @@ def flash(
             progress(ProgressEvent("erase", "whole flash", 0, 1, "erasing"))
             session.erase_flash()
             progress(ProgressEvent("erase", "whole flash", 1, 1, "done"))
-        report.results = write_plan(
-            session, plan, Capabilities.for_session(session, verify), progress
-        )
         lines = session.lines_supported()
+        report.results = _write_resuming(session, plan, verify, progress, say, lines)
         if after == "hard-reset" and not (leave_reset_to_check and lines):
             if lines and session.hard_reset():
                 report.reset = True
@@ -93,6 +91,51 @@ def flash(
             session.soft_reset()
             report.reset = True
         return report
+
+
+# A chip lost mid-flash (brown-out, a glitch on the reset line) restarts from flash, and a noisy link
+# can fail a 6 KB stub block three times running; with reset lines we can put the chip back into the
+# loader and carry on: upload the stub again, or rewrite what does not verify yet.
+RESUMES = 2
+
+
+def _start_stub(session: Session, say: Say) -> bool:
+    attempt = 0
+    while True:
+        try:
+            return session.run_stub()
+        except ProtocolError as exc:
+            if attempt == RESUMES or not session.lines_supported():
+                raise
+            attempt += 1
+            say(f"{exc.message}: resetting the chip and uploading the stub again")
+            try:
+                session.reconnect()
+            except PipelineError:
+                raise exc from None
+
+
+def _write_resuming(
+    session: Session,
+    plan: FlashPlan,
+    verify: bool,
+    progress: ProgressCallback,
+    say: Say,
+    lines: bool,
+) -> list[RegionResult]:
+    attempt = 0
+    while True:
+        try:
+            return write_plan(session, plan, Capabilities.for_session(session, verify), progress)
+        except (FlashError, ProtocolError) as exc:
+            if attempt == RESUMES or not lines:
+                raise
+            attempt += 1
+            say(f"{exc.message}: resetting the chip into the loader and resuming")
+            try:
+                session.reconnect()
+            except PipelineError:
+                raise exc from None
 
 
 def chip_info(port: str, before: str = "auto", say: Say = lambda t: None) -> ChipInfo:

@@ -304,6 +304,17 @@ class Session:
             self.run_stub()
             return ROM_BAUD
 
+    def reconnect(self) -> None:
+        """After losing the chip mid-flash: reset into the loader again at the same rate and stub."""
+        had_stub, want = self.stub, self.target_baud
+        self.link.set_baud(ROM_BAUD)
+        self.stub = False
+        self.running_baud = ROM_BAUD
+        self.connect()
+        if had_stub:
+            self.run_stub()
+            self.target_baud = self.change_baud(want)
+
     # -- flash primitives (stub) ---------------------------------------------------------------
     def spi_set_params(self, size: int) -> None:
         if self.stub:
