@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from pipeline.atomic import atomic_write_bytes
 from pipeline.errors import FlashError, PipelineError, PlanError, ProtocolError
@@ -35,7 +36,7 @@ def open_session(port: str, baud: int, before: str, use_stub: bool, say: Say) ->
     session = Session(resolve_port(port), baud, before, say)
     try:
         session.connect()
-        if use_stub and not _start_stub(session, say):
+        if use_stub and not _resuming(session, session.run_stub, "uploading the stub again", say):
             say(
                 "stub not available: the ROM cannot verify what it writes; install the `stub` extra"
             )
@@ -78,8 +79,13 @@ def flash(
             progress(ProgressEvent("erase", "whole flash", 0, 1, "erasing"))
             session.erase_flash()
             progress(ProgressEvent("erase", "whole flash", 1, 1, "done"))
+        report.results = _resuming(
+            session,
+            lambda: write_plan(session, plan, Capabilities.for_session(session, verify), progress),
+            "resuming",
+            say,
+        )
         lines = session.lines_supported()
-        report.results = _write_resuming(session, plan, verify, progress, say, lines)
         if after == "hard-reset" and not (leave_reset_to_check and lines):
             if lines and session.hard_reset():
                 report.reset = True
@@ -99,39 +105,20 @@ def flash(
 RESUMES = 2
 
 
-def _start_stub(session: Session, say: Say) -> bool:
+T = TypeVar("T")
+
+
+def _resuming(session: Session, step: Callable[[], T], doing: str, say: Say) -> T:
+    """Run ``step``; when it fails and the port can reset, reconnect and run it again (RESUMES times)."""
     attempt = 0
     while True:
         try:
-            return session.run_stub()
-        except ProtocolError as exc:
+            return step()
+        except (FlashError, ProtocolError) as exc:
             if attempt == RESUMES or not session.lines_supported():
                 raise
             attempt += 1
-            say(f"{exc.message}: resetting the chip and uploading the stub again")
-            try:
-                session.reconnect()
-            except PipelineError:
-                raise exc from None
-
-
-def _write_resuming(
-    session: Session,
-    plan: FlashPlan,
-    verify: bool,
-    progress: ProgressCallback,
-    say: Say,
-    lines: bool,
-) -> list[RegionResult]:
-    attempt = 0
-    while True:
-        try:
-            return write_plan(session, plan, Capabilities.for_session(session, verify), progress)
-        except (FlashError, ProtocolError) as exc:
-            if attempt == RESUMES or not lines:
-                raise
-            attempt += 1
-            say(f"{exc.message}: resetting the chip into the loader and resuming")
+            say(f"{exc.message}: resetting the chip into the loader and {doing}")
             try:
                 session.reconnect()
             except PipelineError:
