@@ -20,13 +20,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pipeline.atomic import atomic_write_bytes
-from pipeline.errors import ChecksumMismatch, PipelineError, UnsafeArchive, UsageError
+from pipeline.errors import (
+    ChecksumMismatch,
+    PipelineError,
+    PlanError,
+    UnsafeArchive,
+    UsageError,
+)
+from pipeline.plan import INIT_DATA_SIZE
+from pipeline.plan import check_init_data as check_init_data_bytes
 from pipeline.progress import ProgressCallback, null_progress
 from pipeline.sources.download import DownloadPolicy, download, normalise_sha256
 from pipeline.stage import sha256_file
 
-INIT_DATA_SIZE = 128
-INIT_DATA_BYTE0 = 0x05
 MAX_MEMBER_BYTES = 1024 * 1024
 MAX_RATIO = 200
 MAX_TOTAL_EXPANDED = 2 * 1024 * 1024 * 1024
@@ -93,17 +99,13 @@ def apply_mirror(url: str, mirror: str | None) -> str:
 
 
 def check_init_data(data: bytes, name: str) -> None:
-    """Size 128 and byte 0 = 0x05 (the SDK's own check: anything else hangs in rf_cal)."""
-    if len(data) != INIT_DATA_SIZE:
+    """The plan's rule (size 128, byte 0 = 0x05), raised as an init-data error with a source hint."""
+    try:
+        check_init_data_bytes(data, name)
+    except PlanError as exc:
         raise InitDataError(
-            f"{name} is {len(data)} bytes; SDK init data is {INIT_DATA_SIZE} bytes",
-            "Pass esp_init_data_default*.bin from the ESP8266 NONOS SDK",
-        )
-    if data[0] != INIT_DATA_BYTE0:
-        raise InitDataError(
-            f"{name} starts with 0x{data[0]:02x}; SDK init data starts with 0x05",
-            "Pass esp_init_data_default*.bin from the ESP8266 NONOS SDK",
-        )
+            exc.message, "Pass esp_init_data_default*.bin from the ESP8266 NONOS SDK"
+        ) from None
 
 
 def cached_init_data(cache_dir: Path, sha256: str) -> Path | None:
@@ -297,9 +299,10 @@ def load_init_data_file(path: Path, sha256: str | None = None) -> bytes:
         ) from None
     check_init_data(data, str(path))
     want = normalise_sha256(sha256)
-    if want and _sha256(data) != want:
+    got = _sha256(data)
+    if want and got != want:
         raise ChecksumMismatch(
-            f"init data {path} has SHA-256 {_sha256(data)}, expected {want}",
+            f"init data {path} has SHA-256 {got}, expected {want}",
             "Pass the right file or the right --sha256",
         )
     return data
