@@ -173,8 +173,8 @@ def flash(
         f" ({'stub' if report.stub else 'ROM only'})"
     )
     for r in report.results:
-        check = "verified" if r.verified else "not verified"
-        print(f"  0x{r.address:06x} {r.size:8d} bytes  {r.outcome} ({check})")
+        verified = "verified" if r.verified else "not verified"
+        print(f"  0x{r.address:06x} {r.size:8d} bytes  {r.outcome} ({verified})")
     if check:
         from pipeline.flasher.ports import resolve_port
         from pipeline.repl import check_after_flash

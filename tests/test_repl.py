@@ -45,6 +45,17 @@ def test_fresh_flash_shows_the_first_boot_format_and_passes_without_formatting_a
     assert report.banner.release.startswith("3.0-master_20200910")
 
 
+def test_flash_runs_the_check_unless_told_no_check(tmp_path):
+    images = split_images(tmp_path)
+    with VirtualBoard("1MB") as board:
+        for flag, checked in (("--no-check", False), (None, True)):
+            args = ["flash", "--port", board.url, "--build-dir", str(tmp_path / "build")]
+            args += [a for image in images for a in ("--firmware", image)]
+            proc = run_invoke(*args, *([flag] if flag else []))
+            assert proc.returncode == 0, proc.stderr
+            assert ("check: NodeMCU" in proc.stdout) is checked, (flag, proc.stdout)
+
+
 def test_broken_file_system_is_formatted_then_passes(tmp_path):
     def prepare(chip):
         install_example_firmware(chip, first_boot=True)
