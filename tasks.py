@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from invoke import Collection, task
 
-from pipeline.cli import task_errors
+from pipeline.cli import seconds, task_errors, whole_number
 from pipeline.config import DEFAULTS
 
 
@@ -214,12 +214,11 @@ def erase(c, port=None, baud=None, before=None, address=None, size=None):
     s = settings(c.config, port=port, baud=baud, before=before)
     region = None
     if address is not None or size is not None:
-        try:
-            region = (int(str(address or 0), 0), int(str(size), 0))
-        except ValueError:
-            raise UsageError(
-                "--address and --size must be numbers", "e.g. --address 0x100000 --size 0x10000"
-            ) from None
+        flags, example = "--address and --size", "--address 0x100000 --size 0x10000"
+        region = (
+            whole_number(address or 0, flags, example),
+            whole_number(size, flags, example),
+        )
         if region[0] % 4096 or region[1] % 4096 or region[1] <= 0:
             raise UsageError("erase regions are whole 4 KB sectors", "Use multiples of 0x1000")
     run_erase(s.port, s.baud, s.before, region, _say)
@@ -242,17 +241,12 @@ def read_flash(c, output, port=None, baud=None, before=None, address="0", size="
     from pathlib import Path
 
     from pipeline.config import settings
-    from pipeline.errors import UsageError
     from pipeline.flasher.api import read_flash as run_read
     from pipeline.progress import console_progress
 
     s = settings(c.config, port=port, baud=baud, before=before)
-    try:
-        addr, length = int(str(address), 0), int(str(size), 0)
-    except ValueError:
-        raise UsageError(
-            "--address and --size must be numbers", "e.g. --address 0 --size 0x100000"
-        ) from None
+    flags, example = "--address and --size", "--address 0 --size 0x100000"
+    addr, length = whole_number(address, flags, example), whole_number(size, flags, example)
     with console_progress() as progress:
         run_read(s.port, s.baud, s.before, addr, length, Path(output), _say, progress)
     print(f"wrote {output}")
@@ -406,17 +400,7 @@ def build(
         raise UsageError(f"unknown source {s.source!r}", "Use --source docker or --source cloud")
     from pipeline.sources.docker_build import build_firmware
 
-    try:
-        # A string default keeps invoke from casting (and crashing on) a non-numeric value itself.
-        seconds = float(timeout if timeout is not None else 1800)
-    except ValueError:
-        raise UsageError(
-            f"--timeout '{timeout}' is not a number of seconds", "Use e.g. --timeout 1800"
-        ) from None
-    if seconds <= 0:
-        raise UsageError(
-            f"--timeout {timeout} is not a positive number of seconds", "Use e.g. --timeout 1800"
-        )
+    limit = seconds(timeout if timeout is not None else "1800", "--timeout", "1800")
     result = build_firmware(
         s.firmware_dir,
         s.build_dir,
@@ -424,7 +408,7 @@ def build(
         variant,
         image_name,
         no_cache=no_cache,
-        timeout=seconds,
+        timeout=limit,
     )
     state = "built" if result.built else "up to date, no container started"
     print(f"build: {result.combined} ({state}, {time.monotonic() - started:.1f} s)")
@@ -474,17 +458,11 @@ FORMAT_HELP = "file system: auto (format only when the probe fails), always, nev
 def check(c, port=None, format=None, no_reset=False, timeout="20"):
     """Check a flashed board through the Lua REPL: prompt, banner, file system (format if broken)."""
     from pipeline.config import settings
-    from pipeline.errors import UsageError
     from pipeline.flasher.ports import resolve_port
     from pipeline.repl import check_after_flash
 
     s = settings(c.config, port=port, format=format)
-    try:
-        quiet = float(timeout)
-    except ValueError:
-        raise UsageError(
-            f"--timeout '{timeout}' is not a number of seconds", "Use e.g. --timeout 20"
-        ) from None
+    quiet = seconds(timeout, "--timeout", "20")
     print(check_after_flash(resolve_port(s.port), s.format, _say, not no_reset, quiet).summary())
 
 
@@ -619,15 +597,9 @@ def soak(c, runs="200", seed="1", kinds=None, report=None):
 
     from pipeline import soak as soaking
     from pipeline.config import settings
-    from pipeline.errors import UsageError
 
-    # String defaults: an int default makes invoke itself cast the flag and crash on "abc".
-    try:
-        runs, seed = int(runs), int(seed)
-    except ValueError:
-        raise UsageError(
-            "--runs and --seed must be whole numbers", "e.g. --runs 200 --seed 1"
-        ) from None
+    flags, example = "--runs and --seed", "--runs 200 --seed 1"
+    runs, seed = whole_number(runs, flags, example), whole_number(seed, flags, example)
 
     def show(r):
         print(f"soak: run {r.index:4d} {r.kind:<12} {r.outcome:<8} {r.detail}", flush=True)

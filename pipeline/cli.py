@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from invoke.exceptions import Exit
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,3 +54,28 @@ def task_errors(func: F) -> F:
             ) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+# Tasks take numbers as strings: an int or float default would make invoke cast the flag itself and
+# crash with a traceback on "abc".
+def whole_number(value: object, flags: str, example: str) -> int:
+    """An integer option, decimal or 0x-hex; a usage error naming ``flags`` otherwise."""
+    try:
+        return int(str(value), 0)
+    except ValueError:
+        raise UsageError(f"{flags} must be whole numbers", f"e.g. {example}") from None
+
+
+def seconds(value: object, flag: str, default: str) -> float:
+    """A positive number of seconds for ``flag``; a usage error otherwise."""
+    try:
+        number = float(str(value))
+    except ValueError:
+        raise UsageError(
+            f"{flag} '{value}' is not a number of seconds", f"Use e.g. {flag} {default}"
+        ) from None
+    if not number > 0:
+        raise UsageError(
+            f"{flag} {value} is not a positive number of seconds", f"Use e.g. {flag} {default}"
+        )
+    return number
