@@ -230,14 +230,6 @@ def detect_generation(data: bytes) -> Generation | None:
     return None
 
 
-def version_strings(data: bytes) -> list[str]:
-    """Human-readable NodeMCU version strings in the image (for reports)."""
-    found = re.findall(
-        rb"NodeMCU [0-9][^\0\r\n]{0,80}|3\.0(?:\.0)?-(?:master|release|dev)_\d{8}", data
-    )
-    return [s.decode("ascii", "replace") for s in found]
-
-
 def example_image(
     generation: Generation = Generation.NODEMCU3,
     size_code: int = 0x20,
