@@ -13,8 +13,31 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Reference blobs gathered for the project (shared/data); tests read them, the repo does not commit them.
-SHARED_DATA = Path(os.environ.get("PIPELINE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def _shared_data() -> Path:
+    """Reference blobs gathered for the project (shared/data); the repo does not commit them.
+
+    They sit beside the checkout; a clone made elsewhere from a local checkout finds them beside
+    the checkout it was cloned from.
+    """
+    if os.environ.get("PIPELINE_SHARED_DATA"):
+        return Path(os.environ["PIPELINE_SHARED_DATA"])
+    beside = ROOT.parent / "shared" / "data"
+    if beside.is_dir():
+        return beside
+    try:
+        origin = subprocess.run(
+            ["git", "-C", str(ROOT), "remote", "get-url", "origin"], capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        origin = ""
+    if origin and Path(origin).is_dir():
+        return Path(origin).resolve().parent / "shared" / "data"
+    return beside
+
+
+SHARED_DATA = _shared_data()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -123,3 +146,12 @@ def virtual_board(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-t
     yield factory
     for board in boards:
         board.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not (SHARED_DATA / "esp_init_data_default_v05.bin").is_file():
+        pytest.exit(
+            f"the reference init data is missing: {SHARED_DATA} (clone beside shared/, or set "
+            "PIPELINE_SHARED_DATA to its data folder)",
+            returncode=2,
+        )
