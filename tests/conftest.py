@@ -15,15 +15,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _shared_data() -> Path:
-    """Reference blobs gathered for the project (shared/data); the repo does not commit them.
-
-    They sit beside the checkout; a clone made elsewhere from a local checkout finds them beside
-    the checkout it was cloned from.
+def _shared() -> Path:
+    """The project's shared/ folder (reference blobs in data/, facts in research/); the repo does not
+    commit them. It sits beside the checkout; a clone made elsewhere from a local checkout finds it
+    beside the checkout it was cloned from.
     """
-    if os.environ.get("PIPELINE_SHARED_DATA"):
-        return Path(os.environ["PIPELINE_SHARED_DATA"])
-    beside = ROOT.parent / "shared" / "data"
+    beside = ROOT.parent / "shared"
     if beside.is_dir():
         return beside
     try:
@@ -33,11 +30,12 @@ def _shared_data() -> Path:
     except OSError:
         origin = ""
     if origin and Path(origin).is_dir():
-        return Path(origin).resolve().parent / "shared" / "data"
+        return Path(origin).resolve().parent / "shared"
     return beside
 
 
-SHARED_DATA = _shared_data()
+SHARED = _shared()
+SHARED_DATA = Path(os.environ.get("PIPELINE_SHARED_DATA") or SHARED / "data")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

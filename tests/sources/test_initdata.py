@@ -12,12 +12,12 @@ import pytest
 from pipeline.errors import ChecksumMismatch, UnsafeArchive, UsageError
 from pipeline.sources import initdata
 from pipeline.sources.download import DownloadPolicy
-from tests.conftest import ROOT, SHARED_DATA, assert_one_line_error, run_invoke
+from tests.conftest import ROOT, SHARED, SHARED_DATA, assert_one_line_error, run_invoke
 from tests.sources.faultserver import fault_server
 from tests.sources.zipcraft import make_zip, zero_bomb
 
 MANIFEST = ROOT / "sdk_cache" / "manifest.json"
-TSV = ROOT.parent / "shared" / "research" / "init-data-checksums.tsv"
+TSV = SHARED / "research" / "init-data-checksums.tsv"
 V05 = (SHARED_DATA / "esp_init_data_default_v05.bin").read_bytes()
 V05_SUM = "0da80624efa6159bbf30141b6e978a17bed80d8f5505c4bbfb75d49f496ecb83"
 MEMBER = "ESP8266_NONOS_SDK-3.0.6/bin/esp_init_data_default_v05.bin"
