@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import line, report  # noqa: E402
 
-from pipeline.flasher import api  # noqa: E402
-from pipeline.plan import FlashPlan, Region  # noqa: E402
+from nodemcu_pipeline.flasher import api  # noqa: E402
+from nodemcu_pipeline.plan import FlashPlan, Region  # noqa: E402
 
 BAUDS = (115200, 460800, 921600)
 ADDRESS = 0x10000
@@ -40,7 +40,15 @@ def image(size: int = 1 << 20) -> bytes:
 
 def start_board(tmp: Path) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.virtual", "--flash-size", "4MB", "--pty", "--realtime"],
+        [
+            sys.executable,
+            "-m",
+            "nodemcu_pipeline.virtual",
+            "--flash-size",
+            "4MB",
+            "--pty",
+            "--realtime",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

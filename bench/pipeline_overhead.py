@@ -35,7 +35,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 
 def start_board(flash_size: str = "4MB") -> tuple[subprocess.Popen[str], str] | None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.virtual", "--flash-size", flash_size],
+        [sys.executable, "-m", "nodemcu_pipeline.virtual", "--flash-size", flash_size],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -1,3 +1,5 @@
-"""nodemcu-pipeline: build NodeMCU firmware and get it onto an ESP8266, correctly, in one command."""
+"""Checkout-only alias: the import package is ``nodemcu_pipeline`` (``pipeline`` is taken on PyPI).
 
-__version__ = "0.1.0"
+Kept so that ``python -m pipeline.virtual`` keeps working from a checkout, as the design's contract
+says; it is not part of the installed distribution.
+"""

@@ -95,7 +95,7 @@ def docker_engine() -> None:
 
 @dataclass
 class VirtualBoard:
-    """A running ``python -m pipeline.virtual`` process."""
+    """A running ``python -m nodemcu_pipeline.virtual`` process."""
 
     url: str
     process: subprocess.Popen[str]
@@ -116,7 +116,7 @@ class VirtualBoard:
 
 def start_virtual_board(*args: str, state: Path | None = None) -> VirtualBoard:
     """Start the virtual ESP8266 with ``args`` and wait for the port URL on its first stdout line."""
-    cmd = [sys.executable, "-m", "pipeline.virtual", *args]
+    cmd = [sys.executable, "-m", "nodemcu_pipeline.virtual", *args]
     if state is not None:
         cmd += ["--state", str(state)]
     proc = subprocess.Popen(

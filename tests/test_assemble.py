@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from pipeline.image import Segment, build_image, example_image
-from pipeline.layout import Generation
+from nodemcu_pipeline.image import Segment, build_image, example_image
+from nodemcu_pipeline.layout import Generation
 from tests.conftest import SHARED_DATA, assert_one_line_error, run_invoke
 
 INIT = SHARED_DATA / "esp_init_data_default_v05.bin"

@@ -64,7 +64,7 @@ BENCH = [
 
 
 def _image(text: bytes, repeat: int = 8) -> bytes:
-    from pipeline.image import Segment, build_image
+    from nodemcu_pipeline.image import Segment, build_image
 
     return build_image(0x40100000, [Segment(0x40100000, text * repeat)])
 

@@ -1,4 +1,4 @@
-"""pipeline/bench.py: scripts run apart, their figures gathered, a failing one named, never timed."""
+"""nodemcu_pipeline/bench.py: scripts run apart, their figures gathered, a failing one named, never timed."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import bench
-from pipeline.errors import UsageError
+from nodemcu_pipeline import bench
+from nodemcu_pipeline.errors import UsageError
 
 GOOD = """
 import json, os

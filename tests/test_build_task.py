@@ -52,7 +52,7 @@ def test_help_lists_the_options() -> None:
 
 
 def test_cloud_source_lands_in_the_build_dir(tmp_path: Path, httpserver) -> None:  # type: ignore[no-untyped-def]
-    from pipeline.image import example_image
+    from nodemcu_pipeline.image import example_image
 
     low, high = example_image()
     image = low + b"\xff" * (0x10000 - len(low)) + high

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.errors import ImageError, UsageError
-from pipeline.image import (
+from nodemcu_pipeline.errors import ImageError, UsageError
+from nodemcu_pipeline.image import (
     Segment,
     build_image,
     checksum,
@@ -15,7 +15,7 @@ from pipeline.image import (
     parse_image,
     patch_header,
 )
-from pipeline.layout import Generation
+from nodemcu_pipeline.layout import Generation
 
 segments = st.lists(
     st.builds(

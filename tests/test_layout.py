@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.errors import LayoutError, UsageError
-from pipeline.layout import (
+from nodemcu_pipeline.errors import LayoutError, UsageError
+from nodemcu_pipeline.layout import (
     FLASH_SIZES,
     Generation,
     flash_size_from_bytes,

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.errors import PlanError
-from pipeline.image import example_image
-from pipeline.layout import FLASH_SIZES, Generation, layout_for
-from pipeline.plan import (
+from nodemcu_pipeline.errors import PlanError
+from nodemcu_pipeline.image import example_image
+from nodemcu_pipeline.layout import FLASH_SIZES, Generation, layout_for
+from nodemcu_pipeline.plan import (
     FlashPlan,
     Region,
     build_plan,
@@ -189,7 +189,7 @@ def test_merge_equals_esptool_merge_bin(tmp_path, size, mode, shape):
 def test_every_accepted_build_plan_fits_and_keeps_off_reserved_areas(
     gen, size, irom_words, with_init, init_at
 ):
-    from pipeline.errors import PipelineError
+    from nodemcu_pipeline.errors import PipelineError
 
     a, _ = example_image(gen)
     regions = split_firmware([("0x00000.bin", a), ("0x10000.bin", b"\x11" * (irom_words * 4))])

@@ -1,4 +1,4 @@
-"""pipeline/release.py: collected files, SHA256SUMS, build-info, and an out dir never half-written."""
+"""nodemcu_pipeline/release.py: collected files, SHA256SUMS, build-info, and an out dir never half-written."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import release as rel
-from pipeline.errors import UsageError
+from nodemcu_pipeline import release as rel
+from nodemcu_pipeline.errors import UsageError
 from tests.conftest import assert_one_line_error, run_invoke
 
 
@@ -120,7 +120,7 @@ def test_task_collect_only_without_builds_fails_in_one_line(tmp_path: Path) -> N
 
 
 def test_collects_what_invoke_assemble_wrote(tmp_path: Path) -> None:
-    from pipeline.image import Segment, build_image
+    from nodemcu_pipeline.image import Segment, build_image
 
     payload = b"NodeMCU 3.0.0.0 built on nodemcu-build.com 3.0-master_20200910\0" * 64
     firmware = tmp_path / "nodemcu.bin"

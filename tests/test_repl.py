@@ -4,17 +4,17 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.assemble import plan_source
-from pipeline.errors import BootLoopError, FileSystemError, ReplError, UsageError
-from pipeline.flasher.api import flash
-from pipeline.flasher.transport import open_port
-from pipeline.image import example_image
-from pipeline.layout import Generation
-from pipeline.repl import Banner, NodeMCURepl, check_after_flash
-from pipeline.virtual import VirtualBoard
-from pipeline.virtual import fs as vfs
-from pipeline.virtual.flashchip import FlashChip
-from pipeline.virtual.nodemcu import install_example_firmware
+from nodemcu_pipeline.assemble import plan_source
+from nodemcu_pipeline.errors import BootLoopError, FileSystemError, ReplError, UsageError
+from nodemcu_pipeline.flasher.api import flash
+from nodemcu_pipeline.flasher.transport import open_port
+from nodemcu_pipeline.image import example_image
+from nodemcu_pipeline.layout import Generation
+from nodemcu_pipeline.repl import Banner, NodeMCURepl, check_after_flash
+from nodemcu_pipeline.virtual import VirtualBoard
+from nodemcu_pipeline.virtual import fs as vfs
+from nodemcu_pipeline.virtual.flashchip import FlashChip
+from nodemcu_pipeline.virtual.nodemcu import install_example_firmware
 from tests.conftest import assert_one_line_error, run_invoke
 
 
@@ -113,7 +113,7 @@ def test_exec_eval_and_lua_errors(tmp_path):
     with board_with(tmp_path, lambda c: install_example_firmware(c, first_boot=True)) as board:
         port = open_port(board.url)
         try:
-            from pipeline.flasher.reset import hard_reset
+            from nodemcu_pipeline.flasher.reset import hard_reset
 
             hard_reset(port)
             repl = NodeMCURepl(port)

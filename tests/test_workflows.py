@@ -89,6 +89,6 @@ def test_release_shape() -> None:
 
 def test_ci_covers_lint_types_and_python_versions() -> None:
     text = CI.read_text()
-    assert "ruff check" in text and "mypy pipeline" in text
+    assert "ruff check" in text and "mypy nodemcu_pipeline" in text
     assert '["3.11", "3.12", "3.13"]' in text
     assert "cache: pip" in text

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from pipeline.flasher import api
+from nodemcu_pipeline.flasher import api
 
 
 def esptool(url, *args):

@@ -3,8 +3,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.flasher.write import rom_erase_size
-from pipeline.virtual.rom import rom_erase_sectors
+from nodemcu_pipeline.flasher.write import rom_erase_size
+from nodemcu_pipeline.virtual.rom import rom_erase_sectors
 
 SECTOR = 4096
 

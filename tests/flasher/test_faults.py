@@ -2,9 +2,9 @@
 
 import os
 
-from pipeline.errors import PipelineError
-from pipeline.flasher import api
-from pipeline.plan import FlashPlan, Region
+from nodemcu_pipeline.errors import PipelineError
+from nodemcu_pipeline.flasher import api
+from nodemcu_pipeline.plan import FlashPlan, Region
 
 ADDRESS = 0x20000
 

@@ -4,10 +4,10 @@ import threading
 
 import pytest
 
-from pipeline.errors import SyncError
-from pipeline.flasher import session as session_module
-from pipeline.flasher.session import MANUAL_PROMPT, Session
-from pipeline.virtual import VirtualBoard
+from nodemcu_pipeline.errors import SyncError
+from nodemcu_pipeline.flasher import session as session_module
+from nodemcu_pipeline.flasher.session import MANUAL_PROMPT, Session
+from nodemcu_pipeline.virtual import VirtualBoard
 
 
 def test_manual_keeps_retrying_reminds_and_connects_when_the_buttons_are_pressed(monkeypatch):

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from pipeline.flasher import api
-from pipeline.plan import FlashPlan, Region
+from nodemcu_pipeline.flasher import api
+from nodemcu_pipeline.plan import FlashPlan, Region
 
 
 def plan_of(data: bytes):

@@ -4,11 +4,11 @@ import os
 
 import pytest
 
-from pipeline.errors import PipelineError
-from pipeline.flasher import api
-from pipeline.plan import FlashPlan, Region
-from pipeline.virtual import VirtualBoard
-from pipeline.virtual.faults import Faults
+from nodemcu_pipeline.errors import PipelineError
+from nodemcu_pipeline.flasher import api
+from nodemcu_pipeline.plan import FlashPlan, Region
+from nodemcu_pipeline.virtual import VirtualBoard
+from nodemcu_pipeline.virtual.faults import Faults
 
 ADDRESS = 0x20000
 DATA = os.urandom(96 * 1024)

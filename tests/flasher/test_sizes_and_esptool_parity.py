@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
-from pipeline.assemble import plan_source
-from pipeline.flasher import api
-from pipeline.image import example_image
-from pipeline.layout import Generation
+from nodemcu_pipeline.assemble import plan_source
+from nodemcu_pipeline.flasher import api
+from nodemcu_pipeline.image import example_image
+from nodemcu_pipeline.layout import Generation
 from tests.conftest import SHARED_DATA
 
 SIZES = ["512KB", "1MB", "2MB", "4MB", "8MB", "16MB"]

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.flasher.slip import SlipDecoder, encode
+from nodemcu_pipeline.flasher.slip import SlipDecoder, encode
 
 
 @given(st.lists(st.binary(min_size=1, max_size=64), max_size=5), st.binary(max_size=16))

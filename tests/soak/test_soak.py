@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline import soak
+from nodemcu_pipeline import soak
 from tests.conftest import run_invoke
 
 

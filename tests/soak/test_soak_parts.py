@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipeline import soak
-from pipeline.errors import UsageError
+from nodemcu_pipeline import soak
+from nodemcu_pipeline.errors import UsageError
 
 BODY = bytes(range(256)) * 40
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import ChecksumMismatch, DownloadError, ImageError
-from pipeline.image import Segment, build_image
-from pipeline.sources import cloud
-from pipeline.sources.download import DownloadPolicy
+from nodemcu_pipeline.errors import ChecksumMismatch, DownloadError, ImageError
+from nodemcu_pipeline.image import Segment, build_image
+from nodemcu_pipeline.sources import cloud
+from nodemcu_pipeline.sources.download import DownloadPolicy
 from tests.conftest import assert_one_line_error, run_invoke
 from tests.sources.faultserver import fault_server
 

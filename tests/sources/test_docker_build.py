@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.image import detect_generation, parse_image
-from pipeline.layout import Generation
-from pipeline.sources.docker_build import (
+from nodemcu_pipeline.image import detect_generation, parse_image
+from nodemcu_pipeline.layout import Generation
+from nodemcu_pipeline.sources.docker_build import (
     CONTAINER_LABEL,
     _error_line,
     build_firmware,
@@ -75,7 +75,7 @@ def test_missing_engine_is_one_line(tmp_path: Path) -> None:
 
 
 def test_socket_permission_names_the_group_fix() -> None:
-    from pipeline.sources.docker_build import _engine_error
+    from nodemcu_pipeline.sources.docker_build import _engine_error
 
     # What docker-py raises when the socket is root:docker 0660 and the user is not in the group.
     text = (
@@ -170,7 +170,7 @@ def test_runs_as_another_user_without_root_owned_files(build_image: str, tmp_pat
     for path in [tree, *tree.rglob("*")]:
         path.chmod(0o777 if path.is_dir() else 0o666)
     import docker
-    from pipeline.sources.docker_build import run_container
+    from nodemcu_pipeline.sources.docker_build import run_container
 
     run_container(
         docker.from_env(), build_image, tree, "float", "u", False, 300, lambda _l: None, "4321:4321"

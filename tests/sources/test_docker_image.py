@@ -6,7 +6,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from pipeline.sources.docker_image import (
+from nodemcu_pipeline.sources.docker_image import (
     RECIPE_DIR,
     RECIPE_LABEL,
     build_image,

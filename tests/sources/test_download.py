@@ -1,4 +1,4 @@
-"""pipeline.sources.download against a real HTTP server on 127.0.0.1 with injected faults."""
+"""nodemcu_pipeline.sources.download against a real HTTP server on 127.0.0.1 with injected faults."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.errors import ChecksumMismatch, DownloadError, UsageError
-from pipeline.progress import ProgressEvent
-from pipeline.sources.download import DownloadPolicy, check_url, download
+from nodemcu_pipeline.errors import ChecksumMismatch, DownloadError, UsageError
+from nodemcu_pipeline.progress import ProgressEvent
+from nodemcu_pipeline.sources.download import DownloadPolicy, check_url, download
 from tests.conftest import ROOT
 from tests.sources.faultserver import fault_server
 
@@ -152,7 +152,7 @@ def test_https_is_required_except_for_loopback() -> None:
 DOWNLOADER = """
 import sys
 from pathlib import Path
-from pipeline.sources.download import DownloadPolicy, download
+from nodemcu_pipeline.sources.download import DownloadPolicy, download
 got = download(sys.argv[1], Path(sys.argv[2]), sys.argv[3], policy=DownloadPolicy(read_timeout=10))
 print(got.path, got.attempts)
 """

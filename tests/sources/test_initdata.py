@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import ChecksumMismatch, UnsafeArchive, UsageError
-from pipeline.sources import initdata
-from pipeline.sources.download import DownloadPolicy
+from nodemcu_pipeline.errors import ChecksumMismatch, UnsafeArchive, UsageError
+from nodemcu_pipeline.sources import initdata
+from nodemcu_pipeline.sources.download import DownloadPolicy
 from tests.conftest import ROOT, SHARED, SHARED_DATA, assert_one_line_error, run_invoke
 from tests.sources.faultserver import fault_server
 from tests.sources.zipcraft import make_zip, zero_bomb

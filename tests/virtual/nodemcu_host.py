@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.image import Segment, build_image, example_image
-from pipeline.layout import Generation
-from pipeline.virtual.flashchip import FlashChip
-from pipeline.virtual.nodemcu import NodeMCUApp
+from nodemcu_pipeline.image import Segment, build_image, example_image
+from nodemcu_pipeline.layout import Generation
+from nodemcu_pipeline.virtual.flashchip import FlashChip
+from nodemcu_pipeline.virtual.nodemcu import NodeMCUApp
 
 
 @dataclass

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.virtual import fs
-from pipeline.virtual.flashchip import FlashChip
+from nodemcu_pipeline.virtual import fs
+from nodemcu_pipeline.virtual.flashchip import FlashChip
 
 START, SIZE = 0x20000, 0x20000
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.virtual.lua_repl import LuaRepl
+from nodemcu_pipeline.virtual.lua_repl import LuaRepl
 
 
 def repl(**kwargs: object) -> tuple[LuaRepl, bytearray]:

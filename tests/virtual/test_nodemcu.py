@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nodemcu_host import RecordingHost, blank_image, flash_with
 
-from pipeline.layout import Generation
-from pipeline.virtual import fs
-from pipeline.virtual.flashchip import FlashChip
-from pipeline.virtual.nodemcu import INIT_DATA, RECORD_MAGIC, RECORD_OFFSET
+from nodemcu_pipeline.layout import Generation
+from nodemcu_pipeline.virtual import fs
+from nodemcu_pipeline.virtual.flashchip import FlashChip
+from nodemcu_pipeline.virtual.nodemcu import INIT_DATA, RECORD_MAGIC, RECORD_OFFSET
 
 MB = 1 << 20
 
@@ -250,7 +250,7 @@ def test_node_info_groups(host: RecordingHost) -> None:
 
 
 def test_banner_facts_from_bare_buildinfo_strings() -> None:
-    from pipeline.virtual.nodemcu import banner, build_facts
+    from nodemcu_pipeline.virtual.nodemcu import banner, build_facts
 
     parts = [b"x", b"NodeMCU 3.0.0.0", b"c" * 40, b"202402250000", b"file,gpio,node,wifi", b""]
     parts += [b"3.0.1-dev(fce080e)", b"2024-02-25 10:00", b"3.0.0-release_20240225", b""]
@@ -264,7 +264,7 @@ def test_banner_facts_from_bare_buildinfo_strings() -> None:
 
 @pytest.mark.parametrize("generation", list(Generation))
 def test_installed_example_firmware_boots_to_the_prompt(generation: Generation) -> None:
-    from pipeline.virtual.nodemcu import install_example_firmware
+    from nodemcu_pipeline.virtual.nodemcu import install_example_firmware
 
     host = RecordingHost(FlashChip(4 * MB))
     install_example_firmware(host.flash, generation)
@@ -274,7 +274,7 @@ def test_installed_example_firmware_boots_to_the_prompt(generation: Generation) 
 
 
 def test_header_larger_than_the_chip_still_boots_with_the_header_size() -> None:
-    from pipeline.virtual.nodemcu import install_example_firmware
+    from nodemcu_pipeline.virtual.nodemcu import install_example_firmware
 
     host = RecordingHost(FlashChip(MB))
     install_example_firmware(host.flash, Generation.NODEMCU3, header_size=4 * MB)
@@ -316,7 +316,7 @@ def test_at_most_four_files_open(host: RecordingHost) -> None:
 
 
 def test_install_with_first_boot_leaves_a_file_system_to_corrupt() -> None:
-    from pipeline.virtual.nodemcu import install_example_firmware
+    from nodemcu_pipeline.virtual.nodemcu import install_example_firmware
 
     flash = FlashChip(MB)
     install_example_firmware(flash, first_boot=True)

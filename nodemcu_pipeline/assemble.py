@@ -1,0 +1,158 @@
+"""Assemble: firmware files + flash size + generation (+ init data) → a written flash plan.
+
+The one place that reads input files for a plan, so every file problem becomes a one-line error
+before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from nodemcu_pipeline.atomic import atomic_write_bytes
+from nodemcu_pipeline.errors import PlanError, UsageError
+from nodemcu_pipeline.image import detect_generation, parse_image
+from nodemcu_pipeline.layout import (
+    Generation,
+    Layout,
+    layout_for,
+    parse_flash_size,
+    parse_generation,
+)
+from nodemcu_pipeline.plan import FlashPlan, build_plan, merge, split_firmware, write_plan
+
+
+@dataclass(frozen=True)
+class AssembleResult:
+    plan: FlashPlan
+    plan_path: Path
+    merged_path: Path | None
+    layout: Layout
+    detected: bool  # the generation came from the image, not from --layout
+
+
+def read_input(path: str | Path, what: str) -> bytes:
+    """Read a user-named input file, with a one-line error when it is not there."""
+    p = Path(path)
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{what} {p} does not exist", "Check the path") from None
+    except IsADirectoryError:
+        raise UsageError(f"{what} {p} is a directory", "Name the file itself") from None
+    except PermissionError:
+        raise UsageError(f"{what} {p} is not readable", "Check its permissions") from None
+
+
+def parse_init_data_arg(arg: str) -> tuple[str, int | None]:
+    """``FILE`` or ``FILE@ADDR`` (the address users copy from old docs is checked, not trusted)."""
+    if "@" in arg:
+        name, _, addr = arg.rpartition("@")
+        try:
+            return name, int(addr, 0)
+        except ValueError:
+            raise UsageError(
+                f"'{addr}' in --init-data is not an address", "Use FILE or FILE@0x3fc000"
+            ) from None
+    return arg, None
+
+
+def choose_generation(layout: str, firmware: bytes) -> tuple[Generation, bool]:
+    """The generation from --layout, or from the image's version strings when it is ``auto``."""
+    if layout != "auto":
+        return parse_generation(layout), False
+    found = detect_generation(firmware)
+    if found is None:
+        raise PlanError(
+            "cannot tell the firmware generation from the image (no NodeMCU release tag found)",
+            "Pass --layout sdk2, nodemcu3 (3.0-master_20200910 and later) or nodemcu3-early",
+        )
+    return found, True
+
+
+def assemble(
+    firmware: list[str],
+    flash_size: str,
+    build_dir: Path,
+    layout: str = "auto",
+    flash_mode: str = "keep",
+    flash_freq: str = "keep",
+    init_data: str | None = None,
+    merged: str | None = None,
+) -> AssembleResult:
+    """Validate the inputs, build the plan, write plan.json (+ region files) and the merged image."""
+    if not firmware:
+        raise UsageError(
+            "no firmware image given", "Pass a combined image or 0x00000.bin 0x10000.bin"
+        )
+    by_header = str(flash_size).lower() == "header"
+    size = None if by_header else parse_flash_size(flash_size)
+    files = [(str(f), read_input(f, "firmware image")) for f in firmware]
+    regions = split_firmware(files)
+    if regions[0].address != 0:
+        raise PlanError(
+            "no image at 0x0, so the board has nothing to boot",
+            "Include 0x00000.bin (or the combined image)",
+        )
+    boot = parse_image(regions[0].data, Path(regions[0].file or "image").name)
+    if size is None:
+        # Only on request: NodeMCU's own headers say 1MB whatever the board has, so the header is
+        # a poor default and a wrong size silently loses the file system.
+        size = boot.flash_size
+    generation, detected = choose_generation(layout, b"".join(d for _, d in files))
+    the_layout = layout_for(size, generation)
+    blob, address = None, None
+    if init_data:
+        name, address = parse_init_data_arg(init_data)
+        blob = read_input(name, "init data")
+    plan = build_plan(regions, the_layout, blob, address, flash_mode, flash_freq)
+    merged_bytes = merge(plan) if merged else None
+    plan_path = write_plan(plan, build_dir)
+    merged_path = None
+    if merged and merged_bytes is not None:
+        merged_path = Path(merged)
+        atomic_write_bytes(merged_path, merged_bytes)
+    return AssembleResult(plan, plan_path, merged_path, the_layout, detected)
+
+
+def latest_build_images(build_dir: Path) -> list[str]:
+    """The split pair from the last ``invoke build``, if there is one."""
+    fw = Path(build_dir) / "firmware"
+    split = [fw / "0x00000.bin", fw / "0x10000.bin"]
+    return [str(p) for p in split] if all(p.is_file() for p in split) else []
+
+
+def plan_source(
+    build_dir: Path,
+    plan: str | None = None,
+    firmware: list[str] | None = None,
+    layout: str = "auto",
+    flash_mode: str = "keep",
+    flash_freq: str = "keep",
+    init_data: str | None = None,
+    flash_size: str = "detect",
+):  # noqa: ANN201
+    """A function of the detected flash size that yields the plan to flash.
+
+    ``--plan`` wins; then explicit images; then the last build's images. Images are assembled for the
+    board's detected size (or ``flash_size`` when given), so the header matches the chip.
+    """
+    from nodemcu_pipeline.plan import load_plan
+
+    if plan:
+        loaded = load_plan(Path(plan))
+        return lambda detected: loaded
+    images = list(firmware or []) or latest_build_images(build_dir)
+    if not images:
+        raise UsageError(
+            "nothing to flash",
+            "Pass --plan build/plan.json or --firmware FILE, or run invoke build first",
+        )
+    for image in images:
+        read_input(image, "firmware image")
+
+    def for_size(detected: str) -> FlashPlan:
+        size = detected if flash_size in (None, "", "detect") else flash_size
+        return assemble(images, size, build_dir, layout, flash_mode, flash_freq, init_data).plan
+
+    return for_size

@@ -1,0 +1,165 @@
+"""The flasher's plain-function API: connect, flash a plan, erase, read, chip info.
+
+Tasks and the chain call these; each takes its own ``say`` and ``progress`` callbacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from nodemcu_pipeline.atomic import atomic_write_bytes
+from nodemcu_pipeline.errors import FlashError, PipelineError, PlanError, ProtocolError
+from nodemcu_pipeline.flasher.ports import resolve_port
+from nodemcu_pipeline.flasher.session import ChipInfo, Session, flash_size_name
+from nodemcu_pipeline.flasher.write import Capabilities, RegionResult, write_plan
+from nodemcu_pipeline.layout import FLASH_SIZES
+from nodemcu_pipeline.plan import FlashPlan
+from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class FlashReport:
+    info: ChipInfo
+    baud: int
+    stub: bool
+    results: list[RegionResult] = field(default_factory=list)
+    reset: bool = False
+
+
+def open_session(port: str, baud: int, before: str, use_stub: bool, say: Say) -> Session:
+    """Connect, start the stub when allowed and available, and switch to ``baud``."""
+    session = Session(resolve_port(port), baud, before, say)
+    try:
+        session.connect()
+        if use_stub and not _resuming(session, session.run_stub, "uploading the stub again", say):
+            say(
+                "stub not available: the ROM cannot verify what it writes; install the `stub` extra"
+            )
+        session.target_baud = session.change_baud(baud)
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+def flash(
+    port: str,
+    plan_for: Callable[[str], FlashPlan],
+    baud: int = 460800,
+    before: str = "auto",
+    after: str = "hard-reset",
+    use_stub: bool = True,
+    verify: bool = True,
+    erase_all: bool = False,
+    say: Say = lambda t: None,
+    progress: ProgressCallback = null_progress,
+    leave_reset_to_check: bool = False,
+) -> FlashReport:
+    """Connect, build the plan for the detected flash size (``plan_for(size)``), write, verify, reset.
+
+    With ``leave_reset_to_check`` and a port that drives the reset lines, the hard reset is left to the
+    REPL check, which then sees the whole first boot (partition setup, file-system format).
+    """
+    with open_session(port, baud, before, use_stub, say) as session:
+        assert session.info is not None
+        detected = flash_size_name(session.info)
+        plan = plan_for(detected)
+        if plan.size_bytes > FLASH_SIZES[detected].size_bytes:
+            raise PlanError(
+                f"the plan is for {plan.flash_size} flash but the board has {detected}",
+                f"Assemble again with --flash-size {detected}",
+            )
+        report = FlashReport(session.info, session.target_baud, session.stub)
+        if erase_all:
+            progress(ProgressEvent("erase", "whole flash", 0, 1, "erasing"))
+            session.erase_flash()
+            progress(ProgressEvent("erase", "whole flash", 1, 1, "done"))
+        report.results = _resuming(
+            session,
+            lambda: write_plan(session, plan, Capabilities.for_session(session, verify), progress),
+            "resuming",
+            say,
+        )
+        lines = session.lines_supported()
+        if after == "hard-reset" and not (leave_reset_to_check and lines):
+            if lines and session.hard_reset():
+                report.reset = True
+            else:
+                say("the port cannot drive RTS: starting the firmware with a soft reset")
+                session.soft_reset()
+                report.reset = True
+        elif after == "soft-reset":
+            session.soft_reset()
+            report.reset = True
+        return report
+
+
+# A chip lost mid-flash (brown-out, a glitch on the reset line) restarts from flash, and a noisy link
+# can fail a 6 KB stub block three times running; with reset lines we can put the chip back into the
+# loader and carry on: upload the stub again, or rewrite what does not verify yet.
+RESUMES = 2
+
+
+T = TypeVar("T")
+
+
+def _resuming(session: Session, step: Callable[[], T], doing: str, say: Say) -> T:
+    """Run ``step``; when it fails and the port can reset, reconnect and run it again (RESUMES times)."""
+    attempt = 0
+    while True:
+        try:
+            return step()
+        except (FlashError, ProtocolError) as exc:
+            if attempt == RESUMES or not session.lines_supported():
+                raise
+            attempt += 1
+            say(f"{exc.message}: resetting the chip into the loader and {doing}")
+            try:
+                session.reconnect()
+            except PipelineError:
+                raise exc from None
+
+
+def chip_info(port: str, before: str = "auto", say: Say = lambda t: None) -> ChipInfo:
+    with open_session(port, 115200, before, False, say) as session:
+        assert session.info is not None
+        return session.info
+
+
+def erase(port: str, baud: int, before: str, region: tuple[int, int] | None, say: Say) -> None:
+    with open_session(port, baud, before, True, say) as session:
+        if region is None:
+            session.erase_flash()
+        else:
+            session.erase_region(*region)
+
+
+def read_flash(
+    port: str,
+    baud: int,
+    before: str,
+    address: int,
+    size: int,
+    out: Path,
+    say: Say,
+    progress: ProgressCallback = null_progress,
+) -> None:
+    with open_session(port, baud, before, True, say) as session:
+        assert session.info is not None
+        total = FLASH_SIZES[flash_size_name(session.info)].size_bytes
+        if size <= 0:
+            size = total - address
+        if address < 0 or address >= total or size <= 0 or address + size > total:
+            raise PlanError(
+                f"0x{address:x}+0x{size:x} is beyond the {total // 1024} KB flash",
+                "Read inside the flash",
+            )
+        data = session.read_flash(
+            address, size, lambda n: progress(ProgressEvent("read", str(out), n, size))
+        )
+    atomic_write_bytes(out, data)

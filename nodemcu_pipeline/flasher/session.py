@@ -1,0 +1,415 @@
+"""A connection to one ESP8266: sync, detect, flash id, stub, the flash primitives, reset.
+
+Plain methods over a ``Link``; no global state, so several sessions can run in one process. Writing
+whole plans is in ``write.py``.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import serial
+
+from nodemcu_pipeline.errors import ChipError, FlashError, ProtocolError, SerialPortError, SyncError
+from nodemcu_pipeline.flasher import protocol as p
+from nodemcu_pipeline.flasher.reset import ResetStrategy, hard_reset, strategies
+from nodemcu_pipeline.flasher.stub import StubImage, find_stub
+from nodemcu_pipeline.flasher.transport import Link, open_port
+from nodemcu_pipeline.layout import FLASH_SIZES
+
+CHIP_MAGIC_REG = 0x40001000
+ESP8266_MAGIC = 0xFFF0C101
+OTP = (0x3FF00050, 0x3FF00054, 0x3FF00058, 0x3FF0005C)
+SPI0 = 0x60000200
+ROM_BAUD = 115200
+RAM_BLOCK = 0x1800
+MANUAL_PROMPT = (
+    "hold GPIO0 low (FLASH button) and press RESET, then release GPIO0; "
+    "retrying until the chip answers"
+)
+# A person needs time to find the buttons (and to try again after a miss).
+MANUAL_WAIT = 60.0
+MANUAL_REMIND = 15.0
+
+# JEDEC capacity byte → esptool flash size name (esp8266-rom-protocol.md §4.4).
+CAPACITY = {
+    0x12: "256KB",
+    0x32: "256KB",
+    0x13: "512KB",
+    0x33: "512KB",
+    0x14: "1MB",
+    0x34: "1MB",
+    0x15: "2MB",
+    0x35: "2MB",
+    0x16: "4MB",
+    0x36: "4MB",
+    0x17: "8MB",
+    0x37: "8MB",
+    0x18: "16MB",
+    0x38: "16MB",
+}
+
+
+@dataclass(frozen=True)
+class ChipInfo:
+    mac: str
+    chip_id: int
+    jedec_id: int
+    flash_size: str | None
+
+
+def flash_size_for_jedec(jedec: int) -> str | None:
+    """``jedec`` as esptool prints it (mfr<<16 | type<<8 | cap) → size name, None when unknown."""
+    if jedec >> 16 == 0x1F:  # Adesto encodes the size in the type byte
+        return {4: "512KB", 5: "1MB", 6: "2MB", 7: "4MB", 8: "8MB", 9: "16MB"}.get(
+            (jedec >> 8) & 0x1F
+        )
+    return CAPACITY.get(jedec & 0xFF)
+
+
+class Session:
+    """An open port and what we know about the chip behind it."""
+
+    def __init__(
+        self,
+        url: str,
+        baud: int = ROM_BAUD,
+        before: str = "auto",
+        say: Callable[[str], None] = lambda text: None,
+    ) -> None:
+        self.url = url
+        self.target_baud = baud
+        self.before = before
+        self.say = say
+        self.link = Link(open_port(url, ROM_BAUD))
+        self.stub = False
+        self.running_baud = ROM_BAUD
+        self.info: ChipInfo | None = None
+        self.manual_wait = MANUAL_WAIT
+
+    # -- packets -------------------------------------------------------------------------------
+    def command(
+        self,
+        op: int,
+        data: bytes = b"",
+        chk: int = 0,
+        timeout: float = 3.0,
+        packet: bytes | None = None,
+    ) -> p.Response:
+        self.link.write_frame(packet or p.request(op, data, chk))
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = self.link.read_frame(max(0.0, deadline - time.monotonic()))
+            if frame is None:
+                raise ProtocolError(
+                    f"the chip did not answer command 0x{op:02x} within {timeout:.0f} s",
+                    "Check the cable; try a lower --baud",
+                )
+            resp = p.parse_response(frame)
+            if resp is not None and resp.op == op:
+                return resp
+
+    def checked(
+        self,
+        op: int,
+        data: bytes = b"",
+        chk: int = 0,
+        timeout: float = 3.0,
+        packet: bytes | None = None,
+    ) -> p.Response:
+        resp = self.command(op, data, chk, timeout, packet)
+        if not resp.ok:
+            raise ProtocolError(
+                f"command 0x{op:02x} failed: {resp.error_text()}",
+                "Retry; if it persists lower --baud or check the power supply",
+            )
+        return resp
+
+    def read_reg(self, addr: int) -> int:
+        return self.checked(p.READ_REG, struct.pack("<I", addr)).value
+
+    def write_reg(self, addr: int, value: int, mask: int = 0xFFFFFFFF) -> None:
+        self.checked(p.WRITE_REG, struct.pack("<IIII", addr, value, mask, 0))
+
+    # -- connect -------------------------------------------------------------------------------
+    def sync(self) -> bool:
+        self.link.flush_input()
+        self.link.write_frame(p.request(p.SYNC, p.SYNC_PAYLOAD))
+        deadline = time.monotonic() + 0.3
+        first: p.Response | None = None
+        while first is None and time.monotonic() < deadline:
+            frame = self.link.read_frame(max(0.0, deadline - time.monotonic()))
+            resp = p.parse_response(frame) if frame else None
+            if resp is not None and resp.op == p.SYNC and resp.ok:
+                first = resp
+        if first is None:
+            return False
+        # The ROM answers every SYNC 8 times; let the rest arrive, then drop them.
+        time.sleep(0.02)
+        self.link.flush_input()
+        self.stub = first.value == 0
+        return True
+
+    def connect(self) -> None:
+        """Reset into the loader and sync, cycling through the reset strategies.
+
+        Automatic strategies get one round each; ``manual`` keeps syncing for ``manual_wait``
+        seconds while the user presses the buttons, repeating the prompt now and then.
+        """
+        plan = strategies(self.before, self.url)
+        manual = plan[0].name == "manual"
+        start = time.monotonic()
+        if manual:
+            self.say(MANUAL_PROMPT)
+        remind = start + MANUAL_REMIND
+        attempts = 0
+        while True:
+            for strategy in plan:
+                attempts += 1
+                if self._attempt(strategy):
+                    self.detect()
+                    return
+            now = time.monotonic()
+            if not manual or now - start > self.manual_wait:
+                break
+            if now > remind:
+                left = self.manual_wait - (now - start)
+                self.say(f"still no loader ({left:.0f} s left): {MANUAL_PROMPT}")
+                remind = now + MANUAL_REMIND
+        if manual:
+            raise SyncError(
+                f"no answer from an ESP8266 loader on {self.url} in {self.manual_wait:.0f} s "
+                "of waiting for the buttons",
+                "Keep GPIO0 (FLASH) low while RESET is pressed and released; check that TX/RX are "
+                "crossed and the 3.3 V supply holds",
+            )
+        raise SyncError(
+            f"no answer from an ESP8266 loader on {self.url} after {attempts} reset attempts",
+            "Check the port and cable; a board without auto-reset needs --before manual "
+            "(hold FLASH/GPIO0, press RESET)",
+        )
+
+    def _attempt(self, strategy: ResetStrategy) -> bool:
+        if not strategy.run(self.link.port):
+            self.say("the port cannot drive DTR/RTS, so the chip was not reset")
+        for _ in range(5):
+            if self.sync():
+                return True
+            time.sleep(0.05)
+        if self.target_baud != ROM_BAUD:
+            # Without reset lines a stub left running by an earlier session still listens at the rate
+            # it was switched to; try that rate before giving up.
+            self.link.set_baud(self.target_baud)
+            if self.sync() and self.stub:
+                self.running_baud = self.target_baud
+                return True
+            self.link.set_baud(ROM_BAUD)
+        return False
+
+    def detect(self) -> ChipInfo:
+        magic = self.read_reg(CHIP_MAGIC_REG)
+        if magic != ESP8266_MAGIC:
+            raise ChipError(
+                f"the chip is not an ESP8266 (magic register reads 0x{magic:08x})",
+                "This tool flashes ESP8266 boards only; use esptool for other chips",
+            )
+        r0, r1, _r2, r3 = (self.read_reg(a) for a in OTP)
+        if r3:
+            oui = ((r3 >> 16) & 0xFF, (r3 >> 8) & 0xFF, r3 & 0xFF)
+        elif (r1 >> 16) & 0xFF == 0:
+            oui = (0x18, 0xFE, 0x34)
+        else:
+            oui = (0xAC, 0xD0, 0x74)
+        mac = ":".join(f"{b:02x}" for b in (*oui, (r1 >> 8) & 0xFF, r1 & 0xFF, (r0 >> 24) & 0xFF))
+        chip_id = (r0 >> 24) | ((r1 & 0xFFFFFF) << 8)
+        jedec = self.jedec_id()
+        self.info = ChipInfo(mac, chip_id, jedec, flash_size_for_jedec(jedec))
+        return self.info
+
+    def jedec_id(self) -> int:
+        """RDID through the SPI0 registers (§4.3); the ROM needs FLASH_BEGIN(0, 0) to attach flash."""
+        if not self.stub:
+            self.checked(p.FLASH_BEGIN, struct.pack("<IIII", 0, 0, 0x400, 0))
+        self.write_reg(SPI0 + 0x20, (24 - 1) << 8)  # USR1: 24 MISO bits
+        self.write_reg(SPI0 + 0x1C, 0x90000000)  # USR: COMMAND | MISO
+        self.write_reg(SPI0 + 0x24, 0x70000000 | 0x9F)  # USR2: 8-bit command RDID
+        self.write_reg(SPI0 + 0x40, 0)
+        self.write_reg(SPI0, 1 << 18)
+        for _ in range(10):
+            if not self.read_reg(SPI0) & (1 << 18):
+                break
+        word = self.read_reg(SPI0 + 0x40)
+        mfr, typ, cap = word & 0xFF, (word >> 8) & 0xFF, (word >> 16) & 0xFF
+        return (mfr << 16) | (typ << 8) | cap
+
+    # -- stub ----------------------------------------------------------------------------------
+    def _mem_block(self, chunk: bytes, seq: int) -> None:
+        # A bit flipped on the wire costs one block, not the session: the ROM rejects it by checksum.
+        for attempt in range(3):
+            try:
+                self.checked(p.MEM_DATA, packet=p.data_request(p.MEM_DATA, chunk, seq))
+                return
+            except ProtocolError:
+                if attempt == 2:
+                    raise
+
+    def run_stub(self, image: StubImage | None = None) -> bool:
+        """Upload and start the stub; False (with a note) when no stub image is installed."""
+        if self.stub:
+            return True
+        image = image or find_stub()
+        if image is None:
+            return False
+        for data, addr in ((image.text, image.text_start), (image.data, image.data_start)):
+            if not data:
+                continue
+            blocks = (len(data) + RAM_BLOCK - 1) // RAM_BLOCK
+            self.checked(p.MEM_BEGIN, struct.pack("<IIII", len(data), blocks, RAM_BLOCK, addr))
+            for seq in range(blocks):
+                chunk = data[seq * RAM_BLOCK : (seq + 1) * RAM_BLOCK]
+                self._mem_block(chunk, seq)
+        self.link.write_frame(p.request(p.MEM_END, struct.pack("<II", 0, image.entry)))
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            frame = self.link.read_frame(max(0.0, deadline - time.monotonic()))
+            if frame == b"OHAI":
+                self.stub = True
+                return True
+        raise ProtocolError(
+            "the flasher stub did not start (no OHAI)",
+            "Reset the board and retry, or use --no-stub",
+        )
+
+    def change_baud(self, baud: int) -> int:
+        """Switch to ``baud`` (stub only); falls back to 115200 when the link fails at the new rate."""
+        if baud == self.running_baud:
+            return baud
+        if baud == ROM_BAUD or not self.stub:
+            return ROM_BAUD
+        self.command(p.CHANGE_BAUDRATE, struct.pack("<II", baud, ROM_BAUD))
+        self.link.set_baud(baud)
+        time.sleep(0.05)
+        self.link.flush_input()
+        try:
+            self.read_reg(CHIP_MAGIC_REG)
+            return baud
+        except (ProtocolError, SerialPortError):
+            self.say(f"{baud} baud failed on this link; reconnecting at {ROM_BAUD}")
+            self.link.set_baud(ROM_BAUD)
+            self.stub = False
+            self.connect()
+            self.run_stub()
+            return ROM_BAUD
+
+    def reconnect(self) -> None:
+        """After losing the chip mid-flash: reset into the loader again at the same rate and stub."""
+        had_stub, want = self.stub, self.target_baud
+        self.link.set_baud(ROM_BAUD)
+        self.stub = False
+        self.running_baud = ROM_BAUD
+        self.connect()
+        if had_stub:
+            self.run_stub()
+            self.target_baud = self.change_baud(want)
+
+    # -- flash primitives (stub) ---------------------------------------------------------------
+    def spi_set_params(self, size: int) -> None:
+        if self.stub:
+            self.checked(
+                p.SPI_SET_PARAMS, struct.pack("<IIIIII", 0, size, 0x10000, 0x1000, 0x100, 0xFFFF)
+            )
+
+    def md5(self, addr: int, size: int) -> bytes:
+        timeout = max(3.0, 8.0 * size / (1 << 20))
+        resp = self.checked(
+            p.SPI_FLASH_MD5, struct.pack("<IIII", addr, size, 0, 0), timeout=timeout
+        )
+        return resp.payload[:16]
+
+    def erase_region(self, addr: int, size: int) -> None:
+        if not self.stub:
+            raise FlashError(
+                "erasing a region needs the flasher stub",
+                "Install the stub extra or drop --no-stub",
+            )
+        timeout = max(3.0, 40.0 * size / (1 << 20))
+        self.checked(p.ERASE_REGION, struct.pack("<II", addr, size), timeout=timeout)
+
+    def erase_flash(self) -> None:
+        if not self.stub:
+            raise FlashError(
+                "erasing the whole flash needs the flasher stub",
+                "Install the stub extra or drop --no-stub",
+            )
+        self.checked(p.ERASE_FLASH, timeout=120.0)
+
+    def read_flash(
+        self, addr: int, size: int, progress: Callable[[int], None] = lambda n: None
+    ) -> bytes:
+        import hashlib
+
+        if not self.stub:
+            raise FlashError(
+                "the ESP8266 ROM cannot read flash", "Install the stub extra or drop --no-stub"
+            )
+        self.checked(p.READ_FLASH, struct.pack("<IIII", addr, size, 0x1000, 64))
+        data = bytearray()
+        while len(data) < size:
+            frame = self.link.read_frame(5.0)
+            if frame is None:
+                raise FlashError(
+                    f"reading flash stopped at 0x{addr + len(data):x}", "Retry at a lower --baud"
+                )
+            data += frame
+            if len(data) < size and len(frame) < 0x1000:
+                raise FlashError(
+                    "read data arrived corrupted (short frame)", "Retry at a lower --baud"
+                )
+            self.link.write_frame(struct.pack("<I", len(data)))
+            progress(len(data))
+        digest = self.link.read_frame(5.0)
+        if len(data) != size or digest != hashlib.md5(data).digest():
+            raise FlashError("read data does not match the chip's MD5", "Retry at a lower --baud")
+        return bytes(data)
+
+    # -- leaving -------------------------------------------------------------------------------
+    def hard_reset(self) -> bool:
+        return hard_reset(self.link.port)
+
+    def lines_supported(self) -> bool:
+        """Whether this port can drive DTR/RTS (a pty or socket:// cannot)."""
+        try:
+            self.link.port.dtr = False
+            return True
+        except (OSError, ValueError, serial.SerialException):
+            return False
+
+    def soft_reset(self) -> None:
+        """Start the firmware without the reset lines: the stub's RUN_USER_CODE, or the ROM's
+        FLASH_BEGIN(0, 0) + FLASH_END(1), as esptool's soft-reset does."""
+        if self.stub:
+            self.link.write_frame(p.request(p.RUN_USER_CODE))
+        else:
+            self.checked(p.FLASH_BEGIN, struct.pack("<IIII", 0, 0, 0x400, 0))
+            self.command(p.FLASH_END, struct.pack("<I", 1))
+
+    def close(self) -> None:
+        self.link.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def flash_size_name(info: ChipInfo) -> str:
+    """The detected size, or an error: never guess a size for an unknown chip."""
+    if info.flash_size is None or info.flash_size not in FLASH_SIZES:
+        raise ChipError(
+            f"unknown flash chip (JEDEC id 0x{info.jedec_id:06x})", "Pass --flash-size explicitly"
+        )
+    return info.flash_size

@@ -1,0 +1,116 @@
+"""The serial link: open a pyserial port by URL, read SLIP frames against a deadline.
+
+pyserial picks the transport from the URL (a device path, ``rfc2217://``, ``socket://``, ``loop://``).
+The port's read timeout is set once at open and deadlines are kept here, because changing
+``timeout`` on an RFC 2217 port renegotiates every setting (≈200 ms each time with pyserial's client).
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+
+import serial
+
+from nodemcu_pipeline.errors import SerialPortError
+from nodemcu_pipeline.flasher.slip import SlipDecoder, encode
+
+READ_SLICE = 0.02
+DIALOUT_HINT = (
+    "Add yourself to the dialout group: sudo usermod -a -G dialout $USER (then log in again)"
+)
+
+
+def open_port(url: str, baud: int = 115200) -> serial.SerialBase:
+    """Open ``url`` at ``baud``; missing, busy and forbidden ports get their own one-line errors."""
+    try:
+        port = serial.serial_for_url(url, baudrate=baud, timeout=READ_SLICE, do_not_open=True)
+        if url.startswith("/dev/") or url.startswith("COM"):
+            port.exclusive = True
+        port.open()
+        return port
+    except serial.SerialException as exc:
+        raise _port_error(url, exc) from None
+    except (OSError, ValueError) as exc:
+        raise _port_error(url, exc) from None
+
+
+def _port_error(url: str, exc: BaseException) -> SerialPortError:
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    if (
+        code == errno.ENOENT
+        or "No such file" in text
+        or "could not open port" in text
+        and "No such" in text
+    ):
+        return SerialPortError(
+            f"serial port {url} does not exist",
+            "Plug the board in, check the port name (invoke flash --port auto lists ports)",
+        )
+    if code == errno.EACCES or "Permission denied" in text:
+        return SerialPortError(f"no permission to open {url}", DIALOUT_HINT)
+    if code in (errno.EBUSY, errno.EAGAIN) or "busy" in text.lower() or "lock" in text.lower():
+        return SerialPortError(
+            f"serial port {url} is busy (another program has it open)",
+            "Close the serial monitor or other flasher using it",
+        )
+    if "refused" in text.lower() or code == errno.ECONNREFUSED:
+        return SerialPortError(f"nothing is listening at {url}", "Start the board or server first")
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return SerialPortError(
+        f"cannot open serial port {url} ({first})", "Check the port name and the cable"
+    )
+
+
+class Link:
+    """SLIP frames over an open port."""
+
+    def __init__(self, port: serial.SerialBase) -> None:
+        self.port = port
+        self.decoder = SlipDecoder()
+        self._frames: list[bytes] = []
+
+    def write_frame(self, payload: bytes) -> None:
+        try:
+            self.port.write(encode(payload))
+        except (serial.SerialException, OSError) as exc:
+            raise SerialPortError(
+                f"writing to the serial port failed ({exc})",
+                "The board was unplugged or the port closed; reconnect it",
+            ) from None
+
+    def read_frame(self, timeout: float) -> bytes | None:
+        """The next complete frame, or None when ``timeout`` seconds pass without one."""
+        deadline = time.monotonic() + timeout
+        while not self._frames:
+            if time.monotonic() > deadline:
+                return None
+            try:
+                data = self.port.read(max(1, self.port.in_waiting))
+            except (serial.SerialException, OSError) as exc:
+                raise SerialPortError(
+                    f"reading from the serial port failed ({exc})",
+                    "The board was unplugged or the port closed; reconnect it",
+                ) from None
+            if data:
+                self._frames.extend(self.decoder.feed(data))
+        return self._frames.pop(0)
+
+    def flush_input(self) -> None:
+        self._frames.clear()
+        self.decoder.reset()
+        try:
+            while self.port.in_waiting:
+                self.port.read(self.port.in_waiting)
+        except (serial.SerialException, OSError):
+            pass
+
+    def set_baud(self, baud: int) -> None:
+        self.port.baudrate = baud
+
+    def close(self) -> None:
+        try:
+            self.port.close()
+        except (serial.SerialException, OSError):
+            pass

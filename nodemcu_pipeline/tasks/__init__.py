@@ -1,0 +1,34 @@
+"""The task collection: the same tasks for ``invoke`` in a checkout and for the console script.
+
+Each module holds the tasks of one stage; this package puts them into one flat collection so that
+``invoke build flash`` and ``nodemcu-pipeline build flash`` chain them the same way.
+"""
+
+from __future__ import annotations
+
+from invoke import Collection
+
+from nodemcu_pipeline.config import DEFAULTS
+from nodemcu_pipeline.tasks import (
+    assembling,
+    building,
+    checking,
+    flashing,
+    initdata,
+    releasing,
+)
+
+STAGE_MODULES = (assembling, flashing, initdata, building, checking, releasing)
+
+
+def collection() -> Collection:
+    """A fresh flat collection of every task, with the pipeline's defaults configured."""
+    ns = Collection()
+    for module in STAGE_MODULES:
+        for task in Collection.from_module(module).tasks.values():
+            ns.add_task(task)
+    ns.configure({"pipeline": dict(DEFAULTS)})
+    return ns
+
+
+ns = collection()

@@ -1,0 +1,69 @@
+"""Task: assemble (the flash plan for a board)."""
+
+from __future__ import annotations
+
+from invoke import task
+
+from nodemcu_pipeline.cli import task_errors
+
+
+# ==== foundation: assemble =========================================================================
+@task(
+    iterable=["firmware"],
+    help={
+        "firmware": "firmware image: one combined .bin (goes to 0x0) or 0x00000.bin and 0x10000.bin "
+        "(repeat the flag); default: the latest build in the build directory",
+        "flash-size": "the board's flash size: 512KB 1MB 2MB 4MB 8MB 16MB (also 256KB, 2MB-c1, 4MB-c1), "
+        "or header (take it from the image header; NodeMCU's own headers say 1MB)",
+        "flash-mode": "qio, qout, dio, dout or keep (the image header's mode)",
+        "flash-freq": "40m, 26m, 20m, 80m or keep",
+        "layout": "auto (read the NodeMCU release from the image), sdk2, nodemcu3, nodemcu3-early",
+        "init-data": "SDK init data for sdk2 layouts: FILE (or FILE@ADDR to have the address checked)",
+        "merged": "also write one merged image here (flash it at 0x0)",
+        "build-dir": "where plan.json and the region files go (default: build)",
+    },
+)
+@task_errors
+def assemble(
+    c,
+    firmware=None,
+    flash_size=None,
+    flash_mode=None,
+    flash_freq=None,
+    layout=None,
+    init_data=None,
+    merged=None,
+    build_dir=None,
+):
+    """Compute and check the flash plan for a board: addresses, init data, header, fit."""
+    from nodemcu_pipeline.assemble import assemble as run_assemble
+    from nodemcu_pipeline.assemble import latest_build_images
+    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.errors import UsageError
+
+    s = settings(
+        c.config, build_dir=build_dir, flash_mode=flash_mode, flash_freq=flash_freq, layout=layout
+    )
+    size = flash_size or s.flash_size
+    if size in (None, "detect"):
+        raise UsageError(
+            "assemble needs the board's flash size",
+            "Pass --flash-size SIZE (invoke chip-info reads it from the board) "
+            "or --flash-size header",
+        )
+    images = list(firmware or []) or latest_build_images(s.build_dir)
+    result = run_assemble(
+        images, size, s.build_dir, s.layout, s.flash_mode, s.flash_freq, init_data, merged
+    )
+    how = "detected from the image" if result.detected else "as given"
+    print(f"layout {result.layout.generation.value} ({how}) on {result.layout.flash_size.name}")
+    for r in result.plan.regions:
+        print(f"  0x{r.address:06x}  {len(r.data):8d} bytes  {r.purpose:10s} {r.sha256[:16]}")
+    for note in result.plan.notes:
+        print(f"  note: {note}")
+    print(f"plan: {result.plan_path}")
+    if result.merged_path:
+        print(f"merged image: {result.merged_path}")
+
+
+# ==== end foundation ===============================================================================

@@ -1,0 +1,85 @@
+"""Tasks around the Lua REPL and the whole chain: check, rehearse, demo."""
+
+from __future__ import annotations
+
+from invoke import task
+
+from nodemcu_pipeline.cli import PORT_HELP, say, seconds, task_errors
+
+# ==== repl and chain: check, demo, rehearse =========================================================
+FORMAT_HELP = "file system: auto (format only when the probe fails), always, never"
+
+
+@task(
+    help={
+        "port": PORT_HELP,
+        "format": FORMAT_HELP,
+        "no-reset": "do not pulse RTS first; just read what the running firmware prints",
+        "timeout": "seconds of silence before giving up on the prompt (default 20)",
+    }
+)
+@task_errors
+def check(c, port=None, format=None, no_reset=False, timeout="20"):
+    """Check a flashed board through the Lua REPL: prompt, banner, file system (format if broken)."""
+    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.flasher.ports import resolve_port
+    from nodemcu_pipeline.repl import check_after_flash
+
+    s = settings(c.config, port=port, format=format)
+    quiet = seconds(timeout, "--timeout", "20")
+    print(check_after_flash(resolve_port(s.port), s.format, say, not no_reset, quiet).summary())
+
+
+@task(
+    help={
+        "plan": "the plan.json to rehearse (default: <build-dir>/plan.json)",
+        "format": FORMAT_HELP,
+        "build-dir": "build directory (default: build)",
+        "state": "keep the virtual board's flash in this file afterwards",
+    }
+)
+@task_errors
+def rehearse(c, plan=None, format=None, build_dir=None, state=None):
+    """Flash a plan to a virtual ESP8266 and run the REPL check: a smoke test without hardware."""
+    from pathlib import Path
+
+    from nodemcu_pipeline.chain import rehearse as run_rehearse
+    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.progress import console_progress
+
+    s = settings(c.config, format=format, build_dir=build_dir)
+    with console_progress() as progress:
+        report = run_rehearse(
+            Path(plan) if plan else s.build_dir / "plan.json",
+            s.format,
+            say,
+            progress,
+            Path(state) if state else None,
+        )
+    print(report.summary())
+
+
+@task(
+    help={
+        "firmware-dir": "firmware tree to build (default: examples/firmware)",
+        "image": "build image (default: nodemcu-pipeline/build:local, built locally if missing)",
+        "build-dir": "build directory; the demo works in <build-dir>/demo",
+        "flash-size": "flash size of the virtual board (default 4MB)",
+    }
+)
+@task_errors
+def demo(c, firmware_dir=None, image=None, build_dir=None, flash_size="4MB"):
+    """The whole chain on embedded defaults: no board, no internet (virtual ESP8266, local server)."""
+    from nodemcu_pipeline.chain import demo as run_demo
+    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.layout import parse_flash_size
+    from nodemcu_pipeline.progress import console_progress
+
+    s = settings(c.config, firmware_dir=firmware_dir, image=image, build_dir=build_dir)
+    size = parse_flash_size(flash_size).name
+    with console_progress() as progress:
+        report = run_demo(s.firmware_dir, s.build_dir, s.image, say, progress, size)
+    print(report.summary())
+
+
+# ==== end repl and chain ===========================================================================

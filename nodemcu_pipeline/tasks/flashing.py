@@ -1,0 +1,176 @@
+"""Tasks that talk to a board's ROM loader: flash, erase, read-flash, chip-info."""
+
+from __future__ import annotations
+
+from invoke import task
+
+from nodemcu_pipeline.cli import BEFORE_HELP, PORT_HELP, say, task_errors, whole_number
+
+
+# ==== flasher: flash, erase, read-flash, chip-info =================================================
+@task(
+    iterable=["firmware"],
+    help={
+        "plan": "a plan.json from invoke assemble (default: assemble the latest build for this board)",
+        "firmware": "image(s) to flash instead: one combined .bin, or 0x00000.bin and 0x10000.bin",
+        "port": PORT_HELP,
+        "baud": "transfer rate after the stub starts (falls back to 115200 if the link fails)",
+        "before": BEFORE_HELP,
+        "after": "hard-reset (boot the firmware; soft reset on ports without RTS), soft-reset or no-reset",
+        "erase-all": "erase the whole flash first (clears stale init data and file systems)",
+        "no-stub": "talk to the ROM only: no compression, no verification",
+        "no-verify": "skip the MD5 check of each written region",
+        "flash-size": "detect (from the chip's JEDEC id) or a size like 4MB",
+        "layout": "auto, sdk2, nodemcu3, nodemcu3-early (when assembling images)",
+        "init-data": "SDK init data for sdk2 layouts",
+        "no-check": "do not run the Lua REPL check after flashing",
+        "format": "file system check after flashing: auto (format only if broken), always, never",
+        "build-dir": "build directory (default: build)",
+    },
+)
+@task_errors
+def flash(
+    c,
+    plan=None,
+    firmware=None,
+    port=None,
+    baud=None,
+    before=None,
+    after=None,
+    erase_all=False,
+    no_stub=False,
+    no_verify=False,
+    flash_size=None,
+    layout=None,
+    init_data=None,
+    no_check=False,
+    format=None,
+    build_dir=None,
+):
+    """Flash a plan or images with the built-in flasher, verify them, then check the REPL."""
+    from nodemcu_pipeline.assemble import plan_source
+    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.flasher.api import flash as run_flash
+    from nodemcu_pipeline.progress import console_progress
+
+    s = settings(
+        c.config,
+        port=port,
+        baud=baud,
+        before=before,
+        after=after,
+        layout=layout,
+        build_dir=build_dir,
+        format=format,
+    )
+    source = plan_source(
+        s.build_dir,
+        plan,
+        firmware,
+        s.layout,
+        s.flash_mode,
+        s.flash_freq,
+        init_data,
+        flash_size or s.flash_size,
+    )
+    with console_progress() as progress:
+        check = not no_check and s.after == "hard-reset"
+        report = run_flash(
+            s.port,
+            source,
+            s.baud,
+            s.before,
+            s.after,
+            not no_stub,
+            not no_verify,
+            erase_all,
+            say,
+            progress,
+            leave_reset_to_check=check,
+        )
+    info = report.info
+    print(
+        f"chip ESP8266 {info.mac} flash {info.flash_size} at {report.baud} baud"
+        f" ({'stub' if report.stub else 'ROM only'})"
+    )
+    for r in report.results:
+        verified = "verified" if r.verified else "not verified"
+        print(f"  0x{r.address:06x} {r.size:8d} bytes  {r.outcome} ({verified})")
+    if check:
+        from nodemcu_pipeline.flasher.ports import resolve_port
+        from nodemcu_pipeline.repl import check_after_flash
+
+        print(check_after_flash(resolve_port(s.port), s.format, say=say).summary())
+
+
+@task(help={"port": PORT_HELP, "before": BEFORE_HELP})
+@task_errors
+def chip_info(c, port=None, before=None):
+    """Show the chip's MAC, chip id, JEDEC flash id and flash size."""
+    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.flasher.api import chip_info as run_chip_info
+
+    s = settings(c.config, port=port, before=before)
+    info = run_chip_info(s.port, s.before, say)
+    print(f"chip: ESP8266EX\nmac: {info.mac}\nchip id: 0x{info.chip_id:08x}")
+    print(f"flash id: 0x{info.jedec_id:06x}\nflash size: {info.flash_size or 'unknown'}")
+
+
+@task(
+    help={
+        "port": PORT_HELP,
+        "baud": "transfer rate",
+        "before": BEFORE_HELP,
+        "address": "start of the region to erase (default: the whole chip)",
+        "size": "size of the region (multiple of 4096)",
+    }
+)
+@task_errors
+def erase(c, port=None, baud=None, before=None, address=None, size=None):
+    """Erase the whole flash, or one region of it."""
+    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.errors import UsageError
+    from nodemcu_pipeline.flasher.api import erase as run_erase
+
+    s = settings(c.config, port=port, baud=baud, before=before)
+    region = None
+    if address is not None or size is not None:
+        flags, example = "--address and --size", "--address 0x100000 --size 0x10000"
+        region = (
+            whole_number(address or 0, flags, example),
+            whole_number(size, flags, example),
+        )
+        if region[0] % 4096 or region[1] % 4096 or region[1] <= 0:
+            raise UsageError("erase regions are whole 4 KB sectors", "Use multiples of 0x1000")
+    run_erase(s.port, s.baud, s.before, region, say)
+    print("erased" + (f" 0x{region[0]:x}+0x{region[1]:x}" if region else " the whole flash"))
+
+
+@task(
+    help={
+        "port": PORT_HELP,
+        "baud": "transfer rate",
+        "before": BEFORE_HELP,
+        "address": "start address (default 0)",
+        "size": "bytes to read (default: to the end)",
+        "output": "file to write (written atomically)",
+    }
+)
+@task_errors
+def read_flash(c, output, port=None, baud=None, before=None, address="0", size="0"):
+    """Read flash contents to a file (needs the stub)."""
+    from pathlib import Path
+
+    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.flasher.api import read_flash as run_read
+    from nodemcu_pipeline.progress import console_progress
+
+    s = settings(c.config, port=port, baud=baud, before=before)
+    flags, example = "--address and --size", "--address 0 --size 0x100000"
+    addr, length = whole_number(address, flags, example), whole_number(size, flags, example)
+    with console_progress() as progress:
+        run_read(s.port, s.baud, s.before, addr, length, Path(output), say, progress)
+    print(f"wrote {output}")
+
+
+# ==== end flasher ==================================================================================

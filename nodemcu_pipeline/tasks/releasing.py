@@ -1,0 +1,99 @@
+"""Tasks for release jobs: release, bench, soak."""
+
+from __future__ import annotations
+
+from invoke import task
+
+from nodemcu_pipeline.cli import task_errors, whole_number
+
+# ==== release: release, bench, soak =================================================================
+
+
+@task(
+    help={
+        "variants": "firmware variants, comma-separated (float,integer)",
+        "flash_sizes": "flash sizes to assemble each variant for, comma-separated (1MB,4MB,16MB)",
+        "out": "where the release files go (default: <build_dir>/release)",
+        "build_root": "directory holding one build directory per variant (default: build_dir)",
+        "collect_only": "only collect what earlier build/assemble/rehearse steps left (CI legs)",
+        "build_image": "build the builder image first (--no-build-image to reuse it)",
+    }
+)
+@task_errors
+def release(
+    c,
+    variants="float,integer",
+    flash_sizes="1MB,4MB,16MB",
+    out=None,
+    build_root=None,
+    collect_only=False,
+    build_image=True,
+):
+    """Build, assemble and rehearse every variant, then collect images, plans and SHA256SUMS."""
+    from pathlib import Path
+
+    from nodemcu_pipeline import release as rel
+    from nodemcu_pipeline.config import settings
+
+    s = settings(c.config)
+    root = Path(build_root) if build_root else s.build_dir
+    result = rel.release(
+        rel.parse_variants(variants),
+        rel.parse_flash_sizes(flash_sizes),
+        root,
+        Path(out) if out else s.build_dir / "release",
+        collect_only=collect_only,
+        build_image=build_image,
+    )
+    print(f"release: {len(result.files)} files in {result.out_dir} (see {rel.SUMS_NAME})")
+
+
+@task(
+    help={
+        "only": "run only these benchmarks, comma-separated (file stems in bench/)",
+        "output": "where the figures go (default: bench/results.json)",
+    }
+)
+@task_errors
+def bench(c, only=None, output="bench/results.json"):
+    """Run bench/*.py and write their figures and ratios to bench/results.json."""
+    from pathlib import Path
+
+    from nodemcu_pipeline import bench as benchmarks
+
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    root = Path(__file__).resolve().parents[2]
+    benchmarks.run_all(root / "bench", Path(output), names)
+    print(f"bench: figures written to {output}")
+
+
+@task(
+    help={
+        "runs": "number of seeded runs (fault kinds are taken in turn)",
+        "seed": "seed: the same seed replays the same faults",
+        "kinds": "only these faults, comma-separated (clean,corrupt,drop,reset,unplug,dl-truncate,"
+        "dl-flip,dl-500,dl-length)",
+        "report": "where the per-run JSON report goes (default: <build_dir>/soak.json)",
+    }
+)
+@task_errors
+def soak(c, runs="200", seed="1", kinds=None, report=None):
+    """Fault soak on the virtual board and a faulty server: verified / error / silent counts."""
+    from pathlib import Path
+
+    from nodemcu_pipeline import soak as soaking
+    from nodemcu_pipeline.config import settings
+
+    flags, example = "--runs and --seed", "--runs 200 --seed 1"
+    runs, seed = whole_number(runs, flags, example), whole_number(seed, flags, example)
+
+    def show(r):
+        print(f"soak: run {r.index:4d} {r.kind:<12} {r.outcome:<8} {r.detail}", flush=True)
+
+    path = Path(report) if report else settings(c.config).build_dir / "soak.json"
+    result = soaking.soak(runs, seed, soaking.parse_kinds(kinds), report_path=path, on_run=show)
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts().items())
+    print(f"soak: {len(result.runs)} runs: {counts} (report {path})")
+
+
+# ==== end release ==================================================================================

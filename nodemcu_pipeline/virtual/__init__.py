@@ -1,0 +1,66 @@
+"""The virtual ESP8266: ROM loader, stub, flash chip and NodeMCU firmware, for tests and rehearsal.
+
+``VirtualBoard`` runs one in-process (``with VirtualBoard("4MB") as board: board.url``);
+``python -m nodemcu_pipeline.virtual`` runs one as a process (see ``__main__``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nodemcu_pipeline.layout import parse_flash_size
+from nodemcu_pipeline.virtual.board import Board
+from nodemcu_pipeline.virtual.faults import Faults
+from nodemcu_pipeline.virtual.flashchip import FlashChip
+from nodemcu_pipeline.virtual.uart import PtyServer, Rfc2217Server
+
+
+class VirtualBoard:
+    """A board plus its front end, started in background threads."""
+
+    def __init__(
+        self,
+        flash_size: str = "4MB",
+        pty: bool = False,
+        state: Path | None = None,
+        realtime: bool = False,
+        faults: Faults | None = None,
+        boot: str = "download",
+        listen: str = "127.0.0.1:0",
+    ) -> None:
+        size = parse_flash_size(flash_size).size_bytes
+        self.state = Path(state) if state else None
+        flash = (
+            FlashChip.load(self.state, size, realtime) if self.state else FlashChip(size, realtime)
+        )
+        self.board = Board(flash, faults, realtime, boot)
+        if pty:
+            self.server: PtyServer | Rfc2217Server = PtyServer(self.board)
+        else:
+            host, _, port = listen.rpartition(":")
+            self.server = Rfc2217Server(self.board, host or "127.0.0.1", int(port or 0))
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def flash(self) -> FlashChip:
+        return self.board.flash
+
+    def start(self) -> VirtualBoard:
+        self.board.start()
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+        if self.state:
+            with self.board.lock:
+                self.board.flash.save(self.state)
+
+    def __enter__(self) -> VirtualBoard:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,79 @@
+"""``python -m nodemcu_pipeline.virtual``: a virtual ESP8266 on an RFC 2217 port or a pty.
+
+Prints the port URL as the first stdout line, serves until SIGTERM/SIGINT, then saves ``--state``
+(raw flash, exactly flash-size bytes), prints one JSON stats line to stderr (or ``--stats FILE``) and
+exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from nodemcu_pipeline.errors import PipelineError
+from nodemcu_pipeline.virtual import VirtualBoard
+from nodemcu_pipeline.virtual.faults import Faults
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m nodemcu_pipeline.virtual",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--flash-size", default="4MB", help="512KB 1MB 2MB 4MB 8MB 16MB (default 4MB)"
+    )
+    parser.add_argument(
+        "--listen", default="127.0.0.1:0", help="RFC 2217 address (default 127.0.0.1:0)"
+    )
+    parser.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal instead")
+    parser.add_argument("--state", type=Path, help="load flash from / save flash to this file")
+    parser.add_argument(
+        "--realtime",
+        action="store_true",
+        help="pace bytes at the baud rate and apply flash erase/program timing",
+    )
+    parser.add_argument(
+        "--corrupt-rate", type=float, default=0.0, help="flip a bit in received bytes"
+    )
+    parser.add_argument("--drop-rate", type=float, default=0.0, help="drop received bytes")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the fault injection")
+    parser.add_argument("--reset-at-byte", type=int, help="reset the chip after N received bytes")
+    parser.add_argument(
+        "--boot",
+        choices=("download", "flash"),
+        default="download",
+        help="power-on mode before the host resets the board (default download)",
+    )
+    parser.add_argument("--stats", type=Path, help="write the exit statistics here, not stderr")
+    args = parser.parse_args(argv)
+    faults = Faults(args.corrupt_rate, args.drop_rate, args.seed, args.reset_at_byte)
+    try:
+        board = VirtualBoard(
+            args.flash_size, args.pty, args.state, args.realtime, faults, args.boot, args.listen
+        )
+    except (PipelineError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    board.start()
+    print(board.url, flush=True)
+    while not done.wait(0.5):
+        pass
+    board.stop()
+    stats = board.board.stats_json()
+    if args.stats:
+        args.stats.write_text(stats + "\n")
+    else:
+        print(stats, file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

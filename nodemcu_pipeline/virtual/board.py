@@ -1,0 +1,256 @@
+"""The virtual ESP8266 board: reset circuit, boot modes, ROM loader / stub / firmware dispatch.
+
+A front end (``uart.py``) feeds received bytes to ``Board.receive`` and line changes to
+``Board.set_lines``; the board answers through the ``tx`` callback the front end installs. Output at a
+rate other than the host's (the ROM's 74880-baud boot log, or anything after a baud mismatch) arrives
+as garbage, as it would on a real UART.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from nodemcu_pipeline.flasher.slip import SlipDecoder, encode
+from nodemcu_pipeline.virtual.faults import Faults
+from nodemcu_pipeline.virtual.flashchip import FlashChip
+from nodemcu_pipeline.virtual.rom import STUB_ENTRIES, Registers, RomLoader
+from nodemcu_pipeline.virtual.stub import StubLoader
+
+ROM_BAUD = 74880
+APP_BAUD = 115200
+OHAI = b"OHAI"
+CHIP_ID = 0x0076811A
+# A real board's EN RC network delays the start by milliseconds; pyserial's RFC 2217 client delivers
+# each line change about 50 ms after the previous one, so the sample point sits between IO0 going
+# low (≈50 ms after EN) and esptool releasing it again (≈200 ms after EN).
+EN_RC_DELAY = 0.1
+
+
+@dataclass
+class BoardStats:
+    bytes_in: int = 0
+    bytes_out: int = 0
+    commands: int = 0
+    resets: int = 0
+    boots: list[str] = field(default_factory=list)
+
+
+class Board:
+    """One ESP8266 with its flash chip, in one of the modes: rom, stub, app, hung."""
+
+    def __init__(
+        self,
+        flash: FlashChip,
+        faults: Faults | None = None,
+        realtime: bool = False,
+        boot: str = "download",
+    ) -> None:
+        self.flash = flash
+        self.faults = faults or Faults()
+        self.realtime = realtime
+        self.chip_id = CHIP_ID
+        self.host_baud = APP_BAUD
+        # A transport that can read the host's rate at any moment (a pty's termios) sets this, so
+        # output after the host changed its rate without sending a byte is judged at the new rate.
+        self.probe_host_baud: Callable[[], int | None] | None = None
+        self.uart_baud = APP_BAUD
+        self.stats = BoardStats()
+        self.tx: Callable[[bytes], None] = lambda data: None
+        self.lock = threading.RLock()
+        self.mode = "off"
+        self.app: object | None = None
+        self._dtr = False
+        self._rts = False
+        self._en = True
+        self._io0 = True
+        self._decoder = SlipDecoder()
+        self._loader: RomLoader = self._new_rom()
+        self._reset_pending: threading.Timer | None = None
+        self._garble = random.Random(1)
+        self._initial_boot = boot
+
+    def start(self) -> None:
+        """Power on: boot like a board whose GPIO0 is held as ``--boot`` says."""
+        self.reset(download=self._initial_boot == "download", cause=1)
+
+    # -- host side -----------------------------------------------------------------------------
+    def set_host_baud(self, baud: int) -> None:
+        self.host_baud = int(baud)
+
+    def set_lines(self, dtr: bool | None = None, rts: bool | None = None) -> None:
+        """DTR/RTS from the host through the dev-kit's two transistors (§6.2)."""
+        with self.lock:
+            if dtr is not None:
+                self._dtr = bool(dtr)
+            if rts is not None:
+                self._rts = bool(rts)
+            # A line pulls its target low only while the other line is high (not asserted).
+            en = not (self._rts and not self._dtr)
+            io0 = not (self._dtr and not self._rts)
+            rising = en and not self._en
+            self._en, self._io0 = en, io0
+            if not en:
+                self.mode = "off"
+            elif rising:
+                # The ROM samples GPIO0 a little after EN rises (see EN_RC_DELAY).
+                timer = threading.Timer(EN_RC_DELAY, self._power_up)
+                timer.daemon = True
+                timer.start()
+
+    def _power_up(self) -> None:
+        with self.lock:
+            if self._en:
+                self.reset(download=not self._io0, cause=2)
+
+    def receive(self, data: bytes) -> None:
+        """Bytes from the host's TX line."""
+        with self.lock:
+            self.stats.bytes_in += len(data)
+            data, reset_now = self.faults.apply(data)
+            if self.realtime:
+                time.sleep(len(data) * 10 / self.uart_baud)
+            if self.mode in ("rom", "stub"):
+                for frame in self._decoder.feed(data):
+                    self._packet(frame)
+            elif self.mode == "app" and self.app is not None:
+                self.app.receive(data)  # type: ignore[attr-defined]
+            if reset_now:
+                # A brown-out mid-transfer: the chip restarts from flash, the host sees silence.
+                self.reset(download=False, cause=1)
+
+    # -- firmware host interface ---------------------------------------------------------------
+    def emit(self, data: bytes, baud: int = APP_BAUD) -> None:
+        """UART output at ``baud``; garbage unless the host listens at that rate."""
+        if self.probe_host_baud is not None:
+            self.host_baud = self.probe_host_baud() or self.host_baud
+        if baud != self.host_baud:
+            data = bytes(self._garble.choice((0x00, 0x80, 0xF8, 0xE0, 0x7F, 0x1C)) for _ in data)
+        self.stats.bytes_out += len(data)
+        if self.realtime and data:
+            time.sleep(len(data) * 10 / baud)
+        self.tx(data)
+
+    def request_reset(self, cause: int = 2) -> None:
+        """A software restart: reboot shortly after the current call returns."""
+        if self._reset_pending is not None:
+            return
+
+        def fire() -> None:
+            with self.lock:
+                self._reset_pending = None
+                if self.mode == "app":
+                    self.reset(download=False, cause=cause)
+
+        self._reset_pending = threading.Timer(0.1, fire)
+        self._reset_pending.daemon = True
+        self._reset_pending.start()
+
+    def sleep(self, seconds: float) -> None:
+        self.flash.simulated_seconds += seconds
+        if self.realtime:
+            time.sleep(seconds)
+
+    # -- boot ----------------------------------------------------------------------------------
+    def reset(self, download: bool, cause: int = 2) -> None:
+        with self.lock:
+            self.stats.resets += 1
+            self._decoder.reset()
+            self.uart_baud = APP_BAUD
+            mode = (1, 6) if download else (3, 6)
+            self.emit(
+                f"\r\n ets Jan  8 2013,rst cause:{cause}, boot mode:({mode[0]},{mode[1]})\r\n\r\n".encode(),
+                ROM_BAUD,
+            )
+            if download:
+                self.mode = "rom"
+                self._loader = self._new_rom()
+                self.stats.boots.append("download")
+            else:
+                self._boot_flash(cause)
+
+    def _boot_flash(self, cause: int) -> None:
+        from nodemcu_pipeline.errors import ImageError
+        from nodemcu_pipeline.image import parse_image
+
+        self.stats.boots.append("flash")
+        header = self.flash.read(0, 4)
+        if header[0] != 0xE9:
+            self.mode = "hung"
+            return
+        try:
+            image = parse_image(self.flash.read(0, min(self.flash.size, 0x10000)))
+        except ImageError:
+            self.emit(b"csum err\r\n", ROM_BAUD)
+            self.mode = "hung"
+            return
+        for seg in image.segments:
+            self.emit(
+                f"load 0x{seg.load_addr:08x}, len {len(seg.data)}, room 16 \r\n".encode(), ROM_BAUD
+            )
+        self.emit(f"csum 0x{image.checksum:02x}\r\n".encode(), ROM_BAUD)
+        self.mode = "app"
+        try:
+            from nodemcu_pipeline.virtual.nodemcu import NodeMCUApp
+        except ImportError:
+            self.app = None
+            self.emit(b"\r\nNodeMCU (virtual firmware missing)\r\n> ")
+            return
+        self.app = NodeMCUApp(self)
+        self.app.boot(cause)
+
+    # -- loader --------------------------------------------------------------------------------
+    def _new_rom(self) -> RomLoader:
+        return RomLoader(self.flash, Registers(self.flash, lambda: self.uart_baud))
+
+    def _packet(self, frame: bytes) -> None:
+        loader = self._loader
+        if isinstance(loader, StubLoader) and loader.reading is not None:
+            replies = loader.read_ack(frame)
+        else:
+            self.stats.commands += 1
+            replies = loader.handle(frame)
+        # The ROM autobauds on SYNC, so it always answers at the host's rate; the stub keeps the
+        # rate it inherited until CHANGE_BAUDRATE.
+        rate = self.host_baud if self.mode == "rom" else self.uart_baud
+        for rep in replies:
+            self.emit(encode(rep), rate)
+        actions, loader.after = loader.after, []
+        for action in actions:
+            self._after(action)
+
+    def _after(self, action: str) -> None:
+        kind, _, arg = action.partition(":")
+        if kind == "jump" and int(arg, 16) in STUB_ENTRIES:
+            stub = StubLoader(self.flash, self._loader.regs)
+            self._loader = stub
+            self.mode = "stub"
+            self.uart_baud = self.host_baud
+            self.emit(encode(OHAI), self.uart_baud)
+        elif kind == "jump":
+            self.mode = "hung"
+        elif kind == "baud":
+            self.uart_baud = int(arg)
+        elif kind == "run":
+            self._boot_flash(cause=2)
+        elif kind == "reboot-loader":
+            self.reset(download=True, cause=2)
+
+    def stats_json(self) -> str:
+        s = self.stats
+        return json.dumps(
+            {
+                "bytes_in": s.bytes_in,
+                "bytes_out": s.bytes_out,
+                "commands": s.commands,
+                "resets": s.resets,
+                "boots": s.boots[-20:],
+                "corrupted": self.faults.corrupted,
+                "dropped": self.faults.dropped,
+                "simulated_seconds": round(self.flash.simulated_seconds, 3),
+            }
+        )

@@ -1,0 +1,335 @@
+"""NodeMCU's ``file``, ``node`` and ``uart`` modules for the virtual firmware, backed by the board.
+
+The Lua side mirrors app/modules/file.c and node.c (nodemcu-facts.md §5): ``file.open`` returns a file
+object and makes it the default for ``file.read``/``file.write``...; names are at most 31 characters;
+``write`` returns true or nil; ``read`` returns nil at EOF; ``file.format`` prints ``format done.``;
+``file.fsinfo`` returns remaining, used, total. Writes are buffered in the open file and reach the flash
+on ``flush``/``close`` like SPIFFS's cache. ``dofile``/``loadfile``/``require`` read from the file
+system.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from nodemcu_pipeline.virtual.fs import NAME_MAX
+
+MAX_OPEN_FILES = 4  # SPIFFS_MAX_OPEN_FILES: a fifth open returns nil until one is closed
+
+if TYPE_CHECKING:
+    from nodemcu_pipeline.virtual.nodemcu import NodeMCUApp
+
+_LUA_MODULES = r"""
+local api, info = ...
+local FileMT = {}
+FileMT.__index = FileMT
+function FileMT:read(n)
+  if n ~= nil and type(n) ~= "number" and type(n) ~= "string" then
+    error("bad argument #1 to 'read' (number expected, got " .. type(n) .. ")", 2)
+  end
+  return api.read(self._h, n)
+end
+function FileMT:readline() return api.readline(self._h) end
+function FileMT:write(s) return api.write(self._h, tostring(s)) end
+function FileMT:writeline(s) return api.write(self._h, tostring(s) .. "\n") end
+function FileMT:flush() return api.flush(self._h) end
+function FileMT:seek(whence, offset)
+  offset = tonumber(offset or 0)
+  if offset == nil then error("bad argument #2 to 'seek' (number expected)", 2) end
+  return api.seek(self._h, tostring(whence or "cur"), offset)
+end
+function FileMT:close() api.close(self._h) end
+local current
+local function checkname(name, fn)
+  if type(name) == "number" then name = tostring(name) end
+  if type(name) ~= "string" then
+    error("bad argument #1 to '" .. fn .. "' (string expected, got " .. type(name) .. ")", 3)
+  end
+  if #name == 0 or #name > info.name_max then
+    error("bad argument #1 to '" .. fn .. "' (filename invalid)", 3)
+  end
+  return name
+end
+file = {}
+function file.open(name, mode)
+  name = checkname(name, "open")
+  local h = api.open(name, tostring(mode or "r"))
+  if not h then return nil end
+  current = setmetatable({_h = h}, FileMT)
+  return current
+end
+function file.close(fd)
+  fd = fd or current
+  if fd then fd:close() end
+  if fd == current then current = nil end
+end
+for _, m in ipairs({"read", "readline", "write", "writeline", "flush", "seek"}) do
+  file[m] = function(...) if current then return current[m](current, ...) end return nil end
+end
+function file.list(pattern)
+  if pattern ~= nil then pattern = tostring(pattern) end
+  local t = {}
+  for name, size in pairs(api.list()) do
+    if pattern == nil or string.match(name, pattern) then t[name] = size end
+  end
+  return t
+end
+function file.exists(name) return api.exists(checkname(name, "exists")) end
+function file.remove(name) api.remove(checkname(name, "remove")) end
+function file.rename(a, b) return api.rename(checkname(a, "rename"), checkname(b, "rename")) end
+function file.fsinfo()
+  local r, u, t = api.fsinfo()
+  if r == nil then error("file system failed", 2) end
+  return r, u, t
+end
+function file.fscfg() return api.fscfg() end
+function file.format() current = nil api.format() end
+function file.getcontents(name) return api.getcontents(checkname(name, "getcontents")) end
+function file.putcontents(name, s)
+  return api.putcontents(checkname(name, "putcontents"), tostring(s))
+end
+function file.stat(name)
+  local size = api.list()[name]
+  if size == nil then return nil end
+  return {name = name, size = size, is_dir = false, is_rdonly = false, is_hidden = false,
+          is_sys = false, is_arch = false, time = {year = 1970, mon = 1, day = 1, hour = 0,
+          min = 0, sec = 0, wday = 4}}
+end
+function dofile(name)
+  local src = api.getcontents(name)
+  if src == nil then error("cannot open " .. tostring(name), 2) end
+  local f, err = loadstring(src, "@" .. name)
+  if not f then error(err, 0) end
+  return f()
+end
+function loadfile(name)
+  local src = api.getcontents(name)
+  if src == nil then return nil, "cannot open " .. tostring(name) end
+  return loadstring(src, "@" .. name)
+end
+package.loaders[2] = function(mod)
+  local name = mod .. ".lua"
+  local src = api.getcontents(name)
+  if src == nil then return "\n\tno file '" .. name .. "'" end
+  return assert(loadstring(src, "@" .. name))
+end
+local heap_base = collectgarbage("count")
+node = {}
+function node.restart() api.restart() end
+function node.chipid() return info.chip_id end
+function node.flashid() return info.flash_id end
+function node.heap()
+  return math.max(1024, math.floor(info.heap - (collectgarbage("count") - heap_base) * 1024))
+end
+function node.info(group)
+  if group == nil then
+    return info.major, info.minor, info.revision, info.chip_id, info.flash_id,
+           info.flash_size, info.flash_mode, info.flash_speed
+  elseif group == "hw" then
+    return {chip_id = info.chip_id, flash_id = info.flash_id, flash_size = info.flash_size,
+            flash_mode = info.flash_mode, flash_speed = info.flash_speed}
+  elseif group == "sw_version" then
+    return {git_branch = info.branch, git_commit_id = info.commit, git_release = info.release,
+            git_commit_dts = info.dts, node_version_major = info.major,
+            node_version_minor = info.minor, node_version_revision = info.revision}
+  elseif group == "build_config" then
+    return {ssl = info.ssl, lfs_size = 0, modules = info.modules, number_type = "float"}
+  elseif group == "lfs" then
+    return {lfs_size = 0}
+  end
+  error("bad argument #1 to 'info' (invalid group)", 2)
+end
+function node.getpartitiontable() return api.partitions() end
+uart = {}
+function uart.setup(id, baud, databits, parity, stopbits, echo)
+  baud = tonumber(baud)
+  if baud == nil or baud <= 0 then error("bad argument #2 to 'setup' (number expected)", 2) end
+  return api.uart_setup(baud, tonumber(echo) or 1)
+end
+function uart.write(id, ...)
+  for i = 1, select('#', ...) do
+    local v = select(i, ...)
+    api.uart_write(type(v) == "number" and string.char(v) or tostring(v))
+  end
+end
+"""
+
+
+@dataclass
+class OpenFile:
+    name: bytes
+    data: bytearray
+    pos: int
+    mode: bytes
+    dirty: bool = False
+
+    @property
+    def readable(self) -> bool:
+        return self.mode.startswith(b"r") or b"+" in self.mode
+
+    @property
+    def writable(self) -> bool:
+        return not self.mode.startswith(b"r") or b"+" in self.mode
+
+
+@dataclass
+class FileApi:
+    """The Python half of the ``file``/``node``/``uart`` modules (Lua strings arrive as bytes)."""
+
+    app: NodeMCUApp
+    handles: dict[int, OpenFile] = field(default_factory=dict)
+    next_handle: int = 1
+
+    # -- files ---------------------------------------------------------------------------------
+    def open(self, name: bytes, mode: bytes) -> int | None:
+        fs = self.app.fs
+        if fs is None or mode not in (b"r", b"w", b"a", b"r+", b"w+", b"a+"):
+            return None
+        if len(self.handles) >= MAX_OPEN_FILES:
+            return None
+        current = fs.read(name.decode("latin-1"))
+        if mode.startswith(b"r") and current is None:
+            return None
+        if mode.startswith(b"w") or current is None:
+            fs.write(name.decode("latin-1"), b"")  # creates the file (fails quietly when broken)
+            current = b""
+        pos = len(current) if mode.startswith(b"a") else 0
+        handle = self.next_handle
+        self.next_handle += 1
+        self.handles[handle] = OpenFile(name, bytearray(current), pos, mode)
+        return handle
+
+    def read(self, h: int, what: Any = None) -> bytes | None:
+        f = self.handles.get(h)
+        if f is None or not f.readable or f.pos >= len(f.data):
+            return None
+        if isinstance(what, bytes) and what:
+            end = f.data.find(what[:1], f.pos, f.pos + 1024)
+            end = min(len(f.data), f.pos + 1024) if end < 0 else end + 1
+        else:
+            end = min(len(f.data), f.pos + (1024 if what is None else max(0, int(what))))
+        chunk = bytes(f.data[f.pos : end])
+        f.pos = end
+        return chunk or None
+
+    def readline(self, h: int) -> bytes | None:
+        return self.read(h, b"\n")
+
+    def write(self, h: int, data: bytes) -> bool | None:
+        f = self.handles.get(h)
+        fs = self.app.fs
+        if f is None or fs is None or fs.broken or not f.writable:
+            return None
+        pos = len(f.data) if f.mode.startswith(b"a") else f.pos
+        new = f.data[:pos] + data + f.data[pos + len(data) :]
+        own = fs.files.get(f.name.decode("latin-1"))
+        room = fs.total() - fs.used() + (own.sectors * 4096 if own else 0)
+        if len(new) > room:
+            return None
+        f.data, f.pos, f.dirty = bytearray(new), pos + len(data), True
+        return True
+
+    def flush(self, h: int) -> bool | None:
+        f = self.handles.get(h)
+        fs = self.app.fs
+        if f is None or fs is None:
+            return None
+        if f.dirty:
+            f.dirty = False
+            return True if fs.write(f.name.decode("latin-1"), bytes(f.data)) else None
+        return True
+
+    def seek(self, h: int, whence: bytes, offset: int) -> int | None:
+        f = self.handles.get(h)
+        if f is None:
+            return None
+        base = {b"set": 0, b"cur": f.pos, b"end": len(f.data)}.get(whence)
+        if base is None or base + int(offset) < 0:
+            return None
+        f.pos = base + int(offset)
+        return f.pos
+
+    def close(self, h: int) -> None:
+        self.flush(h)
+        self.handles.pop(h, None)
+
+    def list(self) -> Any:
+        fs = self.app.fs
+        files = fs.list() if fs is not None else {}
+        return self.app.repl_table({n.encode("latin-1"): size for n, size in files.items()})
+
+    def exists(self, name: bytes) -> bool:
+        fs = self.app.fs
+        return fs is not None and fs.exists(name.decode("latin-1"))
+
+    def remove(self, name: bytes) -> None:
+        if self.app.fs is not None:
+            self.app.fs.remove(name.decode("latin-1"))
+
+    def rename(self, old: bytes, new: bytes) -> bool:
+        fs = self.app.fs
+        return fs is not None and fs.rename(old.decode("latin-1"), new.decode("latin-1"))
+
+    def fsinfo(self) -> tuple[int, int, int] | None:
+        fs = self.app.fs
+        if fs is None:
+            return None
+        return fs.total() - fs.used(), fs.used(), fs.total()
+
+    def fscfg(self) -> tuple[int, int] | None:
+        fs = self.app.fs
+        return None if fs is None else (fs.start, fs.size)
+
+    def format(self) -> None:
+        self.handles.clear()
+        self.app.format_fs()
+
+    def getcontents(self, name: bytes) -> bytes | None:
+        fs = self.app.fs
+        return None if fs is None else fs.read(name.decode("latin-1"))
+
+    def putcontents(self, name: bytes, data: bytes) -> bool | None:
+        fs = self.app.fs
+        if fs is None or len(name) > NAME_MAX:
+            return None
+        return True if fs.write(name.decode("latin-1"), data) else None
+
+    # -- node / uart ---------------------------------------------------------------------------
+    def restart(self) -> None:
+        self.app.host.request_reset(2)
+
+    def partitions(self) -> Any:
+        fs = self.app.fs
+        start, size = (fs.start, fs.size) if fs is not None else (0, 0)
+        return self.app.repl_table(
+            {b"lfs_addr": 0, b"lfs_size": 0, b"spiffs_addr": start, b"spiffs_size": size}
+        )
+
+    def uart_setup(self, baud: Any, echo: Any) -> int:
+        self.app.baud = int(baud)
+        if self.app.repl is not None:
+            self.app.repl.echo = bool(int(echo))
+        return self.app.baud
+
+    def uart_write(self, data: bytes) -> None:
+        self.app.host.emit(bytes(data), self.app.baud)
+
+
+def install(app: NodeMCUApp, info: dict[str, Any]) -> FileApi:
+    """Load the modules into the app's Lua state; ``info`` feeds node.chipid/flashid/info."""
+    assert app.repl is not None
+    api = FileApi(app)
+    methods = {
+        name.encode(): getattr(api, name)
+        for name in (
+            "open read readline write flush seek close list exists remove rename fsinfo fscfg "
+            "format getcontents putcontents restart partitions uart_setup uart_write"
+        ).split()
+    }
+    lua_info = {
+        k.encode(): (v.encode() if isinstance(v, str) else v)
+        for k, v in {**info, "name_max": NAME_MAX}.items()
+    }
+    app.repl.lua.execute(_LUA_MODULES, app.repl_table(methods), app.repl_table(lua_info))
+    return api

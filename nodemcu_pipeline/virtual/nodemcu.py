@@ -1,0 +1,359 @@
+"""The virtual NodeMCU firmware: everything after the ROM hands over to the image in flash.
+
+Modelled on NodeMCU's user_main.c, lua.c and file.c (nodemcu-facts.md §3–§6):
+
+* The flash size is the one in the image header (byte 3, high nibble) — never the chip's — so a
+  1 MB header on a 4 MB board gives a 1 MB layout, as on real hardware. Flash addresses beyond the
+  chip wrap around, as SPI NOR chips do; the file system is clipped to the chip.
+* The generation comes from the image's version strings (``nodemcu_pipeline.image.detect_generation``);
+  images without any are treated as current 3.x.
+* SDK-2 firmware needs init data (byte 0 = 0x05) in the 4th-last sector of the header's size, else the
+  SDK prints ``rf_cal[0] !=0x05,is 0xFF`` and the board restarts in a loop.
+* 3.x refuses flash below 1 MB; on the first boot of an image it computes its partitions, stores them
+  and restarts once; it repairs PHY_DATA itself (``Writing Init Data to 0x0000f000``).
+* Messages printed before the UART is set up (rf_cal, partition and init-data lines) go out at the
+  ROM's 74880 baud; the format message, banner, init.lua and the REPL at 115200.
+
+Partition record: real 3.x keeps its partition table in the RCR page inside the IROM0 text. The
+virtual firmware keeps it in the PHY_DATA sector at offset ``RECORD_OFFSET`` (after the 128 bytes of
+init data): ``b"NPT1"``, FS start, FS end, CRC-32 of the image's first sectors. Flashing a combined
+image or erasing the chip blanks it (like reflashing the real RCR page), and a changed image no
+longer matches the CRC, so either triggers the one-time setup again.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from typing import Any, Protocol
+
+from nodemcu_pipeline.errors import PipelineError
+from nodemcu_pipeline.image import detect_generation, parse_image
+from nodemcu_pipeline.layout import Generation, flash_size_from_header_code
+from nodemcu_pipeline.virtual import lua_modules
+from nodemcu_pipeline.virtual.flashchip import SECTOR, FlashChip
+from nodemcu_pipeline.virtual.fs import ALIGN, MAGIC, FileSystem
+from nodemcu_pipeline.virtual.lua_repl import LuaRepl
+
+APP_BAUD = 115200
+ROM_BAUD = 74880
+IROM = 0x10000
+MB = 1 << 20
+RECORD_OFFSET = 0x800
+RECORD = struct.Struct("<4sIII")
+RECORD_MAGIC = b"NPT1"
+HEAP = 44_000
+FREQ_HZ = {0x0: 40_000_000, 0x1: 26_670_000, 0x2: 20_000_000, 0xF: 80_000_000}
+
+
+def _embedded_init_data() -> bytes:
+    """A 128-byte stand-in for the SDK's esp_init_data_default: byte 0 = 0x05 is what is checked."""
+    body = bytes((0x30 + 7 * i) & 0xFF for i in range(2, 128))
+    return bytes([0x05, 0x00]) + body
+
+
+INIT_DATA = _embedded_init_data()
+
+
+class FirmwareHost(Protocol):
+    """What the board gives the firmware (see notes/interfaces.md)."""
+
+    flash: FlashChip
+    chip_id: int
+    realtime: bool
+
+    def emit(self, data: bytes, baud: int = 115200) -> None: ...
+    def request_reset(self, cause: int = 2) -> None: ...
+    def sleep(self, seconds: float) -> None: ...
+
+
+class NodeMCUApp:
+    """One run of the firmware from a reset to the next."""
+
+    def __init__(self, host: FirmwareHost) -> None:
+        self.host = host
+        self.flash = host.flash
+        self.baud = APP_BAUD
+        self.repl: LuaRepl | None = None
+        self.fs: FileSystem | None = None
+        self.generation = Generation.NODEMCU3
+        self.header_size = self.flash.size
+
+    # -- output helpers ------------------------------------------------------------------------
+    def say(self, text: str, baud: int | None = None) -> None:
+        """Text through uart0_putc: ``\\n`` → ``\\r\\n``."""
+        data = text.encode("latin-1").replace(b"\r", b"").replace(b"\n", b"\r\n")
+        self.host.emit(data, baud or self.baud)
+
+    def repl_table(self, mapping: dict[Any, Any]) -> Any:
+        assert self.repl is not None
+        return self.repl.lua.table_from(mapping)
+
+    # -- boot ----------------------------------------------------------------------------------
+    def boot(self, rst_cause: int) -> None:
+        head = self.flash.read(0, 4)
+        try:
+            self.header_size = flash_size_from_header_code(head[3] & 0xF0).size_bytes
+        except PipelineError:
+            self.header_size = self.flash.size
+        fw_end = self._firmware_end()
+        image = self.flash.read(0, min(fw_end, self.flash.size))
+        self.generation = detect_generation(image) or Generation.NODEMCU3
+        if self.generation is Generation.SDK2:
+            span = self._boot_sdk2()
+        else:
+            span = self._boot_nodemcu3(fw_end)
+        if span is None:
+            return
+        self._mount(*span)
+        self._start_lua(image, head)
+
+    def _boot_sdk2(self) -> tuple[int, int] | None:
+        init = self._read_wrapped(self.header_size - 4 * SECTOR, 1)[0]
+        if init != 0x05:
+            self.say(f"rf_cal[0] !=0x05,is 0x{init:02X}\n", ROM_BAUD)
+            self.host.request_reset(2)
+            return None
+        start = _round_up(self._firmware_end(), ALIGN)
+        return start, self.header_size - 5 * SECTOR
+
+    def _boot_nodemcu3(self, fw_end: int) -> tuple[int, int] | None:
+        if self.header_size < MB:
+            # 3.x prints this from user_pre_init and stops; the board stays silent afterwards.
+            self.say(f"Flash size ({self.header_size}) too small to support NodeMCU\n", ROM_BAUD)
+            return None
+        phy = 0x0F000 if self.generation is Generation.NODEMCU3 else 0x0C000
+        record = self._record(phy)
+        if record is None:
+            start = max(_round_up(fw_end, ALIGN), IROM + ALIGN)
+            self._write_sector(phy, self._phy_bytes(phy), self._record_bytes(start))
+            self.host.request_reset(2)
+            return None
+        if self.flash.read(phy, 1)[0] != 0x05:
+            self._write_sector(phy, INIT_DATA, self._record_bytes(record[0]))
+            self.say(f"Writing Init Data to 0x{phy:08x}\n", ROM_BAUD)
+        return record
+
+    def _mount(self, start: int, end: int) -> None:
+        end = min(end, self.flash.size) // ALIGN * ALIGN
+        if end - start < 4 * SECTOR:
+            return  # no room for a file system: file operations fail
+        self.fs = FileSystem.mount(self.flash, start, end - start)
+        if self.fs is None:
+            self.say("Formatting file system. Please wait...\n")
+            self.fs = self._format(start, end - start)
+
+    def _format(self, start: int, size: int) -> FileSystem:
+        dots = self.generation is not Generation.SDK2
+        return FileSystem.format(self.flash, start, size, lambda: self.say(".") if dots else None)
+
+    def format_fs(self) -> None:
+        """``file.format()``: erase and recreate the file system, repairing a broken one."""
+        if self.fs is None:
+            self.say("*** ERROR ***: unable to format. FS might be compromised.\n")
+            return
+        self.fs = self._format(self.fs.start, self.fs.size)
+        self.say("format done.\n")
+
+    def _start_lua(self, image: bytes, head: bytes) -> None:
+        style = "2.x" if self.generation is Generation.SDK2 else "3.x"
+        self.repl = LuaRepl(self._write, style, lambda: self.host.request_reset(4))
+        facts = build_facts(image, self.generation)
+        lua_modules.install(self, self._node_info(facts, head))
+        self.say(banner(facts, self.generation))
+        init = self.fs.read("init.lua") if self.fs is not None else None
+        if init is None:
+            current = self.generation is Generation.NODEMCU3
+            missing = "cannot open init.lua: " if current else "lua: cannot open init.lua"
+            self.say(missing + "\n")
+        else:
+            self.repl.run_source(init, "init.lua")
+        if not self.repl.halted:
+            self.repl.prompt()
+
+    def receive(self, data: bytes) -> None:
+        """UART RX while the firmware runs: REPL input (ignored before the prompt or when hung)."""
+        if self.repl is not None:
+            self.repl.feed(data)
+
+    def _write(self, data: bytes) -> None:
+        self.host.emit(data, self.baud)
+
+    # -- flash helpers -------------------------------------------------------------------------
+    def _read_wrapped(self, addr: int, length: int) -> bytes:
+        return self.flash.read(addr % self.flash.size, length)
+
+    def _firmware_end(self) -> int:
+        """End of the firmware: the 0x0 image, then IROM0 text up to the first blank sector (or FS)."""
+        try:
+            end = parse_image(self.flash.read(0, min(self.flash.size, IROM))).length
+        except PipelineError:
+            end = SECTOR
+        pos = IROM
+        blank = b"\xff" * SECTOR
+        while pos < self.flash.size:
+            sector = self.flash.read(pos, SECTOR)
+            if sector == blank or sector[:4] == MAGIC:
+                break
+            pos += SECTOR
+        return max(end, pos)
+
+    def _signature(self) -> int:
+        return zlib.crc32(self.flash.read(0, SECTOR) + self.flash.read(IROM, SECTOR))
+
+    def _record(self, phy: int) -> tuple[int, int] | None:
+        magic, start, end, sig = RECORD.unpack(self.flash.read(phy + RECORD_OFFSET, RECORD.size))
+        if magic != RECORD_MAGIC or sig != self._signature():
+            return None
+        return start, end
+
+    def _record_bytes(self, start: int) -> bytes:
+        end = self.header_size - 3 * SECTOR
+        return RECORD.pack(RECORD_MAGIC, start, end, self._signature())
+
+    def _phy_bytes(self, phy: int) -> bytes:
+        return self.flash.read(phy, len(INIT_DATA))
+
+    def _write_sector(self, phy: int, init: bytes, record: bytes) -> None:
+        self.flash.erase_sector(phy)
+        if init != b"\xff" * len(init):
+            self.flash.program(phy, init)
+        self.flash.program(phy + RECORD_OFFSET, record)
+
+    def _node_info(self, facts: dict[str, Any], head: bytes) -> dict[str, Any]:
+        return {
+            "chip_id": self.host.chip_id,
+            "flash_id": self.flash.rdid_word,
+            "flash_size": self.header_size // 1024,
+            "flash_mode": head[2],
+            "flash_speed": FREQ_HZ.get(head[3] & 0x0F, 40_000_000),
+            "heap": HEAP,
+            **{k: facts[k] for k in ("branch", "commit", "release", "dts", "ssl", "modules")},
+            **dict(zip(("major", "minor", "revision"), facts["numbers"], strict=True)),
+        }
+
+
+class _QuietHost:
+    """A host that discards output: lets ``install_example_firmware`` run the first boot."""
+
+    def __init__(self, flash: FlashChip) -> None:
+        self.flash = flash
+        self.chip_id = 0
+        self.realtime = False
+        self.resets = 0
+
+    def emit(self, data: bytes, baud: int = APP_BAUD) -> None:
+        pass
+
+    def request_reset(self, cause: int = 2) -> None:
+        self.resets += 1
+
+    def sleep(self, seconds: float) -> None:
+        pass
+
+
+def install_example_firmware(
+    flash: FlashChip,
+    generation: Generation = Generation.NODEMCU3,
+    header_size: int | None = None,
+    first_boot: bool = False,
+) -> None:
+    """Put ``nodemcu_pipeline.image.example_image`` on ``flash`` as a tool would (0x0 and 0x10000 images;
+    SDK-2 also gets init data in the 4th-last sector): a board with NodeMCU installed, for tests and
+    rehearsals. The header says ``header_size`` (default: the chip's size). ``first_boot`` also runs
+    the firmware's first boot(s) — partition setup, PHY data, format — so the file system exists
+    (e.g. for ``fs.corrupt``)."""
+    from nodemcu_pipeline.image import example_image
+    from nodemcu_pipeline.layout import flash_size_from_bytes
+
+    size = header_size or flash.size
+    first, irom = example_image(generation, size_code=flash_size_from_bytes(size).header_code)
+    flash.erase_range(0, _round_up(len(first), SECTOR))
+    flash.program(0, first)
+    flash.erase_range(IROM, _round_up(len(irom), SECTOR))
+    flash.program(IROM, irom)
+    if generation is Generation.SDK2:
+        init = (size - 4 * SECTOR) % flash.size
+        flash.erase_sector(init)
+        flash.program(init, INIT_DATA)
+    if first_boot:
+        host = _QuietHost(flash)
+        for _ in range(3):
+            before = host.resets
+            NodeMCUApp(host).boot(1)
+            if host.resets == before:
+                break
+
+
+def _round_up(value: int, align: int) -> int:
+    return -(-value // align) * align
+
+
+_FACT_RES = {
+    "version": rb"NodeMCU (\d+\.\d+\.\d+(?:\.\d+)?)",
+    "branch": rb"branch: ([\w./-]+)",
+    "commit": rb"commit: ([0-9a-f]{40})",
+    "release": rb"(3\.0(?:\.0)?-(?:master|release|dev)_\d{8}(?: \+\d+)?)",
+    "dts": rb"release DTS: (\d{12})",
+    "ssl": rb"SSL: (true|false)",
+    "modules": rb"modules: ([\w,]+)",
+    "sdk": rb"on SDK (\d[\w.\-]*\([0-9a-f]+\))",
+    "built": rb"build (\d{4}-\d\d-\d\d \d\d:\d\d)",
+}
+
+# A real build keeps buildinfo.h's values as separate NUL-terminated strings next to the printf
+# formats ("\tcommit: %s\n"), so the labelled forms above only match hand-made images.
+_BARE_RES = {
+    "commit": rb"\0([0-9a-f]{40})\0",
+    "dts": rb"\0(\d{12})\0",
+    "modules": rb"\0((?:[a-z0-9_]+,)*node(?:,[a-z0-9_]+)*)\0",
+    "sdk": rb"\0(\d\.\d\.\d(?:-dev)?\([0-9a-f]{7,8}\))",
+    "built": rb"\0(\d{4}-\d\d-\d\d \d\d:\d\d)\0",
+}
+
+
+def build_facts(image: bytes, generation: Generation) -> dict[str, Any]:
+    """Version facts for the banner and node.info, from the strings in the image (defaults else)."""
+    sdk2 = generation is Generation.SDK2
+    facts: dict[str, Any] = {
+        "version": "2.2.1.0" if sdk2 else "3.0.0.0",
+        "branch": "release" if sdk2 else "master",
+        "commit": "0" * 40,
+        "release": "2.2.1-master_20190405" if sdk2 else "3.0-master_20200910",
+        "dts": "202009090323",
+        "ssl": "false",
+        "modules": "file,node,uart",
+        "sdk": "2.2.1(6ab97e9)" if sdk2 else "3.0.1-dev(fce080e)",
+        "built": "2020-09-10 19:33",
+    }
+    for key, pattern in _FACT_RES.items():
+        found = re.search(pattern, image) or (
+            re.search(_BARE_RES[key], image) if key in _BARE_RES else None
+        )
+        if found:
+            facts[key] = found.group(1).decode("latin-1")
+    numbers = [int(n) for n in facts["version"].split(".")[:3]]
+    facts["numbers"] = (numbers + [0, 0, 0])[:3]
+    facts["ssl"] = facts["ssl"] == "true"
+    return facts
+
+
+def banner(facts: dict[str, Any], generation: Generation) -> str:
+    """The start-up banner as lua.c's print_version prints it (nodemcu-facts.md §4.3)."""
+    powered = f"powered by Lua 5.1.4 on SDK {facts['sdk']}"
+    if generation is Generation.SDK2:
+        return f"\nNodeMCU {facts['version']} build {facts['built']} {powered}\n"
+    lfs = "0x0" if generation is Generation.NODEMCU3_EARLY else "0x0 bytes total capacity"
+    return (
+        f"\nNodeMCU {facts['version']} \n"
+        f"\tbranch: {facts['branch']}\n"
+        f"\tcommit: {facts['commit']}\n"
+        f"\trelease: {facts['release']}\n"
+        f"\trelease DTS: {facts['dts']}\n"
+        f"\tSSL: {'true' if facts['ssl'] else 'false'}\n"
+        "\tbuild type: float\n"
+        f"\tLFS: {lfs}\n"
+        f"\tmodules: {facts['modules']}\n"
+        f" build {facts['built']} {powered}\n"
+    )
