@@ -10,12 +10,10 @@ data). ``write_plan`` stores ``plan.json`` plus one file per region; ``merge`` g
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nodemcu_pipeline.atomic import atomic_write_bytes, atomic_write_text
 from nodemcu_pipeline.errors import PlanError
 from nodemcu_pipeline.image import patch_header
 from nodemcu_pipeline.layout import FLASH_SIZES, SECTOR, Generation, Layout
@@ -171,6 +169,8 @@ def validate(plan: FlashPlan, layout: Layout | None = None) -> None:
         label = r.file and Path(r.file).name or r.purpose
         if not r.data:
             raise PlanError(f"{label} at 0x{r.address:x} is empty", "Check the input file")
+        if r.address < 0:
+            raise PlanError(f"{label} has a negative address {r.address}", "Addresses start at 0x0")
         if r.address % 4:
             raise PlanError(
                 f"{label} starts at 0x{r.address:x}, not a multiple of 4",
@@ -186,6 +186,8 @@ def validate(plan: FlashPlan, layout: Layout | None = None) -> None:
                 f"{label} ends at 0x{r.end:x}, beyond the end of {plan.flash_size} flash (0x{limit:x})",
                 "Use a smaller image or the right --flash-size",
             )
+    for r in ordered:
+        _check_purpose(r)
     for a, b in zip(ordered, ordered[1:], strict=False):
         if b.address < a.end:
             raise PlanError(
@@ -194,7 +196,48 @@ def validate(plan: FlashPlan, layout: Layout | None = None) -> None:
                 "Give each image its own address range",
             )
     if layout is not None:
+        _check_system_areas(ordered, layout)
         _check_reserved(ordered, layout)
+
+
+def _check_purpose(r: Region) -> None:
+    """What a region claims to be, it must be: init data passes the SDK's check, blank is erased."""
+    label = r.file and Path(r.file).name or r.purpose
+    if r.purpose == PURPOSE_INIT_DATA:
+        check_init_data(r.data, f"init data {label} at 0x{r.address:x}")
+    elif r.purpose == PURPOSE_BLANK and (not r.is_blank or len(r.data) % SECTOR):
+        raise PlanError(
+            f"blank region {label} at 0x{r.address:x} is not whole erased (0xFF) sectors",
+            "Blank regions erase sectors; regenerate the plan with invoke assemble",
+        )
+    elif r.purpose not in (PURPOSE_FIRMWARE, PURPOSE_INIT_DATA, PURPOSE_BLANK):
+        raise PlanError(f"unknown region purpose {r.purpose!r}", "Use firmware, init-data or blank")
+
+
+def _check_system_areas(regions: list[Region], layout: Layout) -> None:
+    """The layout's own regions are where it needs them: SDK 2 init data and blank sectors present
+    at their addresses; none for 3.x, whose firmware writes its own init data."""
+    found = {(r.address, r.purpose) for r in regions}
+    wanted = set()
+    if layout.init_data is not None:
+        wanted.add((layout.init_data, PURPOSE_INIT_DATA))
+        wanted |= {(a, PURPOSE_BLANK) for a in layout.blank}
+    for address, purpose in sorted(wanted - found):
+        raise PlanError(
+            f"the {layout.generation.value} layout on {layout.flash_size.name} needs {purpose} "
+            f"at 0x{address:x}, which the plan lacks",
+            "Regenerate the plan with invoke assemble (and --init-data for SDK 2 firmware)",
+        )
+    stray = [
+        r for r in regions if r.purpose != PURPOSE_FIRMWARE and (r.address, r.purpose) not in wanted
+    ]
+    if stray:
+        r = stray[0]
+        raise PlanError(
+            f"{r.purpose} at 0x{r.address:x} does not belong in the {layout.generation.value} "
+            f"layout on {layout.flash_size.name}",
+            "Regenerate the plan with invoke assemble",
+        )
 
 
 def _check_reserved(regions: list[Region], layout: Layout) -> None:
@@ -217,82 +260,18 @@ def _check_reserved(regions: list[Region], layout: Layout) -> None:
             )
 
 
-def plan_to_json(plan: FlashPlan, files: list[str]) -> str:
-    return json.dumps(
-        {
-            "flash_size": plan.flash_size,
-            "flash_mode": plan.flash_mode,
-            "flash_freq": plan.flash_freq,
-            "layout": plan.layout,
-            "notes": list(plan.notes),
-            "regions": [
-                {
-                    "address": r.address,
-                    "size": len(r.data),
-                    "sha256": r.sha256,
-                    "purpose": r.purpose,
-                    "file": f,
-                }
-                for r, f in zip(plan.regions, files, strict=True)
-            ],
-        },
-        indent=2,
-    )
-
-
 def write_plan(plan: FlashPlan, build_dir: Path) -> Path:
-    """Write each region to ``build_dir/plan/`` and ``build_dir/plan.json`` (all atomically)."""
-    build_dir = Path(build_dir)
-    files = []
-    for r in plan.regions:
-        path = build_dir / "plan" / f"0x{r.address:06x}-{r.purpose}.bin"
-        atomic_write_bytes(path, r.data)
-        files.append(str(path.relative_to(build_dir)))
-    out = build_dir / "plan.json"
-    atomic_write_text(out, plan_to_json(plan, files))
-    return out
+    """Write the plan's region files and plan.json under ``build_dir`` (see plan_file)."""
+    from nodemcu_pipeline.plan_file import write_plan as write
+
+    return write(plan, build_dir)
 
 
 def load_plan(path: Path) -> FlashPlan:
-    """Read a plan.json and its region files, checking every file's SHA-256 against the plan."""
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-        regions = []
-        for entry in doc["regions"]:
-            file = Path(entry["file"])
-            data = (file if file.is_absolute() else path.parent / file).read_bytes()
-            if hashlib.sha256(data).hexdigest() != entry["sha256"] or len(data) != entry["size"]:
-                raise PlanError(
-                    f"{entry['file']} changed since the plan was written (SHA-256 differs)",
-                    "Run invoke assemble again",
-                )
-            regions.append(
-                Region(
-                    int(entry["address"]),
-                    data,
-                    entry.get("purpose", "firmware"),
-                    str(entry["file"]),
-                )
-            )
-        plan = FlashPlan(
-            doc["flash_size"],
-            doc.get("flash_mode", "keep"),
-            doc.get("flash_freq", "keep"),
-            tuple(regions),
-            doc.get("layout"),
-            tuple(doc.get("notes", ())),
-        )
-    except FileNotFoundError as exc:
-        raise PlanError(
-            f"plan file {exc.filename} does not exist", "Run invoke assemble first"
-        ) from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PlanError(
-            f"{path} is not a valid plan ({exc})", "Run invoke assemble again"
-        ) from None
-    validate(plan)
-    return plan
+    """Read a plan.json and its region files, validated as strictly as a built plan (see plan_file)."""
+    from nodemcu_pipeline.plan_file import load_plan as load
+
+    return load(path)
 
 
 def merge(plan: FlashPlan, pad_to: int | None = None) -> bytes:

@@ -26,6 +26,7 @@ from typing import Any
 
 from nodemcu_pipeline.atomic import atomic_write_bytes, atomic_write_text
 from nodemcu_pipeline.errors import PipelineError, UsageError
+from nodemcu_pipeline.plan_file import load_plan
 from nodemcu_pipeline.stage import load_record, sha256_file
 
 VARIANTS = ("float", "integer")
@@ -151,6 +152,8 @@ def read_plan(build_dir: Path) -> dict[str, Any]:
         raise ReleaseError(
             f"no readable flash plan at {path}", "Run `invoke assemble` for this variant first"
         ) from None
+    # A plan is an input: nothing is published from one that would not be flashed.
+    load_plan(path)
     for region in regions:
         file = _region_file(build_dir, region)
         if not file.is_file() or sha256_file(file) != region.get("sha256"):

@@ -49,11 +49,11 @@ RELEASE = [
     Case(
         "release-collect-plan-without-region-file",
         ("release", "--collect-only", "--variants", "float", "--flash-sizes", "1MB"),
-        ("does not match",),
+        ("gone.bin", "does not exist"),
         files={
             "build/float/plan.json": b'{"flash_size": "1MB", "flash_mode": "dio", "flash_freq":'
-            b' "40m", "regions": [{"address": 0, "size": 4, "sha256": "00", "purpose":'
-            b' "firmware", "file": "gone.bin"}]}'
+            b' "40m", "regions": [{"address": 0, "size": 4, "sha256": "' + b"0" * 64 + b'",'
+            b' "purpose": "firmware", "file": "gone.bin"}]}'
         },
     ),
 ]
@@ -309,6 +309,83 @@ CHAIN = [
     Case("demo-bad-flash-size", ("demo", "--flash-size", "3MB"), ("flash size",), 2),
 ]
 
+
+# Hand-edited plans (issue 16 item 9): a loaded plan is validated as strictly as a built one, before
+# any board is touched or anything is published.
+def _plan(regions: list[dict[str, object]], **top: object) -> bytes:
+    import json
+
+    doc = {"flash_size": "1MB", "flash_mode": "dio", "flash_freq": "40m", **top}
+    return json.dumps({**doc, "regions": regions}).encode()
+
+
+def _entry(address: object, data: bytes, file: str, purpose: str = "firmware") -> dict[str, object]:
+    import hashlib
+
+    sha = hashlib.sha256(data).hexdigest()
+    return {"address": address, "size": len(data), "sha256": sha, "purpose": purpose, "file": file}
+
+
+_PASSWD = Path("/etc/passwd").read_bytes()
+_FW = FW3["fw.bin"]
+_BOOT = _entry(0, _FW, "fw.bin")
+PLAN_FILES = {
+    "no-regions": ({"plan.json": _plan([])}, "no regions"),
+    "fractional-address": (
+        {"plan.json": _plan([_BOOT, _entry(65536.5, _FW, "fw.bin")]), "fw.bin": _FW},
+        "address",
+    ),
+    "negative-address": (
+        {"plan.json": _plan([_BOOT, _entry(-4096, _FW, "fw.bin")]), "fw.bin": _FW},
+        "address",
+    ),
+    "region-outside": (
+        {"plan.json": _plan([_BOOT, _entry(0x80000, _PASSWD, "/etc/passwd")]), "fw.bin": _FW},
+        "outside",
+    ),
+    "region-dotdot": (
+        {"sub/plan.json": _plan([_BOOT, _entry(0x80000, _FW, "../fw.bin")]), "sub/fw.bin": _FW},
+        "outside",
+    ),
+    "init-data-200-bytes": (
+        {
+            "plan.json": _plan([_BOOT, _entry(0xFC000, b"\x05" * 200, "i.bin", "init-data")]),
+            "fw.bin": _FW,
+            "i.bin": b"\x05" * 200,
+        },
+        "128",
+    ),
+    "unknown-key": ({"plan.json": _plan([_BOOT], erase="all"), "fw.bin": _FW}, "erase"),
+    "unknown-mode": ({"plan.json": _plan([_BOOT], flash_mode="fast"), "fw.bin": _FW}, "mode"),
+}
+
+
+def _plan_cases() -> list[Case]:
+    cases = []
+    for name, (files, needle) in PLAN_FILES.items():
+        plan = next(f for f in files if f.endswith("plan.json"))
+        cases.append(
+            Case(
+                f"flash-plan-{name}",
+                ("flash", "--port", NOPORT, "--plan", plan),
+                (needle,),
+                1,
+                files,
+            )
+        )
+        cases.append(
+            Case(f"rehearse-plan-{name}", ("rehearse", "--plan", plan), (needle,), 1, files)
+        )
+    release = ("release", "--collect-only", "--variants", "float", "--flash-sizes", "1MB")
+    for name in ("region-outside", "init-data-200-bytes", "no-regions"):
+        files, needle = PLAN_FILES[name]
+        moved = {f"build/float/{k}": v for k, v in files.items()}
+        cases.append(Case(f"release-plan-{name}", release, (needle,), 1, moved))
+    return cases
+
+
+PLANS = _plan_cases()
+
 INITDATA = [
     Case("initdata-unknown-sdk", ("initdata", "--sdk", "9.9.9"), ("manifest",), 2),
     Case(
@@ -342,6 +419,7 @@ CATALOG: list[Case] = (
     + FLASHER
     + BUILD
     + CHAIN
+    + PLANS
     + INITDATA
     + RELEASE
     + BENCH

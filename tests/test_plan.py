@@ -1,6 +1,8 @@
+import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -215,3 +217,144 @@ def test_added_regions_must_be_sector_aligned():
     plan = FlashPlan("1MB", "keep", "keep", (Region(0xFC800, INIT, "init-data"),))
     with pytest.raises(PlanError, match="sector boundary"):
         validate(plan)
+
+
+# --- a loaded plan is an input: validated as strictly as a built one (issue 16 item 9) -------------
+def _sdk2_plan_dir(tmp_path):
+    """A plan.json as `invoke assemble` writes it (SDK 2 on 1MB: 0x0, 0x10000, init data, blank)."""
+    plan = build_plan(
+        split_pair(Generation.SDK2), layout_for(FLASH_SIZES["1MB"], Generation.SDK2), INIT
+    )
+    build = tmp_path / "build"
+    return write_plan(plan, build)
+
+
+def _edit(path, change):
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc))
+
+
+def _region_file(path, data, name="evil.bin"):
+    (path.parent / "plan" / name).write_bytes(data)
+    return f"plan/{name}"
+
+
+def _set_region(index, **fields):
+    def change(doc):
+        doc["regions"][index].update(fields)
+
+    return change
+
+
+def _retarget(index, make_file):
+    """Point region ``index`` at another file (with that file's true size and sum)."""
+
+    def change_for(path):
+        file, data = make_file(path)
+
+        def change(doc):
+            doc["regions"][index].update(
+                file=file, size=len(data), sha256=hashlib.sha256(data).hexdigest()
+            )
+
+        return change
+
+    return change_for
+
+
+def _outside_abs(path):
+    outside = path.parent.parent / "secret.bin"
+    outside.write_bytes(b"\x05" + b"s" * 127)
+    return str(outside), outside.read_bytes()
+
+
+def _outside_dotdot(path):
+    file, data = _outside_abs(path)
+    return "../secret.bin", data
+
+
+def _etc_passwd(path):
+    return "/etc/passwd", Path("/etc/passwd").read_bytes()
+
+
+def _symlink_out(path):
+    file, data = _outside_abs(path)
+    (path.parent / "plan" / "link.bin").symlink_to(file)
+    return "plan/link.bin", data
+
+
+def _init_200(path):
+    data = b"\x05" * 200
+    return _region_file(path, data), data
+
+
+def _device(path):
+    return "/dev/zero", bytes(128)
+
+
+BAD_LOADED_PLANS = {
+    "no regions": (lambda p: lambda d: d.update(regions=[]), "no regions"),
+    "regions not a list": (lambda p: lambda d: d.update(regions={"a": 1}), "regions"),
+    "fractional address": (lambda p: _set_region(0, address=0.5), "address"),
+    "negative address": (lambda p: _set_region(3, address=-4096), "address"),
+    "address as text": (lambda p: _set_region(0, address="0"), "address"),
+    "address as bool": (lambda p: _set_region(0, address=False), "address"),
+    "huge address": (lambda p: _set_region(3, address=2**40), "address"),
+    "unaligned blank": (lambda p: _set_region(3, address=0xFE004), "sector"),
+    "overlap": (lambda p: _set_region(3, address=0xFC000), "overlap"),
+    "beyond flash": (lambda p: lambda d: d.update(flash_size="512KB"), "beyond"),
+    "absolute file outside": (_retarget(2, _outside_abs), "outside"),
+    "dotdot file outside": (_retarget(2, _outside_dotdot), "outside"),
+    "etc passwd with its true sum": (_retarget(2, _etc_passwd), "outside"),
+    "symlink out": (_retarget(2, _symlink_out), "outside"),
+    "device file": (_retarget(2, _device), "outside"),
+    "200-byte init data": (_retarget(2, _init_200), "128"),
+    "sum mismatch": (lambda p: _set_region(0, sha256="0" * 64), "sha-256"),
+    "sum not hex": (lambda p: _set_region(0, sha256="zz"), "sha-256"),
+    "size mismatch": (lambda p: _set_region(2, size=129), "size"),
+    "unknown key": (lambda p: lambda d: d.update(erase_all=True), "erase_all"),
+    "unknown region key": (lambda p: _set_region(0, execute="rm -rf"), "execute"),
+    "unknown purpose": (lambda p: _set_region(3, purpose="bootloader"), "purpose"),
+    "missing file key": (lambda p: lambda d: d["regions"][0].pop("file"), "file"),
+    "flash size unknown": (lambda p: lambda d: d.update(flash_size="3MB"), "flash size"),
+    "flash size not text": (lambda p: lambda d: d.update(flash_size=4), "flash size"),
+    "flash mode unknown": (lambda p: lambda d: d.update(flash_mode="fast"), "mode"),
+    "flash freq unknown": (lambda p: lambda d: d.update(flash_freq="99m"), "freq"),
+    "layout unknown": (lambda p: lambda d: d.update(layout="sdk9"), "layout"),
+    "notes not text": (lambda p: lambda d: d.update(notes=[1]), "notes"),
+    "not an object": (lambda p: lambda d: d.clear() or d.update(x=1), "x"),
+    "no image at zero": (lambda p: lambda d: d["regions"].pop(0), "0x0"),
+    "blank not blank": (
+        _retarget(3, lambda p: (_region_file(p, b"\x00" * 4096), b"\x00" * 4096)),
+        "blank",
+    ),
+    "sdk2 without init data": (lambda p: lambda d: d["regions"].pop(2), "init-data"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LOADED_PLANS))
+def test_a_bad_loaded_plan_is_refused_in_one_line(tmp_path, case):
+    path = _sdk2_plan_dir(tmp_path)
+    load_plan(path)  # the untouched plan loads
+    make_change, needle = BAD_LOADED_PLANS[case]
+    _edit(path, make_change(path))
+    with pytest.raises(PlanError) as err:
+        load_plan(path)
+    line = err.value.line()
+    assert "\n" not in line and needle.lower() in line.lower(), line
+
+
+def test_a_plan_not_an_object_is_refused(tmp_path):
+    path = tmp_path / "plan.json"
+    for text in ("[1, 2]", "null", '"plan"', "{not json"):
+        path.write_text(text)
+        with pytest.raises(PlanError, match="not a valid plan"):
+            load_plan(path)
+
+
+def test_a_plan_inside_its_directory_loads_with_absolute_names(tmp_path):
+    # Hand-written plans (the soak's) name their files absolutely inside the plan's directory.
+    path = _sdk2_plan_dir(tmp_path)
+    _edit(path, lambda d: [r.update(file=str(path.parent / r["file"])) for r in d["regions"]])
+    assert len(load_plan(path).regions) == 4

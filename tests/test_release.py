@@ -10,18 +10,20 @@ from pathlib import Path
 import pytest
 
 from nodemcu_pipeline import release as rel
-from nodemcu_pipeline.errors import UsageError
+from nodemcu_pipeline.errors import PlanError, UsageError
 from tests.conftest import assert_one_line_error, run_invoke
 
 
 def make_build(build_dir: Path, size: str = "1MB") -> dict[str, bytes]:
     """A build directory as `invoke assemble` leaves it: plan.json and its region files."""
+    from nodemcu_pipeline.image import Segment, build_image
+
     regions = {
-        0x0: b"\xe9\x01\x02\x20" + bytes(range(200)),
+        0x0: build_image(0x40100000, [Segment(0x40100000, bytes(range(200)))], size_code=0x20),
         0xFC000: b"\x05" * 128,
         0xFE000: b"\xff" * 4096,
     }
-    purposes = {0x0: "firmware", 0xFC000: "init data", 0xFE000: "blank"}
+    purposes = {0x0: "firmware", 0xFC000: "init-data", 0xFE000: "blank"}
     (build_dir / "regions").mkdir(parents=True)
     entries = []
     for addr, data in regions.items():
@@ -33,7 +35,7 @@ def make_build(build_dir: Path, size: str = "1MB") -> dict[str, bytes]:
                 "size": len(data),
                 "purpose": purposes[addr],
                 "sha256": hashlib.sha256(data).hexdigest(),
-                "file": str(f),
+                "file": str(f.relative_to(build_dir)),
             }
         )
     plan = {"flash_size": size, "flash_mode": "dio", "flash_freq": "40m", "regions": entries}
@@ -62,7 +64,7 @@ def test_collect_only_writes_named_files_sums_and_build_info(tmp_path: Path) -> 
     assert len((out / "SHA256SUMS").read_text().splitlines()) == len(names) - 1
     merged = (out / "nodemcu-float-1MB-merged.bin").read_bytes()
     assert merged.startswith(blobs["firmware"])
-    assert merged[0xFC000:0xFC080] == blobs["init data"]
+    assert merged[0xFC000:0xFC080] == blobs["init-data"]
     assert set(merged[len(blobs["firmware"]) : 0xFC000]) == {0xFF}
     info = json.loads((out / "build-info-float-1MB.json").read_text())
     assert info["variant"] == "float" and info["flash_size"] == "1MB"
@@ -85,7 +87,7 @@ def test_a_failing_leg_leaves_the_previous_release_untouched(tmp_path: Path) -> 
 def test_a_region_file_changed_after_assemble_is_refused(tmp_path: Path) -> None:
     make_build(tmp_path / "build" / "float")
     (tmp_path / "build" / "float" / "regions" / "0x0.bin").write_bytes(b"tampered")
-    with pytest.raises(rel.ReleaseError, match="does not match"):
+    with pytest.raises(PlanError, match="changed since the plan was written"):
         rel.release(["float"], ["1MB"], tmp_path / "build", tmp_path / "out", collect_only=True)
     assert not (tmp_path / "out").exists()
 
