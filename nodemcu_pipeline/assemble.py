@@ -19,7 +19,9 @@ from nodemcu_pipeline.layout import (
     parse_flash_size,
     parse_generation,
 )
-from nodemcu_pipeline.plan import FlashPlan, build_plan, merge, split_firmware, write_plan
+from nodemcu_pipeline.paths import refuse_overwriting
+from nodemcu_pipeline.plan import FlashPlan, build_plan, merge, split_firmware
+from nodemcu_pipeline.plan_file import plan_outputs, write_plan
 
 
 @dataclass(frozen=True)
@@ -101,11 +103,14 @@ def assemble(
         size = boot.flash_size
     generation, detected = choose_generation(layout, b"".join(d for _, d in files))
     the_layout = layout_for(size, generation)
-    blob, address = None, None
+    blob, address, name = None, None, ""
     if init_data:
         name, address = parse_init_data_arg(init_data)
         blob = read_input(name, "init data")
     plan = build_plan(regions, the_layout, blob, address, flash_mode, flash_freq)
+    inputs = [Path(f) for f in firmware] + ([Path(name)] if init_data else [])
+    outputs = plan_outputs(plan, build_dir) + ([Path(merged)] if merged else [])
+    refuse_overwriting(outputs, inputs, "--merged / --build-dir")
     merged_bytes = merge(plan) if merged else None
     plan_path = write_plan(plan, build_dir)
     merged_path = None

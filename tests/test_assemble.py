@@ -187,3 +187,83 @@ def test_flash_size_header_takes_the_size_from_the_image(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "b" / "plan.json").read_text())["flash_size"] == "4MB"
+
+
+# --- outputs never overwrite inputs (issue 16 item 6) ----------------------------------------------
+def _tree_bytes(root):
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def _onto_input_cases(tmp_path):
+    """(args, needle) for each way an output of assemble could land on one of its inputs."""
+    fw = FW3_IMAGE
+    (tmp_path / "fw.bin").write_bytes(fw)
+    (tmp_path / "link.bin").symlink_to(tmp_path / "fw.bin")
+    (tmp_path / "hard.bin").hardlink_to(tmp_path / "fw.bin")
+    # An input that sits where the plan's own region file would be written.
+    (tmp_path / "b" / "plan").mkdir(parents=True)
+    (tmp_path / "b" / "plan" / "0x000000-firmware.bin").write_bytes(fw)
+    (tmp_path / "sdk2.bin").write_bytes(SDK2_IMAGE)
+    (tmp_path / "c" / "plan").mkdir(parents=True)
+    (tmp_path / "c" / "plan" / "0x3fc000-init-data.bin").write_bytes(INIT.read_bytes())
+    (tmp_path / "adir").mkdir()
+    return {
+        "merged onto the firmware": (["--firmware", "fw.bin", "--merged", "fw.bin"], "fw.bin"),
+        "merged onto it by another spelling": (
+            ["--firmware", "fw.bin", "--merged", "./adir/../fw.bin"],
+            "fw.bin",
+        ),
+        "merged onto a symlink to it": (["--firmware", "fw.bin", "--merged", "link.bin"], "fw.bin"),
+        "merged onto a hard link to it": (
+            ["--firmware", "fw.bin", "--merged", "hard.bin"],
+            "fw.bin",
+        ),
+        "merged onto plan.json": (
+            ["--firmware", "fw.bin", "--merged", "out/plan.json", "--build-dir", "out"],
+            "plan.json",
+        ),
+        "merged onto a directory": (["--firmware", "fw.bin", "--merged", "adir"], "directory"),
+        "region file onto the firmware": (
+            ["--firmware", "b/plan/0x000000-firmware.bin", "--build-dir", "b"],
+            "0x000000-firmware.bin",
+        ),
+        "region file onto the init data": (
+            [
+                "--firmware",
+                "sdk2.bin",
+                "--init-data",
+                "c/plan/0x3fc000-init-data.bin",
+                "--build-dir",
+                "c",
+            ],
+            "0x3fc000-init-data.bin",
+        ),
+    }
+
+
+FW3_IMAGE = build_image(
+    0x40100000, [Segment(0x40100000, b"NodeMCU 3.0.0.0 3.0-master_20200910\0" * 8)]
+)
+SDK2_IMAGE = build_image(0x40100000, [Segment(0x40100000, b"NodeMCU 2.2.1 on SDK 2.2.1\0" * 8)])
+ONTO_INPUT = [
+    "merged onto the firmware",
+    "merged onto it by another spelling",
+    "merged onto a symlink to it",
+    "merged onto a hard link to it",
+    "merged onto plan.json",
+    "merged onto a directory",
+    "region file onto the firmware",
+    "region file onto the init data",
+]
+
+
+@pytest.mark.parametrize("case", ONTO_INPUT)
+def test_an_output_onto_an_input_is_refused_and_nothing_is_written(tmp_path, case):
+    args, needle = _onto_input_cases(tmp_path)[case]
+    before = _tree_bytes(tmp_path)
+    proc = run_invoke("assemble", *args, "--flash-size", "4MB", cwd=tmp_path)
+    assert_one_line_error(proc, needle, code=2)
+    assert _tree_bytes(tmp_path) == before
+    assert (tmp_path / "link.bin").is_symlink()

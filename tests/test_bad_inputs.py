@@ -386,6 +386,53 @@ def _plan_cases() -> list[Case]:
 
 PLANS = _plan_cases()
 
+# Outputs that would land on inputs (issue 16 item 6): refused before anything is written.
+ONTO_INPUTS = [
+    Case(
+        "assemble-merged-onto-firmware",
+        (*ASM, "--flash-size", "4MB", "--merged", "fw.bin"),
+        ("overwrite", "fw.bin"),
+        2,
+        FW3,
+    ),
+    Case(
+        "assemble-region-file-onto-firmware",
+        (
+            "assemble",
+            "--firmware",
+            "b/plan/0x000000-firmware.bin",
+            "--flash-size",
+            "4MB",
+            "--build-dir",
+            "b",
+        ),
+        ("overwrite",),
+        2,
+        {"b/plan/0x000000-firmware.bin": FW3["fw.bin"]},
+    ),
+    Case(
+        "assemble-merged-onto-directory",
+        (*ASM, "--flash-size", "4MB", "--merged", "d"),
+        ("directory",),
+        2,
+        {**FW3, "d/keep.txt": b"mine"},
+    ),
+    Case(
+        "read-flash-onto-the-port",
+        ("read-flash", "tty.bin", "--port", "tty.bin"),
+        ("overwrite",),
+        2,
+        {"tty.bin": b"a port stand-in"},
+    ),
+    Case(
+        "read-flash-onto-a-directory",
+        ("read-flash", "d", "--port", REFUSED),
+        ("directory",),
+        2,
+        {"d/keep.txt": b"mine"},
+    ),
+]
+
 INITDATA = [
     Case("initdata-unknown-sdk", ("initdata", "--sdk", "9.9.9"), ("manifest",), 2),
     Case(
@@ -420,6 +467,7 @@ CATALOG: list[Case] = (
     + BUILD
     + CHAIN
     + PLANS
+    + ONTO_INPUTS
     + INITDATA
     + RELEASE
     + BENCH

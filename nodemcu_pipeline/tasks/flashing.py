@@ -168,6 +168,11 @@ def read_flash(c, output, port=None, baud=None, before=None, address="0", size="
     s = settings(c.config, port=port, baud=baud, before=before)
     flags, example = "--address and --size", "--address 0 --size 0x100000"
     addr, length = whole_number(address, flags, example), whole_number(size, flags, example)
+    from nodemcu_pipeline.paths import refuse_overwriting
+
+    # The port is the one input here: `read-flash /dev/ttyUSB0` must not replace the device node.
+    port = [Path(s.port)] if "://" not in s.port and s.port != "auto" else []
+    refuse_overwriting([Path(output)], port, "OUTPUT")
     with console_progress() as progress:
         run_read(s.port, s.baud, s.before, addr, length, Path(output), say, progress)
     print(f"wrote {output}")
