@@ -26,6 +26,7 @@ from typing import Any
 
 from nodemcu_pipeline.atomic import atomic_write_bytes, atomic_write_text
 from nodemcu_pipeline.errors import PipelineError, UsageError
+from nodemcu_pipeline.paths import safe_basename
 from nodemcu_pipeline.plan_file import load_plan
 from nodemcu_pipeline.stage import load_record, sha256_file
 
@@ -187,7 +188,7 @@ def collect_leg(leg: Leg, build_dir: Path, out_dir: Path) -> dict[str, Any]:
     for region in plan["regions"]:
         data = _region_file(build_dir, region).read_bytes()
         address = int(region["address"])
-        purpose = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(region.get("purpose") or "region"))
+        purpose = safe_basename(str(region.get("purpose") or ""), "region")
         name = f"nodemcu-{leg.tag}-{address:#07x}-{purpose}.bin"
         atomic_write_bytes(out_dir / name, data)
         released_regions.append({**region, "file": name})

@@ -433,6 +433,35 @@ ONTO_INPUTS = [
     ),
 ]
 
+# Names and sums from files on disk name cache and output files (issue 16 item 8): a lock file or a
+# manifest whose "sum" is a path is refused before any request.
+NAMES = [
+    Case(
+        "build-cloud-lock-sum-is-a-path",
+        ("build", "--source", "cloud", "--url", "http://127.0.0.1:1/x.bin"),
+        ("sha-256",),
+        1,
+        {"firmware.lock.json": b'{"images": {"http://127.0.0.1:1/x.bin": {"sha256": "../../x"}}}'},
+    ),
+    Case(
+        "build-cloud-lock-not-an-object",
+        ("build", "--source", "cloud", "--url", "http://127.0.0.1:1/x.bin"),
+        ("firmware.lock.json",),
+        1,
+        {"firmware.lock.json": b"[1, 2]"},
+    ),
+    Case(
+        "initdata-manifest-sum-is-a-path",
+        ("initdata", "--sdk", "3.0.6"),
+        ("manifest",),
+        1,
+        {
+            "sdk_cache/manifest.json": b'{"sdks": {"3.0.6": {"url": "http://127.0.0.1:1/a.zip",'
+            b' "member": "m.bin", "member_sha256": "../../../etc/passwd"}}}'
+        },
+    ),
+]
+
 INITDATA = [
     Case("initdata-unknown-sdk", ("initdata", "--sdk", "9.9.9"), ("manifest",), 2),
     Case(
@@ -468,6 +497,7 @@ CATALOG: list[Case] = (
     + CHAIN
     + PLANS
     + ONTO_INPUTS
+    + NAMES
     + INITDATA
     + RELEASE
     + BENCH

@@ -13,11 +13,11 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from nodemcu_pipeline import stage
-from nodemcu_pipeline.atomic import atomic_write_text
-from nodemcu_pipeline.errors import ChecksumMismatch, ImageError, PipelineError
+from nodemcu_pipeline.atomic import atomic_output, atomic_write_text
+from nodemcu_pipeline.errors import ChecksumMismatch, ImageError, PipelineError, UsageError
+from nodemcu_pipeline.paths import name_from_url
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
 from nodemcu_pipeline.sources.download import DownloadPolicy, download, normalise_sha256
 
@@ -54,7 +54,9 @@ class CloudImage:
 
 
 def file_name(url: str) -> str:
-    return unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or "firmware.bin"
+    """The image's file name from its URL, reduced to one safe component (``%2F``, ``..`` and the
+    like never reach the file system as a path)."""
+    return name_from_url(url, "firmware.bin")
 
 
 def parse_name(name: str) -> CloudMetadata | None:
@@ -66,21 +68,34 @@ def parse_name(name: str) -> CloudMetadata | None:
 
 
 def read_lock(lock_file: Path) -> dict[str, Any]:
+    """The lock file's contents; LockFileError when it is not the shape this module writes."""
     if not Path(lock_file).exists():
         return {"schema": 1, "images": {}}
+    fix = "Fix the JSON or delete the file to pin again"
     try:
-        data: dict[str, Any] = json.loads(Path(lock_file).read_text())
-        data.setdefault("images", {})
-        return data
+        data = json.loads(Path(lock_file).read_text())
     except (OSError, ValueError) as exc:
-        raise LockFileError(
-            f"cannot read {lock_file}: {exc}", "Fix the JSON or delete the file to pin again"
-        ) from None
+        raise LockFileError(f"cannot read {lock_file}: {exc}", fix) from None
+    if not isinstance(data, dict):
+        raise LockFileError(f"{lock_file} is not a JSON object", fix)
+    data.setdefault("images", {})
+    images = data["images"]
+    if not isinstance(images, dict) or not all(isinstance(e, dict) for e in images.values()):
+        raise LockFileError(f"{lock_file}: 'images' must map each URL to an object", fix)
+    return data
 
 
 def pinned_sum(lock_file: Path, url: str) -> str | None:
+    """The sum pinned for ``url``; a value that is not a SHA-256 (a lock file is an input too, and
+    the sum names a cache file) is refused."""
     entry = read_lock(lock_file)["images"].get(url)
-    return entry.get("sha256") if entry else None
+    value = entry.get("sha256") if entry else None
+    if value is None:
+        return None
+    try:
+        return normalise_sha256(str(value), f"the sum pinned for {url} in {lock_file}")
+    except UsageError as exc:
+        raise LockFileError(exc.message, "Fix that entry or delete it to pin again") from None
 
 
 def pin(lock_file: Path, url: str, image: CloudImage, size: int) -> None:
@@ -160,10 +175,8 @@ def fetch_cloud_image(
 
 def _stage_output(build_dir: Path, image: CloudImage, inputs: dict[str, Any]) -> CloudImage:
     out = Path(build_dir) / "firmware" / image.name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.part")
-    shutil.copyfile(image.path, tmp)
-    tmp.replace(out)
+    with open(image.path, "rb") as source, atomic_output(out) as target:
+        shutil.copyfileobj(source, target)
     stage.save_record(build_dir, STAGE, inputs, [out])
     return CloudImage(out, image.sha256, image.name, image.metadata, image.requests)
 

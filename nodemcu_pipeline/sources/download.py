@@ -149,8 +149,17 @@ def blob_path(cache_dir: Path, sha256: str) -> Path:
     return Path(cache_dir) / "blobs" / sha256
 
 
+def is_sha256(value: object) -> bool:
+    return (
+        isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    )
+
+
 def cached_blob(cache_dir: Path, sha256: str) -> Path | None:
     """The cached file for ``sha256`` if present and intact (a corrupt one is removed)."""
+    if not is_sha256(sha256):
+        # The sum names a file: anything but hex (from a tampered index or lock) names no blob.
+        return None
     path = blob_path(cache_dir, sha256)
     if not path.is_file():
         return None
@@ -169,7 +178,10 @@ def _indexed_sha(cache_dir: Path, url: str) -> str | None:
         entry = json.loads(_index_path(cache_dir, url).read_text())
     except (OSError, ValueError):
         return None
-    return entry.get("sha256") if entry.get("url") == url else None
+    if not isinstance(entry, dict) or entry.get("url") != url:
+        return None
+    value = entry.get("sha256")
+    return value if is_sha256(value) else None
 
 
 def download(

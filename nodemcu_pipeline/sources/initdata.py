@@ -30,7 +30,12 @@ from nodemcu_pipeline.errors import (
 from nodemcu_pipeline.plan import INIT_DATA_SIZE
 from nodemcu_pipeline.plan import check_init_data as check_init_data_bytes
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
-from nodemcu_pipeline.sources.download import DownloadPolicy, download, normalise_sha256
+from nodemcu_pipeline.sources.download import (
+    DownloadPolicy,
+    download,
+    is_sha256,
+    normalise_sha256,
+)
 from nodemcu_pipeline.stage import sha256_file
 
 MAX_MEMBER_BYTES = 1024 * 1024
@@ -65,17 +70,28 @@ def load_manifest(path: Path) -> dict[str, InitDataSource]:
             f"cannot read the init-data manifest {path}: {exc}",
             "Restore sdk_cache/manifest.json from git",
         ) from None
+    fix = "Restore sdk_cache/manifest.json from git"
+    sdks = raw.get("sdks", {}) if isinstance(raw, dict) else None
+    if not isinstance(sdks, dict):
+        raise InitDataError(f"the init-data manifest {path} has no 'sdks' object", fix)
     out = {}
-    for sdk, entry in raw.get("sdks", {}).items():
-        out[sdk] = InitDataSource(
-            sdk=sdk,
-            url=entry["url"],
-            archive_sha256=entry.get("archive_sha256"),
-            member=entry["member"],
-            member_sha256=entry["member_sha256"],
-            variant=entry.get("variant", ""),
-            note=entry.get("note", ""),
-        )
+    for sdk, entry in sdks.items():
+        try:
+            out[sdk] = InitDataSource(
+                sdk=sdk,
+                url=str(entry["url"]),
+                # The sums name cache files, so they must be sums, not paths.
+                archive_sha256=normalise_sha256(entry.get("archive_sha256"), "archive_sha256"),
+                member=str(entry["member"]),
+                member_sha256=normalise_sha256(entry["member_sha256"], "member_sha256") or "",
+                variant=str(entry.get("variant", "")),
+                note=str(entry.get("note", "")),
+            )
+        except (KeyError, TypeError, AttributeError, UsageError) as exc:
+            why = exc.message if isinstance(exc, UsageError) else f"bad or missing {exc}"
+            raise InitDataError(f"the init-data manifest {path}, SDK {sdk}: {why}", fix) from None
+        if not out[sdk].member_sha256:
+            raise InitDataError(f"the init-data manifest {path}, SDK {sdk}: no member_sha256", fix)
     return out
 
 
@@ -109,6 +125,8 @@ def check_init_data(data: bytes, name: str) -> None:
 
 
 def cached_init_data(cache_dir: Path, sha256: str) -> Path | None:
+    if not is_sha256(sha256):
+        return None
     path = Path(cache_dir) / "initdata" / f"{sha256}.bin"
     if path.is_file() and sha256_file(path) == sha256:
         return path

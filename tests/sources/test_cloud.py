@@ -155,3 +155,44 @@ def test_invoke_build_source_cloud(tmp_path: Path) -> None:
     pins = json.loads((tmp_path / "firmware.lock.json").read_text())["images"]
     assert pins[url]["sha256"] == hashlib.sha256(image()).hexdigest()
     assert not (tmp_path / "build" / "firmware" / NAME).exists()
+
+
+# --- a download's name is not a path (issue 16 item 8) --------------------------------------------
+@pytest.mark.parametrize("encode", ["absolute", "dotdot", "backslash"])
+def test_a_url_whose_name_decodes_to_a_path_stays_in_the_build_dir(
+    tmp_path: Path, encode: str
+) -> None:
+    from urllib.parse import quote
+
+    victim = tmp_path / "victim.bin"
+    victim.write_bytes(b"the user's own file")
+    build = tmp_path / "deep" / "build"
+    raw = {
+        "absolute": quote(str(victim), safe=""),
+        "dotdot": quote("../../../victim.bin", safe=""),
+        "backslash": quote("..\\..\\..\\victim.bin", safe=""),
+    }[encode]
+    with fault_server() as srv:
+        url = srv.add("/" + raw, image())
+        got = fetch(url, tmp_path, build_dir=build)
+    assert victim.read_bytes() == b"the user's own file"
+    assert got.path == build / "firmware" / "victim.bin"
+    assert got.path.read_bytes() == image()
+
+
+def test_a_lock_file_is_an_input_too(tmp_path: Path) -> None:
+    with fault_server() as srv:
+        url = srv.add("/" + NAME, image())
+        lock = tmp_path / "firmware.lock.json"
+        for text in ("[1, 2]", '{"images": []}', json.dumps({"images": {url: "x"}})):
+            lock.write_text(text)
+            with pytest.raises(cloud.LockFileError):
+                fetch(url, tmp_path)
+        victim = tmp_path / "victim"
+        victim.write_bytes(b"mine")
+        pinned = {"images": {url: {"sha256": "../../victim"}}}
+        lock.write_text(json.dumps(pinned))
+        with pytest.raises(cloud.LockFileError, match="SHA-256"):
+            fetch(url, tmp_path)
+        assert srv.hits("/" + NAME) == 0
+    assert victim.read_bytes() == b"mine"

@@ -201,3 +201,23 @@ def test_any_cut_offsets_end_in_the_exact_file(cuts: list[int]) -> None:
         got = download(url, Path(tmp), None, policy=FAST)
         assert got.path.read_bytes() == BODY
         assert srv.routes["/fw.bin"].range_hits == len(cuts)
+
+
+def test_a_tampered_url_index_names_no_file_outside_the_cache(tmp_path: Path) -> None:
+    # The index maps URL -> sum; a sum that is a path must not make the cache read or delete it.
+    import json
+
+    from nodemcu_pipeline.sources.download import url_key
+
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"mine")
+    cache = tmp_path / "cache"
+    with fault_server() as srv:
+        url = srv.add("/fw.bin", BODY)
+        (cache / "urls").mkdir(parents=True)
+        entry = {"url": url, "sha256": "../../victim"}
+        (cache / "urls" / f"{url_key(url)}.json").write_text(json.dumps(entry))
+        got = download(url, cache, None, policy=FAST)
+        assert srv.hits("/fw.bin") == 1
+    assert victim.read_bytes() == b"mine"
+    assert got.sha256 == SUM

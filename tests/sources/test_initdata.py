@@ -177,3 +177,21 @@ def test_invoke_initdata_bad_input(tmp_path: Path) -> None:
     )
     assert_one_line_error(run_invoke("initdata", env=env), "--sdk", code=2)
     assert not (tmp_path / "cache" / "initdata").exists()
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"url": "https://x/y.zip", "member": "m", "member_sha256": "../../etc/passwd"},
+        {"url": "https://x/y.zip", "member": "m"},
+        {"url": "https://x/y.zip", "member": "m", "member_sha256": "a" * 64, "archive_sha256": 5},
+        "not an object",
+    ],
+)
+def test_a_bad_manifest_entry_is_one_error(tmp_path: Path, entry: object) -> None:
+    # The manifest names cache files by sum, so a sum that is a path must never reach the cache.
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"sdks": {"3.0.6": entry}}))
+    with pytest.raises(initdata.InitDataError, match="manifest"):
+        initdata.get_init_data("3.0.6", tmp_path / "cache", manifest)
+    assert not (tmp_path / "cache").exists()
