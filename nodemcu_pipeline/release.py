@@ -10,6 +10,7 @@ The output directory is assembled beside its final place and swapped in only whe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -266,6 +267,8 @@ def release(
 ) -> ReleaseResult:
     """Run (or, with ``collect_only``, just collect) every leg; swap the finished ``out_dir`` in."""
     out_dir = Path(out_dir)
+    # Before any work: an hour of building must not end in "that directory is not yours".
+    check_out_dir(out_dir)
     created = _missing_parents(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
@@ -286,6 +289,7 @@ def release(
                         run(args, variant_dir)
                 collect_leg(leg, variant_dir, staging)
         write_sums(staging)
+        write_marker(staging)
         _swap_in(staging, out_dir)
         done = True
     finally:
@@ -295,7 +299,7 @@ def release(
             for directory in created:
                 if directory.is_dir() and not any(directory.iterdir()):
                     directory.rmdir()
-    files = sorted(p.name for p in out_dir.iterdir())
+    files = sorted(p.name for p in out_dir.iterdir() if p.name != MARKER)
     return ReleaseResult(out_dir, legs(variants, flash_sizes), files)
 
 
@@ -311,11 +315,75 @@ def _missing_parents(path: Path) -> list[Path]:
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ReleaseError(f"{out_dir} exists and is not a directory", "Choose another --out")
-    old = out_dir.with_name(f".{out_dir.name}-old")
-    shutil.rmtree(old, ignore_errors=True)
+    """Put ``staging`` where ``out_dir`` is; a previous release there is moved aside and only the
+    files it recorded are deleted."""
+    check_out_dir(out_dir)
+    if not out_dir.exists():
+        staging.rename(out_dir)
+        return
+    previous = written_by_release(out_dir)
+    if previous is None:  # empty: nothing to keep
+        out_dir.rmdir()
+        staging.rename(out_dir)
+        return
+    # A fresh name for the old output (never a fixed ".out-old" that might be someone's directory).
+    aside = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-old-", dir=out_dir.parent))
+    out_dir.rename(aside / "old")
+    try:
+        staging.rename(out_dir)
+    except OSError:
+        (aside / "old").rename(out_dir)
+        aside.rmdir()
+        raise
+    for name in [*previous, MARKER]:
+        (aside / "old" / name).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # anything that appeared meanwhile stays where it is
+        (aside / "old").rmdir()
+        aside.rmdir()
+
+
+# --- the output directory is ours only if we wrote it ---------------------------------------------
+MARKER = ".nodemcu-pipeline-release.json"
+
+
+def write_marker(out_dir: Path) -> None:
+    """Record what this release wrote, so the next one knows what it may replace."""
+    names = sorted(p.name for p in out_dir.iterdir() if p.name != MARKER)
+    doc = {"written_by": "nodemcu-pipeline release", "files": names}
+    atomic_write_text(out_dir / MARKER, json.dumps(doc, indent=2) + "\n")
+
+
+def written_by_release(out_dir: Path) -> list[str] | None:
+    """The files a previous release recorded in ``out_dir``; None when the directory is empty.
+    ReleaseError when it holds anything that release did not write."""
+    entries = sorted(out_dir.iterdir(), key=lambda p: p.name)
+    if not entries:
+        return None
+    hint = "Choose a new or empty --out directory; nothing was deleted"
+    try:
+        doc = json.loads((out_dir / MARKER).read_text())
+        names = [str(n) for n in doc["files"]] if isinstance(doc, dict) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        names = None
+    if names is None:
+        raise ReleaseError(
+            f"--out {out_dir} is not empty and is not a previous release output (no {MARKER})",
+            hint,
+        )
+    for entry in entries:
+        plain = entry.is_file() and not entry.is_symlink()
+        if not plain or (entry.name != MARKER and entry.name not in names):
+            raise ReleaseError(
+                f"--out {out_dir} holds {entry.name}, which the previous release did not write",
+                "Move it elsewhere or choose another --out; nothing was deleted",
+            )
+    return names
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Refuse an ``--out`` this release may not replace: not a directory, or holding anything a
+    previous release did not write."""
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise ReleaseError(f"--out {out_dir} exists and is not a directory", "Choose another --out")
     if out_dir.exists():
-        out_dir.rename(old)
-    staging.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+        written_by_release(out_dir)

@@ -58,6 +58,28 @@ RELEASE = [
     ),
 ]
 
+# `--out` that is not a previous release output (issue 16 item 5): refused before any step runs.
+RELEASE += [
+    Case(
+        "release-out-holds-users-files",
+        ("release", "--out", "mine"),
+        ("not a previous release",),
+        files={"mine/main.c": b"int main(void) { return 0; }\n", "mine/src/lib.c": b"/* */\n"},
+    ),
+    Case(
+        "release-out-is-the-build-root",
+        ("release", "--collect-only", "--out", "build"),
+        ("not a previous release",),
+        files={"build/float/plan.json": b"{}"},
+    ),
+    Case(
+        "release-out-is-a-file",
+        ("release", "--out", "notes.txt"),
+        ("not a directory",),
+        files={"notes.txt": b"mine\n"},
+    ),
+]
+
 BENCH = [
     Case("bench-unknown-benchmark", ("bench", "--only", "no_such_bench"), ("benchmark",), 2),
 ]

@@ -175,3 +175,96 @@ def test_invoke_release_end_to_end(tmp_path: Path, docker_engine: None) -> None:
         info = json.loads((out / f"build-info-{variant}-1MB.json").read_text())
         assert info["stage_inputs"]["firmware"]["variant"] == variant
         assert (out / f"nodemcu-{variant}-1MB-merged.bin").read_bytes()[:1] == b"\xe9"
+
+
+# --- --out never deletes what the release did not write (issue 16 item 5) --------------------------
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _users_dir(out: Path) -> dict[str, bytes]:
+    (out / "src").mkdir(parents=True)
+    (out / "main.c").write_bytes(b"int main(void) { return 0; }\n")
+    (out / "src" / "lib.c").write_bytes(b"/* mine */\n")
+    return _files(out)
+
+
+def test_out_that_holds_someone_elses_files_is_refused_and_kept(tmp_path: Path) -> None:
+    make_build(tmp_path / "build" / "float")
+    out = tmp_path / "mine"
+    before = _users_dir(out)
+    with pytest.raises(rel.ReleaseError, match="not a previous release"):
+        rel.release(["float"], ["1MB"], tmp_path / "build", out, collect_only=True)
+    assert _files(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "mine"]
+
+
+def test_out_is_checked_before_anything_is_built(tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    _users_dir(out)
+    steps: list[list[str]] = []
+    with pytest.raises(rel.ReleaseError, match="not a previous release"):
+        rel.release(["float"], ["1MB"], tmp_path / "build", out, run=lambda a, d: steps.append(a))
+    assert steps == []
+
+
+def test_the_build_root_is_not_a_release_directory(tmp_path: Path) -> None:
+    make_build(tmp_path / "build" / "float")
+    before = _files(tmp_path / "build")
+    for out in (tmp_path / "build", tmp_path / "build" / "float", tmp_path):
+        with pytest.raises(rel.ReleaseError, match="not a previous release"):
+            rel.release(["float"], ["1MB"], tmp_path / "build", out, collect_only=True)
+    assert _files(tmp_path / "build") == before
+
+
+def test_a_previous_release_is_replaced_and_an_empty_directory_is_used(tmp_path: Path) -> None:
+    make_build(tmp_path / "build" / "float")
+    out = tmp_path / "release"
+    out.mkdir()
+    first = rel.release(["float"], ["1MB"], tmp_path / "build", out, collect_only=True)
+    assert (out / rel.MARKER).is_file() and rel.MARKER not in first.files
+    again = rel.release(["float"], ["1MB"], tmp_path / "build", out, collect_only=True)
+    assert again.files == first.files
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "release"]
+
+
+def test_a_previous_release_with_a_file_added_is_refused(tmp_path: Path) -> None:
+    make_build(tmp_path / "build" / "float")
+    out = tmp_path / "release"
+    rel.release(["float"], ["1MB"], tmp_path / "build", out, collect_only=True)
+    (out / "NOTES.txt").write_text("my notes\n")
+    before = _files(out)
+    with pytest.raises(rel.ReleaseError, match="NOTES.txt"):
+        rel.release(["float"], ["1MB"], tmp_path / "build", out, collect_only=True)
+    assert _files(out) == before
+
+
+def test_a_sibling_named_like_the_old_backup_is_not_ours_to_delete(tmp_path: Path) -> None:
+    make_build(tmp_path / "build" / "float")
+    out = tmp_path / "release"
+    rel.release(["float"], ["1MB"], tmp_path / "build", out, collect_only=True)
+    theirs = tmp_path / ".release-old"
+    theirs.mkdir()
+    (theirs / "keep.txt").write_text("keep\n")
+    rel.release(["float"], ["1MB"], tmp_path / "build", out, collect_only=True)
+    assert (theirs / "keep.txt").read_text() == "keep\n"
+
+
+def test_task_refuses_a_users_directory_in_one_line(tmp_path: Path) -> None:
+    make_build(tmp_path / "build" / "float")
+    out = tmp_path / "mine"
+    before = _users_dir(out)
+    proc = run_invoke(
+        "release",
+        "--collect-only",
+        "--variants",
+        "float",
+        "--flash-sizes",
+        "1MB",
+        "--build-root",
+        str(tmp_path / "build"),
+        "--out",
+        str(out),
+    )
+    assert_one_line_error(proc, "not a previous release")
+    assert _files(out) == before
