@@ -484,6 +484,23 @@ NAMES = [
     ),
 ]
 
+# Content that fails its checks never enters the cache (issue 16 item 4): an error page served
+# instead of the file is refused, and the cache (sdk_cache/ in the case directory) stays empty.
+PAGE_V05_SUM = "0da80624efa6159bbf30141b6e978a17bed80d8f5505c4bbfb75d49f496ecb83"
+CLOUD_NAME = "nodemcu-release-7-modules-2024-02-25-10-11-12-float.bin"
+UNVERIFIED = [
+    Case(
+        "build-cloud-error-page-instead-of-image",
+        ("build", "--source", "cloud", "--url", "{server}/" + CLOUD_NAME),
+        ("magic", "nothing was cached"),
+    ),
+    Case(
+        "initdata-error-page-instead-of-zip",
+        ("initdata", "--init-data-url", "{server}/sdk.zip", "--sha256", PAGE_V05_SUM),
+        ("not a readable zip", "nothing was cached"),
+    ),
+]
+
 INITDATA = [
     Case("initdata-unknown-sdk", ("initdata", "--sdk", "9.9.9"), ("manifest",), 2),
     Case(
@@ -520,6 +537,7 @@ CATALOG: list[Case] = (
     + PLANS
     + ONTO_INPUTS
     + NAMES
+    + UNVERIFIED
     + INITDATA
     + RELEASE
     + BENCH
@@ -551,6 +569,18 @@ def board_url() -> Iterator[str]:
     board = start_virtual_board("--flash-size", "1MB")
     yield board.url
     board.stop()
+
+
+@pytest.fixture(scope="module")
+def page_server() -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 that answers every file with an HTML error page."""
+    from tests.sources.faultserver import fault_server
+
+    page = b"<html><body>Service unavailable, try again later</body></html>"
+    with fault_server() as srv:
+        for path in ("/" + CLOUD_NAME, "/sdk.zip"):
+            srv.add(path, page)
+        yield srv.base
 
 
 def _assembled_4mb(case_dir: Path) -> None:
@@ -588,6 +618,9 @@ def test_bad_input_fails_in_one_line_and_writes_nothing(
     if "{board}" in args:
         url = request.getfixturevalue("board_url")
         args = tuple(url if a == "{board}" else a for a in args)
+    if any("{server}" in a for a in args):
+        base = request.getfixturevalue("page_server")
+        args = tuple(a.replace("{server}", base) for a in args)
     proc = run_invoke(*args, cwd=tmp_path, timeout=120)
     assert_one_line_error(proc, *case.needles, code=case.code)
     assert _tree(tmp_path) == before, "a failed task left files behind"

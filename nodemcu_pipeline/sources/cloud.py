@@ -153,8 +153,15 @@ def fetch_cloud_image(
     base = policy or DownloadPolicy()
     policy = DownloadPolicy(**{**asdict(base), "allow_http": allow_http or base.allow_http})
     try:
+        # Only an image that parses enters the cache (and so can be pinned).
         got = download(
-            url, cache_dir, expected, policy=policy, progress=progress, use_url_index=False
+            url,
+            cache_dir,
+            expected,
+            policy=policy,
+            progress=progress,
+            use_url_index=False,
+            check=lambda path: validate(path, name),
         )
     except ChecksumMismatch as exc:
         if want or not pinned:

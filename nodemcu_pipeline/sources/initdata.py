@@ -27,6 +27,7 @@ from nodemcu_pipeline.errors import (
     UnsafeArchive,
     UsageError,
 )
+from nodemcu_pipeline.paths import name_from_url
 from nodemcu_pipeline.plan import INIT_DATA_SIZE
 from nodemcu_pipeline.plan import check_init_data as check_init_data_bytes
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
@@ -200,38 +201,55 @@ def fetch_source(
     hit = cached_init_data(cache_dir, src.member_sha256)
     if hit is not None:
         return hit
-    got = download(src.url, cache_dir, src.archive_sha256, policy=policy, progress=progress)
-    if got.size == INIT_DATA_SIZE and not zipfile.is_zipfile(got.path):
-        data = got.path.read_bytes()
-    else:
-        data = extract_member(got.path, src.member)
-    actual = _sha256(data)
-    if actual != src.member_sha256:
-        raise ChecksumMismatch(
-            f"init data {src.member} from {src.url} has SHA-256 {actual}, expected "
-            f"{src.member_sha256}",
-            "Nothing was cached. Check the SDK version, --init-data-url and --sha256",
-        )
-    return store_init_data(cache_dir, data, actual, src.member)
+
+    def pinned_member(path: Path) -> bytes:
+        if path.stat().st_size == INIT_DATA_SIZE and not zipfile.is_zipfile(path):
+            data = path.read_bytes()
+        else:
+            data = extract_member(path, src.member, name_from_url(src.url, "the archive"))
+        actual = _sha256(data)
+        if actual != src.member_sha256:
+            raise ChecksumMismatch(
+                f"init data {src.member} from {src.url} has SHA-256 {actual}, expected "
+                f"{src.member_sha256}",
+                "Check the SDK version, --init-data-url and --sha256",
+            )
+        check_init_data(data, src.member)
+        return data
+
+    # The archive enters the cache only if it holds the pinned member (an error page served once
+    # instead of the zip is never cached), and a cached archive that does not is fetched again.
+    got = download(
+        src.url,
+        cache_dir,
+        src.archive_sha256,
+        policy=policy,
+        progress=progress,
+        check=pinned_member,
+    )
+    data = pinned_member(got.path)  # a hit by the archive's own pinned sum is not re-checked
+    return store_init_data(cache_dir, data, src.member_sha256, src.member)
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def extract_member(archive: Path, member: str) -> bytes:
+def extract_member(archive: Path, member: str, label: str | None = None) -> bytes:
     """The bytes of ``member`` (exact path, or the same path under one top folder, as in GitHub
-    archives); refuses the whole archive if any entry is unsafe."""
+    archives); refuses the whole archive if any entry is unsafe. ``label`` names the archive in
+    messages (its cache file is named by a hash)."""
+    name = label or archive.name
     try:
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
-            check_archive(infos, archive.name)
-            info = _pick(infos, member, archive.name)
-            check_member(info, archive.name)
-            return _read_capped(zf, info, archive.name)
+            check_archive(infos, name)
+            info = _pick(infos, member, name)
+            check_member(info, name)
+            return _read_capped(zf, info, name)
     except zipfile.BadZipFile as exc:
         raise UnsafeArchive(
-            f"{archive.name} is not a readable zip archive ({exc})",
+            f"{name} is not a readable zip archive ({exc})",
             "Check the URL points at the SDK release archive",
         ) from None
 

@@ -1,8 +1,11 @@
 """A real HTTP server on 127.0.0.1 with scripted faults, for download tests (no mocks).
 
 Each path gets a ``Route``: the body, plus a queue of per-request behaviours ("cut:N" sends the
-headers of the whole body and closes after N bytes, "status:503", "hang", "redirect:URL"); requests are counted per
-path so tests can assert that a second run makes none.
+headers of the whole body and closes after N bytes, "status:503", "hang", "redirect:URL", "html"
+answers 200 with an error page instead of the file, "badrange" answers a Range request with a 206
+that starts halfway to the asked offset); requests are counted per path (and their headers kept) so tests can assert that a
+second run makes none. A route may carry an ``etag`` and/or ``last_modified``; ``If-Range`` is
+honoured (a stale validator gets the whole body with 200) unless ``if_range`` is False.
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ class Route:
     faults: list[str] = field(default_factory=list)
     ranges: bool = True
     delay_per_chunk: float = 0.0
+    etag: str | None = None
+    last_modified: str | None = None
+    if_range: bool = True
     hits: int = 0
     range_hits: int = 0
+    seen: list[dict[str, str]] = field(default_factory=list)
 
 
 class FaultServer(ThreadingHTTPServer):
@@ -62,6 +69,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         with self.server.lock:
             route.hits += 1
+            route.seen.append(dict(self.headers.items()))
             fault = route.faults.pop(0) if route.faults else ""
         if fault == "hang":
             self.server.release.wait(30)
@@ -75,14 +83,26 @@ class Handler(BaseHTTPRequestHandler):
         if fault.startswith("status:"):
             self._status(int(fault.split(":")[1]))
             return
+        if fault == "html":
+            self._page(b"<html><body>Build queued, try again later</body></html>")
+            return
         start = self._range_start(route)
         body = route.body[start:]
-        self.send_response(206 if start else 200)
+        if fault == "badrange" and start:
+            start //= 2  # a 206 that does not start where it was asked to
+            body = route.body[start:]
+            self.send_response(206)
+        else:
+            self.send_response(206 if start else 200)
         if start:
             route.range_hits += 1
             self.send_header(
                 "Content-Range", f"bytes {start}-{len(route.body) - 1}/{len(route.body)}"
             )
+        if route.etag:
+            self.send_header("ETag", route.etag)
+        if route.last_modified:
+            self.send_header("Last-Modified", route.last_modified)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes" if route.ranges else "none")
         self.end_headers()
@@ -102,7 +122,19 @@ class Handler(BaseHTTPRequestHandler):
         match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
         if not (route.ranges and match):
             return 0
+        condition = self.headers.get("If-Range")
+        if route.if_range and condition is not None:
+            # RFC 9110 13.1.5: a validator that no longer matches means "send the whole thing".
+            if condition not in (route.etag, route.last_modified):
+                return 0
         return min(int(match.group(1)), len(route.body))
+
+    def _page(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _status(self, code: int) -> None:
         body = b"server error"

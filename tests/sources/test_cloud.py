@@ -88,9 +88,45 @@ def test_explicit_sum_must_match(tmp_path: Path) -> None:
 def test_not_an_image_is_refused_and_not_pinned(tmp_path: Path) -> None:
     with fault_server() as srv:
         url = srv.add("/" + NAME, b"<html>build expired</html>")
-        with pytest.raises(ImageError, match="magic"):
+        with pytest.raises(ImageError, match="magic") as err:
             fetch(url, tmp_path)
     assert not (tmp_path / "firmware.lock.json").exists()
+    assert "Nothing was cached" in err.value.hint
+    assert not list((tmp_path / "cache" / "blobs").iterdir())
+
+
+def test_an_error_page_once_then_the_image_pins_the_image(tmp_path: Path) -> None:
+    with fault_server() as srv:
+        url = srv.add("/" + NAME, image(), "html")
+        with pytest.raises(ImageError):
+            fetch(url, tmp_path)
+        got = fetch(url, tmp_path)
+        assert srv.hits("/" + NAME) == 2
+    assert got.sha256 == hashlib.sha256(image()).hexdigest()
+    pins = json.loads((tmp_path / "firmware.lock.json").read_text())["images"]
+    assert pins[url]["sha256"] == got.sha256
+
+
+@pytest.mark.parametrize("validator", [{"etag": '"v1"', "if_range": False}, {}])
+def test_a_resumed_first_download_never_pins_a_splice(tmp_path: Path, validator: dict) -> None:
+    # Issue 16 item 3: cut, the server's file changes, the resume spliced old and new, and the hybrid
+    # was pinned. Whatever the server does with If-Range, the pin is one whole file.
+    old, new = image(1), image(2)
+    quick = DownloadPolicy(read_timeout=5, retries=0, backoff=0)
+    with fault_server() as srv:
+        url = srv.add("/" + NAME, old, "cut:3000", "cut:3000", **validator)
+        with pytest.raises(DownloadError, match="kept breaking off"):
+            cloud.fetch_cloud_image(
+                url, None, tmp_path / "cache", tmp_path / "firmware.lock.json", policy=quick
+            )
+        srv.add("/" + NAME, new, **{**validator, **({"etag": '"v2"'} if validator else {})})
+        got = cloud.fetch_cloud_image(
+            url, None, tmp_path / "cache", tmp_path / "firmware.lock.json"
+        )
+    assert got.sha256 == hashlib.sha256(new).hexdigest()
+    assert got.path.read_bytes() == new
+    pins = json.loads((tmp_path / "firmware.lock.json").read_text())["images"]
+    assert pins[url]["sha256"] == hashlib.sha256(new).hexdigest()
 
 
 def test_stage_record_serves_a_repeat_without_cache_or_network(tmp_path: Path) -> None:

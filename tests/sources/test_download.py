@@ -221,3 +221,123 @@ def test_a_tampered_url_index_names_no_file_outside_the_cache(tmp_path: Path) ->
         assert srv.hits("/fw.bin") == 1
     assert victim.read_bytes() == b"mine"
     assert got.sha256 == SUM
+
+
+# --- a resume never splices two files (issue 16 item 3) --------------------------------------------
+OTHER = bytes((i * 13 + 5) & 0xFF for i in range(len(BODY)))
+OTHER_SUM = hashlib.sha256(OTHER).hexdigest()
+ONE_SHOT = DownloadPolicy(connect_timeout=2, read_timeout=2, retries=0, backoff=0)
+
+
+def _cut_then_change(srv, tmp_path: Path, **route: object) -> str:
+    """A first run cut at 90000 bytes (the partial file stays), then the server's file changes."""
+    url = srv.add("/fw.bin", BODY, "cut:90000", "cut:90000", **route)
+    with pytest.raises(DownloadError, match="kept breaking off"):
+        download(url, tmp_path, None, policy=ONE_SHOT)
+    srv.add("/fw.bin", OTHER, **{**route, **({"etag": '"v2"'} if "etag" in route else {})})
+    return url
+
+
+def test_resume_sends_if_range_with_the_etag(tmp_path: Path) -> None:
+    with fault_server() as srv:
+        url = srv.add("/fw.bin", BODY, "cut:90000", etag='"v1"')
+        got = download(url, tmp_path, SUM, policy=FAST)
+        resumed = srv.routes["/fw.bin"].seen[1]
+    assert got.sha256 == SUM
+    assert resumed["Range"] == "bytes=90000-" and resumed["If-Range"] == '"v1"'
+
+
+def test_resume_falls_back_to_last_modified_for_if_range(tmp_path: Path) -> None:
+    stamp = "Wed, 21 Oct 2015 07:28:00 GMT"
+    with fault_server() as srv:
+        url = srv.add("/fw.bin", BODY, "cut:90000", last_modified=stamp)
+        download(url, tmp_path, SUM, policy=FAST)
+        assert srv.routes["/fw.bin"].seen[1]["If-Range"] == stamp
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        {"etag": '"v1"'},  # honours If-Range: answers 200 with the new file
+        {"etag": '"v1"', "if_range": False},  # ignores If-Range but its 206 carries the new ETag
+        {},  # no validator at all: only fetching again from the start can tell
+    ],
+    ids=["if-range-honoured", "if-range-ignored", "no-validator"],
+)
+def test_a_file_changed_between_runs_is_never_spliced(tmp_path: Path, route: dict) -> None:
+    with fault_server() as srv:
+        url = _cut_then_change(srv, tmp_path, **route)
+        got = download(url, tmp_path, None, policy=FAST)
+    assert got.path.read_bytes() == OTHER and got.sha256 == OTHER_SUM
+    assert cache_files(tmp_path) == [OTHER_SUM]
+
+
+def test_a_206_that_starts_elsewhere_starts_over(tmp_path: Path) -> None:
+    with fault_server() as srv:
+        url = srv.add("/fw.bin", BODY, "cut:90000", "badrange", etag='"v1"')
+        got = download(url, tmp_path, SUM, policy=FAST)
+    assert got.path.read_bytes() == BODY
+
+
+def test_an_unpinned_resumed_download_is_checked_from_the_start(tmp_path: Path) -> None:
+    # Pinned: the sum is the check, one resume is enough. Unpinned: a second whole fetch must agree.
+    with fault_server() as srv:
+        url = srv.add("/fw.bin", BODY, "cut:90000")
+        got = download(url, tmp_path, None, policy=FAST)
+        assert srv.hits("/fw.bin") == 3
+        assert srv.routes["/fw.bin"].seen[2].get("Range") is None
+    assert got.sha256 == SUM and got.resumed
+
+
+# --- only verified content enters the cache (issue 16 item 4) -------------------------------------
+def _zip_check(path: Path) -> None:
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise DownloadError(f"{path.name} is not a zip archive", "Check the URL")
+
+
+def test_content_that_fails_its_check_is_not_cached(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("a.txt", "hello")
+    archive = buffer.getvalue()
+    with fault_server() as srv:
+        url = srv.add("/a.zip", archive, "html")
+        with pytest.raises(DownloadError, match="not a zip") as err:
+            download(url, tmp_path, None, policy=FAST, check=_zip_check)
+        assert "Nothing was cached" in err.value.hint
+        assert cache_files(tmp_path) == [] and not list((tmp_path / "urls").glob("*"))
+        got = download(url, tmp_path, None, policy=FAST, check=_zip_check)
+        assert srv.hits("/a.zip") == 2
+    assert got.path.read_bytes() == archive
+
+
+def test_a_cached_blob_that_fails_its_check_is_evicted_and_fetched_again(tmp_path: Path) -> None:
+    import io
+    import json
+    import zipfile
+
+    from nodemcu_pipeline.sources.download import url_key
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("a.txt", "hello")
+    archive = buffer.getvalue()
+    page = b"<html>not the archive</html>"
+    page_sum = hashlib.sha256(page).hexdigest()
+    with fault_server() as srv:
+        url = srv.add("/a.zip", archive)
+        # A cache poisoned by an older version: the page under its sum, indexed for the URL.
+        for sub in ("blobs", "urls"):
+            (tmp_path / sub).mkdir()
+        (tmp_path / "blobs" / page_sum).write_bytes(page)
+        index = tmp_path / "urls" / f"{url_key(url)}.json"
+        index.write_text(json.dumps({"url": url, "sha256": page_sum}))
+        got = download(url, tmp_path, None, policy=FAST, check=_zip_check)
+        assert srv.hits("/a.zip") == 1
+    assert got.path.read_bytes() == archive
+    assert not (tmp_path / "blobs" / page_sum).exists()

@@ -75,6 +75,44 @@ def test_wrong_member_sum_names_both_and_caches_nothing(tmp_path: Path) -> None:
     assert V05_SUM in err.value.message
     assert hashlib.sha256(v08).hexdigest() in err.value.message
     assert not (tmp_path / "initdata").exists()
+    # "Nothing was cached" is true: the archive without the pinned member is not kept either.
+    assert "Nothing was cached" in err.value.hint
+    assert not list((tmp_path / "blobs").iterdir())
+
+
+def test_an_error_page_served_once_does_not_poison_the_cache(tmp_path: Path) -> None:
+    # Issue 16 item 4: an HTML page instead of the zip was cached, and every later run failed
+    # the same way without a request.
+    with fault_server() as srv:
+        srv.add(ARCHIVE_PATH, sdk_zip(), "html")
+        with pytest.raises(UnsafeArchive, match="not a readable zip") as err:
+            initdata.get_init_data("3.0.6", tmp_path, MANIFEST, mirror=srv.base, policy=FAST)
+        assert "Nothing was cached" in err.value.hint
+        assert not list((tmp_path / "blobs").iterdir())
+        assert not list((tmp_path / "urls").iterdir())
+        path = initdata.get_init_data("3.0.6", tmp_path, MANIFEST, mirror=srv.base, policy=FAST)
+        assert srv.hits(ARCHIVE_PATH) == 2
+    assert path.read_bytes() == V05
+
+
+def test_a_poisoned_cache_from_an_older_version_is_evicted(tmp_path: Path) -> None:
+    import json
+
+    from nodemcu_pipeline.sources.download import url_key
+
+    page = b"<html>rate limited</html>"
+    page_sum = hashlib.sha256(page).hexdigest()
+    with fault_server() as srv:
+        url = srv.add(ARCHIVE_PATH, sdk_zip())
+        for sub in ("blobs", "urls"):
+            (tmp_path / sub).mkdir()
+        (tmp_path / "blobs" / page_sum).write_bytes(page)
+        entry = {"url": url, "sha256": page_sum}
+        (tmp_path / "urls" / f"{url_key(url)}.json").write_text(json.dumps(entry))
+        path = initdata.get_init_data("3.0.6", tmp_path, MANIFEST, mirror=srv.base, policy=FAST)
+        assert srv.hits(ARCHIVE_PATH) == 1
+    assert path.read_bytes() == V05
+    assert not (tmp_path / "blobs" / page_sum).exists()
 
 
 @pytest.mark.parametrize(
