@@ -81,12 +81,13 @@ def serve_port(c, port, listen="127.0.0.1:4000"):
     def ready(server) -> None:  # noqa: ANN001
         print(f"{server.url} serves {server.device}", flush=True)
 
-    servers = serve_ports(devices, listen, say, ready)
-    print("serving until Ctrl-C", file=sys.stderr, flush=True)
+    servers = []
     try:
+        servers = serve_ports(devices, listen, say, ready)
+        print("serving until Ctrl-C", file=sys.stderr, flush=True)
         threading.Event().wait()
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C is how a server is meant to end
     finally:
         for server in servers:
             server.stop()
