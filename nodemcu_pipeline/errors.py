@@ -106,3 +106,22 @@ class BootLoopError(ReplError):
 
 class FileSystemError(ReplError):
     """The NodeMCU file system does not work, even after formatting."""
+
+
+# --- flash farm ----------------------------------------------------------------------------------
+class PortsFileError(PipelineError):
+    """A line of a ``--ports-file`` that cannot be used (the message names the line)."""
+
+
+class FarmError(PipelineError):
+    """One or more boards of a farm failed; the others finished and are in the summary."""
+
+
+class FarmInterrupted(PipelineError):
+    """Ctrl-C during a farm: every board was stopped; the summary says which were complete."""
+
+    exit_code = 130
+
+
+class BoardStopped(PipelineError):
+    """Raised inside one board's own callbacks when its time is up or the user pressed Ctrl-C."""

@@ -522,6 +522,95 @@ INITDATA = [
     ),
 ]
 
+FW = ("--firmware", "fw.bin")
+FARM = [
+    Case(
+        "farm-unknown-port-in-list",
+        ("flash", "--port", "{board}", "--port", NOPORT, *FW),
+        ("/dev/ttyNOPE does not exist",),
+        2,
+        FW3,
+    ),
+    Case(
+        "farm-duplicate-ports",
+        ("flash", "--port", "{board}", "--port", "{board}", *FW),
+        ("listed twice",),
+        2,
+        FW3,
+    ),
+    Case(
+        "farm-url-without-port-number",
+        ("flash", "--port", "{board}", "--port", "rfc2217://rack-1", *FW),
+        ("host:port",),
+        2,
+        FW3,
+    ),
+    Case(
+        "farm-empty-ports-file",
+        ("flash", "--ports-file", "farm.txt", *FW),
+        ("lists no ports",),
+        1,
+        {**FW3, "farm.txt": b"# the rack is empty tonight\n\n"},
+    ),
+    Case(
+        "farm-ports-file-bad-line",
+        ("flash", "--ports-file", "farm.txt", *FW),
+        ("farm.txt:3", "host:port"),
+        1,
+        {**FW3, "farm.txt": b"# rack\nrfc2217://127.0.0.1:1\nrfc2217://rack-2\n"},
+    ),
+    Case(
+        "farm-ports-file-duplicate-line",
+        ("flash", "--ports-file", "farm.txt", *FW),
+        ("farm.txt:2", "already on line 1"),
+        1,
+        {**FW3, "farm.txt": b"rfc2217://127.0.0.1:1\nrfc2217://127.0.0.1:1\n"},
+    ),
+    Case(
+        "farm-ports-file-missing",
+        ("flash", "--ports-file", "nope.txt", *FW),
+        ("ports file",),
+        2,
+        FW3,
+    ),
+    Case(
+        "farm-jobs-zero",
+        ("flash", "--port", "{board}", "--port", REFUSED, "--jobs", "0", *FW),
+        ("--jobs",),
+        2,
+        FW3,
+    ),
+    Case(
+        "farm-jobs-not-a-number",
+        ("flash", "--port", "{board}", "--port", REFUSED, "--jobs", "many", *FW),
+        ("--jobs",),
+        2,
+        FW3,
+    ),
+    Case(
+        "farm-timeout-zero",
+        ("flash", "--port", "{board}", "--port", REFUSED, "--timeout", "0", *FW),
+        ("--timeout",),
+        2,
+        FW3,
+    ),
+    Case(
+        "farm-port-all-without-bridges",
+        ("flash", "--port", "all", *FW),
+        ("found no esp8266 usb bridge",),
+        1,
+        FW3,
+    ),
+    Case("serve-port-no-port", ("serve-port",), ("no port",), 2),
+    Case("serve-port-missing-device", ("serve-port", "--port", NOPORT), ("does not exist",), 2),
+    Case(
+        "serve-port-bad-listen",
+        ("serve-port", "--port", REFUSED, "--listen", "everywhere"),
+        ("host:port",),
+        2,
+    ),
+]
+
 SOAK = [
     Case("soak-runs-not-a-number", ("soak", "--runs", "abc"), ("whole numbers",), 2),
     Case("soak-zero-runs", ("soak", "--runs", "0"), ("runs",), 2),
@@ -542,6 +631,7 @@ CATALOG: list[Case] = (
     + RELEASE
     + BENCH
     + SOAK
+    + FARM
     + [c for c, _ in FIXED_BUGS + KNOWN_BUGS]
 )
 

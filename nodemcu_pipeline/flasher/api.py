@@ -68,6 +68,8 @@ def flash(
     with open_session(port, baud, before, use_stub, say) as session:
         assert session.info is not None
         detected = flash_size_name(session.info)
+        # Which chip this is, before the long work: a farm's live view shows each board's MAC.
+        progress(ProgressEvent("connect", f"ESP8266 {session.info.mac} {detected}", 1, 1, "done"))
         plan = plan_for(detected)
         if plan.size_bytes > FLASH_SIZES[detected].size_bytes:
             raise PlanError(

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import struct
-import zlib
 from dataclasses import dataclass
 
 from nodemcu_pipeline.errors import FlashError, ProtocolError, VerifyError
 from nodemcu_pipeline.flasher import protocol as p
+from nodemcu_pipeline.flasher.deflate import deflate
 from nodemcu_pipeline.flasher.session import Session
 from nodemcu_pipeline.plan import FlashPlan, Region
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
@@ -123,7 +123,7 @@ def _send_block(session: Session, op: int, block: bytes, seq: int, timeout: floa
 def _write_deflated(
     session: Session, addr: int, data: bytes, name: str, progress: ProgressCallback
 ) -> None:
-    packed = zlib.compress(data, 9)
+    packed = deflate(data)
     blocks = (len(packed) + STUB_BLOCK - 1) // STUB_BLOCK
     erase_timeout = max(3.0, 40.0 * len(data) / (1 << 20))
     session.checked(

@@ -13,12 +13,13 @@ from nodemcu_pipeline.tasks import (
     assembling,
     building,
     checking,
+    farm,
     flashing,
     initdata,
     releasing,
 )
 
-STAGE_MODULES = (assembling, flashing, initdata, building, checking, releasing)
+STAGE_MODULES = (assembling, flashing, initdata, building, checking, releasing, farm)
 
 
 def collection() -> Collection:

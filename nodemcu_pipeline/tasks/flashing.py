@@ -5,15 +5,17 @@ from __future__ import annotations
 from invoke import task
 
 from nodemcu_pipeline.cli import BEFORE_HELP, PORT_HELP, say, task_errors, whole_number
+from nodemcu_pipeline.tasks.farm import FARM_HELP, farm_requested, flash_farm
 
 
 # ==== flasher: flash, erase, read-flash, chip-info =================================================
 @task(
-    iterable=["firmware"],
+    iterable=["firmware", "port"],
     help={
         "plan": "a plan.json from invoke assemble (default: assemble the latest build for this board)",
         "firmware": "image(s) to flash instead: one combined .bin, or 0x00000.bin and 0x10000.bin",
-        "port": PORT_HELP,
+        "port": PORT_HELP + "; repeat it, or say all, to flash several boards at once",
+        **FARM_HELP,
         "baud": "transfer rate after the stub starts (falls back to 115200 if the link fails)",
         "before": BEFORE_HELP,
         "after": "hard-reset (boot the firmware; soft reset on ports without RTS), soft-reset or no-reset",
@@ -46,6 +48,10 @@ def flash(
     no_check=False,
     format=None,
     build_dir=None,
+    ports_file=None,
+    jobs=None,
+    timeout=None,
+    report=None,
 ):
     """Flash a plan or images with the built-in flasher, verify them, then check the REPL."""
     from nodemcu_pipeline.assemble import plan_source
@@ -53,9 +59,11 @@ def flash(
     from nodemcu_pipeline.flasher.api import flash as run_flash
     from nodemcu_pipeline.progress import console_progress
 
+    ports = list(port or [])
+    farm = farm_requested(ports, ports_file, jobs, timeout, report)
     s = settings(
         c.config,
-        port=port,
+        port=ports[0] if len(ports) == 1 and not farm else None,
         baud=baud,
         before=before,
         after=after,
@@ -73,6 +81,9 @@ def flash(
         init_data,
         flash_size or s.flash_size,
     )
+    if farm:
+        flags = dict(no_stub=no_stub, no_verify=no_verify, erase_all=erase_all, no_check=no_check)
+        return flash_farm(s, source, ports, ports_file, jobs, timeout, report, **flags)
     with console_progress() as progress:
         check = not no_check and s.after == "hard-reset"
         report = run_flash(

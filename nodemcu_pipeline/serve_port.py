@@ -1,0 +1,207 @@
+"""``invoke serve-port``: put a local serial port on the network as an RFC 2217 server.
+
+A host with boards plugged in needs only this package (or esptool's ``esp_rfc2217_server`` or ser2net,
+which speak the same protocol) for another machine to flash them with ``--port rfc2217://host:port``.
+pyserial's ``PortManager`` does the protocol; baud changes and the DTR/RTS reset lines the client sets
+are applied to the real port, so auto-reset works across the network. RFC 2217 has no authentication
+and no encryption: anyone who reaches the TCP port can flash the board. So the default is loopback,
+and listening anywhere else is done only when asked, with a warning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+import threading
+from collections.abc import Callable
+
+import serial
+import serial.rfc2217
+
+from nodemcu_pipeline.errors import SerialPortError, UsageError
+from nodemcu_pipeline.flasher.transport import open_port
+
+Say = Callable[[str], None]
+LINES = ("dtr", "rts", "break_condition")
+MODEM = ("cts", "dsr", "ri", "cd")
+NO_AUTH_WARNING = (
+    "RFC 2217 has no authentication or encryption: anyone who can reach {where} can flash and "
+    "read the board; listen on 127.0.0.1 (the default) or use an SSH tunnel unless the network is yours"
+)
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:4000`` for IPv6) → (host, port)."""
+    host, sep, number = listen.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not number.isdigit() or int(number) > 65535:
+        raise UsageError(
+            f"--listen '{listen}' is not HOST:PORT", "Use e.g. --listen 127.0.0.1:4000"
+        )
+    return host, int(number)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _LinePort:
+    """The real port as ``PortManager`` sees it; a port without modem lines (a pty, a bare UART
+    adapter) drops line changes with one note instead of ending the session."""
+
+    _port: serial.SerialBase
+    _say: Say
+    _warned: bool
+
+    def __init__(self, port: serial.SerialBase, say: Say) -> None:
+        object.__setattr__(self, "_port", port)
+        object.__setattr__(self, "_say", say)
+        object.__setattr__(self, "_warned", False)
+
+    def __getattr__(self, name: str) -> object:
+        try:
+            return getattr(self._port, name)
+        except (serial.SerialException, OSError, ValueError):
+            if name in MODEM:
+                return False
+            raise
+
+    def __setattr__(self, name: str, value: object) -> None:
+        try:
+            setattr(self._port, name, value)
+        except (serial.SerialException, OSError, ValueError):
+            if name not in LINES:
+                raise
+            if not self._warned:
+                object.__setattr__(self, "_warned", True)
+                self._say(f"{self._port.port} has no DTR/RTS lines: resets are not passed through")
+
+
+class PortServer:
+    """One serial port served to one RFC 2217 client at a time."""
+
+    def __init__(self, port: str, host: str, tcp_port: int, say: Say) -> None:
+        self.device = port
+        self.say = say
+        self.serial = open_port(port, 115200)
+        try:
+            self.sock = socket.create_server((host, tcp_port))
+        except OSError as exc:
+            self.serial.close()
+            raise SerialPortError(
+                f"cannot listen on {host}:{tcp_port} ({exc.strerror or exc})",
+                "Choose another --listen address or port",
+            ) from None
+        self.host, self.tcp_port = self.sock.getsockname()[:2]
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True, name=f"serve {port}")
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"rfc2217://{host}:{self.tcp_port}"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        self.thread.join(timeout=2)
+        with contextlib.suppress(serial.SerialException, OSError):
+            self.serial.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, peer = self.sock.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.say(f"{self.device}: client {peer[0]}:{peer[1]} connected")
+            settings = self.serial.get_settings()
+            try:
+                self._client(conn)
+            finally:
+                with contextlib.suppress(OSError):
+                    conn.close()
+                # The next client starts from the port as we opened it, not as the last one left it.
+                with contextlib.suppress(serial.SerialException, OSError, ValueError):
+                    self.serial.dtr = False
+                    self.serial.rts = False
+                with contextlib.suppress(serial.SerialException, OSError, ValueError):
+                    self.serial.apply_settings(settings)
+                self.say(f"{self.device}: client {peer[0]}:{peer[1]} disconnected")
+
+    def _client(self, conn: socket.socket) -> None:
+        send_lock = threading.Lock()
+
+        class Connection:
+            def write(self, data: bytes) -> None:
+                with send_lock, contextlib.suppress(OSError):
+                    conn.sendall(data)
+
+        connection = Connection()
+        manager = serial.rfc2217.PortManager(_LinePort(self.serial, self.say), connection)
+        done = threading.Event()
+        reader = threading.Thread(
+            target=self._to_client, args=(manager, connection, done), daemon=True
+        )
+        reader.start()
+        try:
+            while not self._stop.is_set() and not done.is_set():
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    break
+                if not data:
+                    break
+                payload = b"".join(manager.filter(data))
+                if payload:
+                    self.serial.write(payload)
+        except (serial.SerialException, OSError) as exc:
+            self.say(f"{self.device}: the serial port failed ({exc}); dropping the client")
+        finally:
+            done.set()
+            reader.join(timeout=2)
+
+    def _to_client(
+        self, manager: serial.rfc2217.PortManager, connection: object, done: threading.Event
+    ) -> None:
+        while not done.is_set():
+            try:
+                data = self.serial.read(max(1, self.serial.in_waiting))
+            except (serial.SerialException, OSError) as exc:
+                self.say(f"{self.device}: reading the serial port failed ({exc})")
+                done.set()
+                return
+            if data:
+                connection.write(b"".join(manager.escape(data)))  # type: ignore[attr-defined]
+
+
+def serve_ports(
+    ports: list[str], listen: str, say: Say, ready: Callable[[PortServer], None]
+) -> list[PortServer]:
+    """Start a server per port (consecutive TCP ports from ``listen``'s; 0 picks free ones)."""
+    host, first = parse_listen(listen)
+    if not is_loopback(host):
+        say(NO_AUTH_WARNING.format(where=f"{host}:{first}"))
+    servers: list[PortServer] = []
+    try:
+        for i, port in enumerate(ports):
+            server = PortServer(port, host, first + i if first else 0, say)
+            servers.append(server)
+            server.start()
+            ready(server)
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers

@@ -1,0 +1,67 @@
+"""invoke serve-port: a board reached over the network through our own RFC 2217 server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, run_invoke
+from tests.farm.farmkit import expected_plan, flash_holds, write_images
+
+
+def serve(*args: str) -> tuple[subprocess.Popen[str], str]:
+    env = dict(os.environ)
+    cmd = [sys.executable, "-m", "invoke", "--search-root", str(ROOT), "serve-port", *args]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline().split()
+    assert first, proc.stderr.read() if proc.stderr else ""
+    return proc, first[0]
+
+
+def stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    return proc.returncode, err
+
+
+def test_flash_and_check_through_serve_port_with_the_reset_lines_passed_through(
+    virtual_board, tmp_path: Path
+):
+    board = virtual_board("--flash-size", "4MB", state=tmp_path / "flash.bin")
+    server, url = serve("--port", board.url, "--listen", "127.0.0.1:0")
+    try:
+        images = write_images(tmp_path, 8 * 1024)
+        args = ["--port", url, "--firmware", images[0], "--firmware", images[1]]
+        proc = run_invoke("flash", *args, "--build-dir", str(tmp_path / "build"), cwd=tmp_path)
+    finally:
+        code, err = stop(server)
+    assert proc.returncode == 0, proc.stderr
+    # The check saw NodeMCU boot after a hard reset: DTR/RTS crossed both RFC 2217 hops.
+    assert "check: NodeMCU" in proc.stdout
+    assert "cannot drive" not in proc.stderr
+    assert code == 0 and "stopped" in err and "client 127.0.0.1" in err
+    board.stop()
+    assert flash_holds(tmp_path / "flash.bin", expected_plan(images, "4MB", tmp_path))
+
+
+def test_listening_beyond_loopback_warns_that_rfc2217_has_no_authentication(virtual_board):
+    board = virtual_board("--flash-size", "1MB", "--pty")
+    server, url = serve("--port", board.url, "--listen", "0.0.0.0:0")
+    code, err = stop(server)
+    assert url.startswith("rfc2217://0.0.0.0:")
+    assert code == 0
+    assert "no authentication" in err
+
+
+def test_loopback_is_the_default_and_says_nothing_about_authentication(virtual_board):
+    board = virtual_board("--flash-size", "1MB", "--pty")
+    server, url = serve("--port", board.url, "--listen", "127.0.0.1:0")
+    code, err = stop(server)
+    assert url.startswith("rfc2217://127.0.0.1:") and code == 0
+    assert "authentication" not in err
