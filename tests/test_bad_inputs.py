@@ -447,6 +447,13 @@ ONTO_INPUTS = [
         {"tty.bin": b"a port stand-in"},
     ),
     Case(
+        "flash-report-onto-the-firmware",
+        ("flash", "--port", NOPORT, "--port", NOPORT, "--firmware", "fw.bin", "--report", "fw.bin"),
+        ("overwrite",),
+        2,
+        FW3,
+    ),
+    Case(
         "read-flash-onto-a-directory",
         ("read-flash", "d", "--port", REFUSED),
         ("directory",),

@@ -61,6 +61,15 @@ def flash(
 
     ports = list(port or [])
     farm = farm_requested(ports, ports_file, jobs, timeout, report)
+    if report:
+        from pathlib import Path
+
+        from nodemcu_pipeline.assemble import parse_init_data_arg
+        from nodemcu_pipeline.paths import refuse_overwriting
+
+        named = [plan, *(firmware or []), ports_file]
+        named += [parse_init_data_arg(init_data)[0]] if init_data else []
+        refuse_overwriting([Path(report)], [Path(p) for p in named if p], "--report")
     s = settings(
         c.config,
         port=ports[0] if len(ports) == 1 and not farm else None,
