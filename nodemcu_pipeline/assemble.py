@@ -6,6 +6,7 @@ before anything is written.
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,11 +34,23 @@ class AssembleResult:
     detected: bool  # the generation came from the image, not from --layout
 
 
+# No flash is bigger, so no input may be: a device or FIFO named by mistake is refused, not read forever.
+MAX_INPUT = 16 * 1024 * 1024
+
+
 def read_input(path: str | Path, what: str) -> bytes:
     """Read a user-named input file, with a one-line error when it is not there."""
     p = Path(path)
     try:
-        return p.read_bytes()
+        if p.exists() and not p.is_dir() and not stat.S_ISREG(p.stat().st_mode):
+            raise UsageError(f"{what} {p} is not a regular file", "Name the file itself")
+        with open(p, "rb") as handle:
+            data = handle.read(MAX_INPUT + 1)
+        if len(data) > MAX_INPUT:
+            raise UsageError(
+                f"{what} {p} is larger than the largest ESP8266 flash (16MB)", "Check the path"
+            )
+        return data
     except FileNotFoundError:
         raise UsageError(f"{what} {p} does not exist", "Check the path") from None
     except IsADirectoryError:

@@ -40,6 +40,7 @@ TOP_KEYS = frozenset({"flash_size", "flash_mode", "flash_freq", "layout", "notes
 REGION_KEYS = frozenset({"address", "size", "sha256", "purpose", "file"})
 PURPOSES = (PURPOSE_FIRMWARE, PURPOSE_INIT_DATA, PURPOSE_BLANK)
 ADDRESS_LIMIT = 1 << 32
+MAX_PLAN_BYTES = 1024 * 1024  # a plan.json is a few hundred bytes; anything this big is not one
 REWRITE = "Run invoke assemble again to write a fresh plan"
 
 
@@ -95,7 +96,13 @@ def load_plan(path: Path) -> FlashPlan:
     """Read and fully validate a plan.json and its region files."""
     path = Path(path)
     try:
-        doc = json.loads(path.read_bytes())
+        if path.exists() and not path.is_dir() and not stat.S_ISREG(path.stat().st_mode):
+            raise PlanError(f"plan file {path} is not a regular file", "Name the plan.json itself")
+        with open(path, "rb") as handle:
+            text = handle.read(MAX_PLAN_BYTES + 1)
+        if len(text) > MAX_PLAN_BYTES:
+            raise PlanError(f"plan file {path} is over {MAX_PLAN_BYTES} bytes", REWRITE)
+        doc = json.loads(text)
     except FileNotFoundError:
         raise PlanError(f"plan file {path} does not exist", "Run invoke assemble first") from None
     except IsADirectoryError:

@@ -179,6 +179,15 @@ FLASHER = [
         ("plan",),
         files={"plan.json": b"[1, 2"},
     ),
+    Case(
+        "flash-plan-is-a-device", ("flash", "--port", NOPORT, "--plan", "/dev/zero"), ("regular",)
+    ),
+    Case(
+        "assemble-firmware-is-a-device",
+        ("assemble", "--firmware", "/dev/zero", "--flash-size", "4MB"),
+        ("regular",),
+        2,
+    ),
     Case("flash-nothing-to-flash", ("flash", "--port", NOPORT), ("nothing to flash",), 2),
     Case(
         "flash-port-missing",
