@@ -15,6 +15,7 @@ from typing import Any
 
 from nodemcu_pipeline.atomic import atomic_write_bytes
 from nodemcu_pipeline.errors import BuildError
+from nodemcu_pipeline.paths import safe_basename
 
 
 def engine_is_remote(docker_host: str | None = None) -> bool:
@@ -52,8 +53,9 @@ def copy_out_bin(container: Any, tree: Path, mount: str) -> None:
     data = io.BytesIO(b"".join(stream))
     with tarfile.open(fileobj=data) as tar:
         for member in tar.getmembers():
-            name = Path(member.name).name
-            if member.isfile() and name and name not in (".", ".."):
+            # A name from the container, so the shared rule: one plain component or nothing.
+            name = safe_basename(member.name, default="")
+            if member.isfile() and name:
                 extracted = tar.extractfile(member)
                 if extracted is not None:
                     atomic_write_bytes(tree / "bin" / name, extracted.read())
