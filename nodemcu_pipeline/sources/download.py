@@ -235,6 +235,9 @@ def _commit(
         except PipelineError as exc:
             discard(part)
             raise type(exc)(exc.message, f"{NOTHING_CACHED}. {exc.hint}") from None
+        except BaseException:
+            discard(part)  # unchecked bytes never stay behind to be resumed into the cache
+            raise
     final = blob_path(cache_dir, actual)
     os.replace(part, final)
     discard(part)

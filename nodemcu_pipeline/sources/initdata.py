@@ -14,6 +14,7 @@ import hashlib
 import json
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -247,9 +248,10 @@ def extract_member(archive: Path, member: str, label: str | None = None) -> byte
             info = _pick(infos, member, name)
             check_member(info, name)
             return _read_capped(zf, info, name)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+        # RuntimeError: an encrypted member; NotImplementedError: a compression zipfile lacks.
         raise UnsafeArchive(
-            f"{name} is not a readable zip archive ({exc})",
+            f"{name} is not a readable zip archive ({type(exc).__name__}: {exc})",
             "Check the URL points at the SDK release archive",
         ) from None
 

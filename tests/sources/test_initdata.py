@@ -233,3 +233,26 @@ def test_a_bad_manifest_entry_is_one_error(tmp_path: Path, entry: object) -> Non
     with pytest.raises(initdata.InitDataError, match="manifest"):
         initdata.get_init_data("3.0.6", tmp_path / "cache", manifest)
     assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("flaw", ["encrypted", "unknown compression"])
+def test_an_unreadable_member_is_one_error_and_nothing_is_left(tmp_path: Path, flaw: str) -> None:
+    import struct
+
+    data = bytearray(sdk_zip())
+    # Patch every local and central header of the member: flag bit 0 (encrypted) or method 99.
+    for sig, flag_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        pos = data.find(sig)
+        while pos != -1:
+            if flaw == "encrypted":
+                (flags,) = struct.unpack_from("<H", data, pos + flag_at)
+                struct.pack_into("<H", data, pos + flag_at, flags | 1)
+            else:
+                struct.pack_into("<H", data, pos + method_at, 99)
+            pos = data.find(sig, pos + 4)
+    with fault_server() as srv:
+        srv.add(ARCHIVE_PATH, bytes(data))
+        with pytest.raises(UnsafeArchive, match="not a readable zip"):
+            initdata.get_init_data("3.0.6", tmp_path, MANIFEST, mirror=srv.base, policy=FAST)
+    assert not list((tmp_path / "blobs").iterdir())
+    assert not list((tmp_path / "partial").iterdir())
