@@ -31,9 +31,24 @@ def record_path(build_dir: Path, stage: str) -> Path:
 def load_record(build_dir: Path, stage: str) -> dict[str, Any] | None:
     """The stored record for ``stage``, or None when there is none (or it is unreadable)."""
     try:
-        return json.loads(record_path(build_dir, stage).read_text())  # type: ignore[no-any-return]
+        record = json.loads(record_path(build_dir, stage).read_text())
     except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
+
+
+def _outputs(build_dir: Path, record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The record's outputs, or None unless every one is a plain file inside ``build_dir``: a record
+    is a file anyone can edit, and an output it names is handed on (flashed, released) unread."""
+    outputs = (record or {}).get("outputs", {})
+    if not isinstance(outputs, dict):
+        return None
+    root = Path(build_dir).resolve()
+    for name in outputs:
+        path = Path(name)
+        if path.is_symlink() or not path.resolve().is_relative_to(root):
+            return None
+    return outputs
 
 
 def is_fresh(build_dir: Path, stage: str, inputs: dict[str, Any]) -> bool:
@@ -41,7 +56,10 @@ def is_fresh(build_dir: Path, stage: str, inputs: dict[str, Any]) -> bool:
     record = load_record(build_dir, stage)
     if not record or record.get("inputs") != json.loads(json.dumps(inputs)):
         return False
-    for name, digest in record.get("outputs", {}).items():
+    outputs = _outputs(build_dir, record)
+    if outputs is None:
+        return False
+    for name, digest in outputs.items():
         path = Path(name)
         if not path.is_file() or sha256_file(path) != digest:
             return False
@@ -60,5 +78,4 @@ def save_record(build_dir: Path, stage: str, inputs: dict[str, Any], outputs: li
 
 def recorded_outputs(build_dir: Path, stage: str) -> list[Path]:
     """The output files recorded for ``stage`` (empty when there is no record)."""
-    record = load_record(build_dir, stage) or {}
-    return [Path(p) for p in record.get("outputs", {})]
+    return [Path(p) for p in _outputs(build_dir, load_record(build_dir, stage)) or {}]
