@@ -358,3 +358,51 @@ def test_a_plan_inside_its_directory_loads_with_absolute_names(tmp_path):
     path = _sdk2_plan_dir(tmp_path)
     _edit(path, lambda d: [r.update(file=str(path.parent / r["file"])) for r in d["regions"]])
     assert len(load_plan(path).regions) == 4
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**64), 2**64)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+    | st.sampled_from(["1MB", "dio", "40m", "sdk2", "firmware", "init-data", "blank", "../x", "/"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _paths(doc, prefix=()):
+    yield prefix
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            yield from _paths(v, (*prefix, i))
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_any_edit_of_a_plan_loads_or_is_one_plan_error(tmp_path_factory, data):
+    # Whatever a hand edit does to plan.json, loading ends in a plan or one PlanError line, never
+    # another exception (which the task would report as "unexpected failure").
+    tmp = tmp_path_factory.mktemp("fuzz")
+    path = _sdk2_plan_dir(tmp)
+    doc = json.loads(path.read_text())
+    where = data.draw(st.sampled_from(list(_paths(doc))))
+    value = data.draw(json_values)
+    if where:
+        target = doc
+        for key in where[:-1]:
+            target = target[key]
+        target[where[-1]] = value
+    else:
+        doc = value
+    path.write_text(json.dumps(doc))
+    try:
+        load_plan(path)
+    except PlanError as exc:
+        assert "\n" not in exc.line()
