@@ -62,6 +62,7 @@ class BoardJob:
     finished_at: str = ""
     seconds: float = 0.0
     stop_reason: str = ""
+    deadline: float = 0.0  # time.monotonic() by which the board must be done; 0 before it starts
     _start: float = 0.0
     _write_start: float = 0.0
     _region_done: dict[str, int] = field(default_factory=dict)

@@ -85,7 +85,10 @@ def flash_board(job: BoardJob, plans: PlanCache, options: FarmPlan, say: Say) ->
 
             job.raise_if_stopped()
             job.set_stage("REPL check")
-            job.check = check_after_flash(job.target.port, options.format, say=note).summary()
+            # The check's own wait for the prompt ends with the board's time, not minutes later.
+            limit = max(1.0, job.deadline - time.monotonic()) if job.deadline else 300.0
+            fs = check_after_flash(job.target.port, options.format, say=note, limit=limit)
+            job.check = fs.summary()
         verified = all(r.verified for r in report.results)
         job.finish("verified" if verified else "written")
     except BoardStopped:
@@ -178,7 +181,7 @@ class FarmRun:
             job.begin()
         else:
             job.set_stage("connecting")
-        self.deadlines[job.name] = time.monotonic() + self.options.timeout
+        self.deadlines[job.name] = job.deadline = time.monotonic() + self.options.timeout
         thread = threading.Thread(
             target=flash_board,
             args=(job, self.plans, self.options, self.say),

@@ -80,6 +80,8 @@ def flash(
         build_dir=build_dir,
         format=format,
     )
+    if not farm and s.port == "all":  # INVOKE_PIPELINE_PORT=all or invoke.yaml
+        farm, ports = True, ["all"]
     source = plan_source(
         s.build_dir,
         plan,

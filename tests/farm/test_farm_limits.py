@@ -38,19 +38,25 @@ def _result(code: int, out: str, err: str):  # noqa: ANN202
     return type("P", (), {"returncode": code, "stdout": out, "stderr": err})
 
 
-def test_jobs_bounds_how_many_boards_are_flashed_at_once(tmp_path):
-    boards, run = _farm(
-        tmp_path, [("a", "1MB", ("--pty",)), ("b", "4MB", ("--pty",))], "--jobs", "1"
-    )
+def test_repeated_ports_mixing_a_pty_and_rfc2217_with_jobs_one_go_one_at_a_time(tmp_path):
+    images = write_images(tmp_path, 16 * 1024)
+    boards = start_boards([("a", "1MB", ("--pty",)), ("b", "4MB", ())], tmp_path)
+    ports = [arg for b in boards for arg in ("--port", b.board.url)]
+    args = [*ports, "--jobs", "1", "--report", "farm.json", "--firmware", images[0]]
+    run = FarmProcess.start([*args, "--firmware", images[1]], tmp_path)
     try:
         code, out, err = run.finish()
     finally:
         for b in boards:
             b.board.stop()
     assert code == 0, err
-    report = load_report(tmp_path / "farm.json")
-    assert report["a"]["finished"] <= report["b"]["started"]
-    assert json.loads((tmp_path / "farm.json").read_text())["options"]["jobs"] == 1
+    whole = json.loads((tmp_path / "farm.json").read_text())
+    first, second = whole["boards"]
+    assert [first["port"], second["port"]] == [b.board.url for b in boards]
+    assert first["result"] == second["result"] == "verified"
+    assert first["finished"] <= second["started"]
+    assert whole["options"]["jobs"] == 1
+    assert out.splitlines()[0].split() == ["port", "MAC", "flash", "result", "time"]
 
 
 def test_a_board_over_its_time_limit_is_stopped_and_the_others_finish(tmp_path):
