@@ -117,6 +117,7 @@ end
 local heap_base = collectgarbage("count")
 node = {}
 function node.restart() api.restart() end
+function node.bootreason() return info.boot_raw, info.boot_reason end
 function node.chipid() return info.chip_id end
 function node.flashid() return info.flash_id end
 function node.heap()
