@@ -30,10 +30,13 @@ LINE_BUFFER = 256  # LUA_MAXINPUT: 255 characters plus the terminator
 HOOK_STEP = 100  # instructions between count-hook calls: tmr.now()'s resolution is 100 of them
 # Until the firmware sets the real cap (NodeMCUApp, from the image) the host is only protected.
 MEMORY_LIMIT = 64 << 20
+# The cap binds only while a task runs: lupa's own calls into Lua (pushing arguments, compiling)
+# are unprotected, and an allocation failing there aborts the process.
+HOST_HEADROOM = 1 << 20
 WDT_MARKER = "\0watchdog\0"
 
 _LUA_SUPPORT = r"""
-local emit, marker, step, hook_s, wdt_s = ...
+local emit, marker, step, hook_s, wdt_s, enforce = ...
 local traceback, sethook, gc = debug.traceback, debug.sethook, collectgarbage
 local rawpcall, rawxpcall, resume, select, unpack = pcall, xpcall, coroutine.resume, select, unpack
 local hooks, extra, left, bitten = 0, 0, 0, false
@@ -69,6 +72,12 @@ function cpu.spend(s)  -- busy-waiting C code (tmr.delay): it feeds the watchdog
   if s >= 1 then left = wdt_hooks end
 end
 function cpu.feed() left = wdt_hooks end
+local base_hook_s
+function cpu.scale(f)  -- node.setcpufreq: the same instructions in less time
+  base_hook_s = base_hook_s or hook_s
+  hook_s = base_hook_s / f
+  wdt_hooks = wdt_s / hook_s
+end
 function cpu.egc(kb) egc_kb = kb end
 -- The hook's own instructions count towards the next hook, so measure how many of the user's
 -- instructions one hook call really stands for, and price it at that.
@@ -112,6 +121,7 @@ local function handler(msg)
 end
 local function finish(ok, ...)
   sethook()
+  enforce(false)
   -- After a memory error nothing may allocate until the garbage is collected (lua.c's docall
   -- collects after every error), and a failing allocation here would be unprotected.
   if not ok then gc("collect") end
@@ -128,6 +138,8 @@ local function guarded(f, ...)
     local args = pack(...)
     body = function() return f(unpack(args, 1, args.n)) end  -- a tail call: f has no caller name
   end
+  if gc("count") > egc_kb then gc("collect") end  -- host-side garbage (compiles, lupa calls)
+  enforce(true)
   sethook(hook, "", step)
   return finish(rawxpcall(body, handler))
 end
@@ -181,7 +193,9 @@ class LuaRepl:
         watchdog_s: float = WATCHDOG_S,
         clock: BoardClock | None = None,
         baud: Callable[[], int] = lambda: 115200,
+        free_heap: int | None = 44_000,
     ) -> None:
+        """``free_heap``: the allocator's headroom from now on (None: set later by limit_heap)."""
         self._write = write
         self.style = style
         self.echo = True
@@ -191,38 +205,73 @@ class LuaRepl:
         )
         self.globals: Any = self.lua.globals()
         hook_s = HOOK_STEP / INSTRUCTIONS_PER_S
+        self._cap = MEMORY_LIMIT
         self._run_chunk, self._run_file, self._run_callback, self.cpu = self.lua.execute(
-            _LUA_SUPPORT, self.out, WDT_MARKER.encode(), HOOK_STEP, hook_s, watchdog_s
+            _LUA_SUPPORT,
+            self.out,
+            WDT_MARKER.encode(),
+            HOOK_STEP,
+            hook_s,
+            watchdog_s,
+            self._enforce,
         )
         self.cpu.calibrate(200_000, INSTRUCTIONS_PER_S)
         self.clock = clock or BoardClock(wall=None)
         self.loop = TaskLoop(self, self.clock, baud)
         self.timer_callback: Any = None  # set by the tmr module: Lua function(timer id)
+        self.on_error: Any = None  # node.setonerror's reporter; None prints the traceback
+        self._output: Any = None  # node.output's function
+        self._output_to_uart = True
+        # uart.on("data", ...): input.c's uart_cb, data_len, end_char and run_input.
+        self._receiver: Any = None
+        self._data_len = 0
+        self._end_char = 0
+        self._run_input = True
+        self._input_spent = 0.0
         self._line = bytearray()
         self._last_eol = 0
         self._pending: list[bytes] = []
         self._echo = bytearray()
         self._prompt = b"> "
         self.halted = False
+        if free_heap is not None:
+            self.limit_heap(free_heap)
 
     # -- limits --------------------------------------------------------------------------------
     def limit_heap(self, free_bytes: int) -> None:
         """Cap the Lua allocator at what is in use now plus ``free_bytes`` (the board's free heap)."""
         self.lua.execute("collectgarbage('collect')")
         used = self.lua.get_memory_used()
-        self.lua.set_max_memory(used + free_bytes)
+        self._cap = used + free_bytes
+        self.lua.set_max_memory(self._cap + HOST_HEADROOM)
         # Collect before the cap is near, as NodeMCU's emergency GC would on a failing allocation.
         self.cpu.egc((used + free_bytes * 0.8) / 1024)
 
     def heap_free(self) -> int:
-        limit = self.lua.get_max_memory() or MEMORY_LIMIT
-        return max(0, limit - self.lua.get_memory_used())
+        """Free bytes under the cap after a full collection (NodeMCU's EGC leaves no garbage)."""
+        self.lua.execute("collectgarbage('collect')")
+        return max(0, self._cap - self.lua.get_memory_used())
+
+    def _enforce(self, on: bool) -> None:
+        self.lua.set_max_memory(self._cap if on else self._cap + HOST_HEADROOM)
 
     # -- output --------------------------------------------------------------------------------
     def out(self, data: bytes | str) -> None:
-        """Text from Lua or the firmware as uart0_putc sends it."""
+        """Text from Lua (lua_writestring) as uart0_putc sends it, or to node.output's function."""
         raw = data.encode("latin-1") if isinstance(data, str) else bytes(data)
+        if self._output is not None:
+            self.loop.post(1, self._output, raw)
+            if not self._output_to_uart:
+                return
         self._write(raw.replace(b"\r", b"").replace(b"\n", b"\r\n"))
+
+    def set_output(self, fn: Any, to_uart: bool) -> None:
+        self._output, self._output_to_uart = fn, to_uart
+
+    def set_receiver(self, fn: Any, data_len: int, end_char: int, run_input: bool) -> None:
+        """uart.on("data", ...) → input.c's input_setup_receive."""
+        self._receiver, self._data_len, self._end_char = fn, data_len, end_char
+        self._run_input = run_input
 
     def _current_prompt(self) -> bytes:
         name = b"_PROMPT2" if self._pending else b"_PROMPT"
@@ -246,15 +295,43 @@ class LuaRepl:
         if not self.halted:
             self.loop.receive(data)
 
-    def take_input(self, data: bytes) -> list[bytes]:
-        """input.c's readline over bytes that have arrived: echo, edit, and the complete lines."""
+    def take_input(self, data: bytes) -> tuple[list[bytes], float]:
+        """input.c's readline over bytes that have arrived: echo, edit, the complete lines, and
+        the CPU time of uart.on callbacks (they run inside the input task)."""
         lines: list[bytes] = []
+        self._input_spent = 0.0
         for byte in data:
+            if self.halted:
+                break
+            if not self._run_input:
+                self._raw_byte(byte)
+                continue
             line = self._byte(byte)
             if line is not None:
                 lines.append(line)
         self._flush_echo()
-        return lines
+        return lines, self._input_spent
+
+    def _raw_byte(self, byte: int) -> None:
+        """input.c with run_input false: bytes go to the uart.on callback only, never echoed."""
+        if self._receiver is None:
+            return
+        if self._data_len == 0:
+            self._deliver(bytes([byte]))
+            return
+        self._line.append(byte)
+        if (
+            len(self._line) >= LINE_BUFFER
+            or (self._data_len > 0 and len(self._line) >= self._data_len)
+            or (self._data_len < 0 and byte == self._end_char)
+        ):
+            block = bytes(self._line)
+            self._line.clear()
+            self._deliver(block)
+
+    def _deliver(self, data: bytes) -> None:
+        self._flush_echo()
+        self._input_spent += self.run_callback(self._receiver, data)
 
     def _flush_echo(self) -> None:
         # Echo is collected per input task: one UART write instead of one per byte.
@@ -272,6 +349,8 @@ class LuaRepl:
                 self._echo += b"\r\n"
             line = bytes(self._line)
             self._line.clear()
+            if self._receiver is not None:
+                self._deliver(line)  # uart_cb sees every line, empty ones too
             if not line:
                 # An empty line never reaches Lua: input.c answers it with the current prompt,
                 # also inside an unfinished chunk.
@@ -321,7 +400,11 @@ class LuaRepl:
         """A C callback into Lua (luaL_pcallx): errors print their traceback; returns CPU time."""
         status, message = self._call(self._run_callback, fn, *args)
         if status == b"error":
-            self.out((message if isinstance(message, bytes) else str(message).encode()) + b"\n")
+            text = message if isinstance(message, bytes) else str(message).encode()
+            if self.on_error is not None:
+                self.loop.post(2, self.on_error, text)
+            else:
+                self.out(text + b"\n")
         if status == b"watchdog":
             self._bitten()
         return self.elapsed()

@@ -32,10 +32,11 @@ from typing import Any, Protocol
 from nodemcu_pipeline.errors import PipelineError
 from nodemcu_pipeline.image import detect_generation, parse_image
 from nodemcu_pipeline.layout import Generation, flash_size_from_header_code
-from nodemcu_pipeline.virtual import lua_modules, modules
+from nodemcu_pipeline.virtual import modules
 from nodemcu_pipeline.virtual.clock import BoardClock
 from nodemcu_pipeline.virtual.flashchip import SECTOR, FlashChip
 from nodemcu_pipeline.virtual.fs import ALIGN, MAGIC, FileSystem
+from nodemcu_pipeline.virtual.heap import free_heap
 from nodemcu_pipeline.virtual.lua_repl import LuaRepl
 from nodemcu_pipeline.virtual.taskloop import TaskLoop
 
@@ -46,7 +47,6 @@ MB = 1 << 20
 RECORD_OFFSET = 0x800
 RECORD = struct.Struct("<4sIII")
 RECORD_MAGIC = b"NPT1"
-HEAP = 44_000
 FREQ_HZ = {0x0: 40_000_000, 0x1: 26_670_000, 0x2: 20_000_000, 0xF: 80_000_000}
 # The modules of a default build (app/include/user_modules.h), for images whose banner lists none.
 DEFAULT_MODULES = "adc,bit,dht,file,gpio,i2c,mqtt,net,node,ow,spi,tmr,uart,wifi"
@@ -176,10 +176,12 @@ class NodeMCUApp:
         style = "2.x" if self.generation is Generation.SDK2 else "3.x"
         manual = bool(getattr(self.host, "manual_clock", False))
         clock = BoardClock(self.host.realtime, None if manual else time.monotonic)
-        self.repl = LuaRepl(self._write, style, self._watchdog, clock=clock, baud=self._baud)
+        self.repl = LuaRepl(
+            self._write, style, self._watchdog, clock=clock, baud=self._baud, free_heap=None
+        )
         facts = build_facts(image, self.generation)
-        lua_modules.install(self, self._node_info(facts, head))
-        modules.install(self, facts["modules"].split(","))
+        modules.install(self, self._node_info(facts, head))
+        self.repl.limit_heap(free_heap(image[:IROM]))
         self.say(banner(facts, self.generation))
         init = self.fs.read("init.lua") if self.fs is not None else None
         if init is None:
@@ -274,9 +276,9 @@ class NodeMCUApp:
             "chip_id": self.host.chip_id,
             "flash_id": self.flash.rdid_word,
             "flash_size": self.header_size // 1024,
+            "chip_size": self.flash.size,
             "flash_mode": head[2],
             "flash_speed": FREQ_HZ.get(head[3] & 0x0F, 40_000_000),
-            "heap": HEAP,
             "boot_raw": self.boot_reason[0],
             "boot_reason": self.boot_reason[1],
             **{k: facts[k] for k in ("branch", "commit", "release", "dts", "ssl", "modules")},

@@ -37,8 +37,9 @@ class Interpreter(Protocol):
 
     halted: bool
 
-    def take_input(self, data: bytes) -> list[bytes]: ...
+    def take_input(self, data: bytes) -> tuple[list[bytes], float]: ...
     def elapsed(self) -> float: ...
+    def run_callback(self, fn: Any, *args: Any) -> float: ...
     def run_line(self, line: bytes) -> tuple[int, float]: ...
     def fire_timer(self, timer: int) -> float: ...
 
@@ -64,6 +65,7 @@ class TaskLoop:
         self._rx: deque[tuple[float, int]] = deque()
         self._rx_end = 0.0
         self._lines: deque[bytes] = deque()
+        self._posted: list[tuple[int, int, Any, tuple[Any, ...]]] = []  # node.task.post
         self._alarms: dict[int, Alarm] = {}
         self._heap: list[tuple[float, int, int, int]] = []
         self._seq = itertools.count()
@@ -140,11 +142,18 @@ class TaskLoop:
     def _loop(self, t: float, until: float | None) -> float:
         drained = t
         while not self.interpreter.halted:
-            self._take_input(t, drained)
+            spent = self._take_input(t, drained)
             drained = t
+            if spent:
+                t += spent
+                continue
             timer = self._pop_due(t)
             if timer is not None:
                 t = self._task(t, self.interpreter.fire_timer, timer)
+                continue
+            if self._posted:
+                _, _, fn, args = heapq.heappop(self._posted)
+                t = self._task(t, self._callback, (fn, args))
                 continue
             if self._lines:
                 t = self._task(t, self._line_cost, self._lines.popleft())
@@ -169,20 +178,31 @@ class TaskLoop:
             self.task_start = None
         return t + spent
 
+    def _callback(self, item: tuple[Any, tuple[Any, ...]]) -> float:
+        fn, args = item
+        return TASK_S + self.interpreter.run_callback(fn, *args)
+
+    def post(self, priority: int, fn: Any, *args: Any) -> None:
+        """A task for later (node.task.post, node.output): higher priority first, FIFO within."""
+        heapq.heappush(self._posted, (-priority, next(self._seq), fn, args))
+
     def _line_cost(self, line: bytes) -> float:
         compiled, spent = self.interpreter.run_line(line)
         return TASK_S + COMPILE_S_PER_BYTE * compiled + spent
 
-    def _take_input(self, t: float, drained: float) -> None:
+    def _take_input(self, t: float, drained: float) -> float:
+        """The input task: returns the CPU time its uart.on callbacks used."""
         arrived = bytearray()
         while self._rx and self._rx[0][0] <= t:
             arrived.append(self._rx.popleft()[1])
         if not arrived:
-            return
+            return 0.0
         if t > drained and len(arrived) > RX_BUFF_SIZE:
             self.lost += len(arrived) - RX_BUFF_SIZE
             del arrived[: len(arrived) - RX_BUFF_SIZE]
-        self._lines.extend(self.interpreter.take_input(bytes(arrived)))
+        lines, spent = self.interpreter.take_input(bytes(arrived))
+        self._lines.extend(lines)
+        return spent
 
     def _next_eol_arrival(self) -> float:
         for when, byte in self._rx:

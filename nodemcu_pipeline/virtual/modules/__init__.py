@@ -8,6 +8,7 @@ caller's position, counting from the first argument after ``self`` for ``obj:met
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -66,12 +67,22 @@ def lua_table(app: NodeMCUApp, mapping: dict[str, Any]) -> Any:
     return app.repl_table({k.encode(): v for k, v in mapping.items()})
 
 
-def install(app: NodeMCUApp, names: list[str]) -> None:
-    """Load the modules in ``names`` that the virtual firmware has."""
-    from nodemcu_pipeline.virtual.modules import tmr
+def install(app: NodeMCUApp, info: dict[str, Any]) -> list[str]:
+    """Load the base library, ``node`` and the modules the banner lists that this firmware has;
+    returns the names loaded."""
+    from nodemcu_pipeline.virtual.modules import file, node, tmr, uart
 
     lib = load_lib(app)
-    installers = {"tmr": tmr.install}
-    for name in names:
+    file.install_base(app)
+    node.install(app, lib, info)
+    installers: dict[str, Callable[[NodeMCUApp, Any], None]] = {
+        "file": file.install,
+        "tmr": tmr.install,
+        "uart": uart.install,
+    }
+    loaded = ["node"]
+    for name in str(info["modules"]).split(","):
         if name in installers:
             installers[name](app, lib)
+            loaded.append(name)
+    return loaded
