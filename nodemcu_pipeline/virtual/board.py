@@ -256,6 +256,7 @@ class Board:
         kind, _, arg = action.partition(":")
         if kind == "jump" and int(arg, 16) in STUB_ENTRIES:
             stub = StubLoader(self.flash, self._loader.regs)
+            stub.regs.attached = True  # the stub attaches the flash when it starts
             self._loader = stub
             self.mode = "stub"
             self.uart_baud = self.host_baud
