@@ -55,6 +55,7 @@ class VirtualBoard:
 
     def stop(self) -> None:
         self.server.stop()
+        self.board.stop()
         if self.state:
             with self.board.lock:
                 self.board.flash.save(self.state)

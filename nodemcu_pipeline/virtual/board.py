@@ -29,6 +29,10 @@ CHIP_ID = 0x0076811A
 # each line change about 50 ms after the previous one, so the sample point sits between IO0 going
 # low (≈50 ms after EN) and esptool releasing it again (≈200 ms after EN).
 EN_RC_DELAY = 0.1
+# rst_info.reason (node.bootreason()'s second value) for a ROM rst cause when nothing says more.
+REASON_FOR_CAUSE = {1: 0, 2: 6, 4: 1}
+REASON_SOFT_RESTART = 4
+REASON_SOFT_WDT = 3
 
 
 @dataclass
@@ -73,10 +77,32 @@ class Board:
         self._reset_pending: threading.Timer | None = None
         self._garble = random.Random(1)
         self._initial_boot = boot
+        self._reason: int | None = None
+        # The firmware's timers fire from this thread when the host is quiet.
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._ticker = threading.Thread(target=self._tick_loop, daemon=True, name="board-timers")
 
     def start(self) -> None:
         """Power on: boot like a board whose GPIO0 is held as ``--boot`` says."""
         self.reset(download=self._initial_boot == "download", cause=1)
+        self._ticker.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """The firmware armed a timer: re-plan the ticker's wait."""
+        self._wake.set()
+
+    def _tick_loop(self) -> None:
+        while not self._stopped.is_set():
+            self._wake.clear()
+            with self.lock:
+                app = self.app if self.mode == "app" else None
+                delay = app.tick() if app is not None else None  # type: ignore[attr-defined]
+            self._wake.wait(1.0 if delay is None else min(delay, 1.0))
 
     # -- host side -----------------------------------------------------------------------------
     def set_host_baud(self, baud: int) -> None:
@@ -135,7 +161,7 @@ class Board:
             time.sleep(len(data) * 10 / baud)
         self.tx(data)
 
-    def request_reset(self, cause: int = 2) -> None:
+    def request_reset(self, cause: int = 2, reason: int = REASON_SOFT_RESTART) -> None:
         """A software restart: reboot shortly after the current call returns."""
         if self._reset_pending is not None:
             return
@@ -144,6 +170,7 @@ class Board:
             with self.lock:
                 self._reset_pending = None
                 if self.mode == "app":
+                    self._reason = reason
                     self.reset(download=False, cause=cause)
 
         self._reset_pending = threading.Timer(0.1, fire)
@@ -158,6 +185,8 @@ class Board:
     # -- boot ----------------------------------------------------------------------------------
     def reset(self, download: bool, cause: int = 2) -> None:
         with self.lock:
+            reason = self._reason if self._reason is not None else REASON_FOR_CAUSE.get(cause, 0)
+            self._reason = None
             self.stats.resets += 1
             self._decoder.reset()
             self.uart_baud = APP_BAUD
@@ -171,9 +200,9 @@ class Board:
                 self._loader = self._new_rom()
                 self.stats.boots.append("download")
             else:
-                self._boot_flash(cause)
+                self._boot_flash(cause, reason)
 
-    def _boot_flash(self, cause: int) -> None:
+    def _boot_flash(self, cause: int, reason: int | None = None) -> None:
         from nodemcu_pipeline.errors import ImageError
         from nodemcu_pipeline.image import parse_image
 
@@ -201,7 +230,7 @@ class Board:
             self.emit(b"\r\nNodeMCU (virtual firmware missing)\r\n> ")
             return
         self.app = NodeMCUApp(self)
-        self.app.boot(cause)
+        self.app.boot(cause, REASON_FOR_CAUSE.get(cause, 0) if reason is None else reason)
 
     # -- loader --------------------------------------------------------------------------------
     def _new_rom(self) -> RomLoader:
@@ -227,6 +256,7 @@ class Board:
         kind, _, arg = action.partition(":")
         if kind == "jump" and int(arg, 16) in STUB_ENTRIES:
             stub = StubLoader(self.flash, self._loader.regs)
+            stub.regs.attached = True  # the stub attaches the flash when it starts
             self._loader = stub
             self.mode = "stub"
             self.uart_baud = self.host_baud

@@ -1,66 +1,147 @@
-"""NodeMCU's Lua interpreter loop on real Lua 5.1 (lupa.lua51): line input, echo, prompts, errors.
+"""NodeMCU's Lua interpreter on real Lua 5.1 (lupa.lua51): line input, echo, prompts, errors, CPU.
 
-Input follows app/driver/input.c (nodemcu-facts.md §4.4): every byte is echoed; CR, LF, CRLF or LFCR
-end a line (the pair counts once) and the end of line is echoed as a newline; BS/DEL erase with
-``\\b \\b``; the line buffer holds 255 characters and when it overflows the partial line is dropped
-silently and input continues into an empty buffer. Output goes through uart0_putc: every ``\\n`` is sent
-as ``\\r\\n`` and a lone ``\\r`` is dropped. Chunks are compiled as ``stdin``; a compile error ending in
-``'<eof>'`` asks for more input with ``>> ``; ``=expr`` on a first line means ``return expr``. Errors are
-printed 3.x style (``Lua error: <TAB>stdin:1: ...`` plus the traceback of runtime errors) or 2.x style
-(the message alone).
+Input follows app/driver/input.c: every byte is echoed; CR, LF, CRLF or LFCR end a line (the pair
+counts once) and the end of line is echoed as a newline; BS/DEL erase with ``\\b \\b``; the line
+buffer holds 255 characters and when it overflows the partial line is dropped silently and input
+continues into an empty buffer; an empty line never reaches Lua (input.c sends the current prompt,
+``>> `` inside an unfinished chunk). Each complete line is one task of ``taskloop.TaskLoop``.
+Output goes through uart0_putc: every ``\\n`` is sent as ``\\r\\n`` and a lone ``\\r`` is dropped.
+Chunks are compiled as ``stdin`` (lua.c's dojob); a compile error ending in ``'<eof>'`` asks for more
+input with ``>> ``; ``=expr`` on a first line means ``return expr``. Errors are printed 3.x style
+(``Lua error: <TAB>stdin:1: ...`` plus the traceback of runtime errors) or 2.x style (the message
+alone); callbacks from C print their traceback alone (luaL_pcallx's default reporter).
 
-An endless loop would hang a real ESP8266 until its watchdog bites; here a Lua count hook stops a
-chunk that runs longer than ``WATCHDOG_S`` and the owner is told (it restarts the board, rst cause 4).
+The CPU is a Lua count hook (``clock.py``): it prices instructions at an ESP8266's rate and bites
+when a task runs ``WATCHDOG_S`` without feeding the watchdog; the owner is told (it restarts the
+board). Memory is lupa's allocator cap, set by the firmware to the image's free heap.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from lupa import lua51
 
+from nodemcu_pipeline.virtual.clock import INSTRUCTIONS_PER_S, WATCHDOG_S, BoardClock
+from nodemcu_pipeline.virtual.taskloop import TaskLoop
+
 LINE_BUFFER = 256  # LUA_MAXINPUT: 255 characters plus the terminator
-WATCHDOG_S = 3.0
-# The Lua heap is kept near an ESP8266's by the count hook (soft limit, a Lua error the REPL survives);
-# lupa's max_memory is only a backstop for the host, since running out there can abort the process.
-SOFT_MEMORY_KB = 4096
+HOOK_STEP = 100  # instructions between count-hook calls: tmr.now()'s resolution is 100 of them
+# Until the firmware sets the real cap (NodeMCUApp, from the image) the host is only protected.
 MEMORY_LIMIT = 64 << 20
+# The cap binds only while a task runs: lupa's own calls into Lua (pushing arguments, compiling)
+# are unprotected, and an allocation failing there aborts the process.
+HOST_HEADROOM = 1 << 20
 WDT_MARKER = "\0watchdog\0"
 
 _LUA_SUPPORT = r"""
-local emit, clock, marker, wdt_s, soft_kb = ...
-local traceback, sethook = debug.traceback, debug.sethook
+local emit, marker, step, hook_s, wdt_s, enforce = ...
+local traceback, sethook, gc = debug.traceback, debug.sethook, collectgarbage
+local rawpcall, rawxpcall, resume, select, unpack = pcall, xpcall, coroutine.resume, select, unpack
+local hooks, extra, left, bitten = 0, 0, 0, false
+local wdt_hooks = wdt_s / hook_s
+local egc_kb = math.huge
+local from_c = false  -- the running task is a callback from C (no main chunk below it)
 print = function(...)
   local n, parts = select('#', ...), {}
   for i = 1, n do parts[i] = tostring((select(i, ...))) end
   emit(table.concat(parts, "\t") .. "\n")
 end
 local function pack(...) return {n = select('#', ...), ...} end
-local function guarded(f, ...)
-  local deadline = clock() + wdt_s
-  sethook(function()
-    if clock() > deadline then error(marker, 0) end
-    if collectgarbage("count") > soft_kb then
-      collectgarbage("collect")
-      if collectgarbage("count") > soft_kb then error("not enough memory", 0) end
-    end
-  end, "", 1000)
-  local r = pack(xpcall(f, function(msg)
-    if msg == marker or msg == "not enough memory" then return msg end
-    local tb = traceback(tostring(msg), 2)
-    -- Drop the frames of this harness below the user's main chunk, as lua.c's would not exist.
-    local cut = string.find(tb, "\n\t%[C%]: in function 'xpcall'")
-    if cut then tb = string.sub(tb, 1, cut - 1) .. "\n\t[C]: ?" end
-    -- Frames of the Python-side module glue are C functions on a real board.
-    tb = string.gsub(tb, '\n\t%[string "<python>"%][^\n]*', "")
-    tb = string.gsub(tb, "\n\t%(tail call%): %?", "")
-    return tb
-  end))
+-- The count hook is the CPU: every `step` instructions cost step / INSTRUCTIONS_PER_S seconds, and
+-- the watchdog bites when a task has run WATCHDOG_S without feeding it.
+local function hook()
+  hooks = hooks + 1
+  left = left - 1
+  if left <= 0 then bitten = true error(marker, 0) end
+  -- NodeMCU runs its Lua with EGC_ALWAYS: garbage never holds the heap near its limit.
+  if gc("count") > egc_kb then gc("collect") end
+end
+-- Once the watchdog has bitten nothing may catch it: the chip is resetting.
+local function rethrow(r) if bitten then error(marker, 0) end return unpack(r, 1, r.n) end
+pcall = function(...) return rethrow(pack(rawpcall(...))) end
+xpcall = function(...) return rethrow(pack(rawxpcall(...))) end
+coroutine.resume = function(...) return rethrow(pack(resume(...))) end
+local cpu = {}
+function cpu.elapsed() return hooks * hook_s + extra end
+function cpu.spend(s)  -- busy-waiting C code (tmr.delay): it feeds the watchdog every second
+  extra = extra + s
+  left = left - math.min(s, 1) / hook_s
+  if left <= 0 then bitten = true error(marker, 0) end
+  if s >= 1 then left = wdt_hooks end
+end
+function cpu.feed() left = wdt_hooks end
+local base_hook_s
+function cpu.scale(f)  -- node.setcpufreq: the same instructions in less time
+  base_hook_s = base_hook_s or hook_s
+  hook_s = base_hook_s / f
+  wdt_hooks = wdt_s / hook_s
+end
+function cpu.egc(kb) egc_kb = kb end
+-- The hook's own instructions count towards the next hook, so measure how many of the user's
+-- instructions one hook call really stands for, and price it at that.
+function cpu.calibrate(n, rate)
+  hooks, left = 0, math.huge
+  sethook(hook, "", step)
+  for _ = 1, n do end
   sethook()
-  if collectgarbage("count") > soft_kb / 2 then collectgarbage("collect") end
-  return r
+  hook_s = n / hooks / rate
+  wdt_hooks = wdt_s / hook_s
+  return n / hooks
+end
+local function handler(msg)
+  if msg == marker or bitten then return marker end
+  if msg == "not enough memory" then return msg end
+  local tb = traceback(tostring(msg), 2)
+  -- Drop the frames of this harness below the user's main chunk, as lua.c's would not exist.
+  local cut = string.find(tb, "\n\t%[C%]: in function 'r?a?w?xpcall'")
+  if cut then tb = string.sub(tb, 1, cut - 1) .. "\n\t[C]: ?" end
+  tb = string.gsub(tb, "\n\t%(tail call%): %?", "")
+  -- The modules are C functions on a real board: a run of their (Lua) frames, with the error()
+  -- that raised from them, is one "[C]: in function 'name'" frame.
+  local out, run = {}, nil
+  for line in string.gmatch(tb .. "\n", "([^\n]*)\n") do
+    local glue = string.find(line, '^\t%[string "<python>"%]')
+    if glue or (line == "\t[C]: in function 'error'" and run == nil) then
+      local name = string.match(line, "in function '([^']+)'") or string.match(line, "in %a+ '([^']+)'")
+      if glue then run = name or run or "?" else run = run or false end
+    else
+      if run then out[#out + 1] = "\t[C]: in function '" .. run .. "'"
+      elseif run == false then out[#out + 1] = "\t[C]: in function 'error'" end
+      run = nil
+      out[#out + 1] = line
+    end
+  end
+  if from_c then
+    -- Called from C: the user's function is the bottom of the stack.
+    while #out > 2 and string.find(out[#out], "^\t%[C%]") do out[#out] = nil end
+  end
+  return table.concat(out, "\n")
+end
+local function finish(ok, ...)
+  sethook()
+  enforce(false)
+  -- After a memory error nothing may allocate until the garbage is collected (lua.c's docall
+  -- collects after every error), and a failing allocation here would be unprotected.
+  if not ok then gc("collect") end
+  if bitten then return false, marker end
+  if not ok then return false, ... end
+  local packed, r = rawpcall(pack, ...)
+  if not packed then gc("collect") return false, "not enough memory" end
+  return true, r
+end
+local function guarded(f, ...)
+  hooks, extra, left, bitten = 0, 0, wdt_hooks, false
+  local body = f
+  if select('#', ...) > 0 then
+    local args = pack(...)
+    body = function() return f(unpack(args, 1, args.n)) end  -- a tail call: f has no caller name
+  end
+  if gc("count") > egc_kb then gc("collect") end  -- host-side garbage (compiles, lupa calls)
+  enforce(true)
+  sethook(hook, "", step)
+  return finish(rawxpcall(body, handler))
 end
 local function run_chunk(chunk, name)
   local f, err = loadstring(chunk, name)
@@ -68,25 +149,36 @@ local function run_chunk(chunk, name)
     if string.sub(err, -7) == "'<eof>'" then return "more" end
     return "error", err
   end
-  local r = guarded(f)
-  if not r[1] then
-    if r[2] == marker then return "watchdog" end
-    return "error", r[2]
+  local ok, r = guarded(f)
+  if not ok then
+    if r == marker then return "watchdog" end
+    return "error", r
   end
-  if r.n > 1 then print(unpack(r, 2, r.n)) end
+  if r.n > 0 then print(unpack(r, 1, r.n)) end
   return "ok"
 end
 local function run_file(chunk, name)
   local f, err = loadstring(chunk, name)
   if not f then return "error", err end
-  local r = guarded(f)
-  if not r[1] then return r[2] == marker and "watchdog" or "error", r[2] end
+  local ok, r = guarded(f)
+  if not ok then return r == marker and "watchdog" or "error", r end
+  return "ok"
+end
+-- A callback from C (timer, UART, GPIO...): errors go to print as a traceback (luaL_pcallx).
+local function run_callback(f, ...)
+  from_c = true
+  local ok, r = guarded(f, ...)
+  from_c = false
+  if not ok then
+    if r == marker then return "watchdog" end
+    return "error", r
+  end
   return "ok"
 end
 io, os, dofile, loadfile = nil, nil, nil, nil
 package.loaders = {package.loaders[1]}
 package.path, package.cpath = "", ""
-return run_chunk, run_file
+return run_chunk, run_file, run_callback, cpu
 """
 
 
@@ -99,7 +191,11 @@ class LuaRepl:
         style: str = "3.x",
         on_watchdog: Callable[[], None] = lambda: None,
         watchdog_s: float = WATCHDOG_S,
+        clock: BoardClock | None = None,
+        baud: Callable[[], int] = lambda: 115200,
+        free_heap: int | None = 44_000,
     ) -> None:
+        """``free_heap``: the allocator's headroom from now on (None: set later by limit_heap)."""
         self._write = write
         self.style = style
         self.echo = True
@@ -108,26 +204,86 @@ class LuaRepl:
             encoding=None, unpack_returned_tuples=True, register_eval=False, max_memory=MEMORY_LIMIT
         )
         self.globals: Any = self.lua.globals()
-        self._run_chunk, self._run_file = self.lua.execute(
-            _LUA_SUPPORT, self.out, time.monotonic, WDT_MARKER.encode(), watchdog_s, SOFT_MEMORY_KB
+        hook_s = HOOK_STEP / INSTRUCTIONS_PER_S
+        self._cap = MEMORY_LIMIT
+        self._run_chunk, self._run_file, self._run_callback, self.cpu = self.lua.execute(
+            _LUA_SUPPORT,
+            self.out,
+            WDT_MARKER.encode(),
+            HOOK_STEP,
+            hook_s,
+            watchdog_s,
+            self._enforce,
         )
+        self.cpu.calibrate(200_000, INSTRUCTIONS_PER_S)
+        self.clock = clock or BoardClock(wall=None)
+        self.loop = TaskLoop(self, self.clock, baud)
+        self.timer_callback: Any = None  # set by the tmr module: Lua function(timer id)
+        self.on_error: Any = None  # node.setonerror's reporter; None prints the traceback
+        self._output: Any = None  # node.output's function
+        self._output_to_uart = True
+        # uart.on("data", ...): input.c's uart_cb, data_len, end_char and run_input.
+        self._receiver: Any = None
+        self._data_len = 0
+        self._end_char = 0
+        self._run_input = True
+        self._input_spent = 0.0
         self._line = bytearray()
         self._last_eol = 0
         self._pending: list[bytes] = []
         self._echo = bytearray()
+        self._prompt = b"> "
         self.halted = False
+        if free_heap is not None:
+            self.limit_heap(free_heap)
+
+    # -- limits --------------------------------------------------------------------------------
+    def limit_heap(self, free_bytes: int) -> None:
+        """Cap the Lua allocator at what is in use now plus ``free_bytes`` (the board's free heap)."""
+        self.lua.execute("collectgarbage('collect')")
+        used = self.lua.get_memory_used()
+        self._cap = used + free_bytes
+        self.lua.set_max_memory(self._cap + HOST_HEADROOM)
+        # Collect before the cap is near, as NodeMCU's emergency GC would on a failing allocation.
+        self.cpu.egc((used + free_bytes * 0.8) / 1024)
+
+    def heap_free(self) -> int:
+        """Free bytes under the cap after a full collection (NodeMCU's EGC leaves no garbage)."""
+        self.lua.execute("collectgarbage('collect')")
+        return max(0, self._cap - self.lua.get_memory_used())
+
+    def _enforce(self, on: bool) -> None:
+        self.lua.set_max_memory(self._cap if on else self._cap + HOST_HEADROOM)
 
     # -- output --------------------------------------------------------------------------------
     def out(self, data: bytes | str) -> None:
-        """Text from Lua or the firmware as uart0_putc sends it."""
+        """Text from Lua (lua_writestring) as uart0_putc sends it, or to node.output's function."""
         raw = data.encode("latin-1") if isinstance(data, str) else bytes(data)
+        if self._output is not None:
+            self.loop.post(1, self._output, raw)
+            if not self._output_to_uart:
+                return
         self._write(raw.replace(b"\r", b"").replace(b"\n", b"\r\n"))
 
-    def prompt(self) -> None:
+    def set_output(self, fn: Any, to_uart: bool) -> None:
+        self._output, self._output_to_uart = fn, to_uart
+
+    def set_receiver(self, fn: Any, data_len: int, end_char: int, run_input: bool) -> None:
+        """uart.on("data", ...) → input.c's input_setup_receive."""
+        self._receiver, self._data_len, self._end_char = fn, data_len, end_char
+        self._run_input = run_input
+
+    def _current_prompt(self) -> bytes:
         name = b"_PROMPT2" if self._pending else b"_PROMPT"
         custom = self.globals[name]
-        text = custom if isinstance(custom, bytes) else (b">> " if self._pending else b"> ")
-        self.out(text)
+        if isinstance(custom, bytes | int | float) and not isinstance(custom, bool):
+            return custom if isinstance(custom, bytes) else str(custom).encode()
+        return b">> " if self._pending else b"> "
+
+    def prompt(self) -> None:
+        """lua.c's dojob ends by choosing the prompt (which input.c reuses for empty lines)."""
+        self._prompt = self._current_prompt()
+        self.out(self._prompt)
 
     def error(self, message: Any) -> None:
         text = message if isinstance(message, bytes) else str(message).encode("latin-1", "replace")
@@ -135,77 +291,152 @@ class LuaRepl:
 
     # -- input ---------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
+        """Bytes from the UART: queued at the baud rate and handled by the task loop."""
+        if not self.halted:
+            self.loop.receive(data)
+
+    def take_input(self, data: bytes) -> tuple[list[bytes], float]:
+        """input.c's readline over bytes that have arrived: echo, edit, the complete lines, and
+        the CPU time of uart.on callbacks (they run inside the input task)."""
+        lines: list[bytes] = []
+        self._input_spent = 0.0
         for byte in data:
             if self.halted:
                 break
-            self._byte(byte)
+            if not self._run_input:
+                self._raw_byte(byte)
+                continue
+            line = self._byte(byte)
+            if line is not None:
+                lines.append(line)
         self._flush_echo()
+        return lines, self._input_spent
+
+    def _raw_byte(self, byte: int) -> None:
+        """input.c with run_input false: bytes go to the uart.on callback only, never echoed."""
+        if self._receiver is None:
+            return
+        if self._data_len == 0:
+            self._deliver(bytes([byte]))
+            return
+        self._line.append(byte)
+        if (
+            len(self._line) >= LINE_BUFFER
+            or (self._data_len > 0 and len(self._line) >= self._data_len)
+            or (self._data_len < 0 and byte == self._end_char)
+        ):
+            block = bytes(self._line)
+            self._line.clear()
+            self._deliver(block)
+
+    def _deliver(self, data: bytes) -> None:
+        self._flush_echo()
+        self._input_spent += self.run_callback(self._receiver, data)
 
     def _flush_echo(self) -> None:
-        # Echo is collected per received chunk: one UART write instead of one per byte.
+        # Echo is collected per input task: one UART write instead of one per byte.
         if self._echo:
             data, self._echo = bytes(self._echo), bytearray()
             self._write(data)
 
-    def _byte(self, byte: int) -> None:
+    def _byte(self, byte: int) -> bytes | None:
         if byte in (0x0A, 0x0D):
             if self._last_eol and self._last_eol != byte:
                 self._last_eol = 0  # the second half of CRLF / LFCR
-                return
+                return None
             self._last_eol = byte
             if self.echo:
                 self._echo += b"\r\n"
-            self._flush_echo()
             line = bytes(self._line)
             self._line.clear()
-            self.line(line)
-            return
+            if self._receiver is not None:
+                self._deliver(line)  # uart_cb sees every line, empty ones too
+            if not line:
+                # An empty line never reaches Lua: input.c answers it with the current prompt,
+                # also inside an unfinished chunk.
+                self._echo += self._prompt.replace(b"\n", b"\r\n")
+                return None
+            return line
         self._last_eol = 0
         if byte in (0x08, 0x7F):
             if self._line:
                 if self.echo:
                     self._echo += b"\b \b"
                 self._line.pop()
-            return
+            return None
         if self.echo:
             self._echo.append(byte)
         if len(self._line) + 1 >= LINE_BUFFER:
             self._line.clear()  # input.c: a line too long for the buffer is discarded
         self._line.append(byte)
+        return None
 
-    def line(self, line: bytes) -> None:
-        """One complete input line: run it (or collect it), then prompt."""
-        if not self._pending and not line.strip():
-            self.prompt()
-            return
+    # -- tasks ---------------------------------------------------------------------------------
+    def run_line(self, line: bytes) -> tuple[int, float]:
+        """One line task (lua.c dojob): compile with what is pending, run, print, prompt.
+        Returns the bytes compiled and the Lua CPU time used."""
         if not self._pending and line.startswith(b"="):
             line = b"return " + line[1:]
         self._pending.append(line)
-        status, message = self._call(self._run_chunk, b"\n".join(self._pending), b"=stdin")
+        chunk = b"\n".join(self._pending)
+        status, message = self._call(self._run_chunk, chunk, b"=stdin")
+        spent = self.elapsed()
         if status != b"more":
             self._pending.clear()
         if status == b"error":
             self.error(message)
         if status == b"watchdog":
-            self.halted = True
-            self.on_watchdog()
-            return
+            self._bitten()
+            return len(chunk), spent
         self.prompt()
+        return len(chunk), spent
+
+    def fire_timer(self, timer: int) -> float:
+        if self.timer_callback is None:
+            return 0.0
+        return self.run_callback(self.timer_callback, timer)
+
+    def run_callback(self, fn: Any, *args: Any) -> float:
+        """A C callback into Lua (luaL_pcallx): errors print their traceback; returns CPU time."""
+        status, message = self._call(self._run_callback, fn, *args)
+        if status == b"error":
+            text = message if isinstance(message, bytes) else str(message).encode()
+            if self.on_error is not None:
+                self.loop.post(2, self.on_error, text)
+            else:
+                self.out(text + b"\n")
+        if status == b"watchdog":
+            self._bitten()
+        return self.elapsed()
 
     def run_source(self, source: bytes, name: str) -> bool:
-        """Run a whole file (init.lua, dofile); False when it failed to compile or raised."""
-        status, message = self._call(self._run_file, source, b"@" + name.encode())
+        """Run a whole file (init.lua) as part of the boot task; False when it failed."""
+        start = self.clock.now()
+        self.loop.task_start = start
+        try:
+            status, message = self._call(self._run_file, source, b"@" + name.encode())
+        finally:
+            self.loop.task_start = None
+        self.clock.advance_to(start + self.elapsed())
         if status == b"error":
             self.error(message)
         if status == b"watchdog":
-            self.halted = True
-            self.on_watchdog()
+            self._bitten()
         return status == b"ok"
 
-    def _call(self, fn: Any, chunk: bytes, name: bytes) -> tuple[bytes, Any]:
+    def elapsed(self) -> float:
+        """CPU time of the running (or last) task."""
+        return float(self.cpu.elapsed())
+
+    def _bitten(self) -> None:
+        self.halted = True
+        self.on_watchdog()
+
+    def _call(self, fn: Any, *args: Any) -> tuple[bytes, Any]:
         try:
-            result = fn(chunk, name)
+            result = fn(*args)
         except lua51.LuaMemoryError:
+            self.lua.execute("collectgarbage('collect')")
             return b"error", b"not enough memory"
         except lua51.LuaError as exc:
             return b"error", str(exc).encode("latin-1", "replace")

@@ -25,16 +25,20 @@ from __future__ import annotations
 
 import re
 import struct
+import time
 import zlib
 from typing import Any, Protocol
 
 from nodemcu_pipeline.errors import PipelineError
 from nodemcu_pipeline.image import detect_generation, parse_image
 from nodemcu_pipeline.layout import Generation, flash_size_from_header_code
-from nodemcu_pipeline.virtual import lua_modules
+from nodemcu_pipeline.virtual import modules
+from nodemcu_pipeline.virtual.clock import BoardClock
 from nodemcu_pipeline.virtual.flashchip import SECTOR, FlashChip
 from nodemcu_pipeline.virtual.fs import ALIGN, MAGIC, FileSystem
+from nodemcu_pipeline.virtual.heap import free_heap
 from nodemcu_pipeline.virtual.lua_repl import LuaRepl
+from nodemcu_pipeline.virtual.taskloop import TaskLoop
 
 APP_BAUD = 115200
 ROM_BAUD = 74880
@@ -43,8 +47,10 @@ MB = 1 << 20
 RECORD_OFFSET = 0x800
 RECORD = struct.Struct("<4sIII")
 RECORD_MAGIC = b"NPT1"
-HEAP = 44_000
 FREQ_HZ = {0x0: 40_000_000, 0x1: 26_670_000, 0x2: 20_000_000, 0xF: 80_000_000}
+# The modules of a default build (app/include/user_modules.h), for images whose banner lists none.
+DEFAULT_MODULES = "adc,bit,dht,file,gpio,i2c,mqtt,net,node,ow,spi,tmr,uart,wifi"
+DEFAULT_MODULES_2X = "file,gpio,net,node,tmr,uart,wifi"
 
 
 def _embedded_init_data() -> bytes:
@@ -64,8 +70,12 @@ class FirmwareHost(Protocol):
     realtime: bool
 
     def emit(self, data: bytes, baud: int = 115200) -> None: ...
-    def request_reset(self, cause: int = 2) -> None: ...
+    def request_reset(self, cause: int = 2, reason: int = 4) -> None: ...
     def sleep(self, seconds: float) -> None: ...
+
+
+# Optional host attributes: ``manual_clock`` (True: the clock moves only through
+# ``NodeMCUApp.idle``, for in-process tests) and ``wake()`` (a timer was armed: re-plan the wait).
 
 
 class NodeMCUApp:
@@ -77,6 +87,7 @@ class NodeMCUApp:
         self.baud = APP_BAUD
         self.repl: LuaRepl | None = None
         self.fs: FileSystem | None = None
+        self.boot_reason = (1, 0)
         self.generation = Generation.NODEMCU3
         self.header_size = self.flash.size
 
@@ -91,7 +102,12 @@ class NodeMCUApp:
         return self.repl.lua.table_from(mapping)
 
     # -- boot ----------------------------------------------------------------------------------
-    def boot(self, rst_cause: int) -> None:
+    def boot(self, rst_cause: int, reason: int | None = None) -> None:
+        """Start after a reset: ``rst_cause`` as the ROM printed it, ``reason`` rst_info.reason."""
+        self.boot_reason = (
+            rst_cause,
+            {1: 0, 2: 6, 4: 1}.get(rst_cause, 0) if reason is None else reason,
+        )
         head = self.flash.read(0, 4)
         try:
             self.header_size = flash_size_from_header_code(head[3] & 0xF0).size_bytes
@@ -158,9 +174,14 @@ class NodeMCUApp:
 
     def _start_lua(self, image: bytes, head: bytes) -> None:
         style = "2.x" if self.generation is Generation.SDK2 else "3.x"
-        self.repl = LuaRepl(self._write, style, lambda: self.host.request_reset(4))
+        manual = bool(getattr(self.host, "manual_clock", False))
+        clock = BoardClock(self.host.realtime, None if manual else time.monotonic)
+        self.repl = LuaRepl(
+            self._write, style, self._watchdog, clock=clock, baud=self._baud, free_heap=None
+        )
         facts = build_facts(image, self.generation)
-        lua_modules.install(self, self._node_info(facts, head))
+        modules.install(self, self._node_info(facts, head))
+        self.repl.limit_heap(free_heap(image[:IROM]))
         self.say(banner(facts, self.generation))
         init = self.fs.read("init.lua") if self.fs is not None else None
         if init is None:
@@ -176,6 +197,35 @@ class NodeMCUApp:
         """UART RX while the firmware runs: REPL input (ignored before the prompt or when hung)."""
         if self.repl is not None:
             self.repl.feed(data)
+
+    @property
+    def loop(self) -> TaskLoop:
+        assert self.repl is not None
+        return self.repl.loop
+
+    def tick(self) -> float | None:
+        """Run what came due (timers); seconds until the next timer, None when none is armed."""
+        if self.repl is None or self.repl.halted:
+            return None
+        self.repl.loop.tick()
+        return None if self.repl.halted else self.repl.loop.next_due()
+
+    def idle(self, seconds: float) -> None:
+        """Let ``seconds`` of board time pass with no input (a manual clock's way forward)."""
+        if self.repl is not None and not self.repl.halted:
+            self.repl.loop.run(until=self.repl.clock.now() + seconds)
+
+    def host_wake(self) -> None:
+        wake = getattr(self.host, "wake", None)
+        if wake is not None:
+            wake()
+
+    def _watchdog(self) -> None:
+        # The SDK's software watchdog: a plain restart (rst cause 2), reason 3 "soft WDT reset".
+        self.host.request_reset(2, 3)
+
+    def _baud(self) -> int:
+        return self.baud
 
     def _write(self, data: bytes) -> None:
         self.host.emit(data, self.baud)
@@ -226,9 +276,11 @@ class NodeMCUApp:
             "chip_id": self.host.chip_id,
             "flash_id": self.flash.rdid_word,
             "flash_size": self.header_size // 1024,
+            "chip_size": self.flash.size,
             "flash_mode": head[2],
             "flash_speed": FREQ_HZ.get(head[3] & 0x0F, 40_000_000),
-            "heap": HEAP,
+            "boot_raw": self.boot_reason[0],
+            "boot_reason": self.boot_reason[1],
             **{k: facts[k] for k in ("branch", "commit", "release", "dts", "ssl", "modules")},
             **dict(zip(("major", "minor", "revision"), facts["numbers"], strict=True)),
         }
@@ -246,7 +298,7 @@ class _QuietHost:
     def emit(self, data: bytes, baud: int = APP_BAUD) -> None:
         pass
 
-    def request_reset(self, cause: int = 2) -> None:
+    def request_reset(self, cause: int = 2, reason: int = 4) -> None:
         self.resets += 1
 
     def sleep(self, seconds: float) -> None:
@@ -323,7 +375,7 @@ def build_facts(image: bytes, generation: Generation) -> dict[str, Any]:
         "release": "2.2.1-master_20190405" if sdk2 else "3.0-master_20200910",
         "dts": "202009090323",
         "ssl": "false",
-        "modules": "file,node,uart",
+        "modules": DEFAULT_MODULES_2X if sdk2 else DEFAULT_MODULES,
         "sdk": "2.2.1(6ab97e9)" if sdk2 else "3.0.1-dev(fce080e)",
         "built": "2020-09-10 19:33",
     }

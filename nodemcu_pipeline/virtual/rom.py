@@ -54,6 +54,10 @@ class Registers:
     flash: FlashChip
     baud: Callable[[], int]
     words: dict[int, int] = field(default_factory=dict)
+    # The ROM in download mode has not attached the SPI flash: RDID and SFDP read the floating bus
+    # (all ones, an unknown chip) until FLASH_BEGIN attaches it (the ESP8266 ROM has no SPI_ATTACH;
+    # esptool's flash_spi_attach sends FLASH_BEGIN(0, 0) for it) or a stub, which attaches at start.
+    attached: bool = False
 
     def read(self, addr: int) -> int:
         if addr == 0x40001000:
@@ -74,7 +78,9 @@ class Registers:
 
     def _spi_command(self) -> None:
         command = self.words.get(SPI_USR2, 0) & 0xFF
-        if command == 0x9F:
+        if command in (0x9F, 0x5A) and not self.attached:
+            result = 0xFFFFFFFF
+        elif command == 0x9F:
             result = self.flash.rdid_word
         elif command == 0x5A:
             addr = (self.words.get(SPI_ADDR, 0) >> 8) & 0xFFFFFF
@@ -206,6 +212,7 @@ class RomLoader:
         if w is None:
             return self.fail(op, ROM_INVALID)
         erase_size, _blocks, block, offset = w
+        self.regs.attached = True
         first, count = rom_erase_sectors(offset, erase_size)
         for i in range(count):
             addr = first + i * SECTOR

@@ -63,8 +63,25 @@ def test_repl_echo_prompt_and_print(host: RecordingHost) -> None:
 
 def test_continuation_prompt(host: RecordingHost) -> None:
     host.boot()
+    typed = "".join(host.send(line) for line in ("for i = 1, 2 do\r\n", "print(i)\r\n", "end\r\n"))
+    assert typed == "for i = 1, 2 do\r\n>> print(i)\r\n>> end\r\n1\r\n2\r\n> "
+
+
+def test_pasted_lines_echo_ahead_of_a_slow_line(host: RecordingHost) -> None:
+    # input.c echoes whatever has arrived before each line task: "end" arrives while the second
+    # line (the whole chunk so far) is being compiled, so its echo comes before that prompt.
+    host.boot()
     out = host.send("for i = 1, 2 do\r\nprint(i)\r\nend\r\n")
-    assert out == "for i = 1, 2 do\r\n>> print(i)\r\n>> end\r\n1\r\n2\r\n> "
+    assert out == "for i = 1, 2 do\r\n>> print(i)\r\nend\r\n>> 1\r\n2\r\n> "
+
+
+def test_empty_lines_inside_a_chunk_never_reach_lua(host: RecordingHost) -> None:
+    # input.c answers an empty line with the current prompt; Lua never sees it, so a long string
+    # typed over three lines has no empty line in it.
+    host.boot()
+    typed = "".join(host.send(line) for line in ("s = [[a\r\n", "\r\n", "b]]\r\n"))
+    assert typed == "s = [[a\r\n>> \r\n>> b]]\r\n> "
+    assert host.send("=s\n").endswith("\r\na\r\nb\r\n> ")
 
 
 def test_errors_are_printed_3x_style(host: RecordingHost) -> None:

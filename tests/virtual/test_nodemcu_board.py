@@ -134,3 +134,25 @@ def test_esptool_write_then_hard_reset_gives_a_working_repl(tmp_path: Path) -> N
             assert answer[0] == b"1024" and int(answer[3]) > 0
         finally:
             port.close()
+
+
+def test_timer_callbacks_print_on_their_own_schedule_between_repl_lines() -> None:
+    """The board's clock runs while the host is quiet: an auto timer prints every 100 ms."""
+    with VirtualBoard("1MB") as board:
+        with board.board.lock:
+            load_firmware(board.flash)
+        port = serial.serial_for_url(board.url, baudrate=115200, timeout=0.2)
+        try:
+            hard_reset(port)
+            read_until(port, b"cannot open init.lua: \r\n> ")
+            port.write(b"t = tmr.create() t:alarm(100, 1, function() print('tick') end)\r\n")
+            read_until(port, b"> ")
+            start = time.monotonic()
+            seen = bytearray()
+            while time.monotonic() - start < 1.05:
+                seen += port.read(64)
+            assert 8 <= seen.count(b"tick\r\n") <= 13
+            port.write(b"t:stop() print('stopped')\r\n")
+            assert read_until(port, b"stopped\r\n> ")
+        finally:
+            port.close()

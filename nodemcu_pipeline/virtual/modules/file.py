@@ -1,11 +1,11 @@
-"""NodeMCU's ``file``, ``node`` and ``uart`` modules for the virtual firmware, backed by the board.
+"""``file``: NodeMCU's SPIFFS file API backed by the board's flash file system (``fs.py``).
 
-The Lua side mirrors app/modules/file.c and node.c (nodemcu-facts.md §5): ``file.open`` returns a file
-object and makes it the default for ``file.read``/``file.write``...; names are at most 31 characters;
-``write`` returns true or nil; ``read`` returns nil at EOF; ``file.format`` prints ``format done.``;
-``file.fsinfo`` returns remaining, used, total. Writes are buffered in the open file and reach the flash
-on ``flush``/``close`` like SPIFFS's cache. ``dofile``/``loadfile``/``require`` read from the file
-system.
+Mirrors app/modules/file.c: ``file.open`` returns a file object and makes it the default for
+``file.read``/``file.write``...; names are at most 31 characters; ``write`` returns true or nil;
+``read`` returns nil at EOF; ``file.format`` prints ``format done.``; ``file.fsinfo`` returns
+remaining, used, total. Writes are buffered in the open file and reach the flash on
+``flush``/``close`` like SPIFFS's cache. ``dofile``/``loadfile``/``require`` (the base library,
+present in every build) read from the file system.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from nodemcu_pipeline.virtual.fs import NAME_MAX
 
-MAX_OPEN_FILES = 4  # SPIFFS_MAX_OPEN_FILES: a fifth open returns nil until one is closed
-
 if TYPE_CHECKING:
     from nodemcu_pipeline.virtual.nodemcu import NodeMCUApp
 
-_LUA_MODULES = r"""
+MAX_OPEN_FILES = 4  # SPIFFS_MAX_OPEN_FILES: a fifth open returns nil until one is closed
+
+_LUA = r"""
 local api, info = ...
 local FileMT = {}
 FileMT.__index = FileMT
@@ -96,6 +96,10 @@ function file.stat(name)
           is_sys = false, is_arch = false, time = {year = 1970, mon = 1, day = 1, hour = 0,
           min = 0, sec = 0, wday = 4}}
 end
+"""
+
+_BASE_LUA = r"""
+local api = ...
 function dofile(name)
   local src = api.getcontents(name)
   if src == nil then error("cannot open " .. tostring(name), 2) end
@@ -113,45 +117,6 @@ package.loaders[2] = function(mod)
   local src = api.getcontents(name)
   if src == nil then return "\n\tno file '" .. name .. "'" end
   return assert(loadstring(src, "@" .. name))
-end
-local heap_base = collectgarbage("count")
-node = {}
-function node.restart() api.restart() end
-function node.chipid() return info.chip_id end
-function node.flashid() return info.flash_id end
-function node.heap()
-  return math.max(1024, math.floor(info.heap - (collectgarbage("count") - heap_base) * 1024))
-end
-function node.info(group)
-  if group == nil then
-    return info.major, info.minor, info.revision, info.chip_id, info.flash_id,
-           info.flash_size, info.flash_mode, info.flash_speed
-  elseif group == "hw" then
-    return {chip_id = info.chip_id, flash_id = info.flash_id, flash_size = info.flash_size,
-            flash_mode = info.flash_mode, flash_speed = info.flash_speed}
-  elseif group == "sw_version" then
-    return {git_branch = info.branch, git_commit_id = info.commit, git_release = info.release,
-            git_commit_dts = info.dts, node_version_major = info.major,
-            node_version_minor = info.minor, node_version_revision = info.revision}
-  elseif group == "build_config" then
-    return {ssl = info.ssl, lfs_size = 0, modules = info.modules, number_type = "float"}
-  elseif group == "lfs" then
-    return {lfs_size = 0}
-  end
-  error("bad argument #1 to 'info' (invalid group)", 2)
-end
-function node.getpartitiontable() return api.partitions() end
-uart = {}
-function uart.setup(id, baud, databits, parity, stopbits, echo)
-  baud = tonumber(baud)
-  if baud == nil or baud <= 0 then error("bad argument #2 to 'setup' (number expected)", 2) end
-  return api.uart_setup(baud, tonumber(echo) or 1)
-end
-function uart.write(id, ...)
-  for i = 1, select('#', ...) do
-    local v = select(i, ...)
-    api.uart_write(type(v) == "number" and string.char(v) or tostring(v))
-  end
 end
 """
 
@@ -175,7 +140,7 @@ class OpenFile:
 
 @dataclass
 class FileApi:
-    """The Python half of the ``file``/``node``/``uart`` modules (Lua strings arrive as bytes)."""
+    """The Python half of ``file`` (Lua strings arrive as bytes)."""
 
     app: NodeMCUApp
     handles: dict[int, OpenFile] = field(default_factory=dict)
@@ -295,41 +260,26 @@ class FileApi:
             return None
         return True if fs.write(name.decode("latin-1"), data) else None
 
-    # -- node / uart ---------------------------------------------------------------------------
-    def restart(self) -> None:
-        self.app.host.request_reset(2)
 
-    def partitions(self) -> Any:
-        fs = self.app.fs
-        start, size = (fs.start, fs.size) if fs is not None else (0, 0)
-        return self.app.repl_table(
-            {b"lfs_addr": 0, b"lfs_size": 0, b"spiffs_addr": start, b"spiffs_size": size}
-        )
-
-    def uart_setup(self, baud: Any, echo: Any) -> int:
-        self.app.baud = int(baud)
-        if self.app.repl is not None:
-            self.app.repl.echo = bool(int(echo))
-        return self.app.baud
-
-    def uart_write(self, data: bytes) -> None:
-        self.app.host.emit(bytes(data), self.app.baud)
+_METHODS = (
+    "open read readline write flush seek close list exists remove rename fsinfo fscfg format "
+    "getcontents putcontents"
+).split()
 
 
-def install(app: NodeMCUApp, info: dict[str, Any]) -> FileApi:
-    """Load the modules into the app's Lua state; ``info`` feeds node.chipid/flashid/info."""
+def install(app: NodeMCUApp, lib: Any) -> None:
+    from nodemcu_pipeline.virtual.modules import lua_table
+
     assert app.repl is not None
     api = FileApi(app)
-    methods = {
-        name.encode(): getattr(api, name)
-        for name in (
-            "open read readline write flush seek close list exists remove rename fsinfo fscfg "
-            "format getcontents putcontents restart partitions uart_setup uart_write"
-        ).split()
-    }
-    lua_info = {
-        k.encode(): (v.encode() if isinstance(v, str) else v)
-        for k, v in {**info, "name_max": NAME_MAX}.items()
-    }
-    app.repl.lua.execute(_LUA_MODULES, app.repl_table(methods), app.repl_table(lua_info))
-    return api
+    info = lua_table(app, {"name_max": NAME_MAX})
+    app.repl.lua.execute(_LUA, lua_table(app, {n: getattr(api, n) for n in _METHODS}), info)
+
+
+def install_base(app: NodeMCUApp) -> None:
+    """dofile/loadfile/require from the file system: Lua's base library, in every build."""
+    from nodemcu_pipeline.virtual.modules import lua_table
+
+    assert app.repl is not None
+    api = FileApi(app)
+    app.repl.lua.execute(_BASE_LUA, lua_table(app, {"getcontents": api.getcontents}))

@@ -1,0 +1,57 @@
+"""The firmware's clock and CPU model: what ``tmr.now()`` reads and what the watchdog counts.
+
+Idle time passes at the host's wall-clock rate (the board sits there while the host does other
+things), but time spent running Lua is charged at an ESP8266's speed, not the host's: a task's
+duration is its Lua VM instruction count divided by ``INSTRUCTIONS_PER_S``. Without ``--realtime``
+the clock simply jumps forward by that duration when the task ends (the host's Lua is ~100× faster,
+so waiting would only slow the tests); with ``--realtime`` the board sleeps until wall time catches
+up, so a host sees a busy board stay silent as long as a real one would.
+
+``INSTRUCTIONS_PER_S`` (600 000 VM instructions/s at 80 MHz, ~130 cycles each): an empty numeric
+``for`` loop is one instruction per iteration, so it runs ~0.6 M iterations/s, the "order of 1 M"
+NodeMCU users measure; and nodemcu-firmware issue #2809 reports that ``j=1 while j<300000 do j=j+1
+end`` (7 instructions per iteration with a global ``j``, 2.1 M in all) resets the board, which needs
+fewer than ~650 000 instructions/s against the 3.2 s soft watchdog.
+
+``WATCHDOG_S``: the NONOS SDK's software watchdog restarts the chip when one task runs ~3.2 s
+without returning to the SDK (the ROM then prints ``rst cause:2`` and ``node.bootreason()`` says
+``2, 3``, "software watchdog reset").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+INSTRUCTIONS_PER_S = 600_000
+WATCHDOG_S = 3.2
+
+
+class BoardClock:
+    """Seconds since boot. ``wall=None`` makes a manual clock that moves only by ``advance_to``."""
+
+    def __init__(
+        self, realtime: bool = False, wall: Callable[[], float] | None = time.monotonic
+    ) -> None:
+        self.realtime = realtime
+        self._wall = wall
+        self._start = wall() if wall is not None else 0.0
+        self._offset = 0.0
+
+    @property
+    def manual(self) -> bool:
+        return self._wall is None
+
+    def now(self) -> float:
+        idle = self._wall() - self._start if self._wall is not None else 0.0
+        return idle + self._offset
+
+    def advance_to(self, when: float) -> None:
+        """The firmware was busy until board time ``when``: idle time runs on from there."""
+        behind = when - self.now()
+        if behind <= 0:
+            return
+        if self.realtime and self._wall is not None:
+            time.sleep(behind)
+        else:
+            self._offset += behind

@@ -1,0 +1,224 @@
+"""NodeMCU's task queue on the board clock: UART input, REPL lines and timer callbacks in order.
+
+Modelled on app/driver/uart.c, app/driver/input.c and app/lua53/lua.c of the real tree:
+
+* Received bytes arrive at the host's baud rate (10 bit times each) and go into the SDK's 256-byte
+  ring buffer (``RX_BUFF_SIZE``). When it overflows the receive interrupt pushes the read pointer on:
+  the *oldest* unread bytes are lost and the newest 256 kept.
+* The input task (high priority, posted by the receive interrupt) takes every byte that has arrived,
+  echoes it and splits lines; each complete line becomes one low-priority Lua task (lua.c reads the
+  stdin pipe one line per task). While a task runs nothing is read, so input piles up in the ring
+  buffer; when it ends, the input task runs again before the next Lua task. A paste therefore echoes
+  ahead of its results whenever a line takes longer to run than the next line takes to arrive.
+* Timer callbacks (os_timer) run between tasks when due, before queued lines.
+* A task's duration is ``TASK_S`` + ``COMPILE_S_PER_BYTE`` per byte compiled (estimates of
+  luaL_loadbuffer's cost on an 80 MHz ESP8266, not measured) + its Lua instructions (``clock.py``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from nodemcu_pipeline.virtual.clock import BoardClock
+
+RX_BUFF_SIZE = 256
+TASK_S = 0.0005
+COMPILE_S_PER_BYTE = 0.00002
+MAX_TIMEOUT_MS = 0x68D7A3  # tmr.c: the SDK's os_timer limit
+
+
+class Interpreter(Protocol):
+    """What the loop drives (``LuaRepl``)."""
+
+    halted: bool
+
+    def take_input(self, data: bytes) -> tuple[list[bytes], float]: ...
+    def elapsed(self) -> float: ...
+    def run_callback(self, fn: Any, *args: Any) -> float: ...
+    def run_line(self, line: bytes) -> tuple[int, float]: ...
+    def fire_timer(self, timer: int) -> float: ...
+
+
+@dataclass
+class Alarm:
+    interval_s: float
+    repeat: bool
+    due: float
+    generation: int
+
+
+class TaskLoop:
+    """One firmware run's task queue; ``receive`` and ``tick`` are called with the board lock held."""
+
+    def __init__(
+        self, interpreter: Interpreter, clock: BoardClock, baud: Callable[[], int] = lambda: 115200
+    ) -> None:
+        self.interpreter = interpreter
+        self.clock = clock
+        self.baud = baud
+        self.lost = 0
+        self._rx: deque[tuple[float, int]] = deque()
+        self._rx_end = 0.0
+        self._lines: deque[bytes] = deque()
+        self._posted: list[tuple[int, int, Any, tuple[Any, ...]]] = []  # node.task.post
+        self._alarms: dict[int, Alarm] = {}
+        self._heap: list[tuple[float, int, int, int]] = []
+        self._seq = itertools.count()
+        self._generation = itertools.count()
+        self._running = False
+        self.task_start: float | None = None
+
+    # -- timers ----------------------------------------------------------------------------------
+    def arm(self, timer: int, interval_ms: int, repeat: bool, now: float) -> None:
+        gen = next(self._generation)
+        due = now + interval_ms / 1000
+        self._alarms[timer] = Alarm(interval_ms / 1000, repeat, due, gen)
+        heapq.heappush(self._heap, (due, next(self._seq), timer, gen))
+
+    def disarm(self, timer: int) -> None:
+        self._alarms.pop(timer, None)
+
+    def next_due(self) -> float | None:
+        """Board seconds until the next timer is due (0 when overdue), None when none is armed."""
+        self._drop_stale()
+        if not self._heap:
+            return None
+        return max(0.0, self._heap[0][0] - self.clock.now())
+
+    def _drop_stale(self) -> None:
+        while self._heap:
+            _, _, timer, gen = self._heap[0]
+            alarm = self._alarms.get(timer)
+            if alarm is not None and alarm.generation == gen:
+                return
+            heapq.heappop(self._heap)
+
+    def _pop_due(self, t: float) -> int | None:
+        self._drop_stale()
+        if not self._heap or self._heap[0][0] > t:
+            return None
+        due, _, timer, _ = heapq.heappop(self._heap)
+        alarm = self._alarms[timer]
+        if alarm.repeat:
+            # os_timer re-arms a periodic timer from its previous expiry, not from "now".
+            alarm.due = max(due + alarm.interval_s, t)
+            heapq.heappush(self._heap, (alarm.due, next(self._seq), timer, alarm.generation))
+        else:
+            del self._alarms[timer]
+        return timer
+
+    # -- input and the loop ----------------------------------------------------------------------
+    def receive(self, data: bytes) -> None:
+        """Bytes on the RX line: they arrive one by one at the baud rate from now on."""
+        bit = 10 / max(1, self.baud())
+        now = self.clock.now()
+        if self.clock.realtime:
+            now -= len(data) * bit  # the board's UART already took that long to deliver them
+        start = max(now, self._rx_end)
+        self._rx.extend((start + (i + 1) * bit, b) for i, b in enumerate(data))
+        self._rx_end = start + len(data) * bit
+        self.run()
+
+    def tick(self) -> None:
+        """Idle time passed: run the timers that came due."""
+        self.run()
+
+    def run(self, until: float | None = None) -> None:
+        """Run tasks until nothing is due at ``until`` (default: now) and all input is handled."""
+        if self._running:
+            return  # a callback that prints must not re-enter the loop
+        self._running = True
+        try:
+            t = self._loop(self.clock.now(), until)
+        finally:
+            self._running = False
+        self.clock.advance_to(t if until is None else max(t, until))
+
+    def _loop(self, t: float, until: float | None) -> float:
+        drained = t
+        while not self.interpreter.halted:
+            spent = self._take_input(t, drained)
+            drained = t
+            if spent:
+                t += spent
+                continue
+            timer = self._pop_due(t)
+            if timer is not None:
+                t = self._task(t, self.interpreter.fire_timer, timer)
+                continue
+            if self._posted:
+                _, _, fn, args = heapq.heappop(self._posted)
+                t = self._task(t, self._callback, (fn, args))
+                continue
+            if self._lines:
+                t = self._task(t, self._line_cost, self._lines.popleft())
+                continue
+            if self._rx:
+                # Idle: the input task keeps up with arrivals, so jump to the next line end (or
+                # the next timer) and take everything up to it without loss.
+                t = max(t, min(self._next_eol_arrival(), self._next_timer(t)))
+                drained = t
+                continue
+            if until is not None and self._next_timer(t) <= until:
+                t = drained = self._next_timer(t)
+                continue
+            break
+        return t
+
+    def _task(self, t: float, body: Callable[[Any], float], arg: Any) -> float:
+        self.task_start = t
+        try:
+            spent = body(arg)
+        finally:
+            self.task_start = None
+        return t + spent
+
+    def _callback(self, item: tuple[Any, tuple[Any, ...]]) -> float:
+        fn, args = item
+        return TASK_S + self.interpreter.run_callback(fn, *args)
+
+    def post(self, priority: int, fn: Any, *args: Any) -> None:
+        """A task for later (node.task.post, node.output): higher priority first, FIFO within."""
+        heapq.heappush(self._posted, (-priority, next(self._seq), fn, args))
+
+    def _line_cost(self, line: bytes) -> float:
+        compiled, spent = self.interpreter.run_line(line)
+        return TASK_S + COMPILE_S_PER_BYTE * compiled + spent
+
+    def _take_input(self, t: float, drained: float) -> float:
+        """The input task: returns the CPU time its uart.on callbacks used."""
+        arrived = bytearray()
+        while self._rx and self._rx[0][0] <= t:
+            arrived.append(self._rx.popleft()[1])
+        if not arrived:
+            return 0.0
+        if t > drained and len(arrived) > RX_BUFF_SIZE:
+            self.lost += len(arrived) - RX_BUFF_SIZE
+            del arrived[: len(arrived) - RX_BUFF_SIZE]
+        lines, spent = self.interpreter.take_input(bytes(arrived))
+        self._lines.extend(lines)
+        return spent
+
+    def _next_eol_arrival(self) -> float:
+        for when, byte in self._rx:
+            if byte in (0x0A, 0x0D):
+                return when
+        return self._rx[-1][0]
+
+    def _next_timer(self, t: float) -> float:
+        self._drop_stale()
+        return self._heap[0][0] if self._heap else float("inf")
+
+    def now(self) -> float:
+        """The board time Lua sees: inside a task, its start plus the CPU time used so far."""
+        if self.task_start is None:
+            return self.clock.now()
+        return self.task_start + self.interpreter.elapsed()
+
+    def queue_line(self, line: bytes) -> None:
+        self._lines.append(line)
