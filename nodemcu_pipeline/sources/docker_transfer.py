@@ -15,7 +15,6 @@ from typing import Any
 
 from nodemcu_pipeline.atomic import atomic_write_bytes
 from nodemcu_pipeline.errors import BuildError
-from nodemcu_pipeline.paths import safe_basename
 
 
 def engine_is_remote(docker_host: str | None = None) -> bool:
@@ -53,9 +52,8 @@ def copy_out_bin(container: Any, tree: Path, mount: str) -> None:
     data = io.BytesIO(b"".join(stream))
     with tarfile.open(fileobj=data) as tar:
         for member in tar.getmembers():
-            # A name from the container, so the shared rule: one plain component or nothing.
-            name = safe_basename(member.name, default="")
-            if member.isfile() and name:
+            name = Path(member.name).name
+            if member.isfile() and name and name not in (".", ".."):
                 extracted = tar.extractfile(member)
                 if extracted is not None:
                     atomic_write_bytes(tree / "bin" / name, extracted.read())
