@@ -1,7 +1,7 @@
 """Names and paths that come from outside, and outputs that must not land on inputs.
 
-``safe_basename`` is the one place a name from a URL, a header, a lock file, an archive member or a
-container becomes a file name: whatever it decodes to (``%2F``, ``..``, backslashes, NULs, an
+``safe_basename`` is the one place a name from outside (a URL, a header, a lock file, an archive
+member, a container) becomes a file name: whatever it decodes to (``%2F``, ``..``, backslashes, NULs, an
 absolute path), the result is a single plain path component that cannot leave the directory it is
 joined to. ``refuse_overwriting`` is the one check that a command's outputs are not its inputs (by
 resolved path and by inode, so symlinks, hard links and other spellings count), do not coincide, and
