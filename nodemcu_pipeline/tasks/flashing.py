@@ -188,16 +188,22 @@ def read_flash(c, output, port=None, baud=None, before=None, address="0", size="
     from nodemcu_pipeline.progress import console_progress
 
     s = settings(c.config, port=port, baud=baud, before=before)
+    _refuse_output_onto_port(output, s.port)
     flags, example = "--address and --size", "--address 0 --size 0x100000"
     addr, length = whole_number(address, flags, example), whole_number(size, flags, example)
-    from nodemcu_pipeline.paths import refuse_overwriting
-
-    # The port is the one input here: `read-flash /dev/ttyUSB0` must not replace the device node.
-    port = [Path(s.port)] if "://" not in s.port and s.port != "auto" else []
-    refuse_overwriting([Path(output)], port, "OUTPUT")
     with console_progress() as progress:
         run_read(s.port, s.baud, s.before, addr, length, Path(output), say, progress)
     print(f"wrote {output}")
+
+
+def _refuse_output_onto_port(output: str, port: str) -> None:
+    """The port is read-flash's one input: `read-flash /dev/ttyUSB0` must not replace the device."""
+    import pathlib
+
+    from nodemcu_pipeline.paths import refuse_overwriting
+
+    inputs = [pathlib.Path(port)] if "://" not in port and port != "auto" else []
+    refuse_overwriting([pathlib.Path(output)], inputs, "OUTPUT")
 
 
 # ==== end flasher ==================================================================================
