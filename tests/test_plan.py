@@ -384,7 +384,7 @@ def _paths(doc, prefix=()):
             yield from _paths(v, (*prefix, i))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(data=st.data())
 def test_any_edit_of_a_plan_loads_or_is_one_plan_error(tmp_path_factory, data):
     # Whatever a hand edit does to plan.json, loading ends in a plan or one PlanError line, never
