@@ -17,7 +17,7 @@ from typing import Any
 from nodemcu_pipeline import stage
 from nodemcu_pipeline.atomic import atomic_output, atomic_write_text
 from nodemcu_pipeline.errors import ChecksumMismatch, ImageError, PipelineError, UsageError
-from nodemcu_pipeline.paths import name_from_url
+from nodemcu_pipeline.paths import name_from_url, refuse_overwriting
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
 from nodemcu_pipeline.sources.download import DownloadPolicy, download, normalise_sha256
 
@@ -141,8 +141,11 @@ def fetch_cloud_image(
     want = normalise_sha256(sha256)
     name = file_name(url)
     inputs = {"source": "cloud", "url": url, "sha256": want}
-    if build_dir is not None and stage.is_fresh(build_dir, STAGE, inputs):
-        return _from_record(build_dir, name, url)
+    if build_dir is not None:
+        outputs = [Path(build_dir) / "firmware" / name, stage.record_path(build_dir, STAGE)]
+        refuse_overwriting(outputs, [Path(lock_file)], "--build-dir")
+        if stage.is_fresh(build_dir, STAGE, inputs):
+            return _from_record(build_dir, name, url)
     pinned = pinned_sum(lock_file, url)
     if want and pinned and want != pinned:
         raise LockFileError(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nodemcu_pipeline.errors import ChecksumMismatch, DownloadError, ImageError
+from nodemcu_pipeline.errors import ChecksumMismatch, DownloadError, ImageError, UsageError
 from nodemcu_pipeline.image import Segment, build_image
 from nodemcu_pipeline.sources import cloud
 from nodemcu_pipeline.sources.download import DownloadPolicy
@@ -232,3 +232,17 @@ def test_a_lock_file_is_an_input_too(tmp_path: Path) -> None:
             fetch(url, tmp_path)
         assert srv.hits("/" + NAME) == 0
     assert victim.read_bytes() == b"mine"
+
+
+def test_the_copy_in_the_build_dir_never_replaces_the_lock_file(tmp_path: Path) -> None:
+    # Issue 16 item 6: <build_dir>/firmware/<name> is an output; the lock file is an input.
+    project = tmp_path / "firmware"
+    project.mkdir()
+    lock = project / "firmware.lock.json"
+    lock.write_text('{"images": {}}')
+    with fault_server() as srv:
+        url = srv.add("/firmware.lock.json", image())
+        with pytest.raises(UsageError, match="overwrite the input"):
+            cloud.fetch_cloud_image(url, None, tmp_path / "cache", lock, build_dir=tmp_path)
+        assert srv.hits("/firmware.lock.json") == 0
+    assert lock.read_text() == '{"images": {}}'
