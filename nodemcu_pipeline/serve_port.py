@@ -25,6 +25,7 @@ from nodemcu_pipeline.flasher.transport import open_port
 Say = Callable[[str], None]
 LINES = ("dtr", "rts", "break_condition")
 MODEM = ("cts", "dsr", "ri", "cd")
+SETTINGS = ("baudrate", "bytesize", "parity", "stopbits", "rtscts", "xonxoff")
 NO_AUTH_WARNING = (
     "RFC 2217 has no authentication or encryption: anyone who can reach {where} can flash and "
     "read the board; listen on 127.0.0.1 (the default) or use an SSH tunnel unless the network is yours"
@@ -73,6 +74,11 @@ class _LinePort:
             raise
 
     def __setattr__(self, name: str, value: object) -> None:
+        # RFC 2217 clients resend every setting whenever they change any (pyserial's does so on each
+        # timeout change); applying an unchanged one to a port that is itself remote renegotiates it
+        # across a second hop, ~0.3 s a setting.
+        if name in SETTINGS and getattr(self._port, name) == value:
+            return
         try:
             setattr(self._port, name, value)
         except (serial.SerialException, OSError, ValueError):

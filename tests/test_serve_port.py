@@ -65,3 +65,20 @@ def test_loopback_is_the_default_and_says_nothing_about_authentication(virtual_b
     code, err = stop(server)
     assert url.startswith("rfc2217://127.0.0.1:") and code == 0
     assert "authentication" not in err
+
+
+def test_esptool_reads_the_chip_through_serve_port(virtual_board):
+    """A third-party client as judge: esptool's own reset sequence and sync across serve-port."""
+    board = virtual_board("--flash-size", "16MB")
+    server, url = serve("--port", board.url, "--listen", "127.0.0.1:0")
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "esptool", "--no-stub", "--port", url, "flash-id"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        stop(server)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ESP8266" in proc.stdout and "16MB" in proc.stdout
