@@ -109,10 +109,10 @@ class BoardJob:
             if self.finished:
                 return
             if event.operation == "connect":
-                # api.flash's "ESP8266 <mac> <size>" once the chip is identified.
+                # api.flash's "ESP8266 <mac> <chip id> <size>" once the chip is identified.
                 parts = event.label.split()
-                if len(parts) == 3:
-                    self.mac, self.flash_size = parts[1], parts[2]
+                if len(parts) == 4:
+                    self.mac, self.chip_id, self.flash_size = parts[1], int(parts[2], 16), parts[3]
                 return
             if event.operation == "write":
                 now = time.monotonic()

@@ -69,7 +69,8 @@ def flash(
         assert session.info is not None
         detected = flash_size_name(session.info)
         # Which chip this is, before the long work: a farm's live view shows each board's MAC.
-        progress(ProgressEvent("connect", f"ESP8266 {session.info.mac} {detected}", 1, 1, "done"))
+        chip = f"ESP8266 {session.info.mac} 0x{session.info.chip_id:08x} {detected}"
+        progress(ProgressEvent("connect", chip, 1, 1, "done"))
         plan = plan_for(detected)
         if plan.size_bytes > FLASH_SIZES[detected].size_bytes:
             raise PlanError(

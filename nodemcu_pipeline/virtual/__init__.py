@@ -12,6 +12,7 @@ from nodemcu_pipeline.layout import parse_flash_size
 from nodemcu_pipeline.virtual.board import Board
 from nodemcu_pipeline.virtual.faults import Faults
 from nodemcu_pipeline.virtual.flashchip import FlashChip
+from nodemcu_pipeline.virtual.rom import chip_id_for_otp, otp_for_mac
 from nodemcu_pipeline.virtual.uart import PtyServer, Rfc2217Server
 
 
@@ -27,6 +28,7 @@ class VirtualBoard:
         faults: Faults | None = None,
         boot: str = "download",
         listen: str = "127.0.0.1:0",
+        mac: str | None = None,
     ) -> None:
         size = parse_flash_size(flash_size).size_bytes
         self.state = Path(state) if state else None
@@ -34,6 +36,9 @@ class VirtualBoard:
             FlashChip.load(self.state, size, realtime) if self.state else FlashChip(size, realtime)
         )
         self.board = Board(flash, faults, realtime, boot)
+        if mac:
+            self.board.otp.update(otp_for_mac(mac))
+            self.board.chip_id = chip_id_for_otp(self.board.otp)
         if pty:
             self.server: PtyServer | Rfc2217Server = PtyServer(self.board)
         else:

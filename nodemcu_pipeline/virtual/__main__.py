@@ -49,12 +49,22 @@ def main(argv: list[str] | None = None) -> int:
         default="download",
         help="power-on mode before the host resets the board (default download)",
     )
+    parser.add_argument(
+        "--mac", help="the chip's MAC, e.g. 18:fe:34:12:34:56 (default 84:0d:8e:76:81:1a)"
+    )
     parser.add_argument("--stats", type=Path, help="write the exit statistics here, not stderr")
     args = parser.parse_args(argv)
     faults = Faults(args.corrupt_rate, args.drop_rate, args.seed, args.reset_at_byte)
     try:
         board = VirtualBoard(
-            args.flash_size, args.pty, args.state, args.realtime, faults, args.boot, args.listen
+            args.flash_size,
+            args.pty,
+            args.state,
+            args.realtime,
+            faults,
+            args.boot,
+            args.listen,
+            args.mac,
         )
     except (PipelineError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

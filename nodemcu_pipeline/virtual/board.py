@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from nodemcu_pipeline.flasher.slip import SlipDecoder, encode
 from nodemcu_pipeline.virtual.faults import Faults
 from nodemcu_pipeline.virtual.flashchip import FlashChip
-from nodemcu_pipeline.virtual.rom import STUB_ENTRIES, Registers, RomLoader
+from nodemcu_pipeline.virtual.rom import OTP, STUB_ENTRIES, Registers, RomLoader
 from nodemcu_pipeline.virtual.stub import StubLoader
 
 ROM_BAUD = 74880
@@ -58,6 +58,8 @@ class Board:
         self.faults = faults or Faults()
         self.realtime = realtime
         self.chip_id = CHIP_ID
+        # Shared with every ROM loader this board makes; VirtualBoard(mac=) rewrites it in place.
+        self.otp: dict[int, int] = dict(OTP)
         self.host_baud = APP_BAUD
         # A transport that can read the host's rate at any moment (a pty's termios) sets this, so
         # output after the host changed its rate without sending a byte is judged at the new rate.
@@ -234,7 +236,7 @@ class Board:
 
     # -- loader --------------------------------------------------------------------------------
     def _new_rom(self) -> RomLoader:
-        return RomLoader(self.flash, Registers(self.flash, lambda: self.uart_baud))
+        return RomLoader(self.flash, Registers(self.flash, lambda: self.uart_baud, otp=self.otp))
 
     def _packet(self, frame: bytes) -> None:
         loader = self._loader

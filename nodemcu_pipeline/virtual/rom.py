@@ -8,6 +8,7 @@ our flasher compensate for. Stub-mode commands live in ``stub.py``.
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,29 @@ OTP = {
     0x3FF00058: 0xF200B000,
     0x3FF0005C: 0x00840D8E,
 }
+
+
+def otp_for_mac(mac: str) -> dict[int, int]:
+    """OTP words that make the flasher (esptool's rule, §4.2) read ``mac``, e.g. "18:fe:34:12:34:56".
+
+    Lets a rack of virtual boards have one MAC each, as a farm of real ones does.
+    """
+    parts = mac.split(":")
+    if len(parts) != 6 or not all(re.fullmatch(r"[0-9a-fA-F]{2}", p) for p in parts):
+        raise ValueError(f"--mac '{mac}' is not six hex bytes like 18:fe:34:12:34:56")
+    b = [int(p, 16) for p in parts]
+    return {
+        0x3FF00050: b[5] << 24,
+        0x3FF00054: 0x02000000 | b[3] << 8 | b[4],
+        0x3FF00058: OTP[0x3FF00058],
+        0x3FF0005C: b[0] << 16 | b[1] << 8 | b[2],
+    }
+
+
+def chip_id_for_otp(otp: dict[int, int]) -> int:
+    return (otp[0x3FF00050] >> 24) | ((otp[0x3FF00054] & 0xFFFFFF) << 8)
+
+
 UART_CLKDIV = 0x60000014
 SPI0 = 0x60000200
 SPI_CMD, SPI_ADDR, SPI_USR, SPI_USR1, SPI_USR2, SPI_W0 = (
@@ -58,12 +82,13 @@ class Registers:
     # (all ones, an unknown chip) until FLASH_BEGIN attaches it (the ESP8266 ROM has no SPI_ATTACH;
     # esptool's flash_spi_attach sends FLASH_BEGIN(0, 0) for it) or a stub, which attaches at start.
     attached: bool = False
+    otp: dict[int, int] = field(default_factory=lambda: dict(OTP))
 
     def read(self, addr: int) -> int:
         if addr == 0x40001000:
             return CHIP_MAGIC
-        if addr in OTP:
-            return OTP[addr]
+        if addr in self.otp:
+            return self.otp[addr]
         if addr == UART_CLKDIV:
             # 26 MHz crystal: esptool estimates the crystal from baud × divider (§4.2).
             return round(52e6 / self.baud()) & 0xFFFFF

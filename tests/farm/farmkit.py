@@ -42,15 +42,18 @@ class FarmBoard:
     size: str
     board: VirtualBoard
     state: Path
+    mac: str
 
 
 def start_boards(spec: list[tuple[str, str, tuple[str, ...]]], work: Path) -> list[FarmBoard]:
-    """``(name, flash size, extra virtual-board args)`` each, with its flash saved on stop."""
+    """``(name, flash size, extra virtual-board args)`` each, with its own MAC and its flash saved
+    on stop."""
     boards = []
-    for name, size, extra in spec:
+    for i, (name, size, extra) in enumerate(spec):
         state = work / f"{name}.flash"
-        board = start_virtual_board("--flash-size", size, *extra, state=state)
-        boards.append(FarmBoard(name, size, board, state))
+        mac = f"18:fe:34:00:{len(spec):02x}:{i:02x}"
+        board = start_virtual_board("--flash-size", size, "--mac", mac, *extra, state=state)
+        boards.append(FarmBoard(name, size, board, state, mac))
     return boards
 
 

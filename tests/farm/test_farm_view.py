@@ -16,7 +16,9 @@ from nodemcu_pipeline.progress import ProgressEvent
 def _job(name: str, port: str) -> BoardJob:
     job = BoardJob(BoardTarget(port, name, "auto"))
     job.begin()
-    job.on_progress(ProgressEvent("connect", "ESP8266 18:fe:34:00:00:01 4MB", 1, 1, "done"))
+    job.on_progress(
+        ProgressEvent("connect", "ESP8266 18:fe:34:00:00:01 0x00000001 4MB", 1, 1, "done")
+    )
     job.set_plan(FlashPlan("4MB", "keep", "keep", (Region(0, b"\x01" * 4000, "firmware"),)))
     job.on_progress(ProgressEvent("write", "0x000000 firmware", 2000, 4000, "writing"))
     return job
