@@ -108,6 +108,31 @@ class FileSystemError(ReplError):
     """The NodeMCU file system does not work, even after formatting."""
 
 
+class LuaError(ReplError):
+    """A Lua chunk we ran raised or did not compile; the message is the board's own."""
+
+
+class NotAnswering(ReplError):
+    """No framed answer came back: the board is not at the Lua prompt (or not running NodeMCU)."""
+
+
+class BoardRestarted(ReplError):
+    """The board printed its boot banner while we waited for an answer."""
+
+    def __init__(self, started: bool) -> None:
+        what = "while running the command" if started else "before the command started"
+        super().__init__(
+            f"the board restarted {what}",
+            "An endless loop trips the watchdog; a crash or brown-out resets it. Check init.lua "
+            "and the power supply",
+        )
+        self.started = started
+
+
+class BoardFileError(ReplError):
+    """A file operation on the board failed (missing file, no space, bad name)."""
+
+
 # --- flash farm ----------------------------------------------------------------------------------
 class PortsFileError(PipelineError):
     """A line of a ``--ports-file`` that cannot be used (the message names the line)."""

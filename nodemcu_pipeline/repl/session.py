@@ -1,11 +1,14 @@
-"""NodeMCU's Lua REPL as a host sees it: wait for the prompt, run Lua, check the file system.
+"""A NodeMCU Lua REPL session on an open port: the boot, then framed ``exec``/``eval``.
 
-Built like mpremote's transport: two primitives, ``exec`` (send lines, collect what the board prints
-until the prompt returns) and ``eval`` (``print`` an expression), and the file-system check on top of
-them. Facts (nodemcu-facts.md §3.4, §4, §8): nothing may be sent before the prompt (bytes sent during
-the first-boot format can stall the firmware), echo is on, output uses CRLF, input lines are at most
-255 characters, the prompt is ``> `` (``>> `` inside an unfinished chunk), and messages printed before
-NodeMCU sets up its UART — including the SDK's ``rf_cal[0] !=0x05`` — come at the ROM's 74880 baud.
+Built like mpremote's transport: two primitives, ``exec`` (run a Lua source, return what it printed)
+and ``eval`` (print an expression), everything else on top of them. Each command travels in a frame
+of its own (``framing.py``) and the session waits for that frame, never for ``> ``, so it stays in
+step whatever the board prints: timer output, a ``> `` inside output, echo, a late reboot banner.
+
+Facts (nodemcu-facts.md §3.4, §4, §8): nothing may be sent before the prompt of a boot (bytes sent
+during the first-boot format can stall the firmware), echo is on, output uses CR LF, input lines are
+at most 255 characters, and messages printed before NodeMCU sets up its UART — including the SDK's
+``rf_cal[0] !=0x05`` — come at the ROM's 74880 baud.
 """
 
 from __future__ import annotations
@@ -13,20 +16,27 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import serial
 
-from nodemcu_pipeline.errors import BootLoopError, FileSystemError, ReplError, UsageError
-from nodemcu_pipeline.flasher.reset import hard_reset
-from nodemcu_pipeline.flasher.transport import open_port
+from nodemcu_pipeline.errors import (
+    BoardRestarted,
+    BootLoopError,
+    LuaError,
+    NotAnswering,
+    ReplError,
+    SerialPortError,
+)
+from nodemcu_pipeline.repl import framing
+from nodemcu_pipeline.repl.framing import Answer
 
 APP_BAUD = 115200
 ROM_BAUD = 74880
-MAX_LINE = 255
-PROBE = "_pipeline_probe.txt"
-PROBE_TEXT = "nodemcu-pipeline probe 0123456789"
-FORMAT_CHOICES = ("auto", "always", "never")
+START_S = 5.0  # a runner line prints its start marker at once; a busy board gets this long
+BANNER_GRACE_S = 1.5
+PROMPT = re.compile(rb"(?:^|\n)> ")
+Output = Callable[[bytes], None]
 
 
 @dataclass
@@ -54,39 +64,73 @@ class Banner:
         )
 
 
-@dataclass
-class FsReport:
-    banner: Banner
-    total: int = 0
-    used: int = 0
-    formatted: bool = False
-    first_boot_format: bool = False
-    notes: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        how = "formatted by the check" if self.formatted else "works without formatting"
-        if self.first_boot_format:
-            how += " (the firmware formatted it at first boot)"
-        version = self.banner.version or "unknown"
-        if self.banner.release:
-            version += f", release {self.banner.release}"
-        return f"check: NodeMCU {version}; file system {self.used}/{self.total} bytes used, {how}"
-
-
 class NodeMCURepl:
     """A REPL session on an open port (115200 baud)."""
 
     def __init__(
-        self, port: serial.SerialBase, say: Callable[[str], None] = lambda t: None
+        self,
+        port: serial.SerialBase,
+        say: Callable[[str], None] = lambda t: None,
+        on_noise: Output = lambda b: None,
     ) -> None:
         self.port = port
         self.say = say
-        self.seen = ""  # everything read at 115200, for the banner
+        self.on_noise = on_noise  # what the board printed outside our frames (timers, echo)
+        self.seen = ""  # the boot output read by wait_for_prompt, for the banner
+        self._buf = bytearray()
+        self.restarts = 0
 
-    def _read(self) -> str:
-        data = self.port.read(max(1, self.port.in_waiting))
-        return data.decode("latin-1") if data else ""
+    # -- raw I/O -------------------------------------------------------------------------------
+    def _read(self) -> bytes:
+        try:
+            return bytes(self.port.read(max(1, self.port.in_waiting)))
+        except (serial.SerialException, OSError) as exc:
+            raise SerialPortError(
+                f"reading from the serial port failed ({exc})", "Reconnect the board"
+            ) from None
 
+    def _send(self, line: bytes) -> None:
+        assert len(line) <= framing.LINE_LIMIT, len(line)
+        try:
+            self.port.write(line + b"\n")
+        except (serial.SerialException, OSError) as exc:
+            raise SerialPortError(
+                f"writing to the serial port failed ({exc})", "Reconnect the board"
+            ) from None
+
+    def _await(self, token: bytes, deadline: float, keep: bool = False) -> bytes:
+        """Bytes up to ``token`` (consumed with it); a boot banner before it raises BoardRestarted.
+
+        Without ``keep`` what comes before is noise: handed to ``on_noise`` and not stored.
+        """
+        scanned = 0
+        banner_at = 0.0
+        while True:
+            i = self._buf.find(token)
+            end = i if i >= 0 else len(self._buf)
+            if not banner_at and framing.BANNER.search(self._buf, max(0, scanned - 24), end):
+                banner_at = time.monotonic()
+            # Inside a frame the banner's words may be the command's own output: a restart is when
+            # the frame then does not close.
+            if banner_at and i < 0 and (not keep or time.monotonic() - banner_at > BANNER_GRACE_S):
+                self.restarts += 1
+                raise BoardRestarted(started=keep)
+            if i >= 0:
+                before = bytes(self._buf[:i])
+                del self._buf[: i + len(token)]
+                if not keep:
+                    self.on_noise(before)
+                return before
+            scanned = len(self._buf)
+            if not keep and scanned > 4096:
+                self.on_noise(bytes(self._buf[:-64]))
+                del self._buf[:-64]
+                scanned = 64
+            if time.monotonic() > deadline:
+                raise TimeoutError
+            self._buf += self._read()
+
+    # -- boot ----------------------------------------------------------------------------------
     def wait_for_prompt(
         self, quiet: float = 20.0, limit: float = 300.0, nudge: bool = False
     ) -> Banner:
@@ -95,48 +139,53 @@ class NodeMCURepl:
         ``quiet`` bounds silence (the first-boot format prints a dot per 64 KB, so a long format is not
         silence); ``limit`` bounds the whole wait. A boot we started is never sent a byte before its
         prompt; with ``nudge`` (we joined a boot we did not start) one empty line asks for the prompt
-        again after 2 s without readable output.
+        again after 2 s without readable output. A prompt followed by more output (an init.lua whose
+        timers print) counts: the commands that follow are framed, not prompt-driven.
         """
         start = last = time.monotonic()
         nudged = not nudge
+        raw, self._buf = self._buf, bytearray()  # a boot that began while we waited for a frame
         while True:
             chunk = self._read()
             now = time.monotonic()
             if chunk:
-                self.seen += chunk
+                raw += chunk
                 # Only readable output counts as progress: a boot loop at the ROM's rate keeps
                 # sending bytes, but at 115200 they are garbage.
-                if re.search(r"[A-Za-z]{3,}|\.", chunk):
+                if re.search(rb"[A-Za-z]{3,}|\.", chunk):
                     last = now
-                if re.search(r"(^|\n)> $", self.seen) or self.seen == "> ":
-                    return Banner.parse(self.seen)
+                banners = list(framing.BANNER.finditer(raw))
+                after = banners[-1].end() if banners else 0
+                if PROMPT.search(raw, after) or raw.startswith(b"> "):
+                    break
                 continue
             if now - last > quiet or now - start > limit:
-                break
+                self.seen = raw.decode("latin-1")
+                self._diagnose_no_prompt()
             if not nudged and now - last > 2.0:
                 # No readable output for a while: the prompt went out before we opened the port or
                 # at another rate (no line control on this link). An empty line makes NodeMCU print
                 # the prompt again.
                 nudged = True
-                self.port.write(b"\r\n")
-        self._diagnose_no_prompt()
-        raise AssertionError("unreachable")
+                self._send(b"")
+        self.seen = raw.decode("latin-1")
+        return Banner.parse(self.seen)
 
     def _diagnose_no_prompt(self) -> None:
         # Listen at the ROM's rate: the SDK's init-data complaint and the ROM boot line are printed there.
         self.port.baudrate = ROM_BAUD
         deadline = time.monotonic() + 2.5
-        text = ""
+        text = b""
         while time.monotonic() < deadline:
             text += self._read()
         self.port.baudrate = APP_BAUD
-        if "rf_cal[0] !=0x05" in text:
+        if b"rf_cal[0] !=0x05" in text:
             raise BootLoopError(
                 "the board boot-loops with 'rf_cal[0] !=0x05': SDK init data is missing or wrong",
                 "Flash init data in the 4th-last sector: invoke assemble --layout sdk2 --init-data FILE "
                 "(invoke initdata fetches it), or erase the flash and reflash",
             )
-        if text.count("ets Jan  8 2013") >= 2:
+        if text.count(b"ets Jan  8 2013") >= 2:
             raise BootLoopError(
                 "the board keeps rebooting before the Lua prompt",
                 "Check the flash mode/size (--flash-size detect) and reflash with --erase-all",
@@ -146,37 +195,138 @@ class NodeMCURepl:
             "Check the port and baud (115200), or that NodeMCU firmware is flashed",
         )
 
-    def exec(self, lua: str, timeout: float = 10.0) -> str:
-        """Run ``lua`` line by line; return what it printed. Lua errors raise ReplError."""
-        output = []
-        for line in lua.splitlines():
-            if len(line) > MAX_LINE:
-                raise UsageError(
-                    f"a Lua line of {len(line)} characters exceeds NodeMCU's {MAX_LINE}",
-                    "Split the chunk into shorter lines",
-                )
-            output.append(self._line(line, timeout))
-        text = "".join(output)
-        if "Lua error:" in text or re.search(r"^stdin:\d+:", text, re.M):
-            raise ReplError(f"Lua error: {text.strip().splitlines()[-1]}", "Check the Lua code")
-        return text
-
-    def _line(self, line: str, timeout: float) -> str:
-        self.port.write(line.encode("latin-1") + b"\r\n")
-        buf = ""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            buf += self._read()
-            if buf.endswith("\r\n> ") or buf.endswith("\r\n>> ") or buf in ("> ", ">> "):
+    def _after_restart(self) -> None:
+        """The board rebooted under us: let it reach its prompt (formatting, if it must, first)."""
+        deadline = time.monotonic() + 30.0
+        last = time.monotonic()
+        while time.monotonic() < min(deadline, last + 3.0):
+            chunk = self._read()
+            if chunk:
+                last = time.monotonic()
+                self._buf += chunk
+                if b"Formatting file system" in self._buf:
+                    deadline = time.monotonic() + 300.0
+            banners = list(framing.BANNER.finditer(self._buf))
+            after = banners[-1].end() if banners else 0
+            if PROMPT.search(self._buf, after):
                 break
-        else:
-            raise ReplError(
-                f"the board did not finish '{line[:40]}' within {timeout:.0f} s",
-                "The firmware may have crashed; reset the board",
+        self.on_noise(bytes(self._buf))
+        self._buf.clear()
+
+    def recover(self) -> None:
+        """After BoardRestarted: wait for the new boot's prompt and get back in step."""
+        self._after_restart()
+        self.sync()
+
+    def sync(self, attempts: int = 3) -> None:
+        """Get a framed answer from the board, closing any chunk left unfinished at ``>> ``."""
+        for _ in range(attempts):
+            self._send(framing.TERMINATOR)
+            try:
+                self.run(b"", timeout=START_S, retry=False)
+                return
+            except BoardRestarted:
+                self._after_restart()
+            except NotAnswering:
+                pass
+        raise NotAnswering(
+            "the board is not at the Lua prompt (no answer to a command)",
+            "Its init.lua may hold the UART (uart.on with run_input 0), loop, or sleep; "
+            "reset it, or check the port and baud (115200)",
+        )
+
+    # -- the primitives ------------------------------------------------------------------------
+    def run(
+        self,
+        source: bytes,
+        timeout: float = 10.0,
+        on_output: Output | None = None,
+        retry: bool = True,
+    ) -> Answer:
+        """Run ``source`` in one frame; the Answer (Lua errors are an answer here, not raised).
+
+        A restart before the command started (a late banner after ``node.restart()``) is waited out
+        and the command sent again once; a restart while it ran raises BoardRestarted.
+        """
+        for attempt in (0, 1):
+            marker = framing.new_marker()
+            lines = framing.command_lines(marker, source)
+            started = False
+            try:
+                for index, line in enumerate(lines[:-1], 1):
+                    self._send(line)
+                    self._await(framing.ack_token(marker, index), time.monotonic() + START_S)
+                self._send(lines[-1])
+                self._await(framing.start_token(marker), time.monotonic() + START_S)
+                started = True
+                body = self._body(marker, time.monotonic() + timeout, on_output)
+            except BoardRestarted:
+                if started or not retry or attempt:
+                    raise
+                self._after_restart()
+                self.sync()
+                continue
+            except TimeoutError:
+                if started:
+                    raise ReplError(
+                        f"the board did not finish the command within {timeout:.0f} s",
+                        "It may be stuck in a loop; reset the board",
+                    ) from None
+                raise NotAnswering(
+                    f"no answer from the board within {START_S:.0f} s",
+                    "Check that NodeMCU runs and is at the Lua prompt",
+                ) from None
+            answer = framing.parse_frame(
+                marker, framing.start_token(marker) + body + framing.end_token(marker)
             )
-        # Drop our echo (first line) and the prompt that ends the answer.
-        body = buf.split("\r\n", 1)[1] if "\r\n" in buf else ""
-        return body.rsplit("> ", 1)[0].rstrip(">").replace("\r\n", "\n")
+            if answer is None:
+                raise ReplError("the board's answer was cut short", "Run the command again")
+            return answer
+        raise AssertionError("unreachable")
+
+    def _body(self, marker: bytes, deadline: float, on_output: Output | None) -> bytes:
+        if on_output is None:
+            return self._await(framing.end_token(marker), deadline, keep=True)
+        # Stream what the command prints while it runs, holding back anything from a 0x01 on (it
+        # may be our end frame) and a trailing CR (its LF may follow).
+        token = framing.end_token(marker)
+        shown = 0
+        while True:
+            i = self._buf.find(token)
+            upto = i if i >= 0 else len(self._buf)
+            soh = self._buf.find(framing.SOH, shown, upto)
+            safe = soh if soh >= 0 else upto
+            if safe > shown and self._buf[safe - 1 : safe] == b"\r":
+                safe -= 1
+            if safe > shown:
+                on_output(framing.crlf_to_lf(bytes(self._buf[shown:safe])))
+                shown = safe
+            if i >= 0:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError
+            self._buf += self._read()
+        body = self._await(token, deadline, keep=True)
+        rest = body[shown:]
+        k = rest.rfind(framing.SOH + marker + b"}")
+        if k > 0:
+            on_output(framing.crlf_to_lf(rest[:k]))
+        return body
+
+    def exec_bytes(
+        self, lua: str | bytes, timeout: float = 10.0, on_output: Output | None = None
+    ) -> bytes:
+        """Run ``lua``; what it printed (CR LF → LF). A Lua error raises LuaError with its message."""
+        source = lua.encode() if isinstance(lua, str) else lua
+        answer = self.run(source, timeout, on_output)
+        if answer.status == 3:
+            raise BoardRestarted(started=False)
+        if answer.status:
+            raise LuaError(f"Lua error: {answer.message}", "Check the Lua code")
+        return answer.output
+
+    def exec(self, lua: str | bytes, timeout: float = 10.0, on_output: Output | None = None) -> str:
+        return self.exec_bytes(lua, timeout, on_output).decode("utf-8", "replace")
 
     def eval(self, expr: str, timeout: float = 10.0) -> str:
         return self.exec(f"print({expr})", timeout).strip()
@@ -192,89 +342,11 @@ class NodeMCURepl:
             return ""
         return ".".join(numbers)
 
-    # -- file system ---------------------------------------------------------------------------
-    def fsinfo(self) -> tuple[int, int, int]:
-        text = self.eval("file.fsinfo()")
-        parts = text.split()
-        if len(parts) != 3 or not all(p.isdigit() for p in parts):
-            raise FileSystemError(f"file.fsinfo() answered {text!r}", "Format the file system")
-        return int(parts[0]), int(parts[1]), int(parts[2])
-
-    def fs_works(self) -> bool:
-        """fsinfo, then write, read back and remove a probe file."""
-        try:
-            self.fsinfo()
-            wrote = self.eval(
-                f'(function() local f = file.open("{PROBE}", "w") if not f then return "NO" end '
-                f'local ok = f:write("{PROBE_TEXT}") f:close() return ok and "OK" or "NO" end)()'
-            )
-            back = self.eval(
-                f'(function() local f = file.open("{PROBE}", "r") if not f then return "" end '
-                f"local s = f:read() f:close() return s end)()"
-            )
-            self.exec(f'file.remove("{PROBE}")')
-            return wrote == "OK" and back == PROBE_TEXT
-        except (ReplError, FileSystemError):
-            return False
-
-    def format(self, timeout: float = 300.0) -> None:
-        """``file.format()``; waits for ``format done.`` (minutes on a 16 MB part)."""
-        out = self._line("file.format()", timeout)
-        if "format done." not in out:
-            raise FileSystemError(
-                "file.format() did not report 'format done.'",
-                "Reflash the firmware; the flash may be failing",
-            )
-
-    def check_fs(self, mode: str = "auto") -> tuple[bool, tuple[int, int, int]]:
-        """Check (and format when ``mode`` allows); returns (formatted, fsinfo)."""
-        if mode not in FORMAT_CHOICES:
-            raise UsageError(f"unknown --format '{mode}'", "Use auto, always or never")
-        formatted = False
-        if mode == "always":
-            self.format()
-            formatted = True
-        if not self.fs_works():
-            if mode == "never":
-                raise FileSystemError(
-                    "the file system does not work (probe write/read failed)",
-                    "Run with --format auto to let the check format it",
-                )
-            if not formatted:
-                self.say("file system broken: running file.format()")
-                self.format()
-                formatted = True
-            if not self.fs_works():
-                raise FileSystemError(
-                    "the file system still fails after file.format()",
-                    "Erase the flash (invoke erase) and flash again",
-                )
-        return formatted, self.fsinfo()
-
-
-def check_after_flash(
-    url: str,
-    mode: str = "auto",
-    say: Callable[[str], None] = lambda t: None,
-    reset: bool = True,
-    quiet: float = 20.0,
-    limit: float = 300.0,
-) -> FsReport:
-    """Reset the board into its firmware, wait for the prompt, check the file system."""
-    if mode not in FORMAT_CHOICES:
-        raise UsageError(f"unknown --format '{mode}'", "Use auto, always or never")
-    port = open_port(url, APP_BAUD)
-    try:
-        port.reset_input_buffer()
-        joined = not (reset and hard_reset(port))
-        if reset and joined:
-            say("the port cannot drive RTS: reading whatever the board prints")
-        repl = NodeMCURepl(port, say)
-        banner = repl.wait_for_prompt(quiet, limit, nudge=joined)
-        if not banner.version:
-            banner.version = repl.version()
-        formatted, (_free, used, total) = repl.check_fs(mode)
-        report = FsReport(banner, total, used, formatted, "Formatting file system" in repl.seen)
-        return report
-    finally:
-        port.close()
+    def restart(self) -> None:
+        """``node.restart()`` and wait until the board is back at its prompt."""
+        self.exec("node.restart()")
+        deadline = time.monotonic() + 10.0
+        while not framing.BANNER.search(self._buf) and time.monotonic() < deadline:
+            self._buf += self._read()
+        self._after_restart()
+        self.sync()

@@ -1,0 +1,166 @@
+"""How a command and its answer travel over NodeMCU's REPL, as pure functions (no port here).
+
+The REPL gives no reliable end-of-answer: ``> `` can appear inside output, timers print between our
+lines, echo interleaves with both, and a restart prints a banner at any moment. So every command is
+run by a one-line *runner* that prints its own frame around the answer, with a random marker:
+
+    \\x01ID{  <what the command printed>  \\x01ID}<status><message>\\x01ID$
+
+``status`` is ``0`` (ran), ``1`` (raised; message = tostring of the error), ``2`` (did not compile;
+message = the compiler's), ``3`` (its source was lost, e.g. the board restarted between lines). The
+byte 0x01 never appears in what we send (the sources are escaped), so the echo cannot fake a frame,
+and ``ID`` is fresh per command, so output of an earlier command cannot either. Sources travel as
+Lua string literals, so one Lua line of any length, or any byte, fits the 255-character input line
+(app/driver/input.c: ``LUA_MAXINPUT`` 256 with the terminator; a longer line is dropped silently).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+LINE_LIMIT = 250  # < 255 with room to spare
+SOH = b"\x01"
+# Closes a chunk left unfinished at ``>> `` (open expression, block, long string or comment up to
+# level 3): the first ``]=*]`` ends any long bracket, the ``]`` junk after it is a syntax error that
+# is not ``<eof>``, so lua.c drops the whole pending chunk. At the top level it is one harmless error.
+TERMINATOR = b"]]]=]]==]]===]"
+# Bytes that cannot stand raw in a Lua "..." literal on this link: NUL, BS/DEL (line editing in
+# input.c), CR/LF (end the line), the quote and backslash, 0x01 (our frame byte, kept out of the
+# echo), and 'L', so the echo of a source never contains "powered by Lua" (the reboot banner we watch
+# for).
+_ESCAPED = frozenset(b'\x00\x01\x08\n\r\x7f"\\L')
+_SHORT = {0x22: b'\\"', 0x5C: b"\\\\", 0x0A: b"\\n", 0x0D: b"\\r"}
+_ESC_TABLE = [_SHORT.get(b, b"\\%03d" % b) if b in _ESCAPED else bytes([b]) for b in range(256)]
+# The board escapes what it prints with the same three rules (see LUA_QUOTE).
+_UNQUOTE = re.compile(rb"\\(\\|r|1)")
+_UNQUOTE_MAP = {b"\\": b"\\", b"r": b"\r", b"1": b"\x01"}
+# A Lua function that makes any string safe to print: uart0_putc drops a lone CR and sends LF as
+# CR LF, so CR must not appear raw; 0x01 is our frame byte.
+LUA_QUOTE = (
+    r'local function q(s) return (tostring(s):gsub("[\\\r\1]",'
+    r'{["\\"]="\\\\",["\r"]="\\r",["\1"]="\\1"})) end '
+)
+BANNER = re.compile(rb"powered by Lua \d")
+
+
+def new_marker() -> bytes:
+    return secrets.token_hex(4).encode()
+
+
+def lua_literal(data: bytes) -> bytes:
+    """``data`` as a Lua 5.1 string literal that survives the REPL's line input byte for byte."""
+    return b'"' + b"".join(_ESC_TABLE[b] for b in data) + b'"'
+
+
+def literal_pieces(data: bytes, room: int) -> list[bytes]:
+    """``data`` cut so that each piece's literal is at most ``room`` bytes (escapes kept whole)."""
+    pieces, start, size = [], 0, 2
+    for i, b in enumerate(data):
+        width = len(_ESC_TABLE[b])
+        if size + width > room and i > start:
+            pieces.append(data[start:i])
+            start, size = i, 2
+        size += width
+    pieces.append(data[start:])
+    return pieces
+
+
+def unquote(data: bytes) -> bytes:
+    """Undo ``LUA_QUOTE``'s escapes (after CR LF → LF)."""
+    return _UNQUOTE.sub(lambda m: _UNQUOTE_MAP[m.group(1)], data)
+
+
+def crlf_to_lf(data: bytes) -> bytes:
+    # uart0_putc sends every LF as CR LF and drops lone CRs, so this is exact.
+    return data.replace(b"\r\n", b"\n")
+
+
+# -- the lines we send --------------------------------------------------------------------------
+def _marker_literal(marker: bytes) -> bytes:
+    return b'"\\001' + marker + b'"'
+
+
+def runner_line(marker: bytes, source: bytes) -> bytes:
+    """The Lua that runs ``source`` and frames its output.
+
+    Markers go out with ``uart.write`` so that a script that replaced ``print`` or redirected it with
+    ``node.output`` cannot swallow them.
+    """
+    return (
+        b"local m,w="
+        + _marker_literal(marker)
+        + b",uart.write local f,e=loadstring("
+        + lua_literal(source)
+        + b',"=stdin") w(0,m.."{") local s,r=false,e if f then s,r=pcall(f) end '
+        b'w(0,m.."}"..(s and 0 or f and 1 or 2)..(s and "" or tostring(r))..m.."$")'
+    )
+
+
+def pieces_runner_line(marker: bytes, pieces: int) -> bytes:
+    """Runs the runner stored by ``piece_line``; answers status 3 if a piece is missing (a restart)."""
+    m = b"\\001" + marker
+    lost = b'"' + m + b"{" + m + b"}3" + m + b'$"'
+    return (
+        b"local c=_plc _plc=nil if c and #c==%d then loadstring(table.concat(c))() "
+        b"else uart.write(0,%s) end" % (pieces, lost.replace(b"\\\\", b"\\"))
+    )
+
+
+def piece_line(marker: bytes, index: int, piece: bytes) -> bytes:
+    """Store piece ``index`` (1-based) of a long source; acknowledged with ``\\x01ID+index;``."""
+    start = b"_plc={" if index == 1 else b"_plc[%d]=" % index
+    end = b"}" if index == 1 else b""
+    ack = b'uart.write(0,"\\001' + marker + b'+%d;")' % index
+    return start + lua_literal(piece) + end + b" " + ack
+
+
+PIECE_ROOM = LINE_LIMIT - len(piece_line(b"00000000", 9999, b"")) + 2
+
+
+def command_lines(marker: bytes, source: bytes) -> list[bytes]:
+    """The lines that run ``source``: one runner, or stored pieces then the runner."""
+    runner = runner_line(marker, source)
+    if len(runner) <= LINE_LIMIT:
+        return [runner]
+    pieces = literal_pieces(runner, PIECE_ROOM)
+    lines = [piece_line(marker, i, p) for i, p in enumerate(pieces, 1)]
+    return [*lines, pieces_runner_line(marker, len(pieces))]
+
+
+def ack_token(marker: bytes, index: int) -> bytes:
+    return SOH + marker + b"+%d;" % index
+
+
+# -- the answer ---------------------------------------------------------------------------------
+@dataclass
+class Answer:
+    status: int
+    output: bytes  # what the command printed, CR LF → LF
+    message: str  # the Lua error (status 1/2), "" when it ran
+
+
+def start_token(marker: bytes) -> bytes:
+    return SOH + marker + b"{"
+
+
+def end_token(marker: bytes) -> bytes:
+    return SOH + marker + b"$"
+
+
+def parse_frame(marker: bytes, data: bytes) -> Answer | None:
+    """The answer in ``data`` (bytes from the start token on), or None while it is incomplete."""
+    start, end = start_token(marker), end_token(marker)
+    i = data.find(start)
+    j = data.find(end, i + len(start)) if i >= 0 else -1
+    if j < 0:
+        return None
+    body = data[i + len(start) : j]
+    k = body.rfind(SOH + marker + b"}")
+    if k < 0 or k + len(marker) + 3 > len(body):
+        return None
+    status = body[k + len(marker) + 2] - ord("0")
+    message = body[k + len(marker) + 3 :]
+    text = " ".join(crlf_to_lf(message).decode("utf-8", "replace").split())
+    return Answer(status, crlf_to_lf(body[:k]), text)
