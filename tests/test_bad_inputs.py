@@ -9,8 +9,10 @@ exist yet is not listed (no skips).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +30,8 @@ class Case:
     files: dict[str, bytes] = field(default_factory=dict)
     # Extra arguments computed in the case directory (absolute paths, ports that refuse connections).
     extra: Callable[[Path], tuple[str, ...]] | None = None
+    # A board of its own (NodeMCU plus user files) for ``{board}``; its flash must be unchanged.
+    chip: Callable[[], Any] | None = None
 
 
 def _missing(name: str) -> Callable[[Path], tuple[str, ...]]:
@@ -517,6 +521,45 @@ UNVERIFIED = [
     ),
 ]
 
+
+def _nodemcu_with(files: dict[str, bytes], damage: bool = False) -> Callable[[], Any]:
+    def make() -> Any:
+        from nodemcu_pipeline.virtual import fs as vfs
+        from tests.repl.boards import nodemcu_chip, put_files
+
+        chip = nodemcu_chip()
+        put_files(chip, files)
+        if damage:
+            vfs.corrupt(chip)
+        return chip
+
+    return make
+
+
+USER_FILES = {"init.lua": b"print('hi')\n", "config.json": b"{}"}
+CHECK = [
+    Case(
+        "check-files-present-probe-failing",
+        ("check", "--port", "{board}"),
+        ("not formatting", "2 file(s)"),
+        chip=_nodemcu_with(USER_FILES, damage=True),
+    ),
+    Case(
+        "check-fsinfo-failing-with-files",
+        ("check", "--port", "{board}", "--format", "auto"),
+        ("file.fsinfo() fails", "not formatting"),
+        chip=_nodemcu_with(
+            {"init.lua": b"file.fsinfo = function() error('file system failed') end"}
+        ),
+    ),
+    Case(
+        "check-init-lua-boot-loop",
+        ("check", "--port", "{board}"),
+        ("restarted", "init.lua"),
+        chip=_nodemcu_with({"init.lua": b"while true do end", "keep.txt": b"mine"}),
+    ),
+]
+
 INITDATA = [
     Case("initdata-unknown-sdk", ("initdata", "--sdk", "9.9.9"), ("manifest",), 2),
     Case(
@@ -643,6 +686,7 @@ CATALOG: list[Case] = (
     + ONTO_INPUTS
     + NAMES
     + UNVERIFIED
+    + CHECK
     + INITDATA
     + RELEASE
     + BENCH
@@ -689,6 +733,23 @@ def page_server() -> Iterator[str]:
         yield srv.base
 
 
+@contextmanager
+def _own_board(chip: Any, where: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """A virtual board (in this process) holding ``chip``; yields its URL and a flash reader."""
+    from nodemcu_pipeline.virtual import VirtualBoard
+
+    state = where / "flash.bin"
+    chip.save(state)
+    size = {1 << 20: "1MB", 4 << 20: "4MB"}[chip.size]
+    with VirtualBoard(size, state=state, boot="flash") as board:
+
+        def flash_now() -> bytes:
+            with board.board.lock:
+                return bytes(board.flash.data)
+
+        yield board.url, flash_now
+
+
 def _assembled_4mb(case_dir: Path) -> None:
     """Replace the ``@assembled-4MB`` marker with a real plan.json that `invoke assemble` wrote."""
     build = case_dir / "build"
@@ -711,7 +772,10 @@ def _assembled_4mb(case_dir: Path) -> None:
     [pytest.param(c, id=c.id) for c in CATALOG],
 )
 def test_bad_input_fails_in_one_line_and_writes_nothing(
-    case: Case, tmp_path: Path, request: pytest.FixtureRequest
+    case: Case,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     for name, data in case.files.items():
         if data == b"@assembled-4MB":
@@ -721,13 +785,20 @@ def test_bad_input_fails_in_one_line_and_writes_nothing(
         (tmp_path / name).write_bytes(data)
     before = _tree(tmp_path)
     args = case.args + (case.extra(tmp_path) if case.extra else ())
-    if "{board}" in args:
+    if "{board}" in args and case.chip is None:
         url = request.getfixturevalue("board_url")
         args = tuple(url if a == "{board}" else a for a in args)
     if any("{server}" in a for a in args):
         base = request.getfixturevalue("page_server")
         args = tuple(a.replace("{server}", base) for a in args)
-    proc = run_invoke(*args, cwd=tmp_path, timeout=120)
+    if case.chip is not None:
+        with _own_board(case.chip(), tmp_path_factory.mktemp("board")) as (url, flash_now):
+            before_flash = flash_now()
+            args = tuple(url if a == "{board}" else a for a in args)
+            proc = run_invoke(*args, cwd=tmp_path, timeout=120)
+            assert flash_now() == before_flash, "the board's flash changed"
+    else:
+        proc = run_invoke(*args, cwd=tmp_path, timeout=120)
     assert_one_line_error(proc, *case.needles, code=case.code)
     assert _tree(tmp_path) == before, "a failed task left files behind"
     leftovers = [

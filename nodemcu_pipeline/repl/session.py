@@ -35,6 +35,7 @@ APP_BAUD = 115200
 ROM_BAUD = 74880
 START_S = 5.0  # a runner line prints its start marker at once; a busy board gets this long
 BANNER_GRACE_S = 1.5
+BOOT_LOOP_BANNERS = 3
 PROMPT = re.compile(rb"(?:^|\n)> ")
 Output = Callable[[bytes], None]
 
@@ -158,6 +159,13 @@ class NodeMCURepl:
                 after = banners[-1].end() if banners else 0
                 if PROMPT.search(raw, after) or raw.startswith(b"> "):
                     break
+                if len(banners) >= BOOT_LOOP_BANNERS:
+                    self.seen = raw.decode("latin-1")
+                    raise BootLoopError(
+                        f"the board restarted {len(banners)} times before its Lua prompt",
+                        "Its init.lua may loop or crash (the watchdog resets it): fix init.lua, "
+                        "or erase the flash and reflash",
+                    )
                 continue
             if now - last > quiet or now - start > limit:
                 self.seen = raw.decode("latin-1")
