@@ -41,7 +41,8 @@ from nodemcu_pipeline.errors import PipelineError, UsageError
 ROOT = Path(__file__).resolve().parent.parent
 FLASH_KINDS = ("clean", "corrupt", "drop", "reset", "unplug")
 DOWNLOAD_KINDS = ("dl-truncate", "dl-flip", "dl-500", "dl-length")
-KINDS = FLASH_KINDS + DOWNLOAD_KINDS
+BOARD_KINDS = ("user-files",)  # soak_files.py: the check must keep a user's files
+KINDS = FLASH_KINDS + DOWNLOAD_KINDS + BOARD_KINDS
 BOARD_FLASH = "1MB"
 FLASH_TIMEOUT = 120.0
 
@@ -345,6 +346,11 @@ def run_one(index: int, kind: str, seed: int, image_size: int) -> RunResult:
         if kind in FLASH_KINDS:
             params = flash_params(kind, rng, len(image))
             outcome, detail = run_flash(kind, params, image, Path(tmp))
+        elif kind in BOARD_KINDS:
+            from nodemcu_pipeline.soak_files import run_user_files, user_files_params
+
+            params = user_files_params(rng)
+            outcome, detail = run_user_files(params, Path(tmp), ROOT)
         else:
             params = download_params(kind, rng, len(image))
             outcome, detail = run_download(kind, params, image, Path(tmp))
