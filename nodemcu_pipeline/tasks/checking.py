@@ -7,7 +7,10 @@ from invoke import task
 from nodemcu_pipeline.cli import PORT_HELP, say, seconds, task_errors
 
 # ==== repl and chain: check, demo, rehearse =========================================================
-FORMAT_HELP = "file system: auto (format only when the probe fails), always, never"
+FORMAT_HELP = (
+    "file system: auto (format only when it fails and lists no files; files are never erased),"
+    " always (format even with files), never"
+)
 
 
 @task(
@@ -20,7 +23,7 @@ FORMAT_HELP = "file system: auto (format only when the probe fails), always, nev
 )
 @task_errors
 def check(c, port=None, format=None, no_reset=False, timeout="20"):
-    """Check a flashed board through the Lua REPL: prompt, banner, file system (format if broken)."""
+    """Check a flashed board through the Lua REPL: prompt, banner, file system (never erases files)."""
     from nodemcu_pipeline.config import settings
     from nodemcu_pipeline.flasher.ports import resolve_port
     from nodemcu_pipeline.repl import check_after_flash

@@ -26,7 +26,8 @@ from nodemcu_pipeline.tasks.farm import FARM_HELP, farm_requested, flash_farm
         "layout": "auto, sdk2, nodemcu3, nodemcu3-early (when assembling images)",
         "init-data": "SDK init data for sdk2 layouts",
         "no-check": "do not run the Lua REPL check after flashing",
-        "format": "file system check after flashing: auto (format only if broken), always, never",
+        "format": "file system check after flashing: auto (format only a failing FS that lists no files),"
+        " always (format even with files), never",
         "build-dir": "build directory (default: build)",
     },
 )
