@@ -129,8 +129,8 @@ class BoardRestarted(ReplError):
         self.started = started
 
 
-class BoardFileError(ReplError):
-    """A file operation on the board failed (missing file, no space, bad name)."""
+class FileTransferError(ReplError):
+    """A file for or on the board cannot be moved: missing, badly named, no space, changed on the way."""
 
 
 # --- flash farm ----------------------------------------------------------------------------------

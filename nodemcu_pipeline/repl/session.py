@@ -221,6 +221,16 @@ class NodeMCURepl:
         self.on_noise(bytes(self._buf))
         self._buf.clear()
 
+    def join(self, listen: float = 0.3) -> None:
+        """Get in step with a board that is already running (no reset): listen briefly first, so a
+        first-boot format in progress is never interrupted, then ``sync``."""
+        deadline = time.monotonic() + listen
+        while time.monotonic() < deadline:
+            self._buf += self._read()
+        if b"Formatting file system" in self._buf or framing.BANNER.search(self._buf):
+            self.wait_for_prompt(quiet=20.0, limit=300.0)
+        self.sync()
+
     def recover(self) -> None:
         """After BoardRestarted: wait for the new boot's prompt and get back in step."""
         self._after_restart()
@@ -244,6 +254,28 @@ class NodeMCURepl:
         )
 
     # -- the primitives ------------------------------------------------------------------------
+    def send_line(self, line: bytes) -> None:
+        """One input line (at most ``framing.LINE_LIMIT`` bytes) for a protocol built on acks."""
+        self._send(line)
+
+    def await_ack(self, marker: bytes, index: int, timeout: float = START_S) -> bool:
+        """Wait for ``\\x01ID+index`` then ``;`` (True: done) or ``!`` (False: it failed)."""
+        deadline = time.monotonic() + timeout
+        try:
+            self._await(framing.ack_token(marker, index)[:-1], deadline)
+            while not self._buf:
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+                self._buf += self._read()
+        except TimeoutError:
+            raise NotAnswering(
+                f"the board stopped answering (no acknowledgement within {timeout:.0f} s)",
+                "Check the cable and that nothing else uses the port, then try again",
+            ) from None
+        ok = self._buf[:1] == b";"
+        del self._buf[:1]
+        return ok
+
     def run(
         self,
         source: bytes,

@@ -14,12 +14,13 @@ from nodemcu_pipeline.tasks import (
     building,
     checking,
     farm,
+    files,
     flashing,
     initdata,
     releasing,
 )
 
-STAGE_MODULES = (assembling, flashing, initdata, building, checking, releasing, farm)
+STAGE_MODULES = (assembling, flashing, initdata, building, checking, files, releasing, farm)
 
 
 def collection() -> Collection:

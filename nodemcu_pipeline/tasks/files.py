@@ -1,0 +1,163 @@
+"""Tasks for Lua files on the board: upload, download, ls, rm, run, format."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from invoke import task
+
+from nodemcu_pipeline.cli import PORT_HELP, say, seconds, task_errors
+from nodemcu_pipeline.errors import FileTransferError, UsageError
+
+
+# ==== files: upload, download, ls, rm, run, format ================================================
+def _url(c, port):  # type: ignore[no-untyped-def]
+    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.flasher.ports import resolve_port
+
+    return resolve_port(settings(c.config, port=port).port)
+
+
+def _read_local(paths: list[str]) -> list[bytes]:
+    data = []
+    for p in paths:
+        path = Path(p)
+        if not path.is_file():
+            what = "is not a regular file" if path.exists() else "does not exist"
+            raise FileTransferError(f"{p} {what}", "Name a Lua or data file to upload")
+        data.append(path.read_bytes())
+    return data
+
+
+@task(
+    help={
+        "file": "file(s) to upload, comma-separated: init.lua or init.lua,app.lua",
+        "to": "name on the board (one file only; default: the file's base name)",
+        "compile": "node.compile each .lua after upload (keeps NAME.lc, removes NAME.lua)",
+        "restart": "node.restart() after uploading",
+        "port": PORT_HELP,
+    }
+)
+@task_errors
+def upload(c, file, to=None, compile=False, restart=False, port=None):
+    """Upload files to the board, byte-exact, checked on the board before they replace anything."""
+    from nodemcu_pipeline.files import BoardFiles, board_session, check_name, local_name
+    from nodemcu_pipeline.progress import console_progress
+
+    paths = [p for p in file.split(",") if p]
+    if not paths:
+        raise UsageError("no file to upload", "invoke upload init.lua")
+    names = [local_name(p, to, len(paths)) for p in paths]
+    for name in names:
+        check_name(name)
+    contents = _read_local(paths)
+    with board_session(_url(c, port), say) as repl, console_progress() as progress:
+        files = BoardFiles(repl, progress)
+        for name, data in zip(names, contents, strict=True):
+            done = files.upload(data, name)
+            print(f"uploaded {name} ({done.size} bytes, {done.check} checked on the board)")
+            if compile and name.endswith(".lua"):
+                print(f"compiled {name} -> {files.compile(name)}")
+        if restart:
+            repl.exec("node.restart()")
+            print("restarting the board")
+
+
+@task(
+    help={
+        "name": "file on the board",
+        "out": "local file to write (default: the name, in this directory)",
+        "force": "replace an existing local file",
+        "port": PORT_HELP,
+    }
+)
+@task_errors
+def download(c, name, out=None, force=False, port=None):
+    """Download a file from the board, checked against a hash computed on the board."""
+    from nodemcu_pipeline.atomic import atomic_write_bytes
+    from nodemcu_pipeline.files import BoardFiles, board_session, check_name
+    from nodemcu_pipeline.progress import console_progress
+
+    check_name(name)
+    target = Path(out) if out else Path(Path(name).name)
+    if target.exists() and not force:
+        raise FileTransferError(f"{target} exists", "Pass --force to replace it, or --out PATH")
+    with board_session(_url(c, port), say) as repl, console_progress() as progress:
+        data = BoardFiles(repl, progress).download(name)
+    atomic_write_bytes(target, data)
+    print(f"downloaded {name} -> {target} ({len(data)} bytes)")
+
+
+@task(help={"port": PORT_HELP})
+@task_errors
+def ls(c, port=None):
+    """List the files on the board and the file system's space."""
+    from nodemcu_pipeline.files import BoardFiles, board_session
+
+    with board_session(_url(c, port), say) as repl:
+        state = BoardFiles(repl).state()
+    for name, size in sorted((state.files or {}).items()):
+        print(f"{size:9d}  {name}")
+    print(f"{state.file_count} files; {state.used} of {state.total} bytes used, {state.free} free")
+
+
+@task(help={"name": "file on the board to remove", "port": PORT_HELP})
+@task_errors
+def rm(c, name, port=None):
+    """Remove a file from the board."""
+    from nodemcu_pipeline.files import BoardFiles, board_session
+
+    with board_session(_url(c, port), say) as repl:
+        BoardFiles(repl).remove(name)
+    print(f"removed {name}")
+
+
+@task(
+    help={
+        "file": "file on the board to run with dofile",
+        "timeout": "seconds to wait for it to finish (default 60)",
+        "port": PORT_HELP,
+    }
+)
+@task_errors
+def run(c, file, timeout="60", port=None):
+    """Run a Lua file on the board (dofile) and show what it prints while it runs."""
+    from nodemcu_pipeline.files import BoardFiles, board_session
+
+    limit = seconds(timeout, "--timeout", "60")
+
+    def show(data: bytes) -> None:
+        sys.stdout.write(data.decode("utf-8", "replace"))
+        sys.stdout.flush()
+
+    with board_session(_url(c, port), say) as repl:
+        BoardFiles(repl).run(file, show, limit)
+
+
+@task(help={"yes": "do not ask; format at once", "port": PORT_HELP})
+@task_errors
+def format(c, yes=False, port=None):
+    """Format the board's file system (erases every file; asks first)."""
+    from nodemcu_pipeline.files import BoardFiles, board_session
+    from nodemcu_pipeline.repl.check import format_fs
+
+    with board_session(_url(c, port), say) as repl:
+        state = BoardFiles(repl).state()
+        names = sorted(state.files or {})
+        if names and not yes:
+            listed = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+            if not sys.stdin.isatty():
+                raise UsageError(
+                    f"format erases {len(names)} file(s) on the board ({listed})",
+                    "Confirm with --yes",
+                )
+            answer = input(f"erase {len(names)} file(s) ({listed})? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                raise UsageError("format not confirmed", "Answer y, or pass --yes")
+        say("formatting (can take a minute on a large flash)")
+        format_fs(repl)
+    print(f"formatted; {len(names)} file(s) erased")
+
+
+# ==== end files ===================================================================================
