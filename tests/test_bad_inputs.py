@@ -560,6 +560,71 @@ CHECK = [
     ),
 ]
 
+
+def _full_board() -> Any:
+    from tests.repl.boards import fill, nodemcu_chip, put_files
+
+    chip = nodemcu_chip()
+    put_files(chip, {"init.lua": b"print(1)"})
+    fill(chip, keep_free=4096)
+    return chip
+
+
+FILES = [
+    Case("upload-missing-file", ("upload", "nope.lua", "--port", REFUSED), ("does not exist",)),
+    Case(
+        "upload-name-too-long",
+        ("upload", "a.lua", "--to", "n" * 32 + ".lua", "--port", REFUSED),
+        ("1 to 31",),
+        files={"a.lua": b"print(1)"},
+    ),
+    Case(
+        "upload-to-with-two-files",
+        ("upload", "a.lua,b.lua", "--to", "x.lua", "--port", REFUSED),
+        ("--to",),
+        2,
+        files={"a.lua": b"1", "b.lua": b"2"},
+    ),
+    Case(
+        "upload-no-space-left",
+        ("upload", "a.bin", "--port", "{board}"),
+        ("no space left", "4096 of"),
+        files={"a.bin": bytes(range(256)) * 64},
+        chip=_full_board,
+    ),
+    Case(
+        "upload-board-not-at-lua-prompt",
+        ("upload", "a.lua", "--port", "{board}"),
+        ("not at the Lua prompt",),
+        files={"a.lua": b"print(1)"},
+    ),
+    Case(
+        "download-missing-on-board",
+        ("download", "gone.lua", "--port", "{board}"),
+        ("no file gone.lua",),
+        chip=_nodemcu_with(USER_FILES),
+    ),
+    Case(
+        "rm-missing-on-board",
+        ("rm", "gone.lua", "--port", "{board}"),
+        ("no file gone.lua",),
+        chip=_nodemcu_with(USER_FILES),
+    ),
+    Case(
+        "run-missing-on-board",
+        ("run", "gone.lua", "--port", "{board}"),
+        ("no file gone.lua",),
+        chip=_nodemcu_with(USER_FILES),
+    ),
+    Case(
+        "format-without-yes",
+        ("format", "--port", "{board}"),
+        ("erases 2 file(s)", "--yes"),
+        2,
+        chip=_nodemcu_with(USER_FILES),
+    ),
+]
+
 INITDATA = [
     Case("initdata-unknown-sdk", ("initdata", "--sdk", "9.9.9"), ("manifest",), 2),
     Case(
@@ -687,6 +752,7 @@ CATALOG: list[Case] = (
     + NAMES
     + UNVERIFIED
     + CHECK
+    + FILES
     + INITDATA
     + RELEASE
     + BENCH
