@@ -96,3 +96,16 @@ def chatter(
     finally:
         stop.set()
         thread.join()
+
+
+# An init.lua whose timer prints on its own every 100–250 ms, sometimes without a newline and with
+# a prompt-like "> " inside — the firmware that used to desynchronise the check.
+CHATTY_INIT = b"""
+local n, t = 0, tmr.create()
+local function tick()
+  n = n + 1
+  if n % 3 == 0 then uart.write(0, "tick " .. n .. " > ") else print("status " .. n .. ": ok\\n> ") end
+  t:alarm(100 + (n * 53) % 151, tmr.ALARM_SINGLE, tick)
+end
+t:alarm(100, tmr.ALARM_SINGLE, tick)
+"""

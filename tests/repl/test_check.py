@@ -25,6 +25,7 @@ from nodemcu_pipeline.virtual import fs as vfs
 from nodemcu_pipeline.virtual.flashchip import SECTOR
 from tests.conftest import assert_one_line_error, run_invoke
 from tests.repl.boards import (
+    CHATTY_INIT,
     board_files,
     board_from,
     chatter,
@@ -157,3 +158,19 @@ def test_unmountable_means_fsinfo_fails_and_nothing_is_listed():
     assert verdict(FsState(fsinfo_error="x", files={"a": 1}), None) == FAILING_WITH_FILES
     assert verdict(FsState(fsinfo_error="x", files=None), None) == FAILING_WITH_FILES
     assert verdict(FsState(free=SECTOR, files={"a": 1}), None) == FULL
+
+
+def test_a_chatty_init_lua_timer_is_checked_without_formatting(tmp_path):
+    chip = nodemcu_chip()
+    put_files(chip, {**USER, "init.lua": CHATTY_INIT})
+    with board_from(tmp_path, chip) as board:
+        before = contents(board)
+        report = check_after_flash(board.url, "auto")
+        assert not report.formatted and report.files == len(USER)
+        assert contents(board) == before
+
+
+def contents(board) -> dict[str, bytes]:
+    with board.board.lock:
+        fs = mounted(board.flash)
+        return {name: fs.read(name) or b"" for name in fs.list()}

@@ -8,7 +8,7 @@ import pytest
 
 from nodemcu_pipeline.errors import BoardRestarted, LuaError
 from nodemcu_pipeline.repl.framing import lua_literal
-from tests.repl.boards import board_from, chatter, nodemcu_chip, put_files, session
+from tests.repl.boards import CHATTY_INIT, board_from, chatter, nodemcu_chip, put_files, session
 
 PORTS = [pytest.param(False, id="rfc2217"), pytest.param(True, id="pty")]
 
@@ -96,3 +96,17 @@ def test_chatty_firmware_every_100_to_250_ms_does_not_desynchronise(tmp_path, te
             for i in range(40):
                 assert repl.eval(f"{i}*2") == str(i * 2)
                 assert repl.exec("for j=1,3 do print(j) end").split() == ["1", "2", "3"]
+
+
+def test_a_timer_in_init_lua_printing_every_100_to_250_ms_does_not_desynchronise(tmp_path):
+    chip = nodemcu_chip()
+    put_files(chip, {"init.lua": CHATTY_INIT})
+    with board_from(tmp_path, chip) as board, session(board) as repl:
+        for i in range(30):
+            assert repl.eval(f"{i}*2") == str(i * 2)
+            time.sleep(0.05)
+        seen = []
+        repl.on_noise = seen.append
+        time.sleep(1.0)
+        assert repl.eval("'still in step'") == "still in step"
+        assert b"status" in b"".join(seen)  # the timer really printed meanwhile
