@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from nodemcu_pipeline import transfer
 from nodemcu_pipeline.errors import FileTransferError, LuaError, UsageError
 from nodemcu_pipeline.flasher.transport import open_port
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
@@ -27,10 +28,48 @@ from nodemcu_pipeline.repl.session import APP_BAUD, NodeMCURepl
 
 NAME_MAX = 31  # SPIFFS FS_OBJ_NAME_LEN in NodeMCU (app/spiffs/spiffs_config.h)
 CHUNK_DOWN = 2048  # per command: ~0.2 s of UART at 115200, well inside the watchdog
-CHUNK_SUM = 4096
 # SPIFFS spends ~5 bytes per 256-byte page on headers plus index pages; refuse what cannot fit.
 OVERHEAD = 1.05
 Say = Callable[[str], None]
+# Size, then SHA-1 by crypto.fhash when the firmware has it, else Adler-32 from ``o`` to ``e`` in
+# 1 KB reads: eight bytes per string.byte call and one modulo per eight bytes, ~3 Lua instructions a
+# byte (the sums stay far below 2^31, so the integer build computes the same).
+SUM_LUA = b"""_plS=function(n,o,e,a,b)
+local f=file.open(n,"r") if not f then print(-1) return end
+local size=f:seek("end")
+if crypto and crypto.fhash and crypto.toHex then
+f:close() print(size,"sha1",crypto.toHex(crypto.fhash("sha1",n))) return end
+f:seek("set",o) local m,byte=65521,string.byte
+while o<e do
+local s=f:read(1024) if not s then break end o=o+#s
+local k=#s-#s%8
+for i=1,k,8 do
+local c1,c2,c3,c4,c5,c6,c7,c8=byte(s,i,i+7)
+a=a+c1 b=b+a a=a+c2 b=b+a a=a+c3 b=b+a a=a+c4 b=b+a
+a=a+c5 b=b+a a=a+c6 b=b+a a=a+c7 b=b+a a=a+c8 b=b+a
+a=a%m b=b%m
+end
+for i=k+1,#s do a=(a+byte(s,i))%m b=(b+a)%m end
+end
+f:close() print(size,"adler32",o,a,b) end"""
+# The old file is moved aside before the rename and put back if the rename fails.
+REPLACE_LUA = b"""_plR=function(t,n,b)
+if file.exists(n) and not file.rename(n,b) then error("cannot move the old file aside") end
+if not file.rename(t,n) then
+if file.exists(b) then file.rename(b,n) end error("cannot rename the uploaded file") end
+if file.exists(b) then file.remove(b) end end"""
+DOWNLOAD_LUA = (
+    framing.LUA_QUOTE
+    + """_plD=function(n,o) local f=file.open(n,"r") f:seek("set",o)
+local s=f:read(%d) f:close() if s then uart.write(0,q(s)) end end"""
+).encode()
+SUM_STEP = 64 * 1024  # ~200k Lua instructions, ~0.3 s on an 80 MHz ESP8266
+
+
+def local_sum(kind: str, data: bytes) -> str:
+    if kind == "sha1":
+        return hashlib.sha1(data).hexdigest()
+    return f"{zlib.adler32(data) & 0xFFFFFFFF:08x}"
 
 
 def check_name(name: str) -> bytes:
@@ -88,99 +127,66 @@ class BoardFiles:
     def exists(self, name: str) -> bool:
         return self.size(check_name(name)) >= 0
 
-    def _has_crypto(self) -> bool:
-        return self.repl.eval("crypto and crypto.fhash and crypto.toHex and 1 or 0") == "1"
+    def board_sum(self, name: bytes) -> tuple[int, str, str]:
+        """(size, "sha1", hex) with crypto, else (size, "adler32", hex), computed on the board.
 
-    def board_sum(self, name: bytes, size: int) -> tuple[str, str]:
-        """("sha1", hex) with crypto, else ("adler32", hex), computed on the board."""
-        if self._has_crypto():
-            return "sha1", self.repl.eval(f'crypto.toHex(crypto.fhash("sha1",{lit(name)}))').lower()
-        self.repl.exec(
-            '_pls=function(n,o) local f=file.open(n,"r") f:seek("set",o) '
-            f"local s=f:read({CHUNK_SUM}) f:close() local a,b=_pla,_plb "
-            "if s then for i=1,#s do a=(a+s:byte(i))%65521 b=(b+a)%65521 end end _pla,_plb=a,b end "
-            "_pla,_plb=1,0"
-        )
-        for offset in range(0, size, CHUNK_SUM):
-            self.repl.exec(f"_pls({lit(name)},{offset})")
-        a, b = self.repl.eval("_pla,_plb").split()
-        self.repl.exec("_pls,_pla,_plb=nil")
-        return "adler32", f"{(int(float(b)) << 16) | int(float(a)):08x}"
+        Adler-32 runs in Lua, ``SUM_STEP`` bytes per command so each stays inside the watchdog."""
+        offset, a, b, size = 0, 1, 0, 0
+        while True:
+            args = b"%s,%d,%d,%d,%d" % (framing.lua_literal(name), offset, offset + SUM_STEP, a, b)
+            out = self.repl.call("_plS", SUM_LUA, args).decode().split()
+            size = int(float(out[0]))
+            if size < 0:
+                raise FileTransferError(f"{name.decode()} vanished on the board", "Try again")
+            if out[1] == "sha1":
+                return size, "sha1", out[2].lower()
+            offset, a, b = (int(float(v)) for v in out[2:5])
+            if offset >= size:
+                return size, "adler32", f"{(b << 16) | a:08x}"
 
     # -- upload --------------------------------------------------------------------------------
     def upload(self, data: bytes, name: str) -> Transfer:
         target = check_name(name)
-        state = self.state()
+        free, _used, total = (int(float(v)) for v in self.repl.eval("file.fsinfo()").split())
         need = int(len(data) * OVERHEAD) + 256
-        if need > state.free:
+        if need > free:
             raise FileTransferError(
                 f"no space left on the board for {name}: it needs about {need} bytes, "
-                f"{state.free} of {state.total} are free",
+                f"{free} of {total} are free",
                 "Remove files (invoke ls, invoke rm NAME) or format the board (invoke format)",
             )
-        tmp = _free_name(state.files or {}, "up").encode()
+        tmp = _free_name({}, "up").encode()
         try:
-            self._send(data, tmp, name, state)
-            size = self.size(tmp)
+            transfer.send(
+                self.repl,
+                data,
+                tmp,
+                name,
+                lambda n: self.progress(ProgressEvent("upload", name, n, len(data))),
+            )
+            size, kind, got = self.board_sum(tmp)
             if size != len(data):
                 raise FileTransferError(
                     f"{name} arrived with {size} of {len(data)} bytes", "Upload it again"
                 )
-            kind, got = self.board_sum(tmp, size)
-            want = (
-                hashlib.sha1(data).hexdigest()
-                if kind == "sha1"
-                else f"{zlib.adler32(data) & 0xFFFFFFFF:08x}"
-            )
-            if got != want:
+            if got != local_sum(kind, data):
                 raise FileTransferError(
-                    f"{name} arrived changed ({kind} {got} on the board, {want} sent)",
+                    f"{name} arrived changed ({kind} {got} on the board)",
                     "Upload it again; check the cable if it repeats",
                 )
-            self._replace(tmp, target, _free_name(state.files or {}, "old").encode())
+            self._replace(tmp, target, _free_name({}, "old").encode())
         except BaseException:
             self._discard(tmp)
             raise
         return Transfer(name, len(data), kind)
 
-    def _send(self, data: bytes, tmp: bytes, name: str, state: FsState) -> None:
-        marker = framing.new_marker()
-        ack = b'uart.write(0,"\\001' + marker + b'+"..i..(ok and ";" or "!"))'
-        self.repl.exec_bytes(
-            b"_plf=file.open(" + framing.lua_literal(tmp) + b',"w") '
-            b'if not _plf then error("cannot create the temporary file") end '
-            b"_plw=function(s,i) local ok=_plf:write(s) " + ack + b" end"
-        )
-        room = framing.LINE_LIMIT - len(b"_plw(,99999)")
-        pieces = framing.literal_pieces(data, room) if data else []
-        sent = 0
-        for i, piece in enumerate(pieces, 1):
-            self.repl.send_line(b"_plw(" + framing.lua_literal(piece) + b",%d)" % i)
-            if not self.repl.await_ack(marker, i):
-                free = self.repl.eval("(file.fsinfo())")
-                raise FileTransferError(
-                    f"no space left on the board for {name}: writing failed after {sent} of "
-                    f"{len(data)} bytes, {free} bytes free",
-                    "Remove files (invoke ls, invoke rm NAME) or format the board (invoke format)",
-                )
-            sent += len(piece)
-            self.progress(ProgressEvent("upload", name, sent, len(data)))
-        self.repl.exec("_plf:close() _plf,_plw=nil")
-
     def _replace(self, tmp: bytes, target: bytes, aside: bytes) -> None:
-        t, n, b = lit(tmp), lit(target), lit(aside)
-        self.repl.exec(
-            f"if file.exists({n}) and not file.rename({n},{b}) then "
-            f'error("cannot move the old file aside") end '
-            f"if not file.rename({t},{n}) then "
-            f"if file.exists({b}) then file.rename({b},{n}) end "
-            f'error("cannot rename the uploaded file") end '
-            f"if file.exists({b}) then file.remove({b}) end"
-        )
+        args = b",".join(framing.lua_literal(x) for x in (tmp, target, aside))
+        self.repl.call("_plR", REPLACE_LUA, args)
 
     def _discard(self, tmp: bytes) -> None:
         try:
-            self.repl.exec(f"if _plf then _plf:close() end _plf,_plw=nil file.remove({lit(tmp)})")
+            self.repl.exec(f"file.remove({lit(tmp)})")
         except Exception:  # noqa: BLE001 - best effort while another error is on its way
             pass
 
@@ -190,28 +196,19 @@ class BoardFiles:
         size = self.size(raw)
         if size < 0:
             raise FileTransferError(f"there is no file {name} on the board", "See invoke ls")
-        self.repl.exec(
-            framing.LUA_QUOTE + '_pld=function(n,o) local f=file.open(n,"r") f:seek("set",o) '
-            f"local s=f:read({CHUNK_DOWN}) f:close() if s then uart.write(0,q(s)) end end"
-        )
         parts = []
         done = 0
         while done < size:
-            chunk = framing.unquote(self.repl.exec_bytes(f"_pld({lit(raw)},{done})"))
+            args = b"%s,%d" % (framing.lua_literal(raw), done)
+            chunk = framing.unquote(self.repl.call("_plD", DOWNLOAD_LUA % CHUNK_DOWN, args))
             if not chunk:
                 break
             parts.append(chunk)
             done += len(chunk)
             self.progress(ProgressEvent("download", name, done, size))
-        self.repl.exec("_pld=nil")
         data = b"".join(parts)
-        kind, got = self.board_sum(raw, size)
-        want = (
-            hashlib.sha1(data).hexdigest()
-            if kind == "sha1"
-            else f"{zlib.adler32(data) & 0xFFFFFFFF:08x}"
-        )
-        if len(data) != size or got != want:
+        _size, kind, got = self.board_sum(raw)
+        if len(data) != size or got != local_sum(kind, data):
             raise FileTransferError(
                 f"{name} came back changed ({len(data)} of {size} bytes, {kind} mismatch)",
                 "Download it again; check the cable if it repeats",

@@ -131,3 +131,24 @@ def test_framing_pieces_fit_the_input_line():
     pieces = framing.literal_pieces(data, 100)
     assert b"".join(pieces) == data
     assert all(len(framing.lua_literal(p)) <= 100 for p in pieces)
+
+
+def test_a_write_failing_mid_transfer_hands_the_uart_back_to_the_repl(tmp_path):
+    from nodemcu_pipeline import transfer
+
+    chip = nodemcu_chip()
+    fill(chip, keep_free=8192)
+    with board_from(tmp_path, chip) as board, board_session(board.url) as repl:
+        with pytest.raises(FileTransferError, match="no space left.*writing failed after"):
+            transfer.send(repl, every_byte(30000), b"~t.tmp", "t.bin", lambda n: None)
+        assert repl.eval("'repl is back'") == "repl is back"
+
+
+def test_firmware_without_uart_on_gets_the_literal_line_protocol(tmp_path):
+    with board_from(tmp_path, nodemcu_chip()) as board, board_session(board.url) as repl:
+        repl.exec("uart.on = nil")
+        files = BoardFiles(repl)
+        data = every_byte(3000, 5)
+        files.upload(data, "l.bin")
+        assert files.download("l.bin") == data
+        assert repl.eval("'echo back on'") == "echo back on"

@@ -80,6 +80,9 @@ class NodeMCURepl:
         self.seen = ""  # the boot output read by wait_for_prompt, for the banner
         self._buf = bytearray()
         self.restarts = 0
+        self.helpers: dict[
+            str, int
+        ] = {}  # board-side helper -> the boot (restarts) it was defined in
 
     # -- raw I/O -------------------------------------------------------------------------------
     def _read(self) -> bytes:
@@ -367,6 +370,24 @@ class NodeMCURepl:
 
     def exec(self, lua: str | bytes, timeout: float = 10.0, on_output: Output | None = None) -> str:
         return self.exec_bytes(lua, timeout, on_output).decode("utf-8", "replace")
+
+    def call(self, name: str, definition: bytes, args: bytes, timeout: float = 10.0) -> bytes:
+        """``name(args)`` for a board-side helper function that ``definition`` defines.
+
+        The helper is sent once per boot (a restart forgets it; a restart we did not see shows as
+        "attempt to call global" and it is sent again), so repeated commands stay one short line.
+        """
+        if self.helpers.get(name) != self.restarts:
+            self.exec_bytes(definition)
+            self.helpers[name] = self.restarts
+        try:
+            return self.exec_bytes(name.encode() + b"(" + args + b")", timeout)
+        except LuaError as exc:
+            if f"global '{name}'" not in exc.message:
+                raise
+            self.exec_bytes(definition)
+            self.helpers[name] = self.restarts
+            return self.exec_bytes(name.encode() + b"(" + args + b")", timeout)
 
     def eval(self, expr: str, timeout: float = 10.0) -> str:
         return self.exec(f"print({expr})", timeout).strip()
