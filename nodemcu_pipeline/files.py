@@ -147,14 +147,7 @@ class BoardFiles:
     # -- upload --------------------------------------------------------------------------------
     def upload(self, data: bytes, name: str) -> Transfer:
         target = check_name(name)
-        free, _used, total = (int(float(v)) for v in self.repl.eval("file.fsinfo()").split())
         need = int(len(data) * OVERHEAD) + 256
-        if need > free:
-            raise FileTransferError(
-                f"no space left on the board for {name}: it needs about {need} bytes, "
-                f"{free} of {total} are free",
-                "Remove files (invoke ls, invoke rm NAME) or format the board (invoke format)",
-            )
         tmp = _free_name({}, "up").encode()
         try:
             transfer.send(
@@ -162,6 +155,7 @@ class BoardFiles:
                 data,
                 tmp,
                 name,
+                need,
                 lambda n: self.progress(ProgressEvent("upload", name, n, len(data))),
             )
             size, kind, got = self.board_sum(tmp)

@@ -40,7 +40,8 @@ def no_space(name: str, sent: int, total: int, repl: NodeMCURepl) -> FileTransfe
 
 # Creates t (never an existing file) and sets up the receiver: raw frames when the firmware has
 # uart.on (the end frame closes the file and hands the UART back), else the line writer _plw.
-START_LUA = b"""_plU=function(t,m)
+START_LUA = b"""_plU=function(t,m,need)
+local r,u,tot=file.fsinfo() if r<need then print("nospace",r,tot) return end
 if file.exists(t) then error("the temporary name is taken") end
 _plf=file.open(t,"w") if not _plf then error("cannot create the temporary file") end
 local w=uart.write
@@ -60,11 +61,18 @@ print("lines")
 end end"""
 
 
-def start(repl: NodeMCURepl, tmp: bytes, marker: bytes) -> str:
-    """Create ``tmp`` and set up the receiver; "raw" or "lines"."""
+def start(repl: NodeMCURepl, tmp: bytes, marker: bytes, need: int, name: str) -> str:
+    """Check the space, create ``tmp`` and set up the receiver; "raw" or "lines"."""
     ack = b'"\\001' + marker + b'+"'
-    out = repl.call("_plU", START_LUA, framing.lua_literal(tmp) + b"," + ack)
-    return out.decode().strip()
+    args = framing.lua_literal(tmp) + b"," + ack + b",%d" % need
+    out = repl.call("_plU", START_LUA, args).decode().split()
+    if out[0] == "nospace":
+        raise FileTransferError(
+            f"no space left on the board for {name}: it needs about {need} bytes, "
+            f"{out[1]} of {out[2]} are free",
+            "Remove files (invoke ls, invoke rm NAME) or format the board (invoke format)",
+        )
+    return out[0]
 
 
 def send_raw(repl: NodeMCURepl, data: bytes, name: str, marker: bytes, progress: Progress) -> None:
@@ -107,13 +115,18 @@ def send_lines(
         repl.exec(ECHO_LUA % 1)
 
 
-def send(repl: NodeMCURepl, data: bytes, tmp: bytes, name: str, progress: Progress) -> None:
-    """Write ``data`` to the new file ``tmp`` on the board (closed afterwards, even on failure)."""
+def send(
+    repl: NodeMCURepl, data: bytes, tmp: bytes, name: str, need: int, progress: Progress
+) -> None:
+    """Write ``data`` to the new file ``tmp`` on the board; it is closed when this returns."""
     marker = framing.new_marker()
+    mode = start(repl, tmp, marker, need, name)
     try:
-        if start(repl, tmp, marker) == "raw":
-            send_raw(repl, data, name, marker, progress)
+        if mode == "raw":
+            send_raw(repl, data, name, marker, progress)  # its end frame closes the file
         else:
             send_lines(repl, data, name, marker, progress)
-    finally:
+            repl.exec("_plf:close() _plf,_plw=nil")
+    except BaseException:
         repl.exec("if _plf then _plf:close() end _plf,_plw=nil")
+        raise

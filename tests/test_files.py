@@ -140,7 +140,7 @@ def test_a_write_failing_mid_transfer_hands_the_uart_back_to_the_repl(tmp_path):
     fill(chip, keep_free=8192)
     with board_from(tmp_path, chip) as board, board_session(board.url) as repl:
         with pytest.raises(FileTransferError, match="no space left.*writing failed after"):
-            transfer.send(repl, every_byte(30000), b"~t.tmp", "t.bin", lambda n: None)
+            transfer.send(repl, every_byte(30000), b"~t.tmp", "t.bin", 0, lambda n: None)
         assert repl.eval("'repl is back'") == "repl is back"
 
 
