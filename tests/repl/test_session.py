@@ -69,9 +69,9 @@ def test_an_unfinished_chunk_left_at_the_continuation_prompt_is_closed(board):
 def test_a_late_reboot_banner_after_node_restart_does_not_desynchronise(board):
     with session(board) as repl:
         repl.exec("node.restart()")  # returns at once; the banner comes later
-        deadline = time.monotonic() + 1.5
+        deadline = time.monotonic() + 10
         n = 0
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (repl.restarts and n > 20):
             assert repl.eval(f"{n}+1") == str(n + 1)
             n += 1
         assert repl.restarts == 1
