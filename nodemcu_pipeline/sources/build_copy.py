@@ -103,12 +103,16 @@ def sync(source: Path, copy: Path, overrides: dict[str, bytes] | None = None) ->
         old = {}
     new: dict[str, list[list[int | str]]] = {}
     written = 0
-    for rel in source_files(source):
-        src_st = os.lstat(source / rel)
+    for rel in sorted(set(source_files(source)) | set(overrides)):
+        src_st = _lstat(source / rel)
         target = copy / rel
         content = overrides.get(rel)
+        if content is None and src_st is None:
+            continue  # vanished while we walked
         key: list[int | str] = (
-            _stamp(src_st) if content is None else [len(content), _digest(content), 0]
+            _stamp(src_st)
+            if content is None and src_st
+            else [len(content or b""), _digest(content or b""), 0]
         )
         cur = _lstat(target)
         previous = old.get(rel)
@@ -127,17 +131,19 @@ def sync(source: Path, copy: Path, overrides: dict[str, bytes] | None = None) ->
     return written
 
 
-def _write_entry(src: Path, target: Path, src_st: os.stat_result, content: bytes | None) -> None:
+def _write_entry(
+    src: Path, target: Path, src_st: os.stat_result | None, content: bytes | None
+) -> None:
     tmp = target.with_name(f".{target.name}.pipeline-tmp")
     _remove(tmp)
-    if content is None and stat.S_ISLNK(src_st.st_mode):
+    if content is None and src_st is not None and stat.S_ISLNK(src_st.st_mode):
         os.symlink(os.readlink(src), tmp)
     else:
         data = content if content is not None else src.read_bytes()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(tmp, stat.S_IMODE(src_st.st_mode) | 0o644)
+        os.chmod(tmp, (stat.S_IMODE(src_st.st_mode) if src_st else 0) | 0o644)
     os.replace(tmp, target)  # replaces a link the container may have left, never writes through it
 
 

@@ -22,6 +22,10 @@ IRAM = re.compile(r"region [`'](iram1_0_seg|dram0_0_seg)' overflowed by (\d+) by
 FETCH = re.compile(
     r"\b(wget|curl|git\s+(?:clone|fetch|submodule))\b.*?((?:https?|git)://[^\s'\"]+)"
 )
+# NodeMCU's Makefile is silent: it prints "WGET cache/<file>" and make names the failed target.
+SUMMARY_FETCH = re.compile(r"^WGET\s+(\S+)")
+FAILED_TARGET = re.compile(r"\*\*\* \[[^\]]*?:\d+: ([^\]]+)\] Error")
+MOUNT_PREFIX = "/opt/nodemcu-firmware/"
 NO_NETWORK = re.compile(
     r"(wget: not found|curl: not found|Could not resolve host|Temporary failure in name resolution|"
     r"Network is unreachable|unable to resolve host|failed: Name or service not known)"
@@ -43,8 +47,12 @@ class BuildLog:
         self.tail.append(text)
         if (m := FETCH.search(text)) and self.fetched_url is None:
             self.fetched_url = m[2].rstrip(";)")
+        if (m := SUMMARY_FETCH.match(text)) and self.fetched_url is None:
+            self.fetched_url = m[1]
         if NO_NETWORK.search(text):
             self.network_failed = True
+        if (m := FAILED_TARGET.search(text)) and self.network_failed and not self.fetched_url:
+            self.fetched_url = m[1].removeprefix(MOUNT_PREFIX)
         if (m := IRAM.search(text)) and self.overflow is None:
             self.overflow = (m[1], int(m[2]))
         if self.first_error is None and FIRST_ERROR.search(text) and not MAKE_LINE.match(text):
