@@ -44,6 +44,7 @@ CONTAINER_LABEL = "org.nodemcu-pipeline.build"
 MOUNT = "/opt/nodemcu-firmware"
 STAGE = "firmware"
 VARIANTS = ("float", "integer")
+CCACHE_DIR_ENV = "PIPELINE_CCACHE_DIR"
 COPY_DIR = "firmware-tree"  # the build copy inside the build directory
 MAKE_RECORD = "firmware-make.json"  # what the copy's build products were made with
 # The uid builds run as when the pipeline itself runs as root (containers never get root).
@@ -132,6 +133,9 @@ class BuildOptions:
     ssl: bool | None = None
     flash_size: str | None = None  # when given, the LFS must fit it
     cache_inputs: dict[str, Path] = field(default_factory=dict)  # tree path -> verified blob
+    # Who may share a compiler cache: default the tree's own path; the pinned release (verified
+    # bytes, wherever it is cached) passes "pinned-<commit>".
+    ccache_key: str | None = None
 
     def nodemcu_specific(self) -> list[str]:
         given = {"--modules": self.modules, "--lfs-size": self.lfs_size, "--ssl": self.ssl}
@@ -209,7 +213,7 @@ def build_firmware(
         log,
         user,
         clean=clean,
-        volume=ccache_volume(image_obj.id, tree),
+        volume=ccache_volume(image_obj.id, opts.ccache_key or str(tree)),
     )
     produced = f"bin/nodemcu_{opts.variant}_{name}.bin"
     names = (produced, "bin/0x00000.bin", "bin/0x10000.bin")
@@ -276,10 +280,14 @@ def build_user() -> str:
     return f"{os.getuid()}:{os.getgid()}"
 
 
-def ccache_volume(image_id: str, tree: Path) -> str:
+def ccache_volume(image_id: str, tree_key: str) -> str:
     """One compiler cache per image and source tree: objects from another image (another compiler)
-    are never replayed, and one tree's build cannot plant objects that another tree's build uses."""
-    key = hashlib.sha256(f"{image_id}\0{Path(tree).resolve()}".encode()).hexdigest()[:16]
+    are never replayed, and one tree's build cannot plant objects that another tree's build uses.
+    ``$PIPELINE_CCACHE_DIR`` (an absolute host directory) replaces it, for CI caches."""
+    chosen = os.environ.get(CCACHE_DIR_ENV)
+    if chosen and os.path.isabs(chosen):
+        return chosen
+    key = hashlib.sha256(f"{image_id}\0{tree_key}".encode()).hexdigest()[:16]
     return f"{CCACHE_VOLUME}-{key}"
 
 
@@ -316,6 +324,10 @@ def run_container(
         env["CCACHE_DISABLE"] = "1"
     user = user or build_user()
     remote = engine_is_remote()
+    if os.path.isabs(volume):  # a host directory chosen with $PIPELINE_CCACHE_DIR
+        Path(volume).mkdir(parents=True, exist_ok=True)
+        if os.getuid() == 0:
+            os.chmod(volume, 0o1777)
     volumes = {volume: {"bind": "/ccache", "mode": "rw"}}
     if not remote:
         volumes[str(tree)] = {"bind": MOUNT, "mode": "rw"}

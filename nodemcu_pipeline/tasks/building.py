@@ -203,7 +203,7 @@ def _tree_and_inputs(c, s, options, mirror):
             got = fs.get_sources(
                 s.cache_dir, mirror=_mirror(c, mirror), policy=policy, progress=progress
             )
-            return got.tree, options
+            return got.tree, dataclasses.replace(options, ccache_key=f"pinned-{got.commit}")
         tree = s.firmware_dir
         if not (tree / "Makefile").is_file():
             raise UsageError(
