@@ -175,6 +175,8 @@ def build_firmware(
     nodemcu = is_nodemcu(tree)
     overrides = _overrides(tree, nodemcu, opts)
     lfs = parse_lfs_size(opts.lfs_size)
+    if lfs and opts.flash_size:  # the smallest firmware (nothing after 0x10000) must leave room
+        _check_lfs(lfs, 0x10000, opts.flash_size)
     client = docker_client()
     image_obj = ensure_image(client, image)
     inputs = {
@@ -226,16 +228,20 @@ def build_firmware(
             "LUA_NUMBER_INTEGRAL there to match --variant",
         ) from None
     if lfs and opts.flash_size:
-        from nodemcu_pipeline.layout import parse_flash_size
-
-        size = parse_flash_size(opts.flash_size)
-        check_lfs_fits(lfs, 0x10000 + len(blobs["bin/0x10000.bin"]), size.size_bytes, size.name)
+        _check_lfs(lfs, 0x10000 + len(blobs["bin/0x10000.bin"]), opts.flash_size)
     outputs = []
     for rel, data in blobs.items():
         atomic_write_bytes(out_dir / Path(rel).name, data)
         outputs.append(out_dir / Path(rel).name)
     save_record(build_dir, STAGE, inputs, outputs)
     return _result(outputs, name, opts.variant, built=True)
+
+
+def _check_lfs(lfs: int, firmware_end: int, flash_size: str) -> None:
+    from nodemcu_pipeline.layout import parse_flash_size
+
+    size = parse_flash_size(flash_size)
+    check_lfs_fits(lfs, firmware_end, size.size_bytes, size.name)
 
 
 def _overrides(tree: Path, nodemcu: bool, opts: BuildOptions) -> dict[str, bytes]:

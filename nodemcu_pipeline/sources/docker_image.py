@@ -185,9 +185,10 @@ def recipe_inputs(
     sources_cache: Path, mirror: str | None, progress: ProgressCallback
 ) -> dict[str, Path]:
     """The image's downloaded inputs (picolibc), fetched and checked against their pinned sums."""
-    from nodemcu_pipeline.sources.firmware_sources import fetch_file, load_manifest
+    from nodemcu_pipeline.sources.firmware_sources import fetch_file, load_manifest, mirror_from
 
     files = load_manifest().files
+    mirror = mirror_from(mirror)
     return {
         file_name: fetch_file(files[name], sources_cache, mirror, progress=progress)
         for name, file_name in RECIPE_INPUTS.items()

@@ -202,6 +202,7 @@ def get_sources(
 ) -> Sources:
     """The pinned tree with its cache/ files in place; offline when everything is already cached."""
     manifest = manifest or load_manifest()
+    mirror = mirror_from(mirror)
     fw = manifest.firmware
     dest = tree_dir(cache_dir, manifest)
     record = dest.with_name(dest.name + ".json")
