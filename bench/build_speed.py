@@ -71,11 +71,15 @@ def main() -> int:
             opts = BuildOptions(no_cache=no_cache, ccache_key=key)
             return build_firmware(tree, out, image, log=lambda _l: None, options=opts)
 
+        def forget() -> None:  # the next build is clean: no stage record, no make record
+            (out / MAKE_RECORD).unlink()
+            (out / "firmware.json").unlink()
+
         figures["cold"], _ = timed(lambda: build(no_cache=True))
-        (out / MAKE_RECORD).unlink()
+        print(line("cold build (no ccache)", figures["cold"]), flush=True)
+        forget()
         build()  # fills the compiler cache (clean build, ccache on)
-        (out / MAKE_RECORD).unlink()
-        (out / "firmware.json").unlink()
+        forget()
         figures["warm_clean"], _ = timed(build)
         gpio = tree / "app" / "modules" / "gpio.c"
         for i in range(RUNS):
