@@ -151,16 +151,21 @@ def fetch_file(
         return download(url, cache_dir, entry.sha256, policy=policy, progress=progress).path
     if entry.sha1 is None:
         return download(entry.url, cache_dir, entry.sha256, policy=policy, progress=progress).path
-    # Upstream's archive is pinned by the sha1 its own build checks; accept either pin.
-    got = download(entry.url, cache_dir, None, policy=policy, progress=progress)
-    if got.sha256 == entry.sha256 or _sha1(got.path) == entry.sha1:
-        return got.path
-    got.path.unlink(missing_ok=True)
-    raise ChecksumMismatch(
-        f"{entry.url} matches neither its pinned SHA-256 {entry.sha256} nor SHA-1 {entry.sha1}",
-        "Nothing was kept. Check the URL; if the file legitimately changed, update "
-        "sdk_cache/firmware-sources.json",
-    )
+
+    # Upstream's archive is pinned by the sha1 its own build checks; accept either pin, and check
+    # before the file enters the cache (a wrong file is never cached).
+    def either_pin(path: Path) -> None:
+        if sha256_file(path) != entry.sha256 and _sha1(path) != entry.sha1:
+            raise ChecksumMismatch(
+                f"{entry.url} matches neither its pinned SHA-256 {entry.sha256} nor SHA-1 "
+                f"{entry.sha1}",
+                "Nothing was kept. Check the URL; if the file legitimately changed, update "
+                "sdk_cache/firmware-sources.json",
+            )
+
+    return download(
+        entry.url, cache_dir, None, policy=policy, progress=progress, check=either_pin
+    ).path
 
 
 def _from_directory(entry: SourceFile, source: Path, cached: Path) -> Path:
