@@ -24,9 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from nodemcu_pipeline.atomic import atomic_write_bytes, atomic_write_text
-from nodemcu_pipeline.errors import BuildError, DockerError, UsageError
+from nodemcu_pipeline.errors import BuildError, UsageError
 from nodemcu_pipeline.sources.build_copy import chown_tree, read_output, source_files, sync
 from nodemcu_pipeline.sources.build_log import BuildLog, error_line
+from nodemcu_pipeline.sources.docker_engine import (
+    DEFAULT_IMAGE,  # noqa: E402
+    _engine_error,
+    docker_client,
+    ensure_image,
+)
 from nodemcu_pipeline.sources.docker_transfer import copy_in, copy_out_bin, engine_is_remote
 from nodemcu_pipeline.sources.firmware_config import (
     NodeMCUOptions,
@@ -38,7 +44,6 @@ from nodemcu_pipeline.sources.firmware_config import (
 from nodemcu_pipeline.sources.firmware_tree import USER_MODULES, is_nodemcu, tree_files, tree_hash
 from nodemcu_pipeline.stage import is_fresh, recorded_outputs, save_record
 
-DEFAULT_IMAGE = "nodemcu-pipeline/build:local"
 CCACHE_VOLUME = "nodemcu-pipeline-ccache"
 CONTAINER_LABEL = "org.nodemcu-pipeline.build"
 MOUNT = "/opt/nodemcu-firmware"
@@ -49,7 +54,8 @@ COPY_DIR = "firmware-tree"  # the build copy inside the build directory
 MAKE_RECORD = "firmware-make.json"  # what the copy's build products were made with
 # The uid builds run as when the pipeline itself runs as root (containers never get root).
 BUILD_USER = "65532:65532"
-__all__ = ["tree_files", "tree_hash"]
+# Re-exported: callers and tests import these from here.
+__all__ = ["_engine_error", "docker_client", "ensure_image", "tree_files", "tree_hash"]
 
 
 @dataclass(frozen=True)
@@ -60,64 +66,6 @@ class BuildResult:
     image_name: str
     variant: str
     built: bool  # False when the stage record was fresh and no container ran
-
-
-def docker_client() -> Any:
-    """A docker-py client from the environment (DOCKER_HOST etc.), or a one-line error with the fix."""
-    try:
-        import docker.errors
-
-        import docker
-    except ImportError:  # pragma: no cover - docker is a dependency
-        raise DockerError(
-            "the docker Python package is missing", "Run `pip install docker`"
-        ) from None
-    try:
-        # mypy resolves `docker` to the repo's docker/ recipe folder; the runtime import finds docker-py.
-        client = docker.from_env(timeout=30)  # type: ignore[attr-defined]
-        client.ping()
-        return client
-    except docker.errors.DockerException as exc:
-        raise _engine_error(exc) from None
-
-
-def _engine_error(exc: Exception) -> DockerError:
-    text = str(exc)
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if "Permission denied" in text or "PermissionError" in text:
-        return DockerError(
-            f"no permission to use the Docker socket ({host})",
-            "Run `sudo usermod -aG docker $USER`, then log in again",
-        )
-    return DockerError(
-        f"no Docker engine answers at {host}",
-        "Start it (`sudo systemctl start docker` or `dockerd &`) or set DOCKER_HOST",
-    )
-
-
-def ensure_image(client: Any, image: str) -> Any:
-    """The image object for ``image``; pulls names other than the local one when missing."""
-    import docker.errors
-
-    try:
-        return client.images.get(image)
-    except docker.errors.ImageNotFound:
-        pass
-    except docker.errors.APIError as exc:
-        raise DockerError(
-            f"the engine could not look up {image} ({exc.explanation})", "Check `docker info`"
-        ) from None
-    if image == DEFAULT_IMAGE:
-        raise DockerError(f"build image {image} does not exist", "Run `invoke build-image`")
-    try:
-        return client.images.pull(image)
-    except docker.errors.DockerException as exc:
-        first = str(exc).splitlines()[0][:200]
-        raise DockerError(
-            f"cannot pull {image} ({first})",
-            "Check the name and the registry connection, or run `invoke build-image` "
-            f"and use --image {DEFAULT_IMAGE}",
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -355,7 +303,7 @@ def run_container(
     started = time.monotonic()
     try:
         if remote:
-            copy_in(container, tree, source_files(tree) + _products(tree), MOUNT, user)
+            copy_in(container, tree, source_files(tree), MOUNT, user)
         container.start()
         timer.start()
         _stream(container, build_log, log)
@@ -375,10 +323,6 @@ def run_container(
         # KeyboardInterrupt lands here too: kill and remove before it propagates.
         _kill_quietly(container)
         _remove_quietly(container)
-
-
-def _products(tree: Path) -> list[str]:
-    return []
 
 
 def _stream(container: Any, build_log: BuildLog, log: Callable[[str], None]) -> None:
