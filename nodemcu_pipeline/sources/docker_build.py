@@ -28,7 +28,7 @@ from nodemcu_pipeline.errors import BuildError, UsageError
 from nodemcu_pipeline.sources.build_copy import chown_tree, read_output, source_files, sync
 from nodemcu_pipeline.sources.build_log import BuildLog, error_line
 from nodemcu_pipeline.sources.docker_engine import (
-    DEFAULT_IMAGE,  # noqa: E402
+    DEFAULT_IMAGE,
     _engine_error,
     docker_client,
     ensure_image,
