@@ -132,3 +132,31 @@ def test_outputs_behind_a_linked_directory_are_refused(tmp_path: Path) -> None:
     (copy / "bin").symlink_to(elsewhere)
     with pytest.raises(BuildError, match="not a plain directory"):
         read_output(copy, "bin/0x00000.bin")
+
+
+def test_a_remote_engine_receives_git_submodules_and_cache(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    from nodemcu_pipeline.sources.docker_transfer import tree_archive
+
+    tree = make_tree(tmp_path / "src")
+    sub = tree / "app/libc/c99-snprintf"
+    sub.mkdir(parents=True)
+    (sub / ".git").write_text("gitdir: ../../../.git/modules/app/libc/c99-snprintf\n")
+    (sub / "snprintf.c").write_text("int x;\n")
+    (tree / ".git/modules/app/libc/c99-snprintf").mkdir(parents=True)
+    (tree / ".git/modules/app/libc/c99-snprintf/HEAD").write_text("0" * 40 + "\n")
+    (tree / "cache/esptool").mkdir(parents=True)
+    (tree / "cache/esptool/v2.6.tar.gz").write_bytes(b"tgz")
+    names = tarfile.open(
+        fileobj=io.BytesIO(tree_archive(tree, source_files(tree), 1, 1))
+    ).getnames()
+    for wanted in (
+        ".git/HEAD",
+        ".git/modules/app/libc/c99-snprintf/HEAD",
+        "app/libc/c99-snprintf/.git",
+        "app/libc/c99-snprintf/snprintf.c",
+        "cache/esptool/v2.6.tar.gz",
+    ):
+        assert wanted in names, wanted
