@@ -7,6 +7,7 @@ a board, and (for the demo) a local HTTP server with locally made stand-ins inst
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import io
@@ -24,6 +25,12 @@ from nodemcu_pipeline.flasher.api import flash
 from nodemcu_pipeline.plan import FlashPlan, load_plan
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
 from nodemcu_pipeline.repl import FsReport, check_after_flash
+from nodemcu_pipeline.sources.banner import read_banner
+from nodemcu_pipeline.sources.cloud import fetch_cloud_image
+from nodemcu_pipeline.sources.docker_build import build_firmware
+from nodemcu_pipeline.sources.docker_image import build_image
+from nodemcu_pipeline.sources.firmware_sources import get_sources, load_manifest
+from nodemcu_pipeline.sources.initdata import get_init_data
 from nodemcu_pipeline.stage import sha256_file
 from nodemcu_pipeline.virtual import VirtualBoard
 
@@ -41,6 +48,7 @@ class Stage:
 class ChainReport:
     stages: list[Stage] = field(default_factory=list)
     check: FsReport | None = None
+    firmware: str | None = None  # the built image's banner, when it has one
 
     def timed(self, name: str) -> _Timer:
         return _Timer(self, name)
@@ -50,6 +58,8 @@ class ChainReport:
         for s in self.stages:
             lines.append(f"  {s.name:<10} {s.seconds:7.2f} s  {s.detail}")
         lines.append(f"  {'total':<10} {sum(s.seconds for s in self.stages):7.2f} s")
+        if self.firmware:
+            lines.append(f"  firmware: {self.firmware}")
         return "\n".join(lines)
 
 
@@ -132,31 +142,71 @@ def local_server(root: Path) -> Iterator[str]:
         server.server_close()
 
 
+EXAMPLE_FIRMWARE = Path(__file__).resolve().parent.parent / "examples" / "firmware"
+
+
 def demo(
-    firmware_dir: Path,
+    firmware_dir: Path | None,
     build_dir: Path,
     image: str,
     say: Say = print,
     progress: ProgressCallback = null_progress,
     flash_size: str = "4MB",
+    sources_dir: Path | None = None,
 ) -> ChainReport:
-    """Build → downloads (rehearsed locally) → assemble → flash a virtual board → REPL check."""
-    from nodemcu_pipeline.sources.cloud import fetch_cloud_image
-    from nodemcu_pipeline.sources.docker_build import build_firmware
-    from nodemcu_pipeline.sources.docker_image import build_image
-    from nodemcu_pipeline.sources.initdata import get_init_data
+    """Sources → build → downloads (rehearsed locally) → assemble → flash a virtual board → check.
+
+    With no ``firmware_dir`` the pinned NodeMCU release is built from ``sources_dir`` (a local copy
+    of the pinned files, served through a loopback HTTP server as if it were GitHub); without those
+    files the demo says so and builds ``examples/firmware`` instead."""
+    from nodemcu_pipeline.sources.docker_build import BuildOptions
 
     report = ChainReport()
     work = Path(build_dir) / "demo"
-    with report.timed("image") as t:
-        result = build_image(image)
-        t.detail = f"{image} ({'built' if result.built else 'already there'})"
-    with report.timed("build") as t:
-        built = build_firmware(firmware_dir, work, image, "float", "demo", log=lambda line: None)
-        t.detail = (
-            f"{built.combined.name} ({'built' if built.built else 'unchanged, no container'})"
-            f" sha256 {sha256_file(built.combined)[:16]}"
+    real = firmware_dir is None and _has_pinned_sources(sources_dir)
+    if firmware_dir is None and not real:
+        say(
+            f"the pinned NodeMCU sources are not in {sources_dir or '../shared/sources'}: "
+            "the demo builds examples/firmware instead (put them there, or set "
+            "INVOKE_PIPELINE_SOURCES_MIRROR, to build real NodeMCU offline)"
         )
+        firmware_dir = EXAMPLE_FIRMWARE
+    with contextlib.ExitStack() as stack:
+        mirror = stack.enter_context(local_server(sources_dir)) if real and sources_dir else None
+        if mirror:
+            say(
+                f"sources are served from {sources_dir} by a local HTTP server ({mirror}), not GitHub"
+            )
+        with report.timed("image") as t:
+            result = build_image(image, sources_cache=work / "cache", mirror=mirror)
+            t.detail = f"{image} ({'built' if result.built else 'already there'})"
+        if real:
+            with report.timed("sources") as t:
+                got = get_sources(work / "cache", mirror=mirror, progress=progress)
+                firmware_dir = got.tree
+                t.detail = (
+                    f"nodemcu-firmware {got.commit[:12]}, SDK, esptool, picolibc verified"
+                    f" ({'fetched' if got.fetched else 'cached'})"
+                )
+        assert firmware_dir is not None
+        with report.timed("build") as t:
+            built = build_firmware(
+                firmware_dir,
+                work,
+                image,
+                log=lambda line: None,
+                options=BuildOptions(
+                    variant="float",
+                    image_name="demo",
+                    ccache_key=f"pinned-{load_manifest().firmware.commit}" if real else None,
+                ),
+            )
+            t.detail = (
+                f"{built.combined.name} ({'built' if built.built else 'unchanged, no container'})"
+                f" sha256 {sha256_file(built.combined)[:16]}"
+            )
+        banner = read_banner(built.high.read_bytes())
+        report.firmware = banner.summary() if banner else None
     say(
         "downloads are rehearsed against a local HTTP server serving locally made stand-ins "
         "(a generated init-data zip and the image just built as the 'cloud' image); no internet is used"
@@ -203,6 +253,14 @@ def demo(
             again = flash(board.url, lambda size: assembled.plan, say=say, after="no-reset")
             t.detail = ", ".join(f"0x{r.address:x} {r.outcome}" for r in again.results)
     return report
+
+
+def _has_pinned_sources(sources_dir: Path | None) -> bool:
+    if sources_dir is None or not sources_dir.is_dir():
+        return False
+    manifest = load_manifest()
+    names = [manifest.firmware.archive_name, *(f.mirror_name for f in manifest.files.values())]
+    return all((sources_dir / name).is_file() for name in names)
 
 
 def _zip(member: str, data: bytes) -> bytes:

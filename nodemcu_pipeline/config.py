@@ -24,7 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "flash_freq": "keep",
     "layout": "auto",
     "source": "docker",
-    "firmware_dir": "examples/firmware",
+    # Empty: the pinned nodemcu-firmware release (sdk_cache/firmware-sources.json).
+    "firmware_dir": "",
     "image": "nodemcu-pipeline/build:local",
     "format": "auto",
     "allow_http": False,
@@ -46,7 +47,7 @@ class Settings:
     flash_freq: str
     layout: str
     source: str
-    firmware_dir: Path
+    firmware_dir: Path | None  # None: build the pinned NodeMCU release
     image: str
     format: str
     allow_http: bool
@@ -63,7 +64,9 @@ def settings(config: Any, **overrides: Any) -> Settings:
     values: dict[str, Any] = {}
     for f in fields(Settings):
         raw = section[f.name]
-        if f.name in ("build_dir", "cache_dir", "firmware_dir"):
+        if f.name == "firmware_dir":
+            raw = Path(raw) if raw else None
+        elif f.name in ("build_dir", "cache_dir"):
             raw = Path(raw)
         elif f.name == "baud":
             try:

@@ -230,10 +230,24 @@ def build_info(
             {k: r.get(k) for k in ("address", "size", "sha256", "purpose")} for r in plan["regions"]
         ],
         "source_commit": _git_commit(),
+        "firmware": _firmware_banner(build_dir),
         "tool": {"nodemcu-pipeline": version, "python": platform.python_version()},
         "stage_inputs": stages,
         "files": {name: sha256_file(out_dir / name) for name in files},
     }
+
+
+def _firmware_banner(build_dir: Path) -> dict[str, Any] | None:
+    """What the released image says it is (NodeMCU version, release, commit, modules)."""
+    from dataclasses import asdict
+
+    from nodemcu_pipeline.sources.banner import read_banner
+
+    try:
+        banner = read_banner((build_dir / "firmware" / "0x10000.bin").read_bytes())
+    except OSError:
+        return None
+    return asdict(banner) if banner else None
 
 
 def write_sums(out_dir: Path) -> Path:

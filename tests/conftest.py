@@ -36,6 +36,11 @@ def _shared() -> Path:
 
 SHARED = _shared()
 SHARED_DATA = Path(os.environ.get("PIPELINE_SHARED_DATA") or SHARED / "data")
+# The pinned NodeMCU sources (tree, SDK, esptool, picolibc) that users fetch from GitHub: tests and
+# the tasks they start read them from shared/sources as a local mirror, never from the internet.
+SHARED_SOURCES = SHARED / "sources"
+if SHARED_SOURCES.is_dir():
+    os.environ.setdefault("INVOKE_PIPELINE_SOURCES_MIRROR", str(SHARED_SOURCES))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

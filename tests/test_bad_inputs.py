@@ -298,11 +298,57 @@ KNOWN_BUGS = [
     ),
 ]
 
+# The two files that make a tree nodemcu-firmware to the pipeline (no SDK pin it could fetch).
+NODEMCU_TREE = {
+    "fw/Makefile": b"SDK_FILE_VER := 0000000\nall:\n",
+    "fw/app/include/user_modules.h": b"#define LUA_USE_MODULES_FILE\n//#define LUA_USE_MODULES_GPIO\n",
+    "fw/app/include/user_config.h": b"//#define LUA_FLASH_STORE 0x10000\n",
+}
 BUILD = [
     Case("build-unknown-variant", ("build", "--variant", "double"), ("variant",), 2),
     Case("build-unknown-source", ("build", "--source", "ftp"), ("source",), 2),
     Case("build-not-a-firmware-tree", ("build", "--firmware-dir", "nope"), ("firmware tree",), 2),
     Case("build-cloud-without-url", ("build", "--source", "cloud"), ("--url",), 2),
+    Case(
+        "build-modules-on-a-tree-that-is-not-nodemcu",
+        ("build", "--firmware-dir", "fw", "--modules", "file"),
+        ("not a nodemcu-firmware tree", "--modules"),
+        2,
+        files={"fw/Makefile": b"all:\n"},
+    ),
+    Case(
+        "build-unknown-module",
+        ("build", "--firmware-dir", "fw", "--modules", "file,wifi6"),
+        ("unknown NodeMCU module wifi6", "file,gpio"),
+        2,
+        files=NODEMCU_TREE,
+    ),
+    Case(
+        "build-lfs-size-not-sectors",
+        ("build", "--firmware-dir", "fw", "--lfs-size", "5000"),
+        ("--lfs-size", "4 KB"),
+        2,
+        files=NODEMCU_TREE,
+    ),
+    Case(
+        "build-lfs-does-not-fit-the-flash",
+        ("build", "--firmware-dir", "fw", "--lfs-size", "1M", "--flash-size", "1MB"),
+        ("does not fit a 1MB flash", "--lfs-size"),
+        2,
+        files=NODEMCU_TREE,
+    ),
+    Case(
+        "sources-pinned-sum-mismatch",
+        ("sources", "--mirror", "mirror"),
+        ("SHA-256", "expected"),
+        files={"mirror/nodemcu-firmware-release-36cbf9f0.tar.gz": b"not the pinned tree"},
+    ),
+    Case(
+        "sources-mirror-is-not-a-directory",
+        ("sources", "--mirror", "no-such-dir"),
+        ("mirror", "not a directory"),
+        2,
+    ),
     Case(
         "build-cloud-not-http",
         ("build", "--source", "cloud", "--url", "file:///etc/passwd"),

@@ -152,6 +152,7 @@ def test_collects_what_invoke_assemble_wrote(tmp_path: Path) -> None:
 
 @pytest.mark.docker
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 def test_invoke_release_end_to_end(tmp_path: Path, docker_engine: None) -> None:
     """The whole local release on the real engine and the virtual board: both variants, one size."""
     out = tmp_path / "release"
@@ -174,6 +175,8 @@ def test_invoke_release_end_to_end(tmp_path: Path, docker_engine: None) -> None:
     for variant in ("float", "integer"):
         info = json.loads((out / f"build-info-{variant}-1MB.json").read_text())
         assert info["stage_inputs"]["firmware"]["variant"] == variant
+        assert info["firmware"]["release"] == "3.0.0-release_20211229 +25"  # real NodeMCU
+        assert info["firmware"]["build_type"] == variant
         assert (out / f"nodemcu-{variant}-1MB-merged.bin").read_bytes()[:1] == b"\xe9"
 
 

@@ -76,10 +76,17 @@ def test_release_shape() -> None:
     assert re.search(r"tags:\s*\[\"v\*\"\]", text)
     assert "workflow_dispatch:" in text
     assert "fail-fast: false" in text
-    for step in ("invoke build-image", "invoke build ", "invoke assemble", "invoke rehearse"):
+    for step in ("invoke build-image", "invoke sources", "invoke build ", "invoke release "):
         assert step in text, step
+    # Each variant is built once; every flash size is assembled and rehearsed from that build.
+    assert "flash_size:" not in text and "--flash-sizes 1MB,4MB,16MB" in text
+    assert "--no-build-image" in text
     # Immutable artifacts (v4+) need a name unique per matrix leg.
-    assert "name: firmware-${{ matrix.variant }}-${{ matrix.flash_size }}" in text
+    assert "name: firmware-${{ matrix.variant }}" in text
+    # Only a tag publishes; caches are keyed by what they were made from.
+    assert "if: startsWith(github.ref, 'refs/tags/v')" in text.split("\n  release:", 1)[1]
+    assert "key: rootfs-${{ hashFiles('docker/rootfs.conf') }}" in text
+    assert "hashFiles('docker/**', 'sdk_cache/firmware-sources.json')" in text
     assert "merge-multiple: true" in text
     assert "subject-checksums: dist/SHA256SUMS" in text
     assert "draft: true" in text

@@ -1,41 +1,61 @@
 """Build firmware in a container with the marcelstoer/nodemcu-build contract, on a real Docker engine.
 
-The tree is mounted at /opt/nodemcu-firmware and the image's ``build`` command runs with IMAGE_NAME,
-TZ and BUILD_TYPE; outputs appear in the tree's bin/ and are copied to ``<build_dir>/firmware/``.
-The container runs as the calling user (no root-owned files in the tree), keeps its compiler cache in
-a named volume, and is removed however the build ends. A content hash of the tree, the options and the
+The tree is never built in place: it is synchronised into ``<build_dir>/firmware-tree`` (with the
+NodeMCU options written into that copy's headers and any missing ``cache/`` inputs added), the copy is
+mounted at /opt/nodemcu-firmware and the image's ``build`` command runs over it with no network, no
+capabilities, no new privileges and a non-root uid. Outputs are read from the copy as regular files
+only and written to ``<build_dir>/firmware/``. A content hash of the source tree, the options and the
 image id is the stage record ``<build_dir>/firmware.json``: an unchanged build starts no container.
+When the copy's products were made by the same image, variant and headers, ``make`` runs without
+``clean`` (``firmware-make.json`` records what they were made with).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
-import subprocess
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nodemcu_pipeline.atomic import atomic_write_bytes
-from nodemcu_pipeline.errors import BuildError, DockerError, UsageError
+from nodemcu_pipeline.atomic import atomic_write_bytes, atomic_write_text
+from nodemcu_pipeline.errors import BuildError, UsageError
+from nodemcu_pipeline.sources.build_copy import chown_tree, read_output, source_files, sync
+from nodemcu_pipeline.sources.build_log import BuildLog, error_line
+from nodemcu_pipeline.sources.docker_engine import (
+    DEFAULT_IMAGE,
+    _engine_error,
+    docker_client,
+    ensure_image,
+)
 from nodemcu_pipeline.sources.docker_transfer import copy_in, copy_out_bin, engine_is_remote
+from nodemcu_pipeline.sources.firmware_config import (
+    NodeMCUOptions,
+    check_lfs_fits,
+    header_overrides,
+    parse_lfs_size,
+    parse_modules,
+)
+from nodemcu_pipeline.sources.firmware_tree import USER_MODULES, is_nodemcu, tree_files, tree_hash
 from nodemcu_pipeline.stage import is_fresh, recorded_outputs, save_record
 
-DEFAULT_IMAGE = "nodemcu-pipeline/build:local"
 CCACHE_VOLUME = "nodemcu-pipeline-ccache"
 CONTAINER_LABEL = "org.nodemcu-pipeline.build"
 MOUNT = "/opt/nodemcu-firmware"
 STAGE = "firmware"
 VARIANTS = ("float", "integer")
-# Build products inside a firmware tree: never part of its content hash.
-OUTPUT_PARTS = {"bin", ".output", ".ccache", "cache", "sdk", ".git", "__pycache__"}
-OUTPUT_FILES = {"app/mapfile"}
-TAIL_LINES = 20
+CCACHE_DIR_ENV = "PIPELINE_CCACHE_DIR"
+COPY_DIR = "firmware-tree"  # the build copy inside the build directory
+MAKE_RECORD = "firmware-make.json"  # what the copy's build products were made with
+# The uid builds run as when the pipeline itself runs as root (containers never get root).
+BUILD_USER = "65532:65532"
+# Re-exported: callers and tests import these from here.
+__all__ = ["_engine_error", "docker_client", "ensure_image", "tree_files", "tree_hash"]
 
 
 @dataclass(frozen=True)
@@ -48,102 +68,26 @@ class BuildResult:
     built: bool  # False when the stage record was fresh and no container ran
 
 
-def docker_client() -> Any:
-    """A docker-py client from the environment (DOCKER_HOST etc.), or a one-line error with the fix."""
-    try:
-        import docker.errors
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to build: variant, output name, NodeMCU options, and where cache/ inputs come from."""
 
-        import docker
-    except ImportError:  # pragma: no cover - docker is a dependency
-        raise DockerError(
-            "the docker Python package is missing", "Run `pip install docker`"
-        ) from None
-    try:
-        # mypy resolves `docker` to the repo's docker/ recipe folder; the runtime import finds docker-py.
-        client = docker.from_env(timeout=30)  # type: ignore[attr-defined]
-        client.ping()
-        return client
-    except docker.errors.DockerException as exc:
-        raise _engine_error(exc) from None
+    variant: str = "float"
+    image_name: str | None = None
+    no_cache: bool = False
+    timeout: float = 1800
+    modules: str | None = None  # "file,gpio,..." as given; checked against the tree
+    lfs_size: str | None = None
+    ssl: bool | None = None
+    flash_size: str | None = None  # when given, the LFS must fit it
+    cache_inputs: dict[str, Path] = field(default_factory=dict)  # tree path -> verified blob
+    # Who may share a compiler cache: default the tree's own path; the pinned release (verified
+    # bytes, wherever it is cached) passes "pinned-<commit>".
+    ccache_key: str | None = None
 
-
-def _engine_error(exc: Exception) -> DockerError:
-    text = str(exc)
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if "Permission denied" in text or "PermissionError" in text:
-        return DockerError(
-            f"no permission to use the Docker socket ({host})",
-            "Run `sudo usermod -aG docker $USER`, then log in again",
-        )
-    return DockerError(
-        f"no Docker engine answers at {host}",
-        "Start it (`sudo systemctl start docker` or `dockerd &`) or set DOCKER_HOST",
-    )
-
-
-def ensure_image(client: Any, image: str) -> Any:
-    """The image object for ``image``; pulls names other than the local one when missing."""
-    import docker.errors
-
-    try:
-        return client.images.get(image)
-    except docker.errors.ImageNotFound:
-        pass
-    except docker.errors.APIError as exc:
-        raise DockerError(
-            f"the engine could not look up {image} ({exc.explanation})", "Check `docker info`"
-        ) from None
-    if image == DEFAULT_IMAGE:
-        raise DockerError(f"build image {image} does not exist", "Run `invoke build-image`")
-    try:
-        return client.images.pull(image)
-    except docker.errors.DockerException as exc:
-        first = str(exc).splitlines()[0][:200]
-        raise DockerError(
-            f"cannot pull {image} ({first})",
-            "Check the name and the registry connection, or run `invoke build-image` "
-            f"and use --image {DEFAULT_IMAGE}",
-        ) from None
-
-
-def tree_files(tree: Path) -> list[Path]:
-    """The files that make up a firmware tree: git's tracked and unignored files, else all but outputs."""
-    proc = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(tree),
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-            ".",
-        ],
-        capture_output=True,
-    )
-    if proc.returncode == 0:
-        names = {n for n in proc.stdout.decode().split("\0") if n}
-        return sorted(tree / n for n in names if (tree / n).is_file())
-    files = []
-    for path in tree.rglob("*"):
-        rel = path.relative_to(tree)
-        if (
-            path.is_file()
-            and not OUTPUT_PARTS & set(rel.parts)
-            and rel.as_posix() not in OUTPUT_FILES
-        ):
-            files.append(path)
-    return sorted(files)
-
-
-def tree_hash(tree: Path) -> str:
-    """SHA-256 over the relative names and contents of ``tree_files(tree)``."""
-    digest = hashlib.sha256()
-    for path in tree_files(tree):
-        digest.update(path.relative_to(tree).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+    def nodemcu_specific(self) -> list[str]:
+        given = {"--modules": self.modules, "--lfs-size": self.lfs_size, "--ssl": self.ssl}
+        return [flag for flag, value in given.items() if value is not None]
 
 
 def build_firmware(
@@ -155,49 +99,150 @@ def build_firmware(
     no_cache: bool = False,
     timeout: float = 1800,
     log: Callable[[str], None] = print,
+    options: BuildOptions | None = None,
 ) -> BuildResult:
     """Build ``firmware_dir`` in ``image`` unless the stage record says nothing changed."""
-    if variant not in VARIANTS:
-        raise UsageError(f"unknown variant {variant!r}", "Use --variant float or --variant integer")
+    opts = options or BuildOptions(variant, image_name, no_cache, timeout)
+    if opts.variant not in VARIANTS:
+        raise UsageError(
+            f"unknown variant {opts.variant!r}", "Use --variant float or --variant integer"
+        )
     tree = Path(firmware_dir).resolve()
     if not (tree / "Makefile").is_file():
         raise UsageError(
             f"{firmware_dir} is not a firmware tree (no Makefile)",
-            "Pass --firmware-dir with a nodemcu-firmware checkout or examples/firmware",
+            "Pass --firmware-dir with a nodemcu-firmware checkout, or leave it out to build the "
+            "pinned NodeMCU release",
         )
-    name = image_name or "pipeline"
+    name = opts.image_name or "pipeline"
     if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
         raise UsageError(
             f"image name {name!r} has characters a file name should not",
             "Use letters, digits, '.', '_' and '-'",
         )
+    nodemcu = is_nodemcu(tree)
+    overrides = _overrides(tree, nodemcu, opts)
+    lfs = parse_lfs_size(opts.lfs_size)
+    if lfs and opts.flash_size:  # the smallest firmware (nothing after 0x10000) must leave room
+        _check_lfs(lfs, 0x10000, opts.flash_size)
     client = docker_client()
     image_obj = ensure_image(client, image)
     inputs = {
         "source": "docker",
         "tree": tree_hash(tree),
-        "variant": variant,
+        "variant": opts.variant,
         "image_name": name,
         "image": image,
         "image_id": image_obj.id,
+        "nodemcu": nodemcu,
+        "headers": {rel: hashlib.sha256(data).hexdigest() for rel, data in overrides.items()},
+        "flash_size": opts.flash_size if lfs else None,
     }
     out_dir = Path(build_dir) / "firmware"
-    if not no_cache and is_fresh(build_dir, STAGE, inputs):
-        return _result(recorded_outputs(build_dir, STAGE), name, variant, built=False)
-    run_container(client, image, tree, variant, name, no_cache, timeout, log)
-    produced = tree / "bin" / f"nodemcu_{variant}_{name}.bin"
-    if not produced.is_file():
+    if not opts.no_cache and is_fresh(build_dir, STAGE, inputs):
+        return _result(recorded_outputs(build_dir, STAGE), name, opts.variant, built=False)
+    copy = (Path(build_dir) / COPY_DIR).resolve()
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    sync(tree, copy, overrides)
+    configuration = {k: inputs[k] for k in ("image_id", "variant", "nodemcu", "headers")}
+    clean = _needs_clean(build_dir, copy, configuration) or opts.no_cache
+    user = build_user()
+    remote = engine_is_remote()
+    if os.getuid() == 0 and not remote:
+        uid, _, gid = user.partition(":")
+        chown_tree(copy, int(uid), int(gid))
+    atomic_write_text(Path(build_dir) / MAKE_RECORD, json.dumps(configuration, sort_keys=True))
+    run_container(
+        client,
+        image,
+        copy,
+        opts.variant,
+        name,
+        opts.no_cache,
+        opts.timeout,
+        log,
+        user,
+        clean=clean,
+        volume=ccache_volume(image_obj.id, opts.ccache_key or str(tree)),
+    )
+    produced = f"bin/nodemcu_{opts.variant}_{name}.bin"
+    names = (produced, "bin/0x00000.bin", "bin/0x10000.bin")
+    try:
+        blobs = {rel: read_output(copy, rel) for rel in names}
+    except FileNotFoundError:
         raise BuildError(
-            f"the build finished without bin/{produced.name}",
+            f"the build finished without {produced}",
             "If the image picks the variant from app/include/user_config.h, set "
             "LUA_NUMBER_INTEGRAL there to match --variant",
-        )
+        ) from None
+    if lfs and opts.flash_size:
+        _check_lfs(lfs, 0x10000 + len(blobs["bin/0x10000.bin"]), opts.flash_size)
     outputs = []
-    for src in (produced, tree / "bin" / "0x00000.bin", tree / "bin" / "0x10000.bin"):
-        atomic_write_bytes(out_dir / src.name, src.read_bytes())
-        outputs.append(out_dir / src.name)
+    for rel, data in blobs.items():
+        atomic_write_bytes(out_dir / Path(rel).name, data)
+        outputs.append(out_dir / Path(rel).name)
     save_record(build_dir, STAGE, inputs, outputs)
-    return _result(outputs, name, variant, built=True)
+    return _result(outputs, name, opts.variant, built=True)
+
+
+def _check_lfs(lfs: int, firmware_end: int, flash_size: str) -> None:
+    from nodemcu_pipeline.layout import parse_flash_size
+
+    size = parse_flash_size(flash_size)
+    check_lfs_fits(lfs, firmware_end, size.size_bytes, size.name)
+
+
+def _overrides(tree: Path, nodemcu: bool, opts: BuildOptions) -> dict[str, bytes]:
+    """New contents for the build copy: NodeMCU headers for the options, missing cache/ inputs."""
+    specific = opts.nodemcu_specific()
+    if not nodemcu:
+        if specific:
+            raise UsageError(
+                f"{tree} is not a nodemcu-firmware tree (no {USER_MODULES} or no SDK pin in its "
+                f"Makefile), so {', '.join(specific)} cannot apply",
+                "Pass --firmware-dir with a nodemcu-firmware checkout, or leave it out to build "
+                "the pinned NodeMCU release",
+            )
+        return {}
+    header = (tree / USER_MODULES).read_text(errors="replace")
+    settings = NodeMCUOptions(
+        modules=parse_modules(opts.modules, header),
+        lfs_size=parse_lfs_size(opts.lfs_size),
+        ssl=opts.ssl,
+        integer=opts.variant == "integer",
+    )
+    out = header_overrides(tree, settings)
+    for rel, blob in opts.cache_inputs.items():
+        if not (tree / rel).is_file():
+            out[rel] = Path(blob).read_bytes()
+    return out
+
+
+def _needs_clean(build_dir: Path, copy: Path, configuration: dict[str, Any]) -> bool:
+    """A clean build unless the copy's products were made by the same image, variant and headers."""
+    try:
+        previous = json.loads((Path(build_dir) / MAKE_RECORD).read_text())
+    except (OSError, ValueError):
+        return True
+    return previous != json.loads(json.dumps(configuration)) or not (copy / "bin").is_dir()
+
+
+def build_user() -> str:
+    """The uid:gid builds run as: the caller's, or an unprivileged one when the caller is root."""
+    if os.getuid() == 0:
+        return BUILD_USER
+    return f"{os.getuid()}:{os.getgid()}"
+
+
+def ccache_volume(image_id: str, tree_key: str) -> str:
+    """One compiler cache per image and source tree: objects from another image (another compiler)
+    are never replayed, and one tree's build cannot plant objects that another tree's build uses.
+    ``$PIPELINE_CCACHE_DIR`` (an absolute host directory) replaces it, for CI caches."""
+    chosen = os.environ.get(CCACHE_DIR_ENV)
+    if chosen and os.path.isabs(chosen):
+        return chosen
+    key = hashlib.sha256(f"{image_id}\0{tree_key}".encode()).hexdigest()[:16]
+    return f"{CCACHE_VOLUME}-{key}"
 
 
 def _result(outputs: list[Path], name: str, variant: str, built: bool) -> BuildResult:
@@ -218,15 +263,26 @@ def run_container(
     timeout: float,
     log: Callable[[str], None],
     user: str | None = None,
+    clean: bool = True,
+    volume: str = CCACHE_VOLUME,
 ) -> None:
-    """Run ``build`` over ``tree`` as ``user`` (default: the caller's uid:gid, so the tree gets no
-    root-owned files); stream its log; remove the container whatever happens."""
-    env = {"IMAGE_NAME": image_name, "TZ": os.environ.get("TZ", "UTC"), "BUILD_TYPE": variant}
+    """Run ``build`` over ``tree`` as ``user`` with no network and no privileges; stream its log;
+    remove the container whatever happens."""
+    env = {
+        "IMAGE_NAME": image_name,
+        "TZ": os.environ.get("TZ", "UTC"),
+        "BUILD_TYPE": variant,
+        "BUILD_CLEAN": "1" if clean else "0",
+    }
     if no_cache:
         env["CCACHE_DISABLE"] = "1"
-    user = user or f"{os.getuid()}:{os.getgid()}"
+    user = user or build_user()
     remote = engine_is_remote()
-    volumes = {CCACHE_VOLUME: {"bind": "/ccache", "mode": "rw"}}
+    if os.path.isabs(volume):  # a host directory chosen with $PIPELINE_CCACHE_DIR
+        Path(volume).mkdir(parents=True, exist_ok=True)
+        if os.getuid() == 0:
+            os.chmod(volume, 0o1777)
+    volumes = {volume: {"bind": "/ccache", "mode": "rw"}}
     if not remote:
         volumes[str(tree)] = {"bind": MOUNT, "mode": "rw"}
     container = client.containers.create(
@@ -237,16 +293,20 @@ def run_container(
         volumes=volumes,
         working_dir=MOUNT,
         labels={CONTAINER_LABEL: "1"},
+        network_mode="none",
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        pids_limit=4096,
     )
     timer = threading.Timer(timeout, _kill_quietly, args=(container,))
-    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    build_log = BuildLog()
     started = time.monotonic()
     try:
         if remote:
-            copy_in(container, tree, tree_files(tree), MOUNT, user)
+            copy_in(container, tree, source_files(tree), MOUNT, user)
         container.start()
         timer.start()
-        _stream(container, tail, log)
+        _stream(container, build_log, log)
         code = int(container.wait().get("StatusCode", -1))
         if time.monotonic() - started >= timeout:
             raise BuildError(
@@ -254,10 +314,8 @@ def run_container(
                 "Raise --timeout or check the build log above",
             )
         if code != 0:
-            raise BuildError(
-                f"firmware build failed (exit {code}): {_error_line(tail)}",
-                "Fix the error shown in the build log above, then run `invoke build` again",
-            )
+            what, hint = build_log.reason()
+            raise BuildError(f"firmware build failed (exit {code}): {what}", hint)
         if remote:
             copy_out_bin(container, tree, MOUNT)
     finally:
@@ -267,28 +325,23 @@ def run_container(
         _remove_quietly(container)
 
 
-def _stream(container: Any, tail: deque[str], log: Callable[[str], None]) -> None:
+def _stream(container: Any, build_log: BuildLog, log: Callable[[str], None]) -> None:
     pending = b""
     for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for raw in lines:
             line = raw.decode(errors="replace").rstrip()
-            tail.append(line)
+            build_log.feed(line)
             log(line)
     if pending:
-        tail.append(pending.decode(errors="replace").rstrip())
-        log(tail[-1])
+        line = pending.decode(errors="replace").rstrip()
+        build_log.feed(line)
+        log(line)
 
 
-def _error_line(tail: deque[str]) -> str:
-    """The compiler's (or make's) error line from the end of the log, or its last line."""
-    lines = [ln.strip() for ln in tail if ln.strip()]
-    for pattern in (r"\berror:", r"\*\*\*", r"(?i)error"):
-        hits = [ln for ln in lines if re.search(pattern, ln) and not ln.startswith("make")]
-        if hits:
-            return hits[0][:300]
-    return lines[-1][:300] if lines else "no output"
+def _error_line(tail: list[str]) -> str:
+    return error_line(list(tail))
 
 
 def _kill_quietly(container: Any) -> None:

@@ -24,8 +24,12 @@ from nodemcu_pipeline.sources.docker_build import docker_client
 
 RECIPE_DIR = Path(__file__).resolve().parent.parent.parent / "docker"
 RECIPE_FILES = ("rootfs.conf", "Dockerfile", "build", "read.me")
+RECIPE_DIRS = ("compat",)
+# Downloaded recipe inputs (name in sdk_cache/firmware-sources.json -> file name in the context).
+RECIPE_INPUTS = {"picolibc": "picolibc-1.8.tar.gz"}
 RECIPE_LABEL = "org.nodemcu-pipeline.recipe"
 DEFAULT_TAG = "nodemcu-pipeline/build:local"
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 # Package caches and apt lists are not needed to compile and would double the image.
 ROOTFS_EXCLUDES = (
     "./var/cache/apt/archives/*.deb",
@@ -46,11 +50,27 @@ class ImageResult:
     built: bool
 
 
+def recipe_files(recipe_dir: Path = RECIPE_DIR) -> list[str]:
+    names = list(RECIPE_FILES)
+    for sub in RECIPE_DIRS:
+        names += sorted(
+            p.relative_to(recipe_dir).as_posix()
+            for p in (recipe_dir / sub).rglob("*")
+            if p.is_file()
+        )
+    return names
+
+
 def recipe_hash(recipe_dir: Path = RECIPE_DIR) -> str:
-    """SHA-256 over the recipe files (names and contents)."""
+    """SHA-256 over the recipe files (names and contents) and the pinned sums of its downloads."""
+    from nodemcu_pipeline.sources.firmware_sources import load_manifest
+
     digest = hashlib.sha256()
-    for name in RECIPE_FILES:
+    for name in recipe_files(recipe_dir):
         digest.update(name.encode() + b"\0" + (recipe_dir / name).read_bytes() + b"\0")
+    files = load_manifest().files
+    for name, file_name in sorted(RECIPE_INPUTS.items()):
+        digest.update(f"{file_name}\0{files[name].sha256}\0".encode())
     return digest.hexdigest()
 
 
@@ -82,6 +102,13 @@ def rootfs_tarball(recipe_dir: Path, cache_dir: Path, progress: ProgressCallback
             "Install it (`sudo apt-get install debootstrap`) or pass --image with an "
             "image that has the nodemcu-build contract",
         )
+    keyring = conf.get("KEYRING", DEBIAN_KEYRING)
+    if not Path(keyring).is_file():
+        raise DockerError(
+            f"the Debian archive keyring {keyring} is missing, so debootstrap cannot verify "
+            "what it downloads",
+            "Install it (`sudo apt-get install debian-archive-keyring`)",
+        )
     sudo = _root_prefix()
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rootfs-", dir=cache_dir) as tmp:
@@ -90,6 +117,7 @@ def rootfs_tarball(recipe_dir: Path, cache_dir: Path, progress: ProgressCallback
             *sudo,
             "debootstrap",
             "--variant=minbase",
+            f"--keyring={keyring}",
             f"--include={conf['PACKAGES']}",
             conf.get("SUITE", "bookworm"),
             str(root),
@@ -143,12 +171,38 @@ def _run(cmd: list[str], what: str, hint: str, stdout: IO[bytes] | None = None) 
         raise DockerError(f"{what} (exit {proc.returncode}: {last[0]})", hint)
 
 
+def build_context(recipe_dir: Path, into: Path, inputs: dict[str, Path]) -> Path:
+    """The docker build context: the recipe files and the verified downloaded inputs."""
+    for name in recipe_files(recipe_dir):
+        (into / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(recipe_dir / name, into / name)
+    for file_name, blob in inputs.items():
+        shutil.copyfile(blob, into / file_name)
+    return into
+
+
+def recipe_inputs(
+    sources_cache: Path, mirror: str | None, progress: ProgressCallback
+) -> dict[str, Path]:
+    """The image's downloaded inputs (picolibc), fetched and checked against their pinned sums."""
+    from nodemcu_pipeline.sources.firmware_sources import fetch_file, load_manifest, mirror_from
+
+    files = load_manifest().files
+    mirror = mirror_from(mirror)
+    return {
+        file_name: fetch_file(files[name], sources_cache, mirror, progress=progress)
+        for name, file_name in RECIPE_INPUTS.items()
+    }
+
+
 def build_image(
     tag: str = DEFAULT_TAG,
     force: bool = False,
     cache_dir: Path | None = None,
     recipe_dir: Path = RECIPE_DIR,
     progress: ProgressCallback = null_progress,
+    sources_cache: Path = Path("sdk_cache"),
+    mirror: str | None = None,
 ) -> ImageResult:
     """Make ``tag`` from the recipe unless an image with the same recipe hash already exists."""
     import docker.errors
@@ -162,6 +216,7 @@ def build_image(
                 return ImageResult(tag, existing.id, digest, built=False)
         except docker.errors.ImageNotFound:
             pass
+    inputs = recipe_inputs(sources_cache, mirror, progress)
     tarball = rootfs_tarball(recipe_dir, cache_dir or default_cache_dir(), progress)
     base = f"nodemcu-pipeline/rootfs:{tarball.stem.rsplit('-', 1)[-1]}"
     try:
@@ -172,16 +227,19 @@ def build_image(
         client.api.import_image(src=str(tarball), repository=repo, tag=base_tag)
     progress(ProgressEvent("build-image", "build", 0, None, tag))
     try:
-        image, _log = client.images.build(
-            path=str(recipe_dir),
-            tag=tag,
-            buildargs={"BASE": base},
-            labels={RECIPE_LABEL: digest},
-            rm=True,
-            forcerm=True,
-            nocache=force,
-            pull=False,
-        )
+        with tempfile.TemporaryDirectory(prefix="build-context-") as tmp:
+            image, _log = client.images.build(
+                path=str(build_context(recipe_dir, Path(tmp), inputs)),
+                tag=tag,
+                buildargs={"BASE": base},
+                labels={RECIPE_LABEL: digest},
+                rm=True,
+                forcerm=True,
+                nocache=force,
+                pull=False,
+                # Every input is in the context: the recipe's steps need no network.
+                network_mode="none",
+            )
     except docker.errors.BuildError as exc:
         raise DockerError(
             f"docker build of {tag} failed ({exc.msg})", "Run `invoke build-image --force`"

@@ -6,16 +6,57 @@ from invoke import task
 
 from nodemcu_pipeline.cli import seconds, task_errors
 
+# ==== docker: sources, build, build-image ===========================================================
+MIRROR_HELP = (
+    "serve the pinned sources from this base URL or directory instead of GitHub "
+    "(also INVOKE_PIPELINE_SOURCES_MIRROR), e.g. ../shared/sources"
+)
 
-# ==== docker: build, build-image ====================================================================
+
+def _mirror(c, mirror):
+    from nodemcu_pipeline.sources.firmware_sources import mirror_from
+
+    return mirror_from(mirror or c.config.pipeline.get("sources_mirror"))
+
+
+@task(
+    help={
+        "mirror": MIRROR_HELP,
+        "cache-dir": "download cache (default: sdk_cache)",
+        "allow-http": "allow a plain http:// mirror other than 127.0.0.1/localhost",
+    }
+)
+@task_errors
+def sources(c, mirror=None, cache_dir=None, allow_http=False):
+    """Fetch the pinned nodemcu-firmware tree, SDK, esptool and picolibc; check each sum; cache them."""
+    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.progress import console_progress
+    from nodemcu_pipeline.sources.download import DownloadPolicy
+    from nodemcu_pipeline.sources.firmware_sources import get_sources
+
+    s = settings(c.config, cache_dir=cache_dir, allow_http=allow_http or None)
+    with console_progress() as progress:
+        got = get_sources(
+            s.cache_dir,
+            mirror=_mirror(c, mirror),
+            policy=DownloadPolicy(allow_http=s.allow_http),
+            progress=progress,
+        )
+    state = "fetched" if got.fetched else "cached, nothing downloaded"
+    print(f"sources: nodemcu-firmware {got.commit[:12]} in {got.tree} ({state})")
+    for name, path in got.files.items():
+        print(f"sources: {name} {path.name[:16]} verified")
+
+
 @task(
     help={
         "image": "tag to build (default: nodemcu-pipeline/build:local)",
         "force": "rebuild even when an image with the same recipe exists",
+        "mirror": MIRROR_HELP,
     }
 )
 @task_errors
-def build_image(c, image=None, force=False):
+def build_image(c, image=None, force=False, mirror=None):
     """Make the build image from docker/ (debootstrapped Debian + xtensa gcc); no registry needed."""
     from nodemcu_pipeline.config import settings
     from nodemcu_pipeline.sources.docker_image import build_image as make_image
@@ -25,6 +66,8 @@ def build_image(c, image=None, force=False):
         s.image,
         force=force,
         progress=lambda e: print(f"build-image: {e.label} {e.phase}", flush=True),
+        sources_cache=s.cache_dir,
+        mirror=_mirror(c, mirror),
     )
     state = "built" if result.built else "up to date"
     print(
@@ -34,12 +77,19 @@ def build_image(c, image=None, force=False):
 
 @task(
     help={
-        "source": "docker (build --firmware-dir in --image) or cloud (download --url)",
-        "firmware-dir": "firmware tree to build (default: examples/firmware)",
+        "source": "docker (build in --image) or cloud (download --url)",
+        "firmware-dir": "firmware tree to build (default: the pinned nodemcu-firmware release, "
+        "fetched by `invoke sources`)",
         "image": "build image with the nodemcu-build contract (default: nodemcu-pipeline/build:local)",
         "variant": "float or integer",
         "image-name": "IMAGE_NAME for the output names (default: pipeline)",
-        "no-cache": "build even when nothing changed, without the compiler cache",
+        "modules": "NodeMCU modules to build in, comma-separated (e.g. file,gpio,net,node,tmr,"
+        "uart,wifi); default: the tree's user_modules.h",
+        "lfs-size": "Lua Flash Store size, e.g. 64K or 0x20000 (0: none); default: the tree's",
+        "ssl": "build with TLS (CLIENT_SSL_ENABLE)",
+        "flash-size": "check that the firmware and its LFS fit this flash size (e.g. 1MB)",
+        "mirror": MIRROR_HELP,
+        "no-cache": "build even when nothing changed, clean and without the compiler cache",
         "timeout": "seconds before the build container is stopped (default 1800)",
         "url": "cloud: URL of the firmware image",
         "sha256": "cloud: expected SHA-256 of the image",
@@ -55,6 +105,11 @@ def build(
     image=None,
     variant="float",
     image_name=None,
+    modules=None,
+    lfs_size=None,
+    ssl=False,
+    flash_size=None,
+    mirror=None,
     no_cache=False,
     timeout=None,
     url=None,
@@ -82,21 +137,86 @@ def build(
         return
     if s.source != "docker":
         raise UsageError(f"unknown source {s.source!r}", "Use --source docker or --source cloud")
-    from nodemcu_pipeline.sources.docker_build import build_firmware
+    from nodemcu_pipeline.sources.docker_build import BuildOptions, build_firmware
+    from nodemcu_pipeline.sources.firmware_config import parse_lfs_size
 
     limit = seconds(timeout if timeout is not None else "1800", "--timeout", "1800")
-    result = build_firmware(
-        s.firmware_dir,
-        s.build_dir,
-        s.image,
-        variant,
-        image_name,
+    options = BuildOptions(
+        variant=variant,
+        image_name=image_name,
         no_cache=no_cache,
         timeout=limit,
+        modules=modules,
+        lfs_size=lfs_size,
+        ssl=True if ssl else None,
+        flash_size=_flash_size(flash_size),
     )
+    _check_options(options)
+    parse_lfs_size(lfs_size)
+    tree, options = _tree_and_inputs(c, s, options, mirror)
+    result = build_firmware(tree, s.build_dir, s.image, options=options)
     state = "built" if result.built else "up to date, no container started"
     print(f"build: {result.combined} ({state}, {time.monotonic() - started:.1f} s)")
     print(f"build: split images {result.low} + {result.high}")
+
+
+def _flash_size(value):
+    if value is None or value == "detect":
+        return None
+    from nodemcu_pipeline.layout import parse_flash_size
+
+    return parse_flash_size(value).name
+
+
+def _check_options(options):
+    """Usage errors before any download or engine work."""
+    import re
+
+    from nodemcu_pipeline.errors import UsageError
+    from nodemcu_pipeline.sources.docker_build import VARIANTS
+
+    if options.variant not in VARIANTS:
+        raise UsageError(
+            f"unknown variant {options.variant!r}", "Use --variant float or --variant integer"
+        )
+    if options.image_name and not re.fullmatch(r"[A-Za-z0-9._-]+", options.image_name):
+        raise UsageError(
+            f"image name {options.image_name!r} has characters a file name should not",
+            "Use letters, digits, '.', '_' and '-'",
+        )
+
+
+def _tree_and_inputs(c, s, options, mirror):
+    """The tree to build: the pinned release (fetched and cached), or --firmware-dir, whose
+    missing cache/ inputs (the SDK, esptool its Makefile pins) are supplied from the pinned files."""
+    import dataclasses
+
+    from nodemcu_pipeline.errors import UsageError
+    from nodemcu_pipeline.progress import console_progress
+    from nodemcu_pipeline.sources import firmware_sources as fs
+    from nodemcu_pipeline.sources.download import DownloadPolicy
+    from nodemcu_pipeline.sources.firmware_tree import is_nodemcu
+
+    policy = DownloadPolicy(allow_http=s.allow_http)
+    with console_progress() as progress:
+        if s.firmware_dir is None:
+            got = fs.get_sources(
+                s.cache_dir, mirror=_mirror(c, mirror), policy=policy, progress=progress
+            )
+            return got.tree, dataclasses.replace(options, ccache_key=f"pinned-{got.commit}")
+        tree = s.firmware_dir
+        if not (tree / "Makefile").is_file():
+            raise UsageError(
+                f"{tree} is not a firmware tree (no Makefile)",
+                "Pass --firmware-dir with a nodemcu-firmware checkout, or leave it out to build "
+                "the pinned NodeMCU release",
+            )
+        if not is_nodemcu(tree):
+            return tree, options
+        inputs = fs.cache_inputs_for(
+            tree, s.cache_dir, mirror=_mirror(c, mirror), policy=policy, progress=progress
+        )
+    return tree, dataclasses.replace(options, cache_inputs=inputs)
 
 
 def _build_from_cloud(s, url, sha256):

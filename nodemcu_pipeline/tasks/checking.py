@@ -64,14 +64,17 @@ def rehearse(c, plan=None, format=None, build_dir=None, state=None):
 
 @task(
     help={
-        "firmware-dir": "firmware tree to build (default: examples/firmware)",
+        "firmware-dir": "firmware tree to build (default: the pinned NodeMCU release from "
+        "../shared/sources, else examples/firmware)",
+        "sources": "directory holding the pinned sources (default: $INVOKE_PIPELINE_SOURCES_MIRROR "
+        "or ../shared/sources beside the checkout)",
         "image": "build image (default: nodemcu-pipeline/build:local, built locally if missing)",
         "build-dir": "build directory; the demo works in <build-dir>/demo",
         "flash-size": "flash size of the virtual board (default 4MB)",
     }
 )
 @task_errors
-def demo(c, firmware_dir=None, image=None, build_dir=None, flash_size="4MB"):
+def demo(c, firmware_dir=None, image=None, build_dir=None, flash_size="4MB", sources=None):
     """The whole chain on embedded defaults: no board, no internet (virtual ESP8266, local server)."""
     from nodemcu_pipeline.chain import demo as run_demo
     from nodemcu_pipeline.config import settings
@@ -81,8 +84,22 @@ def demo(c, firmware_dir=None, image=None, build_dir=None, flash_size="4MB"):
     s = settings(c.config, firmware_dir=firmware_dir, image=image, build_dir=build_dir)
     size = parse_flash_size(flash_size).name
     with console_progress() as progress:
-        report = run_demo(s.firmware_dir, s.build_dir, s.image, say, progress, size)
+        report = run_demo(
+            s.firmware_dir, s.build_dir, s.image, say, progress, size, _sources_dir(sources)
+        )
     print(report.summary())
+
+
+def _sources_dir(option):
+    import os
+    from pathlib import Path
+
+    from nodemcu_pipeline.sources.firmware_sources import MIRROR_ENV, ROOT
+
+    for value in (option, os.environ.get(MIRROR_ENV)):
+        if value and "://" not in value:
+            return Path(value)
+    return ROOT.parent / "shared" / "sources"
 
 
 # ==== end repl and chain ===========================================================================
