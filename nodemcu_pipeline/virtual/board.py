@@ -43,6 +43,10 @@ class BoardStats:
     commands: int = 0
     resets: int = 0
     boots: list[str] = field(default_factory=list)
+    # Wall clock of the first byte in and the last byte out: a flash timed from the board's side,
+    # without the host's process start and port opening (bench/flash_speed.py).
+    first_in: float | None = None
+    last_out: float | None = None
 
 
 class Board:
@@ -146,6 +150,8 @@ class Board:
 
     def receive(self, data: bytes) -> None:
         """Bytes from the host's TX line."""
+        if self.stats.first_in is None:
+            self.stats.first_in = time.monotonic()
         if not self.realtime:
             self._consume(data, 0.0)
             return
@@ -311,6 +317,7 @@ class Board:
         if self.realtime and data:
             time.sleep(len(data) * 10 / baud)
         self.tx(data)
+        self.stats.last_out = time.monotonic()
 
     def _after(self, action: str) -> None:
         kind, _, arg = action.partition(":")
@@ -342,5 +349,8 @@ class Board:
                 "corrupted": self.faults.corrupted,
                 "dropped": self.faults.dropped,
                 "simulated_seconds": round(self.flash.simulated_seconds, 3),
+                "active_s": None
+                if s.first_in is None or s.last_out is None
+                else round(s.last_out - s.first_in, 4),
             }
         )
