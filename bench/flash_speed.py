@@ -44,7 +44,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 IMAGE_KB = int(os.environ.get("BENCH_IMAGE_KB", "512"))
 
 
-def image(size: int, seed: int = 8266) -> bytes:
+def image(size: int = 1 << 20, seed: int = 8266) -> bytes:
     rnd = random.Random(seed)
     noisy = bytes(rnd.getrandbits(8) for _ in range(size * 11 // 20))
     text = (b"NodeMCU lua_State luaL_Buffer file.open node.restart " * (size // 40))[
