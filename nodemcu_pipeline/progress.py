@@ -10,17 +10,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 @dataclass(frozen=True)
@@ -78,6 +71,16 @@ class RichProgress:
     """A rich progress display with one bar per (operation, label); use as a context manager."""
 
     def __init__(self) -> None:
+        # rich takes ~0.25 s to import: only a terminal that shows bars pays for it.
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         self._progress = Progress(
             TextColumn("{task.fields[operation]:>8}"),
             TextColumn("{task.description}"),

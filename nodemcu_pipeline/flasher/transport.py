@@ -3,6 +3,7 @@
 pyserial picks the transport from the URL (a device path, ``rfc2217://``, ``socket://``, ``loop://``).
 The port's read timeout is set once at open and deadlines are kept here, because changing
 ``timeout`` on an RFC 2217 port renegotiates every setting (≈200 ms each time with pyserial's client).
+``rfc2217://`` ports use ``QuickRfc2217Serial`` (no fixed sleeps on open, close and baud changes).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 import serial
 
 from nodemcu_pipeline.errors import SerialPortError
+from nodemcu_pipeline.flasher.rfc2217 import QuickRfc2217Serial
 from nodemcu_pipeline.flasher.slip import SlipDecoder, encode
 
 READ_SLICE = 0.02
@@ -24,7 +26,11 @@ DIALOUT_HINT = (
 def open_port(url: str, baud: int = 115200) -> serial.SerialBase:
     """Open ``url`` at ``baud``; missing, busy and forbidden ports get their own one-line errors."""
     try:
-        port = serial.serial_for_url(url, baudrate=baud, timeout=READ_SLICE, do_not_open=True)
+        if url.startswith("rfc2217://"):
+            port = QuickRfc2217Serial(None, baudrate=baud, timeout=READ_SLICE)
+            port.port = url
+        else:
+            port = serial.serial_for_url(url, baudrate=baud, timeout=READ_SLICE, do_not_open=True)
         if url.startswith("/dev/") or url.startswith("COM"):
             port.exclusive = True
         port.open()

@@ -11,6 +11,7 @@ import struct
 from dataclasses import dataclass
 
 from nodemcu_pipeline.errors import FlashError, ProtocolError, VerifyError
+from nodemcu_pipeline.flasher import diff
 from nodemcu_pipeline.flasher import protocol as p
 from nodemcu_pipeline.flasher.deflate import deflate
 from nodemcu_pipeline.flasher.session import Session
@@ -21,6 +22,9 @@ SECTOR = 0x1000
 ROM_BLOCK = 0x400
 STUB_BLOCK = 0x4000
 BLOCK_ATTEMPTS = 3
+# Blank runs at least this long are erased rather than programmed with 0xFF: a separate erase costs a
+# round trip and drains the stub's write-behind, programming 64 KB of 0xFF costs 256 page programs.
+MIN_ERASE_RUN = 16
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,11 @@ class RegionResult:
     size: int
     outcome: str  # written, unchanged, erased
     verified: bool
+    written: int = -1  # bytes rewritten or erased (sector-level reflash); -1: the whole region
+
+    @property
+    def bytes_written(self) -> int:
+        return self.size if self.written < 0 else self.written
 
 
 def rom_erase_size(offset: int, size: int) -> int:
@@ -66,7 +75,8 @@ def write_plan(
 ) -> list[RegionResult]:
     """Write every region of ``plan`` in order; raise VerifyError if any region reads back wrong."""
     session.spi_set_params(plan.size_bytes)
-    return [write_region(session, r, caps, progress) for r in plan.regions]
+    owned = diff.firmware_owned(plan)
+    return [write_region(session, r, caps, progress, owned) for r in plan.regions]
 
 
 def label(region: Region) -> str:
@@ -74,36 +84,128 @@ def label(region: Region) -> str:
 
 
 def write_region(
-    session: Session, region: Region, caps: Capabilities, progress: ProgressCallback = null_progress
+    session: Session,
+    region: Region,
+    caps: Capabilities,
+    progress: ProgressCallback = null_progress,
+    owned: tuple[tuple[int, int], ...] = (),
 ) -> RegionResult:
+    """Write only the sectors that differ (stub), or the whole region (ROM, unaligned regions)."""
     name = label(region)
     data = region.data + b"\xff" * (-len(region.data) % 4)
-    digest = hashlib.md5(data).digest()
-    if caps.skip_unchanged and session.md5(region.address, len(data)) == digest:
+    if not caps.skip_unchanged or region.address % SECTOR:
+        return _write_whole(session, region.address, data, caps, name, progress)
+    skip = diff.owned_sectors(region.address, data, owned)
+    spans = _differing(session, region.address, data, skip)
+    if spans is None:
+        return _write_whole(session, region.address, data, caps, name, progress)
+    if not spans:
         progress(ProgressEvent("write", name, len(data), len(data), "unchanged"))
-        return RegionResult(region.address, len(data), "unchanged", True)
-    aligned = region.address % SECTOR == 0 and len(data) % SECTOR == 0
-    if region.is_blank and aligned and session.stub:
-        session.erase_region(region.address, len(data))
+        return RegionResult(region.address, len(data), "unchanged", True, 0)
+    total = sum(diff.span_range(region.address, len(data), s)[1] for s in spans)
+    done = 0
+    for span in spans:
+        done += _write_span(session, region.address, data, span, name, (done, total), progress)
+    verified = caps.verify and _verify_spans(session, region.address, data, spans)
+    progress(ProgressEvent("write", name, total, total, "done"))
+    return RegionResult(region.address, len(data), "written", verified, total)
+
+
+def _differing(
+    session: Session, address: int, data: bytes, skip: frozenset[int]
+) -> list[diff.Span] | None:
+    """Spans of sectors whose flash differs from ``data``; None when most of it does (write it all).
+
+    One MD5 per 64 KB block, then one per sector inside the blocks that differ.
+    """
+    blocks = diff.block_spans(address, len(data), skip)
+    changed: list[diff.Span] = []
+    for n, block in enumerate(blocks):
+        if diff.mostly_different(n, len(changed)):
+            return None
+        if session.md5(*diff.span_range(address, len(data), block)) != diff.span_md5(data, block):
+            changed.append(block)
+    sectors = []
+    for block in changed:
+        if block.count == 1:
+            sectors.append(block.first)
+            continue
+        for i in block.sectors:
+            one = diff.Span(i, 1)
+            if session.md5(*diff.span_range(address, len(data), one)) != diff.span_md5(data, one):
+                sectors.append(i)
+    return diff.runs(sectors)
+
+
+def _write_span(
+    session: Session,
+    address: int,
+    data: bytes,
+    span: diff.Span,
+    name: str,
+    done_total: tuple[int, int],
+    progress: ProgressCallback,
+) -> int:
+    """Erase the blank parts of ``span`` and deflate-write the rest; the bytes it covers."""
+    done, total = done_total
+    covered = 0
+    parts = diff.split_blank(data, span)
+    for part, blank in parts:
+        addr, size = diff.span_range(address, len(data), part)
+        if blank and (part.count >= MIN_ERASE_RUN or len(parts) == 1):
+            session.erase_region(addr, -(-size // SECTOR) * SECTOR)
+        else:
+            chunk = data[addr - address : addr - address + size]
+            _write_deflated(session, addr, chunk, name, progress, (done + covered, total))
+        covered += size
+        progress(ProgressEvent("write", name, done + covered, total, "writing"))
+    return covered
+
+
+def _verify_spans(session: Session, address: int, data: bytes, spans: list[diff.Span]) -> bool:
+    for span in spans:
+        addr, size = diff.span_range(address, len(data), span)
+        _check_md5(session, addr, size, diff.span_md5(data, span))
+    return True
+
+
+def _check_md5(session: Session, addr: int, size: int, digest: bytes) -> None:
+    got = session.md5(addr, size)
+    if got != digest:
+        raise VerifyError(
+            f"flash at 0x{addr:x} does not match what was written "
+            f"(MD5 {got.hex()} != {digest.hex()})",
+            "Flash again, at a lower --baud if it repeats",
+        )
+
+
+def _write_whole(
+    session: Session,
+    address: int,
+    data: bytes,
+    caps: Capabilities,
+    name: str,
+    progress: ProgressCallback,
+) -> RegionResult:
+    """Write all of ``data``: erase-only when blank (stub), blank 64 KB+ runs erased, then verify."""
+    aligned = address % SECTOR == 0 and len(data) % SECTOR == 0
+    outcome = "written"
+    if data.count(0xFF) == len(data) and aligned and session.stub:
+        session.erase_region(address, len(data))
         outcome = "erased"
+    elif caps.compress and address % SECTOR == 0:
+        whole = diff.Span(0, diff.sector_count(len(data)))
+        _write_span(session, address, data, whole, name, (0, len(data)), progress)
     elif caps.compress:
-        _write_deflated(session, region.address, data, name, progress)
-        outcome = "written"
+        _write_deflated(session, address, data, name, progress, (0, len(data)))
     else:
-        _write_plain(session, region.address, data, name, progress)
-        outcome = "written"
+        _write_plain(session, address, data, name, progress)
     verified = False
     if caps.verify:
-        got = session.md5(region.address, len(data))
-        if got != digest:
-            raise VerifyError(
-                f"flash at 0x{region.address:x} does not match what was written "
-                f"(MD5 {got.hex()} != {digest.hex()})",
-                "Flash again, at a lower --baud if it repeats",
-            )
+        _check_md5(session, address, len(data), hashlib.md5(data).digest())
         verified = True
     progress(ProgressEvent("write", name, len(data), len(data), "done"))
-    return RegionResult(region.address, len(data), outcome, verified)
+    return RegionResult(address, len(data), outcome, verified)
 
 
 def _send_block(session: Session, op: int, block: bytes, seq: int, timeout: float) -> None:
@@ -121,8 +223,14 @@ def _send_block(session: Session, op: int, block: bytes, seq: int, timeout: floa
 
 
 def _write_deflated(
-    session: Session, addr: int, data: bytes, name: str, progress: ProgressCallback
+    session: Session,
+    addr: int,
+    data: bytes,
+    name: str,
+    progress: ProgressCallback,
+    done_total: tuple[int, int],
 ) -> None:
+    done, total = done_total
     packed = deflate(data)
     blocks = (len(packed) + STUB_BLOCK - 1) // STUB_BLOCK
     erase_timeout = max(3.0, 40.0 * len(data) / (1 << 20))
@@ -135,8 +243,9 @@ def _write_deflated(
         block = packed[seq * STUB_BLOCK : (seq + 1) * STUB_BLOCK]
         # The stub acknowledges a block before inflating and writing it, so allow for that work.
         _send_block(session, p.FLASH_DEFL_DATA, block, seq, timeout=max(3.0, erase_timeout / 4))
-        done = min(len(data), (seq + 1) * len(data) // blocks)
-        progress(ProgressEvent("write", name, done, len(data), "writing"))
+        progress(
+            ProgressEvent("write", name, done + (seq + 1) * len(data) // blocks, total, "writing")
+        )
     session.checked(p.FLASH_DEFL_END, struct.pack("<I", 1), timeout=10.0)
 
 

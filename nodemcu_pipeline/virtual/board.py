@@ -9,6 +9,7 @@ as garbage, as it would on a real UART.
 from __future__ import annotations
 
 import json
+import queue
 import random
 import threading
 import time
@@ -42,6 +43,10 @@ class BoardStats:
     commands: int = 0
     resets: int = 0
     boots: list[str] = field(default_factory=list)
+    # Wall clock of the first byte in and the last byte out: a flash timed from the board's side,
+    # without the host's process start and port opening (bench/flash_speed.py).
+    first_in: float | None = None
+    last_out: float | None = None
 
 
 class Board:
@@ -84,6 +89,14 @@ class Board:
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, daemon=True, name="board-timers")
+        self.timeline = flash.timeline
+        # With --realtime the chip works in its own thread: the front end only queues bytes, so an
+        # RFC 2217 line change or baud setting never waits behind a flash erase.
+        self._rx: queue.SimpleQueue[tuple[float, bytes]] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
+        self._line_free = 0.0
+        self._generation = 0
+        self._reset_at = 0.0
 
     def start(self) -> None:
         """Power on: boot like a board whose GPIO0 is held as ``--boot`` says."""
@@ -137,31 +150,49 @@ class Board:
 
     def receive(self, data: bytes) -> None:
         """Bytes from the host's TX line."""
+        if self.stats.first_in is None:
+            self.stats.first_in = time.monotonic()
+        if not self.realtime:
+            self._consume(data, 0.0)
+            return
+        self._rx.put((time.monotonic(), data))
+        with self.lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, daemon=True, name="chip")
+                self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            when, data = self._rx.get()
+            if when < self._reset_at:
+                continue  # on the wire while the chip was held in reset
+            rate = self.host_baud if self.mode == "rom" else self.uart_baud
+            # The UART receives at the line rate while the CPU works (the stub double-buffers).
+            self._line_free = max(self._line_free, when) + len(data) * 10 / rate
+            self._consume(data, self._line_free)
+
+    def _consume(self, data: bytes, arrived: float) -> None:
+        """Bytes whose last one reached the chip at ``arrived`` (0: now)."""
         with self.lock:
             self.stats.bytes_in += len(data)
             data, reset_now = self.faults.apply(data)
-            if self.realtime:
-                time.sleep(len(data) * 10 / self.uart_baud)
+            frames: list[bytes] = []
             if self.mode in ("rom", "stub"):
-                for frame in self._decoder.feed(data):
-                    self._packet(frame)
+                frames = list(self._decoder.feed(data))
             elif self.mode == "app" and self.app is not None:
                 self.app.receive(data)  # type: ignore[attr-defined]
-            if reset_now:
+        for frame in frames:
+            self._packet(frame, arrived)
+        if reset_now:
+            with self.lock:
                 # A brown-out mid-transfer: the chip restarts from flash, the host sees silence.
                 self.reset(download=False, cause=1)
 
     # -- firmware host interface ---------------------------------------------------------------
     def emit(self, data: bytes, baud: int = APP_BAUD) -> None:
         """UART output at ``baud``; garbage unless the host listens at that rate."""
-        if self.probe_host_baud is not None:
-            self.host_baud = self.probe_host_baud() or self.host_baud
-        if baud != self.host_baud:
-            data = bytes(self._garble.choice((0x00, 0x80, 0xF8, 0xE0, 0x7F, 0x1C)) for _ in data)
-        self.stats.bytes_out += len(data)
-        if self.realtime and data:
-            time.sleep(len(data) * 10 / baud)
-        self.tx(data)
+        self.timeline.wait_cpu()
+        self._send(data, baud)
 
     def request_reset(self, cause: int = 2, reason: int = REASON_SOFT_RESTART) -> None:
         """A software restart: reboot shortly after the current call returns."""
@@ -181,8 +212,8 @@ class Board:
 
     def sleep(self, seconds: float) -> None:
         self.flash.simulated_seconds += seconds
-        if self.realtime:
-            time.sleep(seconds)
+        self.timeline.work(seconds)
+        self.timeline.wait_cpu()
 
     # -- boot ----------------------------------------------------------------------------------
     def reset(self, download: bool, cause: int = 2) -> None:
@@ -190,6 +221,10 @@ class Board:
             reason = self._reason if self._reason is not None else REASON_FOR_CAUSE.get(cause, 0)
             self._reason = None
             self.stats.resets += 1
+            # Whatever the CPU was doing stops; flash work in flight is cut short.
+            self._generation += 1
+            self._reset_at = time.monotonic()
+            self.timeline.cpu = self.timeline.flash = 0.0
             self._decoder.reset()
             self.uart_baud = APP_BAUD
             mode = (1, 6) if download else (3, 6)
@@ -238,21 +273,51 @@ class Board:
     def _new_rom(self) -> RomLoader:
         return RomLoader(self.flash, Registers(self.flash, lambda: self.uart_baud, otp=self.otp))
 
-    def _packet(self, frame: bytes) -> None:
-        loader = self._loader
-        if isinstance(loader, StubLoader) and loader.reading is not None:
-            replies = loader.read_ack(frame)
-        else:
-            self.stats.commands += 1
-            replies = loader.handle(frame)
-        # The ROM autobauds on SYNC, so it always answers at the host's rate; the stub keeps the
-        # rate it inherited until CHANGE_BAUDRATE.
-        rate = self.host_baud if self.mode == "rom" else self.uart_baud
-        for rep in replies:
-            self.emit(encode(rep), rate)
-        actions, loader.after = loader.after, []
-        for action in actions:
-            self._after(action)
+    def _packet(self, frame: bytes, arrived: float) -> None:
+        """Handle one frame; its reply leaves when the CPU has done the work before it, and the
+        stub's post-process (the flash write) runs after the reply. Sleeps happen outside the lock."""
+        with self.lock:
+            if self.mode not in ("rom", "stub"):
+                return
+            generation = self._generation
+            loader = self._loader
+            self.timeline.at_least(arrived)
+            if isinstance(loader, StubLoader) and loader.reading is not None:
+                replies = loader.read_ack(frame)
+            else:
+                self.stats.commands += 1
+                replies = loader.handle(frame)
+            reply_at = self.timeline.cpu
+            post = loader.take_post() if isinstance(loader, StubLoader) else None
+            if post is not None:
+                post()
+        if self.realtime:
+            delay = reply_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        with self.lock:
+            if generation != self._generation:
+                return  # the chip was reset while it worked
+            # The ROM autobauds on SYNC, so it always answers at the host's rate; the stub keeps
+            # the rate it inherited until CHANGE_BAUDRATE.
+            rate = self.host_baud if self.mode == "rom" else self.uart_baud
+            for rep in replies:
+                self._send(encode(rep), rate)
+            actions, loader.after = loader.after, []
+            for action in actions:
+                self._after(action)
+
+    def _send(self, data: bytes, baud: int) -> None:
+        """A loader reply: paced at the line rate, not delayed by work booked after it."""
+        if self.probe_host_baud is not None:
+            self.host_baud = self.probe_host_baud() or self.host_baud
+        if baud != self.host_baud:
+            data = bytes(self._garble.choice((0x00, 0x80, 0xF8, 0xE0, 0x7F, 0x1C)) for _ in data)
+        self.stats.bytes_out += len(data)
+        if self.realtime and data:
+            time.sleep(len(data) * 10 / baud)
+        self.tx(data)
+        self.stats.last_out = time.monotonic()
 
     def _after(self, action: str) -> None:
         kind, _, arg = action.partition(":")
@@ -284,5 +349,8 @@ class Board:
                 "corrupted": self.faults.corrupted,
                 "dropped": self.faults.dropped,
                 "simulated_seconds": round(self.flash.simulated_seconds, 3),
+                "active_s": None
+                if s.first_in is None or s.last_out is None
+                else round(s.last_out - s.first_in, 4),
             }
         )

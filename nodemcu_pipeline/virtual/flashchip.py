@@ -1,7 +1,11 @@
 """An SPI NOR flash chip: erase sets bits to 1 (0xFF), programming can only clear bits.
 
 The timing model follows typical 25Q-series datasheet figures (Winbond W25Q32: sector erase 45 ms,
-64 KB block erase 150 ms, page program 0.7 ms); it is applied only when ``realtime`` is set.
+64 KB block erase 150 ms, page program 0.7 ms). Reads cost what the ESP8266 spends moving 64-byte
+chunks through the SPI0 data registers at 40 MHz (an estimate: 512 data bits plus command and
+address per chunk, plus the loop around it, ≈ 4 MB/s). Time goes onto a ``Timeline`` that is only
+slept on with ``realtime``: the caller decides whether its CPU waits for an operation (a program, a
+read) or starts it and carries on (the stub's erase-ahead), and when a reply may leave.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ PAGE = 0x100
 SECTOR_ERASE_S = 0.045
 BLOCK_ERASE_S = 0.150
 PAGE_PROGRAM_S = 0.0007
+READ_S_PER_BYTE = 1 / 4e6
 
 # Winbond W25Qxx JEDEC ids (manufacturer 0xEF, memory type 0x40, capacity byte = log2(size)).
 _CAPACITY_BYTE = {
@@ -35,6 +40,40 @@ def jedec_id_for(size: int) -> int:
     return 0xEF4000 | _CAPACITY_BYTE[size]
 
 
+class Timeline:
+    """When one chip's CPU and its flash are next free, in ``time.monotonic()`` seconds.
+
+    Work is booked ahead of the wall clock; ``wait_cpu`` sleeps until the CPU has done what was
+    booked, and only with ``realtime`` (without it the board answers at full speed).
+    """
+
+    def __init__(self, realtime: bool = False) -> None:
+        self.realtime = realtime
+        self.cpu = 0.0
+        self.flash = 0.0
+
+    def at_least(self, when: float) -> None:
+        """The CPU cannot start the next piece of work before ``when`` (e.g. a frame's last byte)."""
+        self.cpu = max(self.cpu, when, time.monotonic())
+
+    def work(self, seconds: float) -> None:
+        self.at_least(0.0)
+        self.cpu += seconds
+
+    def flash_op(self, seconds: float, wait: bool = True) -> None:
+        """A flash operation: it starts when both the CPU and the flash are free."""
+        self.at_least(0.0)
+        self.flash = max(self.cpu, self.flash) + seconds
+        if wait:
+            self.cpu = self.flash
+
+    def wait_cpu(self) -> None:
+        if self.realtime:
+            delay = self.cpu - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+
 @dataclass
 class FlashChip:
     """Raw flash contents plus NOR semantics and an optional timing model."""
@@ -44,7 +83,10 @@ class FlashChip:
     data: bytearray = field(default_factory=bytearray)
     simulated_seconds: float = 0.0
 
+    timeline: Timeline = field(default_factory=Timeline)
+
     def __post_init__(self) -> None:
+        self.timeline.realtime = self.realtime
         if self.size not in _CAPACITY_BYTE:
             raise ValueError(f"unsupported flash size {self.size}")
         if not self.data:
@@ -62,10 +104,9 @@ class FlashChip:
         jid = self.jedec_id
         return ((jid >> 16) & 0xFF) | (((jid >> 8) & 0xFF) << 8) | ((jid & 0xFF) << 16)
 
-    def _spend(self, seconds: float) -> None:
+    def _spend(self, seconds: float, wait: bool = True) -> None:
         self.simulated_seconds += seconds
-        if self.realtime:
-            time.sleep(seconds)
+        self.timeline.flash_op(seconds, wait)
 
     def _check(self, addr: int, length: int) -> None:
         if addr < 0 or length < 0 or addr + length > self.size:
@@ -75,17 +116,23 @@ class FlashChip:
         self._check(addr, length)
         return bytes(self.data[addr : addr + length])
 
-    def erase_sector(self, addr: int) -> None:
+    def timed_read(self, addr: int, length: int) -> bytes:
+        """``read`` as a program on the chip does it, spending the SPI transfer time."""
+        data = self.read(addr, length)
+        self._spend(length * READ_S_PER_BYTE)
+        return data
+
+    def erase_sector(self, addr: int, wait: bool = True) -> None:
         start = addr - addr % SECTOR
         self._check(start, SECTOR)
         self.data[start : start + SECTOR] = b"\xff" * SECTOR
-        self._spend(SECTOR_ERASE_S)
+        self._spend(SECTOR_ERASE_S, wait)
 
-    def erase_block(self, addr: int) -> None:
+    def erase_block(self, addr: int, wait: bool = True) -> None:
         start = addr - addr % BLOCK
         self._check(start, BLOCK)
         self.data[start : start + BLOCK] = b"\xff" * BLOCK
-        self._spend(BLOCK_ERASE_S)
+        self._spend(BLOCK_ERASE_S, wait)
 
     def erase_range(self, addr: int, length: int) -> None:
         """Erase whole sectors covering [addr, addr+length), 64 KB blocks where aligned."""

@@ -4,15 +4,22 @@ Differences from the ROM that a host can see: SYNC value 0, failures as ``<code>
 exact-size writes (padding beyond the declared size dropped), compressed writes inflated across blocks,
 MD5 as 16 raw bytes, READ_FLASH streamed with per-frame ACKs and a trailing MD5 frame, ERASE_*,
 CHANGE_BAUDRATE answered at the old rate, and no reply to RUN_USER_CODE.
+
+Timing follows esp-flasher-stub (``src/command_handler.c``, read for facts): FLASH_BEGIN only starts
+the first erase; a data block is checked and acknowledged first, then inflated and written while the
+host sends the next one (``post``, run by the board after the reply), erasing sector by sector (64 KB
+blocks where aligned) just ahead of the write; a write error is reported on the next command's reply;
+MD5 and READ_FLASH read the flash through SPI and hash in software before answering.
 """
 
 from __future__ import annotations
 
 import hashlib
 import zlib
+from collections.abc import Callable
 
 from nodemcu_pipeline.flasher.protocol import checksum
-from nodemcu_pipeline.virtual.flashchip import SECTOR
+from nodemcu_pipeline.virtual.flashchip import BLOCK, SECTOR
 from nodemcu_pipeline.virtual.rom import RomLoader, reply
 
 BAD_DATA_LEN = 0xC0
@@ -24,6 +31,8 @@ INFLATE_ERROR = 0xC7
 TOO_MUCH_DATA = 0xC9
 NOT_IMPLEMENTED = 0xFF
 MAX_BLOCK = 0x4000
+# Software MD5 on the 80 MHz LX106 (ROM MD5Update), an estimate: ≈ 20 cycles per byte.
+MD5_S_PER_BYTE = 1 / 4e6
 
 
 class StubLoader(RomLoader):
@@ -34,10 +43,28 @@ class StubLoader(RomLoader):
         self.state.last_value = 0
         self._inflate: zlib._Decompress | None = None
         self.reading: tuple[int, int, int, bytes] | None = None  # addr, remaining, packet, md5 src
+        self.post: Callable[[], int] | None = None  # work after the reply; returns a status code
+        self._error = 0  # a failed post-process, reported on the next command
+        self._erase_next = 0
+        self._erase_end = 0
+
+    def take_post(self) -> Callable[[], None] | None:
+        """The work to run after the current reply went out (the stub's post-process)."""
+        post, self.post = self.post, None
+        if post is None:
+            return None
+
+        def run() -> None:
+            self._error = post() or self._error
+
+        return run
 
     def handle(self, packet: bytes) -> list[bytes]:
         if len(packet) >= 8 and packet[0] == 0:
             op = packet[1]
+            if self._error:
+                code, self._error = self._error, 0
+                return self.fail(op, code)
             if not hasattr(self, f"op_{op:02x}"):
                 return self.fail(op, NOT_IMPLEMENTED)
         return super().handle(packet)
@@ -87,14 +114,31 @@ class StubLoader(RomLoader):
             return self.fail(op, TOO_MUCH_DATA)
         st = self.state
         st.flash_offset, st.flash_remaining, st.flash_active = offset, size, True
-        self.flash.erase_range(offset, size)
+        self._erase_next = offset - offset % SECTOR
+        self._erase_end = -(-(offset + size) // SECTOR) * SECTOR
+        self._erase_ahead(wait=False)
         return size, offset
+
+    def _erase_ahead(self, wait: bool = True) -> None:
+        """Start the next erase: a 64 KB block when aligned and wanted whole, else a sector."""
+        pos = self._erase_next
+        if pos >= self._erase_end:
+            return
+        if pos % BLOCK == 0 and self._erase_end - pos >= BLOCK:
+            self.flash.erase_block(pos, wait)
+            self._erase_next = pos + BLOCK
+        else:
+            self.flash.erase_sector(pos, wait)
+            self._erase_next = pos + SECTOR
 
     def _write(self, payload: bytes) -> bool:
         st = self.state
         chunk = payload[: st.flash_remaining]
         if len(chunk) < len(payload) and payload[len(chunk) :].strip(b"\xff"):
             return False
+        while self._erase_next < min(st.flash_offset + len(chunk), self._erase_end):
+            # Each erase starts once the flash is free; the program below waits for the last one.
+            self._erase_ahead(wait=False)
         self.flash.program(st.flash_offset, chunk)
         st.flash_offset += len(chunk)
         st.flash_remaining -= len(chunk)
@@ -110,7 +154,8 @@ class StubLoader(RomLoader):
         payload = self.data_block(op, data, chk)
         if isinstance(payload, list):
             return payload
-        return self.ok(op) if self._write(payload) else self.fail(op, TOO_MUCH_DATA)
+        self.post = lambda: 0 if self._write(payload) else TOO_MUCH_DATA
+        return self.ok(op)
 
     def op_04(self, op: int, data: bytes, chk: int) -> list[bytes]:  # FLASH_END
         return self._end(op, data)
@@ -141,11 +186,17 @@ class StubLoader(RomLoader):
         payload = self.data_block(op, data, chk)
         if isinstance(payload, list):
             return payload
-        try:
-            out = self._inflate.decompress(payload)
-        except zlib.error:
-            return self.fail(op, INFLATE_ERROR)
-        return self.ok(op) if self._write(out) else self.fail(op, TOO_MUCH_DATA)
+        inflate = self._inflate
+
+        def post() -> int:
+            try:
+                out = inflate.decompress(payload)
+            except zlib.error:
+                return INFLATE_ERROR
+            return 0 if self._write(out) else TOO_MUCH_DATA
+
+        self.post = post
+        return self.ok(op)
 
     def op_12(self, op: int, data: bytes, chk: int) -> list[bytes]:  # FLASH_DEFL_END
         return self._end(op, data)
@@ -154,7 +205,9 @@ class StubLoader(RomLoader):
         w = self.words(data, 2)
         if w is None or w[0] + w[1] > self.flash.size:
             return self.fail(op, BAD_DATA_LEN)
-        return self.ok(op, hashlib.md5(self.flash.read(w[0], w[1])).digest())
+        data = self.flash.timed_read(w[0], w[1])
+        self.flash.timeline.work(len(data) * MD5_S_PER_BYTE)
+        return self.ok(op, hashlib.md5(data).digest())
 
     def op_14(self, op: int, data: bytes, chk: int) -> list[bytes]:  # GET_SECURITY_INFO
         return self.fail(op, NOT_IMPLEMENTED)
@@ -190,7 +243,8 @@ class StubLoader(RomLoader):
     def _next_read_frame(self) -> bytes:
         assert self.reading is not None
         offset, remaining, packet, whole = self.reading
-        chunk = self.flash.read(offset, min(packet, remaining))
+        chunk = self.flash.timed_read(offset, min(packet, remaining))
+        self.flash.timeline.work(len(chunk) * MD5_S_PER_BYTE)
         self.reading = (offset + len(chunk), remaining - len(chunk), packet, whole)
         return chunk
 

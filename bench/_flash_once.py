@@ -1,0 +1,42 @@
+"""One flash with our flasher as its own process (bench/flash_speed.py times it like esptool's CLI).
+
+    python bench/_flash_once.py PORT BAUD ADDRESS FILE [LAYOUT]
+
+Prints one JSON line: per region its outcome and the bytes it rewrote.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from nodemcu_pipeline.flasher import api  # noqa: E402
+from nodemcu_pipeline.plan import FlashPlan, Region  # noqa: E402
+
+
+def main(argv: list[str]) -> int:
+    port, baud, address, path = argv[:4]
+    layout = argv[4] if len(argv) > 4 else None
+    region = Region(int(address, 0), Path(path).read_bytes(), "firmware")
+    report = api.flash(
+        port,
+        lambda size: FlashPlan(size, "keep", "keep", (region,), layout),
+        baud=int(baud),
+        after="no-reset",
+    )
+    print(
+        json.dumps(
+            [
+                {"outcome": r.outcome, "written": r.bytes_written, "size": r.size}
+                for r in report.results
+            ]
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
