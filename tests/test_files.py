@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -107,7 +108,14 @@ def test_the_commands_as_a_user_runs_them(tmp_path):
         proc = inv("upload", "init.lua,app.lua")
         assert proc.returncode == 0, proc.stderr
         assert "uploaded app.lua (18 bytes, adler32 checked on the board)" in proc.stdout
-        assert inv("upload", "app.lua", "--to", "main.lua", "--compile").returncode == 0
+        resets = board.board.stats.resets
+        proc = inv("upload", "app.lua", "--to", "main.lua", "--compile", "--restart")
+        assert proc.returncode == 0, proc.stderr
+        assert "compiled main.lua -> main.lc" in proc.stdout and "restarting" in proc.stdout
+        deadline = time.monotonic() + 10
+        while board.board.stats.resets == resets and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert board.board.stats.resets == resets + 1
         listing = inv("ls").stdout
         assert "init.lua" in listing and "main.lc" in listing and "main.lua" not in listing
         proc = inv("run", "main.lc")
