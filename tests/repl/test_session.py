@@ -99,10 +99,11 @@ def test_chatty_firmware_every_100_to_250_ms_does_not_desynchronise(tmp_path, te
                 assert repl.exec("for j=1,3 do print(j) end").split() == ["1", "2", "3"]
 
 
-def test_a_timer_in_init_lua_printing_every_100_to_250_ms_does_not_desynchronise(tmp_path):
+@pytest.mark.parametrize("pty", [False, True], ids=["rfc2217", "pty"])
+def test_a_timer_in_init_lua_printing_every_100_to_250_ms_does_not_desynchronise(tmp_path, pty):
     chip = nodemcu_chip()
     put_files(chip, {"init.lua": CHATTY_INIT})
-    with board_from(tmp_path, chip) as board, session(board) as repl:
+    with board_from(tmp_path, chip, pty=pty) as board, session(board) as repl:
         for i in range(30):
             assert repl.eval(f"{i}*2") == str(i * 2)
             time.sleep(0.05)
