@@ -7,7 +7,7 @@ before anything is written.
 from __future__ import annotations
 
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nodemcu_pipeline.atomic import atomic_write_bytes
@@ -21,7 +21,7 @@ from nodemcu_pipeline.layout import (
     parse_generation,
 )
 from nodemcu_pipeline.paths import refuse_overwriting
-from nodemcu_pipeline.plan import FlashPlan, build_plan, merge, split_firmware
+from nodemcu_pipeline.plan import FlashPlan, build_plan, merge, split_firmware, validate
 from nodemcu_pipeline.plan_file import plan_outputs, write_plan
 
 
@@ -94,8 +94,14 @@ def assemble(
     flash_freq: str = "keep",
     init_data: str | None = None,
     merged: str | None = None,
+    fs_dir: str | None = None,
+    tool_image: str | None = None,
 ) -> AssembleResult:
-    """Validate the inputs, build the plan, write plan.json (+ region files) and the merged image."""
+    """Validate the inputs, build the plan, write plan.json (+ region files) and the merged image.
+
+    With ``fs_dir`` the plan also carries a SPIFFS image of that directory at the firmware's
+    file-system offset, made by the build's spiffsimg (in ``tool_image``, default the build's image).
+    """
     if not firmware:
         raise UsageError(
             "no firmware image given", "Pass a combined image or 0x00000.bin 0x10000.bin"
@@ -121,6 +127,12 @@ def assemble(
         name, address = parse_init_data_arg(init_data)
         blob = read_input(name, "init data")
     plan = build_plan(regions, the_layout, blob, address, flash_mode, flash_freq)
+    if fs_dir:
+        from nodemcu_pipeline.fs_image import fs_region
+
+        fs = fs_region(fs_dir, the_layout, list(plan.regions), build_dir, tool_image)
+        plan = replace(plan, regions=(*plan.regions, fs))
+        validate(plan, the_layout)
     inputs = [Path(f) for f in firmware] + ([Path(name)] if init_data else [])
     outputs = plan_outputs(plan, build_dir) + ([Path(merged)] if merged else [])
     refuse_overwriting(outputs, inputs, "--merged / --build-dir")
@@ -149,6 +161,8 @@ def plan_source(
     flash_freq: str = "keep",
     init_data: str | None = None,
     flash_size: str = "detect",
+    fs_dir: str | None = None,
+    tool_image: str | None = None,
 ):  # noqa: ANN201
     """A function of the detected flash size that yields the plan to flash.
 
@@ -158,6 +172,11 @@ def plan_source(
     from nodemcu_pipeline.plan import load_plan
 
     if plan:
+        if fs_dir:
+            raise UsageError(
+                "--fs-dir cannot be added to a ready --plan",
+                "Pass --fs-dir to invoke assemble when making the plan, or drop --plan",
+            )
         loaded = load_plan(Path(plan))
         return lambda detected: loaded
     images = list(firmware or []) or latest_build_images(build_dir)
@@ -171,6 +190,16 @@ def plan_source(
 
     def for_size(detected: str) -> FlashPlan:
         size = detected if flash_size in (None, "", "detect") else flash_size
-        return assemble(images, size, build_dir, layout, flash_mode, flash_freq, init_data).plan
+        return assemble(
+            images,
+            size,
+            build_dir,
+            layout,
+            flash_mode,
+            flash_freq,
+            init_data,
+            fs_dir=fs_dir,
+            tool_image=tool_image,
+        ).plan
 
     return for_size

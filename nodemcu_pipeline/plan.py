@@ -24,11 +24,14 @@ INIT_DATA_MAGIC = 0x05
 PURPOSE_FIRMWARE = "firmware"
 PURPOSE_INIT_DATA = "init-data"
 PURPOSE_BLANK = "blank"
+PURPOSE_FILESYSTEM = (
+    "filesystem"  # a SPIFFS image at the firmware's file-system offset (fs_image.py)
+)
 
 
 @dataclass(frozen=True)
 class Region:
-    """Bytes to put at ``address``; ``purpose`` says why (firmware, init-data, blank)."""
+    """Bytes to put at ``address``; ``purpose`` says why (firmware, init-data, blank, filesystem)."""
 
     address: int
     data: bytes
@@ -210,8 +213,10 @@ def _check_purpose(r: Region) -> None:
             f"blank region {label} at 0x{r.address:x} is not whole erased (0xFF) sectors",
             "Blank regions erase sectors; regenerate the plan with invoke assemble",
         )
-    elif r.purpose not in (PURPOSE_FIRMWARE, PURPOSE_INIT_DATA, PURPOSE_BLANK):
-        raise PlanError(f"unknown region purpose {r.purpose!r}", "Use firmware, init-data or blank")
+    elif r.purpose not in (PURPOSE_FIRMWARE, PURPOSE_INIT_DATA, PURPOSE_BLANK, PURPOSE_FILESYSTEM):
+        raise PlanError(
+            f"unknown region purpose {r.purpose!r}", "Use firmware, init-data, blank or filesystem"
+        )
 
 
 def _check_system_areas(regions: list[Region], layout: Layout) -> None:
@@ -229,7 +234,10 @@ def _check_system_areas(regions: list[Region], layout: Layout) -> None:
             "Regenerate the plan with invoke assemble (and --init-data for SDK 2 firmware)",
         )
     stray = [
-        r for r in regions if r.purpose != PURPOSE_FIRMWARE and (r.address, r.purpose) not in wanted
+        r
+        for r in regions
+        if r.purpose not in (PURPOSE_FIRMWARE, PURPOSE_FILESYSTEM)
+        and (r.address, r.purpose) not in wanted
     ]
     if stray:
         r = stray[0]
@@ -243,6 +251,8 @@ def _check_system_areas(regions: list[Region], layout: Layout) -> None:
 def _check_reserved(regions: list[Region], layout: Layout) -> None:
     firmware_writes_phy = layout.generation is not Generation.SDK2
     for r in regions:
+        if r.purpose == PURPOSE_FILESYSTEM:
+            _check_filesystem(r, layout)
         if r.purpose != PURPOSE_FIRMWARE:
             continue
         for start, end, name in layout.reserved():
@@ -258,6 +268,17 @@ def _check_reserved(regions: list[Region], layout: Layout) -> None:
                 f"The image is too big for the {layout.generation.value} layout on "
                 f"{layout.flash_size.name}; use a larger flash or a smaller build",
             )
+
+
+def _check_filesystem(r: Region, layout: Layout) -> None:
+    """A file-system image lies after the boot sectors and ends before the system parameters."""
+    low = layout.phy_data + SECTOR
+    if r.address < low or r.end > layout.system_params[0]:
+        raise PlanError(
+            f"file-system image at 0x{r.address:x}-0x{r.end - 1:x} is outside the space between the "
+            f"firmware and the system parameters (0x{low:x}-0x{layout.system_params[0] - 1:x})",
+            "Regenerate the plan with invoke assemble --fs-dir",
+        )
 
 
 def write_plan(plan: FlashPlan, build_dir: Path) -> Path:

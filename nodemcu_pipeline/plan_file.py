@@ -29,6 +29,7 @@ from nodemcu_pipeline.layout import (
 )
 from nodemcu_pipeline.plan import (
     PURPOSE_BLANK,
+    PURPOSE_FILESYSTEM,
     PURPOSE_FIRMWARE,
     PURPOSE_INIT_DATA,
     FlashPlan,
@@ -38,7 +39,7 @@ from nodemcu_pipeline.plan import (
 
 TOP_KEYS = frozenset({"flash_size", "flash_mode", "flash_freq", "layout", "notes", "regions"})
 REGION_KEYS = frozenset({"address", "size", "sha256", "purpose", "file"})
-PURPOSES = (PURPOSE_FIRMWARE, PURPOSE_INIT_DATA, PURPOSE_BLANK)
+PURPOSES = (PURPOSE_FIRMWARE, PURPOSE_INIT_DATA, PURPOSE_BLANK, PURPOSE_FILESYSTEM)
 ADDRESS_LIMIT = 1 << 32
 MAX_PLAN_BYTES = 1024 * 1024  # a plan.json is a few hundred bytes; anything this big is not one
 REWRITE = "Run invoke assemble again to write a fresh plan"

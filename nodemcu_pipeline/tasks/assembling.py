@@ -21,6 +21,10 @@ from nodemcu_pipeline.cli import task_errors
         "init-data": "SDK init data for sdk2 layouts: FILE (or FILE@ADDR to have the address checked)",
         "merged": "also write one merged image here (flash it at 0x0)",
         "build-dir": "where plan.json and the region files go (default: build)",
+        "fs-dir": "add a SPIFFS image of this directory at the firmware's file-system offset "
+        "(after the firmware and its LFS, up to the system parameters; NodeMCU 3.x built by "
+        "invoke build, whose spiffsimg makes it in the build container)",
+        "image": "build image to run spiffsimg in (default: the one the build used)",
     },
 )
 @task_errors
@@ -34,6 +38,8 @@ def assemble(
     init_data=None,
     merged=None,
     build_dir=None,
+    fs_dir=None,
+    image=None,
 ):
     """Compute and check the flash plan for a board: addresses, init data, header, fit."""
     from nodemcu_pipeline.assemble import assemble as run_assemble
@@ -53,7 +59,16 @@ def assemble(
         )
     images = list(firmware or []) or latest_build_images(s.build_dir)
     result = run_assemble(
-        images, size, s.build_dir, s.layout, s.flash_mode, s.flash_freq, init_data, merged
+        images,
+        size,
+        s.build_dir,
+        s.layout,
+        s.flash_mode,
+        s.flash_freq,
+        init_data,
+        merged,
+        fs_dir=fs_dir,
+        tool_image=image,
     )
     how = "detected from the image" if result.detected else "as given"
     print(f"layout {result.layout.generation.value} ({how}) on {result.layout.flash_size.name}")

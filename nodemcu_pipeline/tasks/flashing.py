@@ -29,6 +29,9 @@ from nodemcu_pipeline.tasks.farm import FARM_HELP, farm_requested, flash_farm
         "format": "file system check after flashing: auto (format only a failing FS that lists no files),"
         " always (format even with files), never",
         "build-dir": "build directory (default: build)",
+        "fs-dir": "also flash a SPIFFS image of this directory at the firmware's file-system offset "
+        "(NodeMCU 3.x built by invoke build; see invoke assemble --fs-dir)",
+        "image": "build image whose spiffsimg makes the --fs-dir image (default: the build's)",
     },
 )
 @task_errors
@@ -53,6 +56,8 @@ def flash(
     jobs=None,
     timeout=None,
     report=None,
+    fs_dir=None,
+    image=None,
 ):
     """Flash a plan or images with the built-in flasher, verify them, then check the REPL."""
     from nodemcu_pipeline.assemble import plan_source
@@ -92,6 +97,8 @@ def flash(
         s.flash_freq,
         init_data,
         flash_size or s.flash_size,
+        fs_dir=fs_dir,
+        tool_image=image,
     )
     if farm:
         flags = dict(no_stub=no_stub, no_verify=no_verify, erase_all=erase_all, no_check=no_check)
