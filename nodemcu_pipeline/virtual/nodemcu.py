@@ -32,11 +32,13 @@ from typing import Any, Protocol
 from nodemcu_pipeline.errors import PipelineError
 from nodemcu_pipeline.image import detect_generation, parse_image
 from nodemcu_pipeline.layout import Generation, flash_size_from_header_code
+from nodemcu_pipeline.partitions import Partitions, place, read_default_table
 from nodemcu_pipeline.virtual import modules
 from nodemcu_pipeline.virtual.clock import BoardClock
 from nodemcu_pipeline.virtual.flashchip import SECTOR, FlashChip
 from nodemcu_pipeline.virtual.fs import ALIGN, MAGIC, FileSystem
 from nodemcu_pipeline.virtual.heap import free_heap
+from nodemcu_pipeline.virtual.lfs_region import LfsRegion
 from nodemcu_pipeline.virtual.lua_repl import LuaRepl
 from nodemcu_pipeline.virtual.taskloop import TaskLoop
 
@@ -87,6 +89,7 @@ class NodeMCUApp:
         self.baud = APP_BAUD
         self.repl: LuaRepl | None = None
         self.fs: FileSystem | None = None
+        self.lfs: LfsRegion | None = None
         self.boot_reason = (1, 0)
         self.generation = Generation.NODEMCU3
         self.header_size = self.flash.size
@@ -141,8 +144,13 @@ class NodeMCUApp:
             return None
         phy = 0x0F000 if self.generation is Generation.NODEMCU3 else 0x0C000
         record = self._record(phy)
+        parts = self._partitions()
+        if parts is not None and parts.lfs[1]:
+            self.lfs = LfsRegion(self.flash, *parts.lfs)
         if record is None:
             start = max(_round_up(fw_end, ALIGN), IROM + ALIGN)
+            if parts is not None and parts.spiffs[1]:
+                start = parts.spiffs[0]
             self._write_sector(phy, self._phy_bytes(phy), self._record_bytes(start))
             self.host.request_reset(2)
             return None
@@ -157,8 +165,38 @@ class NodeMCUApp:
             return  # no room for a file system: file operations fail
         self.fs = FileSystem.mount(self.flash, start, end - start)
         if self.fs is None:
+            self.fs = self._import_spiffs(start, end - start)
+        if self.fs is None:
             self.say("Formatting file system. Please wait...\n")
             self.fs = self._format(start, end - start)
+
+    def _partitions(self) -> Partitions | None:
+        """Where a real 3.x image's compiled-in partition table puts LFS and SPIFFS (None for the
+        example firmware, which has no table)."""
+        table = read_default_table(self.flash.read(IROM, min(SECTOR, self.flash.size - IROM)))
+        try:
+            return place(table, self.header_size) if table is not None else None
+        except PipelineError:
+            return None
+
+    def _import_spiffs(self, start: int, size: int) -> FileSystem | None:
+        """A real SPIFFS image at the FS offset (``invoke assemble --fs-dir``) mounts as it does on a
+        board: its files are read (virtual/spiffs_image.py) into this board's own file system
+        model, which then replaces the image in flash. None when there is no SPIFFS there."""
+        from nodemcu_pipeline.virtual import spiffs_image
+
+        data = self.flash.read(start, size)
+        geometry = spiffs_image.probe(data, 0, size)
+        if geometry is None:
+            return None
+        try:
+            files = spiffs_image.read_files(data, geometry)
+        except spiffs_image.SpiffsDamaged:
+            return None
+        fs = FileSystem.format(self.flash, start, size)
+        for name, content in files.items():
+            fs.write(name, content)
+        return fs
 
     def _format(self, start: int, size: int) -> FileSystem:
         dots = self.generation is not Generation.SDK2
@@ -240,6 +278,9 @@ class NodeMCUApp:
             end = parse_image(self.flash.read(0, min(self.flash.size, IROM))).length
         except PipelineError:
             end = SECTOR
+        table = read_default_table(self.flash.read(IROM, min(SECTOR, self.flash.size - IROM)))
+        if table is not None and table.irom_end <= self.flash.size:
+            return max(end, table.irom_end)  # a real image says where its text ends
         pos = IROM
         blank = b"\xff" * SECTOR
         while pos < self.flash.size:

@@ -6,8 +6,11 @@ collection, as NodeMCU's EGC keeps it); ``node.restart()`` reboots through the R
 ``node.input`` queues lines for the interpreter; ``node.output`` redirects ``print``;
 ``node.task.post`` queues a callback task; ``node.setonerror`` replaces the callback error reporter;
 ``node.compile`` writes ``string.dump`` bytecode to ``name.lc``; ``node.setcpufreq(160)`` doubles the
-instruction rate. Not modelled: deep sleep timing (``dsleep`` restarts at once, rst cause 5), LFS
-(this firmware has no LFS partition: ``node.LFS.reload`` fails as such a build does).
+instruction rate. ``node.LFS`` works on the region a real image's partition table gives LFS
+(virtual/lfs_region.py: ``reload`` checks and writes the image and restarts, ``list`` reads the module
+names back from flash, ``get`` finds them but their bytecode is not run); without one,
+``node.LFS.reload`` fails as such a build does. Not modelled: deep sleep timing (``dsleep`` restarts
+at once, rst cause 5).
 """
 
 from __future__ import annotations
@@ -49,9 +52,11 @@ function node.info(group)
             git_commit_dts = info.dts, node_version_major = info.major,
             node_version_minor = info.minor, node_version_revision = info.revision}
   elseif group == "build_config" then
-    return {ssl = info.ssl, lfs_size = 0, modules = info.modules, number_type = "float"}
+    return {ssl = info.ssl, lfs_size = api.lfs_info()[2], modules = info.modules,
+            number_type = "float"}
   elseif group == "lfs" then
-    return {lfs_size = 0}
+    local base, size, used = unpack(api.lfs_info())
+    return {lfs_base = base, lfs_mapped = base + 0x40200000, lfs_size = size, lfs_used = used}
   end
   error("bad argument #1 to 'info' (invalid group)", 2)
 end
@@ -115,9 +120,13 @@ function node.task.post(prio, f)
   api.post(prio, f)
 end
 node.LFS = {}
-function node.LFS.get() return nil end
-function node.LFS.list() return nil end
-function node.LFS.reload() return "No LFS partition allocated" end
+function node.LFS.get(name)
+  if api.lfs_has(name) then
+    return function() error("the virtual board does not run LFS bytecode (" .. name .. ")", 2) end
+  end
+end
+function node.LFS.list() return api.lfs_list() end
+function node.LFS.reload(name) return api.lfs_reload(name) end
 node.flashindex = node.LFS.get
 function node.flashreload() return node.LFS.reload() end
 """
@@ -142,11 +151,43 @@ class NodeApi:
         return self.app.repl.heap_free()
 
     def partitions(self) -> Any:
-        fs = self.app.fs
+        fs, lfs = self.app.fs, self.app.lfs
         start, size = (fs.start, fs.size) if fs is not None else (0, 0)
+        base, length = (lfs.address, lfs.size) if lfs is not None else (0, 0)
         return self.app.repl_table(
-            {b"lfs_addr": 0, b"lfs_size": 0, b"spiffs_addr": start, b"spiffs_size": size}
+            {b"lfs_addr": base, b"lfs_size": length, b"spiffs_addr": start, b"spiffs_size": size}
         )
+
+    def lfs_info(self) -> Any:
+        lfs = self.app.lfs
+        values = (lfs.address, lfs.size, lfs.used()) if lfs is not None else (0, 0, 0)
+        return self.app.repl_table(dict(enumerate(values, 1)))
+
+    def lfs_list(self) -> Any:
+        names = self.app.lfs.modules() if self.app.lfs is not None else None
+        if names is None:
+            return None
+        return self.app.repl_table({i: n.encode() for i, n in enumerate(names, 1)})
+
+    def lfs_has(self, name: Any) -> bool:
+        names = self.app.lfs.modules() if self.app.lfs is not None else None
+        return isinstance(name, bytes) and names is not None and name.decode() in names
+
+    def lfs_reload(self, name: Any) -> bytes | None:
+        """lflash.c's first pass: an error message is returned; success restarts the board."""
+        lfs, fs = self.app.lfs, self.app.fs
+        if lfs is None:
+            return b"No LFS partition allocated"
+        data = fs.read(bytes(name).decode("latin-1")) if fs is not None and name else None
+        error, image = lfs.check(data)
+        if error is not None:
+            return error.encode()
+        lfs.write(image)
+        self.app.say("LFS region updated.  Restarting.\n")
+        assert self.app.repl is not None
+        self.app.repl.halted = True
+        self.app.host.request_reset(2, 4)
+        return None
 
     def input(self, text: bytes) -> None:
         for line in bytes(text).replace(b"\r", b"").split(b"\n"):
@@ -174,8 +215,9 @@ class NodeApi:
 
 
 _METHODS = (
-    "restart dsleep heap partitions input output setonerror post getcontents putcontents".split()
-)
+    "restart dsleep heap partitions input output setonerror post getcontents putcontents "
+    "lfs_info lfs_list lfs_has lfs_reload"
+).split()
 
 
 def install(app: NodeMCUApp, lib: Any, info: dict[str, Any]) -> None:
