@@ -17,10 +17,21 @@ from nodemcu_pipeline.tasks import (
     files,
     flashing,
     initdata,
+    lfs,
     releasing,
 )
 
-STAGE_MODULES = (assembling, flashing, initdata, building, checking, files, releasing, farm)
+STAGE_MODULES = (
+    assembling,
+    flashing,
+    initdata,
+    building,
+    checking,
+    files,
+    releasing,
+    farm,
+    lfs,
+)
 
 
 def collection() -> Collection:

@@ -1,0 +1,52 @@
+"""Task: lfs (compile Lua into an LFS image for the built firmware, optionally load it on a board)."""
+
+from __future__ import annotations
+
+from invoke import task
+
+from nodemcu_pipeline.cli import PORT_HELP, say, task_errors
+
+
+@task(
+    help={
+        "src": "a directory of .lua files (searched recursively) or .lua files, comma-separated; "
+        "each file becomes the LFS module named after it",
+        "out": "the image to write (default: lfs.img)",
+        "build-dir": "the build whose luac.cross and LFS size to use (default: build)",
+        "image": "build image to run luac.cross in (default: the one the build used)",
+        "upload": "then write the image to the board, node.LFS.reload it and check node.LFS.list()",
+        "port": PORT_HELP,
+        "to": "name of the image on the board (default: lfs.img)",
+    },
+)
+@task_errors
+def lfs(c, src, out="lfs.img", build_dir=None, image=None, upload=False, port=None, to="lfs.img"):
+    """Compile Lua sources with the build's luac.cross -f into an LFS image that fits the firmware."""
+    from pathlib import Path
+
+    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.errors import UsageError
+    from nodemcu_pipeline.lfs import compile_lfs
+
+    s = settings(c.config, build_dir=build_dir, port=port)
+    if upload and not _board_name_ok(to):
+        raise UsageError(f"--to {to!r} is not a board file name", "Use e.g. --to lfs.img")
+    paths = [p for p in str(src).split(",") if p]
+    result = compile_lfs(paths, s.build_dir, Path(out), image)
+    print(
+        f"lfs: {result.path} ({result.file_size} bytes; {result.image_size} of the firmware's "
+        f"{result.lfs_size} LFS bytes) modules {','.join(result.modules)}"
+    )
+    if upload:
+        from nodemcu_pipeline.flasher.ports import resolve_port
+        from nodemcu_pipeline.lfs_upload import upload_lfs
+
+        data = result.path.read_bytes()
+        listed = upload_lfs(resolve_port(s.port), to, data, result.modules, say)
+        print(f"lfs: node.LFS.list() = {','.join(listed)}")
+
+
+def _board_name_ok(name: str) -> bool:
+    import re
+
+    return bool(re.fullmatch(r"[A-Za-z0-9_.-]{1,27}", name))
