@@ -78,6 +78,13 @@ def place(table: DefaultTable, flash_bytes: int) -> Partitions:
         last = lfs_addr + lfs_size
     fs_addr, fs_size = table.spiffs
     top = flash_bytes - SYSTEM_PARAMETER_SIZE
+    if last > top:
+        raise LayoutError(
+            f"the firmware and its {lfs_size // 1024} KB LFS end at 0x{last:x}, beyond the "
+            f"system parameters of {flash_bytes // 1024} KB flash (NodeMCU would print "
+            "'Partition invalid alignment' and hang)",
+            "Use a larger flash or a smaller --lfs-size",
+        )
     if fs_size == ALL:
         fs_addr = fs_addr or last
         fs_size = top - fs_addr

@@ -788,8 +788,45 @@ SOAK = [
     Case("soak-empty-faults", ("soak", "--kinds", ",,"), ("soak fault",), 2),
 ]
 
+# LFS and file-system images (issue 13 items 3, 4): refused before any container starts.
+NO_LFS_FW = b"\tLFS: 0x0 bytes total capacity\n" + b"\xff" * 64
+LFS_CASES = [
+    Case("lfs-missing-source", ("lfs", "nothing-here"), ("does not exist",), 2),
+    Case("lfs-no-lua-files", ("lfs", "src"), ("no .lua files",), 2, {"src/readme.txt": b"x\n"}),
+    Case(
+        "lfs-two-files-one-module",
+        ("lfs", "src"),
+        ("both be LFS module",),
+        2,
+        {"src/a.lua": b"x=1\n", "src/sub/a.lua": b"y=2\n"},
+    ),
+    Case("lfs-no-build", ("lfs", "src"), ("no firmware build",), 1, {"src/a.lua": b"x=1\n"}),
+    Case(
+        "lfs-firmware-without-lfs",
+        ("lfs", "src"),
+        ("has no LFS", "--lfs-size"),
+        2,
+        {"src/a.lua": b"x=1\n", "build/firmware/0x10000.bin": NO_LFS_FW},
+    ),
+    Case(
+        "assemble-fs-dir-without-partition-table",
+        (*ASM, "--flash-size", "4MB", "--fs-dir", "files"),
+        ("partition table",),
+        1,
+        {**FW3, "files/init.lua": b"print(1)\n"},
+    ),
+    Case(
+        "flash-fs-dir-with-a-ready-plan",
+        ("flash", "--plan", "plan.json", "--fs-dir", "files", "--port", "socket://127.0.0.1:9"),
+        ("--fs-dir", "--plan"),
+        2,
+        {"files/init.lua": b"print(1)\n"},
+    ),
+]
+
 CATALOG: list[Case] = (
-    ASSEMBLE
+    LFS_CASES
+    + ASSEMBLE
     + FLASHER
     + BUILD
     + CHAIN
