@@ -124,6 +124,7 @@ function node.LFS.get(name)
   if api.lfs_has(name) then
     return function() error("the virtual board does not run LFS bytecode (" .. name .. ")", 2) end
   end
+  return nil
 end
 function node.LFS.list() return api.lfs_list() end
 function node.LFS.reload(name) return api.lfs_reload(name) end
