@@ -23,15 +23,13 @@ from nodemcu_pipeline.sources.build_copy import read_output
 from nodemcu_pipeline.sources.docker_build import (
     CONTAINER_LABEL,
     COPY_DIR,
-    DEFAULT_IMAGE,
     MOUNT,
     STAGE,
     _kill_quietly,
     _remove_quietly,
     build_user,
-    docker_client,
-    ensure_image,
 )
+from nodemcu_pipeline.sources.docker_engine import DEFAULT_IMAGE, docker_client, ensure_image
 from nodemcu_pipeline.sources.docker_transfer import engine_is_remote
 from nodemcu_pipeline.stage import load_record
 
