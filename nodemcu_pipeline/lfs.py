@@ -18,7 +18,6 @@ from pathlib import Path
 
 from nodemcu_pipeline.atomic import atomic_write_bytes
 from nodemcu_pipeline.errors import BuildError, UsageError
-from nodemcu_pipeline.sources.build_tools import IN, OUT, run_tool
 
 LFS_FIELD = re.compile(rb"\tLFS: (0x[0-9a-fA-F]+|\d+) bytes")
 IMAGE_SIZE = re.compile(r"Image size: (\d+)")
@@ -140,6 +139,8 @@ def compile_lfs(
     lfs_size: int | None = None,
 ) -> LfsImage:
     """Compile ``paths`` into ``out`` with the build's luac.cross, checked to fit the firmware's LFS."""
+    from nodemcu_pipeline.sources.build_tools import IN, OUT, run_tool
+
     sources = collect_sources(paths)
     files, origin = _inputs(sources)
     region = lfs_size if lfs_size is not None else build_lfs_size(build_dir)
@@ -175,12 +176,29 @@ def compile_lfs(
 def _luac_error(lines: list[str], origin: dict[str, Path]) -> str:
     """luac.cross's own message (``luac.cross: /opt/in/a.lua:3: '=' expected ...``) with the user's
     path instead of the container's."""
+    from nodemcu_pipeline.sources.build_tools import IN
+
     text = next((line for line in lines if "luac.cross" in line and ":" in line), None)
     text = text or (lines[-1] if lines else "luac.cross failed without a message")
     text = re.sub(r"^\S*luac\.cross(\.int)?:\s*", "", text.strip())
     for name, src in origin.items():
         text = text.replace(f"{IN}/{name}", str(src))
     return f"luac.cross: {text}"[:300]
+
+
+# luac.cross keeps each source's name (``@/path/name.lua``) among an image's strings.
+SOURCE_NAME = re.compile(rb"@[!-~]*?([^/@\\\0]+)\.lua(?=[\0-\x1f\x7f-\xff]|$)")
+
+
+def modules_in(raw: bytes) -> list[str]:
+    """The module names of an inflated LFS image: each source file's corename, sorted."""
+    return sorted({module_name(m[1].decode("latin-1")) for m in SOURCE_NAME.finditer(raw)})
+
+
+def image_modules(data: bytes) -> list[str]:
+    """The module names an ``lfs.img`` file will give ``node.LFS.list()``."""
+    read_header(data)
+    return modules_in(zlib.decompress(data, 16 + zlib.MAX_WBITS))
 
 
 def read_header(data: bytes) -> tuple[int, int]:

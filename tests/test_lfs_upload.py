@@ -1,29 +1,17 @@
-"""The LFS upload's string literals survive real Lua 5.1 byte for byte, in lines NodeMCU accepts."""
+"""What the LFS upload reads from an image and from the board's answer."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from lupa import LuaRuntime
+from pathlib import Path
 
-from nodemcu_pipeline.lfs_upload import LINE_BUDGET, _chunks, lua_literal, parse_list
+from nodemcu_pipeline.lfs import image_modules
+from nodemcu_pipeline.lfs_upload import parse_list
 
-LUA = LuaRuntime(encoding=None)
-
-
-@settings(max_examples=200)
-@given(st.binary(max_size=600))
-def test_literals_round_trip_through_lua(data: bytes) -> None:
-    assert LUA.eval(lua_literal(data)) == data
-    pieces = _chunks(data)
-    assert b"".join(LUA.eval(p) for p, _ in pieces) == data
-    assert all(len(f"_lfsf:write({p})") < 255 for p, _ in pieces)
-    assert all(len(p) <= LINE_BUDGET + 6 for p, _ in pieces)
+IMAGE = Path(__file__).parent / "virtual" / "lfs_greet.img"  # luac.cross -f greet.lua _init.lua
 
 
-def test_every_byte_value() -> None:
-    data = bytes(range(256)) * 3
-    assert b"".join(LUA.eval(p) for p, _ in _chunks(data)) == data
+def test_the_modules_an_image_will_list() -> None:
+    assert image_modules(IMAGE.read_bytes()) == ["_init", "greet"]
 
 
 def test_parse_list() -> None:

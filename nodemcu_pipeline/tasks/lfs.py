@@ -49,4 +49,5 @@ def lfs(c, src, out="lfs.img", build_dir=None, image=None, upload=False, port=No
 def _board_name_ok(name: str) -> bool:
     import re
 
-    return bool(re.fullmatch(r"[A-Za-z0-9_.-]{1,27}", name))
+    # also put into node.LFS.reload("...") as a plain line, so no quotes or backslashes
+    return bool(re.fullmatch(r"[A-Za-z0-9_.-]{1,31}", name))

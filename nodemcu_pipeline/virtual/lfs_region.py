@@ -16,23 +16,17 @@ execute LFS images.
 
 from __future__ import annotations
 
-import re
 import struct
 import zlib
 from dataclasses import dataclass
 
+from nodemcu_pipeline.lfs import modules_in
 from nodemcu_pipeline.virtual.flashchip import SECTOR, FlashChip
 
 FORMAT_MASK, FORMAT_VERSION = 0xF00, 0x100
 SIG_BASE = 0xFAFAA150  # FLASH_SIG without build-type bits (lflash.h)
 BUILD_BITS = 0x02 | 0x04  # integer build, packed TValues
-SOURCE = re.compile(rb"@[!-~]*?([^/@\\\0]+)\.lua(?=[\0-\x1f\x7f-\xff]|$)")
 HEADER = struct.Struct("<II")
-
-
-def corename(file_name: str) -> str:
-    base = file_name.lstrip(".")
-    return base.split(".", 1)[0] or file_name
 
 
 @dataclass
@@ -53,7 +47,7 @@ class LfsRegion:
         image = self._image()
         if image is None:
             return None
-        return sorted({corename(m[1].decode("latin-1")) for m in SOURCE.finditer(image)})
+        return modules_in(image)
 
     def used(self) -> int:
         image = self._image()
