@@ -36,11 +36,12 @@ def _read_local(paths: list[str]) -> list[bytes]:
         "to": "name on the board (one file only; default: the file's base name)",
         "compile": "node.compile each .lua after upload (keeps NAME.lc, removes NAME.lua)",
         "restart": "node.restart() after uploading",
+        "lfs": "the file is an LFS image (invoke lfs): node.LFS.reload it and check node.LFS.list()",
         "port": PORT_HELP,
     }
 )
 @task_errors
-def upload(c, file, to=None, compile=False, restart=False, port=None):
+def upload(c, file, to=None, compile=False, restart=False, port=None, lfs=False):
     """Upload files to the board, byte-exact, checked on the board before they replace anything."""
     from nodemcu_pipeline.files import BoardFiles, board_session, check_name, local_name
     from nodemcu_pipeline.progress import console_progress
@@ -48,6 +49,8 @@ def upload(c, file, to=None, compile=False, restart=False, port=None):
     paths = [p for p in file.split(",") if p]
     if not paths:
         raise UsageError("no file to upload", "invoke upload init.lua")
+    if lfs:
+        return _upload_lfs(c, paths, to, port)
     names = [local_name(p, to, len(paths)) for p in paths]
     for name in names:
         check_name(name)
@@ -62,6 +65,23 @@ def upload(c, file, to=None, compile=False, restart=False, port=None):
         if restart:
             repl.exec("node.restart()")
             print("restarting the board")
+
+
+def _upload_lfs(c, paths, to, port):  # type: ignore[no-untyped-def]
+    import re
+
+    from nodemcu_pipeline.lfs import image_modules
+    from nodemcu_pipeline.lfs_upload import upload_lfs
+
+    if len(paths) != 1:
+        raise UsageError("--lfs takes one image", "invoke upload lfs.img --lfs")
+    name = to or Path(paths[0]).name
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,31}", name):
+        raise UsageError(f"{name!r} is not an LFS image name", "Use --to lfs.img")
+    data = _read_local(paths)[0]
+    modules = tuple(image_modules(data))
+    listed = upload_lfs(_url(c, port), name, data, modules, say)
+    print(f"uploaded {name}; node.LFS.list() = {','.join(listed)}")
 
 
 @task(
