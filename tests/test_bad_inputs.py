@@ -809,6 +809,13 @@ LFS_CASES = [
         {"src/a.lua": b"x=1\n", "build/firmware/0x10000.bin": NO_LFS_FW},
     ),
     Case(
+        "upload-lfs-not-an-image",
+        ("upload", "notes.txt", "--lfs", "--port", "socket://127.0.0.1:9"),
+        ("not an LFS image",),
+        2,
+        {"notes.txt": b"hello\n"},
+    ),
+    Case(
         "assemble-fs-dir-without-partition-table",
         (*ASM, "--flash-size", "4MB", "--fs-dir", "files"),
         ("partition table",),

@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nodemcu_pipeline.errors import LayoutError
+from nodemcu_pipeline.image import example_image
+from nodemcu_pipeline.layout import Generation
 from nodemcu_pipeline.partitions import (
     ALL,
     EAGLEROM,
@@ -20,6 +22,7 @@ from nodemcu_pipeline.partitions import (
     place,
     read_default_table,
 )
+from nodemcu_pipeline.virtual.flashchip import FlashChip
 
 MB = 1 << 20
 
@@ -38,6 +41,22 @@ def rompt(irom_end: int, lfs: int = 0, spiffs: tuple[int, int] = (0, ALL)) -> by
     ]
     head = struct.pack("<I", 0x100 | 3 * len(entries))
     return head + b"".join(struct.pack("<III", *e) for e in entries) + b"\xff" * 64
+
+
+def real_layout_flash(lfs: int = 0, spiffs: bytes | None = None) -> FlashChip:
+    """An example image whose IROM0 text starts with NodeMCU's default partition table."""
+    flash = FlashChip(MB)
+    first, irom = example_image(Generation.NODEMCU3, size_code=0x20)
+    body = irom + b"\0" * 4096
+    irom_end = 0x10000 + len(rompt(0)) + len(body)
+    text = rompt(irom_end, lfs=lfs) + body
+    flash.program(0, first)
+    flash.program(0x10000, text)
+    if spiffs is not None:
+        table = read_default_table(text)
+        assert table is not None
+        flash.program(place(table, MB).spiffs[0], spiffs)
+    return flash
 
 
 def test_the_pinned_release_table_reads_back() -> None:

@@ -62,6 +62,9 @@ def test_lfs_image_fits_loads_and_is_listed(lfs_build: Path, tmp_path: Path, vir
     )  # fmt: skip
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     assert "node.LFS.list() = _init,greet" in loaded.stdout
+    again = run_invoke("upload", str(out), "--lfs", "--port", board.url)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "uploaded lfs.img; node.LFS.list() = _init,greet" in again.stdout
 
 
 def test_too_big_and_syntax_errors_are_one_line(lfs_build: Path, tmp_path: Path) -> None:

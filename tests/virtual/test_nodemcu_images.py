@@ -9,32 +9,11 @@ from pathlib import Path
 
 from nodemcu_host import RecordingHost
 
-from nodemcu_pipeline.image import example_image
-from nodemcu_pipeline.layout import Generation
-from nodemcu_pipeline.partitions import place, read_default_table
-from nodemcu_pipeline.virtual.flashchip import FlashChip
-from tests.test_partitions import rompt
+from tests.test_partitions import real_layout_flash
 
 HERE = Path(__file__).parent
 SPIFFS = gzip.decompress((HERE / "spiffs_192k.img.gz").read_bytes())
 LFS_IMAGE = (HERE / "lfs_greet.img").read_bytes()  # luac.cross -f greet.lua _init.lua
-MB = 1 << 20
-
-
-def real_layout_flash(lfs: int = 0, spiffs: bytes | None = None) -> FlashChip:
-    """An example image whose IROM0 text starts with NodeMCU's default partition table."""
-    flash = FlashChip(MB)
-    first, irom = example_image(Generation.NODEMCU3, size_code=0x20)
-    body = irom + b"\0" * 4096
-    irom_end = 0x10000 + len(rompt(0)) + len(body)
-    text = rompt(irom_end, lfs=lfs) + body
-    flash.program(0, first)
-    flash.program(0x10000, text)
-    if spiffs is not None:
-        table = read_default_table(text)
-        assert table is not None
-        flash.program(place(table, MB).spiffs[0], spiffs)
-    return flash
 
 
 def test_a_spiffs_image_at_the_fs_offset_mounts_with_its_files() -> None:
