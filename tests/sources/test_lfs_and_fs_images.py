@@ -157,3 +157,28 @@ def test_files_that_do_not_fit_are_one_line(lfs_build: Path, tmp_path: Path) -> 
     )
     assert_one_line_error(proc, "do not fit", code=2)
     assert (plan.read_bytes() if plan.exists() else None) == before
+
+
+def test_flash_fs_dir_places_the_image_for_the_detected_size(
+    lfs_build: Path, tmp_path: Path, virtual_board
+) -> None:
+    files = fs_dir(tmp_path / "files")
+    board = virtual_board("--flash-size", "2MB")
+    flashed = run_invoke(
+        "flash",
+        "--build-dir",
+        str(lfs_build),
+        "--port",
+        board.url,
+        "--fs-dir",
+        str(tmp_path / "files"),
+    )
+    assert flashed.returncode == 0, flashed.stderr
+    table = read_default_table((lfs_build / "firmware" / "0x10000.bin").read_bytes())
+    assert table is not None
+    address, size = place(table, 2 << 20).spiffs
+    assert f"0x{address:06x} {size:8d} bytes  written (verified)" in flashed.stdout
+    listed = run_invoke("ls", "--port", board.url)
+    assert listed.returncode == 0, listed.stderr
+    for name, data in files.items():
+        assert f"{len(data):9d}  {name}" in listed.stdout
