@@ -146,10 +146,10 @@ def assemble(
 
 
 def latest_build_images(build_dir: Path) -> list[str]:
-    """The split pair from the last ``invoke build``, if there is one."""
-    fw = Path(build_dir) / "firmware"
-    split = [fw / "0x00000.bin", fw / "0x10000.bin"]
-    return [str(p) for p in split] if all(p.is_file() for p in split) else []
+    """The images the last ``invoke build`` recorded (docker or cloud), [] when there is none."""
+    from nodemcu_pipeline.handoff import built_images
+
+    return built_images(build_dir)
 
 
 def plan_source(
@@ -178,7 +178,7 @@ def plan_source(
                 "Pass --fs-dir to invoke assemble when making the plan, or drop --plan",
             )
         loaded = load_plan(Path(plan))
-        return lambda detected: loaded
+        return lambda detected, esp8285=False: loaded
     images = list(firmware or []) or latest_build_images(build_dir)
     if not images:
         raise UsageError(
@@ -188,14 +188,16 @@ def plan_source(
     for image in images:
         read_input(image, "firmware image")
 
-    def for_size(detected: str) -> FlashPlan:
+    def for_size(detected: str, esp8285: bool = False) -> FlashPlan:
         size = detected if flash_size in (None, "", "detect") else flash_size
+        # An ESP8285's flash is wired for DOUT; "keep" would write NodeMCU's dio header and hang it.
+        mode = "dout" if esp8285 and flash_mode == "keep" else flash_mode
         return assemble(
             images,
             size,
             build_dir,
             layout,
-            flash_mode,
+            mode,
             flash_freq,
             init_data,
             fs_dir=fs_dir,

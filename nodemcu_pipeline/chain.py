@@ -142,9 +142,6 @@ def local_server(root: Path) -> Iterator[str]:
         server.server_close()
 
 
-EXAMPLE_FIRMWARE = Path(__file__).resolve().parent.parent / "examples" / "firmware"
-
-
 def demo(
     firmware_dir: Path | None,
     build_dir: Path,
@@ -170,7 +167,9 @@ def demo(
             "the demo builds examples/firmware instead (put them there, or set "
             "INVOKE_PIPELINE_SOURCES_MIRROR, to build real NodeMCU offline)"
         )
-        firmware_dir = EXAMPLE_FIRMWARE
+        from nodemcu_pipeline.resources import buildable_tree, example_firmware
+
+        firmware_dir = buildable_tree(example_firmware(), Path(build_dir))
     with contextlib.ExitStack() as stack:
         mirror = stack.enter_context(local_server(sources_dir)) if real and sources_dir else None
         if mirror:

@@ -48,6 +48,8 @@ FLASH_SIZES: dict[str, FlashSize] = {
         FlashSize("4MB", 4 * MB, 0x40),
         FlashSize("2MB-c1", 2 * MB, 0x50),
         FlashSize("4MB-c1", 4 * MB, 0x60),
+        # Only esptool 1.x knew this one ("32m-c2"); NodeMCU's flashing page still lists it.
+        FlashSize("4MB-c2", 4 * MB, 0x70),
         FlashSize("8MB", 8 * MB, 0x80),
         FlashSize("16MB", 16 * MB, 0x90),
     )
@@ -56,25 +58,73 @@ FLASH_SIZES: dict[str, FlashSize] = {
 FLASH_MODES: dict[str, int] = {"qio": 0, "qout": 1, "dio": 2, "dout": 3}
 FLASH_FREQS: dict[str, int] = {"40m": 0x0, "26m": 0x1, "20m": 0x2, "80m": 0xF}
 
-_SIZE_RE = re.compile(r"^\s*(\d+)\s*(k|kb|m|mb)(-c1)?\s*$", re.IGNORECASE)
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*(kb|mb)(-c[12])?\s*$", re.IGNORECASE)
+
+# esptool 1.x/2.x sizes in megabits, still what NodeMCU's flashing page tells users to pass with -fs
+# ("4m for 512 kByte and 32m for 4 MByte"); esptool 2.6 maps them the same way (FlashSizeAction).
+MEGABITS: dict[str, str] = {
+    "2m": "256KB",
+    "4m": "512KB",
+    "8m": "1MB",
+    "16m": "2MB",
+    "32m": "4MB",
+    "16m-c1": "2MB-c1",
+    "32m-c1": "4MB-c1",
+    "32m-c2": "4MB-c2",
+    "64m": "8MB",
+    "128m": "16MB",
+}
 
 
 def parse_flash_size(text: str) -> FlashSize:
-    """``"4MB"``, ``"4M"``, ``"4mb"``, ``"512KB"``, ``"2MB-c1"`` → FlashSize; anything else is an error."""
-    match = _SIZE_RE.match(str(text))
+    """``"4MB"``, ``"4mb"``, ``"512KB"``, ``"2MB-c1"``, megabits ``"32m"`` → FlashSize; else an error.
+
+    A bare ``m`` is esptool 1.x's megabit (``4m`` is 512KB, never 4 MB); ``4M`` is refused as
+    ambiguous rather than guessed.
+    """
+    raw = str(text).strip()
+    if raw.lower() in MEGABITS and raw == raw.lower():
+        return FLASH_SIZES[MEGABITS[raw.lower()]]
+    match = _SIZE_RE.match(raw)
     if match:
         unit = "KB" if match.group(2).lower().startswith("k") else "MB"
         name = f"{int(match.group(1))}{unit}{(match.group(3) or '').lower()}"
         if name in FLASH_SIZES:
             return FLASH_SIZES[name]
     known = ", ".join(FLASH_SIZES)
-    raise UsageError(f"unknown flash size '{text}'", f"Use one of {known}")
+    if re.fullmatch(r"\d+M(-c[12])?", raw):
+        bits = raw.lower()
+        options = (
+            [f"{raw.replace('M', 'MB')} (megabytes)"]
+            if raw.replace("M", "MB") in FLASH_SIZES
+            else []
+        )
+        if bits in MEGABITS:
+            options.append(f"{bits} (esptool's megabits = {MEGABITS[bits]})")
+        raise UsageError(
+            f"flash size '{text}' is ambiguous",
+            f"Write {' or '.join(options)}" if options else f"Use one of {known}",
+        )
+    raise UsageError(
+        f"unknown flash size '{text}'",
+        f"Use one of {known}, or esptool's megabits {', '.join(MEGABITS)}",
+    )
+
+
+def megabit_note(text: str, size: FlashSize) -> str:
+    """A note saying what a megabit spelling means in bytes, or "" for a plain size."""
+    if str(text).strip() not in MEGABITS:
+        return ""
+    return (
+        f"flash size {text.strip()} is esptool's megabits: {size.name} "
+        f"({size.size_bytes} bytes, 0x{size.size_bytes:x})"
+    )
 
 
 def flash_size_from_bytes(size: int) -> FlashSize:
-    """The plain (non -c1) size for a chip of ``size`` bytes."""
+    """The plain (not -c1/-c2) size for a chip of ``size`` bytes."""
     for fs in FLASH_SIZES.values():
-        if fs.size_bytes == size and not fs.name.endswith("-c1"):
+        if fs.size_bytes == size and "-c" not in fs.name:
             return fs
     raise LayoutError(f"no ESP8266 flash size is {size} bytes", "Pass --flash-size explicitly")
 
@@ -91,12 +141,15 @@ def flash_size_from_header_code(code: int) -> FlashSize:
     )
 
 
-class Generation(enum.StrEnum):
+class Generation(str, enum.Enum):  # enum.StrEnum needs 3.11; this reads the same on 3.10
     """Firmware generations that place init data differently."""
 
     SDK2 = "sdk2"
     NODEMCU3_EARLY = "nodemcu3-early"
     NODEMCU3 = "nodemcu3"
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ class ProgressEvent:
     done: int
     total: int | None
     phase: str = ""
+    unit: str = "bytes"  # what done/total count: bytes, or e.g. sectors for an erase
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -64,14 +65,18 @@ class PlainProgress:
         self._last[key] = step
         pct = f"{step * 10:3d}%" if step >= 0 else "   -"
         phase = f" {event.phase}" if event.phase else ""
-        print(f"{event.operation:>8} {pct} {event.label}{phase}", file=self.stream, flush=True)
+        count = f" ({event.total} {event.unit})" if event.unit != "bytes" and event.total else ""
+        print(
+            f"{event.operation:>8} {pct} {event.label}{phase}{count}", file=self.stream, flush=True
+        )
 
 
 class RichProgress:
     """A rich progress display with one bar per (operation, label); use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, stream: IO[str] | None = None) -> None:
         # rich takes ~0.25 s to import: only a terminal that shows bars pays for it.
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             DownloadColumn,
@@ -80,15 +85,28 @@ class RichProgress:
             TimeRemainingColumn,
             TransferSpeedColumn,
         )
+        from rich.text import Text
 
+        class AmountColumn(DownloadColumn):
+            """Bytes as rich shows downloads; other units (an erase's sectors) as plain counts."""
+
+            def render(self, task):  # type: ignore[no-untyped-def]
+                unit = task.fields.get("unit", "bytes")
+                if unit == "bytes":
+                    return super().render(task)
+                total = "?" if task.total is None else f"{int(task.total)}"
+                return Text(f"{int(task.completed)}/{total} {unit}", style="progress.download")
+
+        # The bar goes to the stream whose TTY-ness chose it (stderr), apart from results on stdout.
         self._progress = Progress(
             TextColumn("{task.fields[operation]:>8}"),
             TextColumn("{task.description}"),
             BarColumn(),
-            DownloadColumn(),
+            AmountColumn(),
             TransferSpeedColumn(),
             TimeRemainingColumn(),
             transient=False,
+            console=Console(file=stream or sys.stderr),
         )
         self._tasks: dict[tuple[str, str], TaskID] = {}
 
@@ -104,7 +122,7 @@ class RichProgress:
         desc = f"{event.label} {event.phase}".strip()
         if key not in self._tasks:
             self._tasks[key] = self._progress.add_task(
-                desc, total=event.total, operation=event.operation
+                desc, total=event.total, operation=event.operation, unit=event.unit
             )
         self._progress.update(
             self._tasks[key], completed=event.done, total=event.total, description=desc
@@ -115,5 +133,5 @@ def console_progress(stream: IO[str] | None = None) -> PlainProgress | RichProgr
     """A rich renderer on an interactive terminal, plain lines otherwise (CI, pipes)."""
     stream = stream or sys.stderr
     if stream.isatty():
-        return RichProgress()
+        return RichProgress(stream)
     return PlainProgress(stream)

@@ -34,6 +34,7 @@ from nodemcu_pipeline.stage import load_record, sha256_file
 VARIANTS = ("float", "integer")
 DEFAULT_FLASH_SIZES = ("1MB", "4MB", "16MB")
 SUMS_NAME = "SHA256SUMS"
+# The checkout this module runs from, if it is one (an installed wheel has no .git: no commit).
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -108,7 +109,8 @@ def invoke_step(args: list[str], build_dir: Path) -> None:
     """Run ``invoke ARGS`` with ``build_dir`` as the pipeline's build directory; fail with its line."""
     print(f"release: invoke {' '.join(args)}   (build dir {build_dir})", flush=True)
     env = dict(os.environ, INVOKE_PIPELINE_BUILD_DIR=str(build_dir))
-    cmd = [sys.executable, "-m", "invoke", "--search-root", str(ROOT), *args]
+    # The packaged collection (as the console script runs it), so a wheel install needs no tasks.py.
+    cmd = [sys.executable, "-m", "nodemcu_pipeline", *args]
     proc = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
@@ -133,6 +135,8 @@ def leg_steps(leg: Leg) -> list[list[str]]:
 
 # --- collecting ----------------------------------------------------------------------------------
 def _git_commit() -> str | None:
+    if not (ROOT / ".git").exists():
+        return None
     try:
         proc = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10

@@ -38,13 +38,15 @@ from typing import Any
 from nodemcu_pipeline.atomic import atomic_write_text
 from nodemcu_pipeline.errors import PipelineError, UsageError
 
-ROOT = Path(__file__).resolve().parent.parent
 FLASH_KINDS = ("clean", "corrupt", "drop", "reset", "unplug")
 DOWNLOAD_KINDS = ("dl-truncate", "dl-flip", "dl-500", "dl-length")
 BOARD_KINDS = ("user-files",)  # soak_files.py: the check must keep a user's files
 KINDS = FLASH_KINDS + DOWNLOAD_KINDS + BOARD_KINDS
 BOARD_FLASH = "1MB"
 FLASH_TIMEOUT = 120.0
+
+# The checkout (soak_files' boards run from it); the soak itself runs the packaged collection.
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 class SoakError(PipelineError):
@@ -149,9 +151,7 @@ def flash_command(url: str, build_dir: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "invoke",
-        "--search-root",
-        str(ROOT),
+        "nodemcu_pipeline",
         "flash",
         "--port",
         url,
@@ -167,7 +167,6 @@ def virtual_board(args: list[str], state: Path) -> Iterator[tuple[subprocess.Pop
     cmd = [sys.executable, "-m", "nodemcu_pipeline.virtual", "--flash-size", BOARD_FLASH, "--state"]
     proc = subprocess.Popen(
         [*cmd, str(state), *args],
-        cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -350,7 +349,7 @@ def run_one(index: int, kind: str, seed: int, image_size: int) -> RunResult:
             from nodemcu_pipeline.soak_files import run_user_files, user_files_params
 
             params = user_files_params(rng)
-            outcome, detail = run_user_files(params, Path(tmp), ROOT)
+            outcome, detail = run_user_files(params, Path(tmp), CHECKOUT)
         else:
             params = download_params(kind, rng, len(image))
             outcome, detail = run_download(kind, params, image, Path(tmp))

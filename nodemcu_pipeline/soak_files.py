@@ -79,7 +79,7 @@ def run_user_files(params: dict[str, Any], work: Path, root: Path) -> tuple[str,
     expected = _files(chip)
     state = work / "flash.bin"
     chip.save(state)
-    cmd = [sys.executable, "-m", "invoke", "--search-root", str(root), "check", "--port"]
+    cmd = [sys.executable, "-m", "nodemcu_pipeline", "check", "--port"]
     env = dict(os.environ)
     env.pop("PIPELINE_DEBUG", None)
     with virtual_board(["--boot", "flash"], state) as (_board, url):

@@ -32,6 +32,8 @@ class Case:
     extra: Callable[[Path], tuple[str, ...]] | None = None
     # A board of its own (NodeMCU plus user files) for ``{board}``; its flash must be unchanged.
     chip: Callable[[], Any] | None = None
+    # INVOKE_PIPELINE_* variables for settings given through the environment.
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def _missing(name: str) -> Callable[[Path], tuple[str, ...]]:
@@ -831,8 +833,125 @@ LFS_CASES = [
     ),
 ]
 
+# Settings reach tasks through flags, invoke.yaml/-f files and INVOKE_PIPELINE_* variables: each
+# source goes through the same parser (config.py), and a broken file is one line too.
+FLASH_FW = ("flash", "--port", REFUSED, "--firmware", "fw.bin")
+SETTINGS = [
+    Case(
+        "env-baud-not-a-number",
+        FLASH_FW,
+        ("INVOKE_PIPELINE_BAUD",),
+        2,
+        FW3,
+        env={"INVOKE_PIPELINE_BAUD": "abc"},
+    ),
+    Case(
+        "env-allow-http-not-a-boolean",
+        ("initdata", "--sdk", "3.0.6"),
+        ("true or false",),
+        2,
+        env={"INVOKE_PIPELINE_ALLOW_HTTP": "maybe"},
+    ),
+    Case("env-after-unknown", FLASH_FW, ("after",), 2, FW3, env={"INVOKE_PIPELINE_AFTER": "foo"}),
+    Case(
+        "env-project-dir-missing",
+        ("settings",),
+        ("does not exist",),
+        2,
+        env={"INVOKE_PIPELINE_PROJECT_DIR": "/nonexistent/project"},
+    ),
+    Case(
+        "config-file-syntax",
+        ("-f", "run.yaml", "settings"),
+        ("run.yaml",),
+        1,
+        {"run.yaml": b"pipeline:\n  baud: [1\n"},
+    ),
+    Case(
+        "config-file-not-a-mapping",
+        ("-f", "run.yaml", "settings"),
+        ("mapping",),
+        1,
+        {"run.yaml": b"pipeline: 5\n"},
+    ),
+    Case(
+        "config-file-nested-value",
+        ("-f", "run.yaml", "settings"),
+        ("single value",),
+        1,
+        {"run.yaml": b"pipeline:\n  baud: {a: 1}\n"},
+    ),
+    Case(
+        "config-file-unknown-key",
+        ("-f", "run.yaml", "settings"),
+        ("baudrate",),
+        2,
+        {"run.yaml": b"pipeline:\n  baudrate: 115200\n"},
+    ),
+    Case(
+        "config-file-bad-value",
+        ("-f", "run.yaml", "settings"),
+        ("run.yaml", "baud"),
+        2,
+        {"run.yaml": b"pipeline:\n  baud: fast\n"},
+    ),
+    Case("after-esp32-only", (*FLASH_FW, "--after", "watchdog-reset"), ("esp8266",), 2, FW3),
+    Case("before-usb-reset", (*FLASH_FW, "--before", "usb-reset"), ("usb-jtag",), 2, FW3),
+    Case("after-unknown", (*FLASH_FW, "--after", "foo"), ("after",), 2, FW3),
+    Case("baud-out-of-range", (*FLASH_FW, "--baud", "0"), ("range",), 2, FW3),
+    Case("flash-size-ambiguous", (*ASM, "--flash-size", "4M"), ("ambiguous",), 2, FW3),
+    Case("check-timeout-inf", ("check", "--port", REFUSED, "--timeout", "inf"), ("timeout",), 2),
+    Case("build-timeout-nan", ("build", "--timeout", "nan"), ("timeout",), 2),
+    Case("build-image-bad-name", ("build-image", "--image", "Bad Tag!!"), ("image name",), 2),
+    Case(
+        "flash-plan-is-a-directory",
+        ("flash", "--port", REFUSED, "--plan", "adir"),
+        ("directory",),
+        1,
+        {"adir/keep": b""},
+    ),
+    Case(
+        "read-flash-output-is-a-directory",
+        ("read-flash", "adir", "--port", REFUSED),
+        ("directory",),
+        2,
+        {"adir/keep": b""},
+    ),
+    Case(
+        "erase-negative-address",
+        ("erase", "--port", REFUSED, "--address", "-4096", "--size", "4096"),
+        ("negative",),
+        2,
+    ),
+    Case(
+        "erase-past-the-end",
+        ("erase", "--port", "{board}", "--address", "0xff000", "--size", "0x2000"),
+        ("past the end",),
+    ),
+    Case(
+        "read-flash-beyond-the-flash",
+        ("read-flash", "o.bin", "--port", "{board}", "--address", "0x200000"),
+        ("beyond",),
+    ),
+    Case(
+        "assemble-merged-under-a-file",
+        (*ASM, "--flash-size", "4MB", "--merged", "f/x.bin"),
+        ("not a directory",),
+        2,
+        {**FW3, "f": b"x"},
+    ),
+    Case(
+        "initdata-cache-through-a-file",
+        ("initdata", "--sdk", "3.0.6", "--cache-dir", "f/c"),
+        ("not a directory",),
+        1,
+        {"f": b"x"},
+    ),
+]
+
 CATALOG: list[Case] = (
     LFS_CASES
+    + SETTINGS
     + ASSEMBLE
     + FLASHER
     + BUILD
@@ -947,14 +1066,17 @@ def test_bad_input_fails_in_one_line_and_writes_nothing(
     if any("{server}" in a for a in args):
         base = request.getfixturevalue("page_server")
         args = tuple(a.replace("{server}", base) for a in args)
+    # The download cache defaults to the user cache dir; here it lives in the case directory so that
+    # "nothing written" covers it.
+    env = {"INVOKE_PIPELINE_CACHE_DIR": CACHE_SKELETON, **case.env}
     if case.chip is not None:
         with _own_board(case.chip(), tmp_path_factory.mktemp("board")) as (url, flash_now):
             before_flash = flash_now()
             args = tuple(url if a == "{board}" else a for a in args)
-            proc = run_invoke(*args, cwd=tmp_path, timeout=120)
+            proc = run_invoke(*args, cwd=tmp_path, timeout=120, env=env)
             assert flash_now() == before_flash, "the board's flash changed"
     else:
-        proc = run_invoke(*args, cwd=tmp_path, timeout=120)
+        proc = run_invoke(*args, cwd=tmp_path, timeout=120, env=env)
     assert_one_line_error(proc, *case.needles, code=case.code)
     assert _tree(tmp_path) == before, "a failed task left files behind"
     leftovers = [

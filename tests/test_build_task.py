@@ -72,3 +72,59 @@ def test_cloud_source_lands_in_the_build_dir(tmp_path: Path, httpserver) -> None
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "build" / "firmware" / name).read_bytes() == image
     assert (tmp_path / "firmware.lock.json").is_file()
+
+
+def test_cloud_build_then_flash_flashes_the_cloud_image(
+    tmp_path: Path, httpserver, virtual_board
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17.4: `build --source cloud … flash` flashes what the build recorded, not the split pair
+    an earlier Docker build left in build/firmware/."""
+    from nodemcu_pipeline.handoff import record_build
+    from nodemcu_pipeline.image import example_image
+
+    low, high = example_image()
+    firmware = tmp_path / "build" / "firmware"
+    firmware.mkdir(parents=True)
+    stale = [firmware / "0x00000.bin", firmware / "0x10000.bin"]
+    stale[0].write_bytes(low)
+    stale[1].write_bytes(b"\x5a" * len(high))  # an older build's different code
+    record_build(tmp_path / "build", "docker", stale)
+
+    image = low + b"\xff" * (0x10000 - len(low)) + high
+    name = "nodemcu-release-9-modules-2021-01-01-12-00-00-float.bin"
+    httpserver.expect_request(f"/{name}").respond_with_data(image)
+    state = tmp_path / "flash.bin"
+    board = virtual_board("--flash-size", "4MB", state=state)
+    proc = run_invoke(
+        "build",
+        "--source",
+        "cloud",
+        "--url",
+        httpserver.url_for(f"/{name}"),
+        "--allow-http",
+        "flash",
+        "--port",
+        board.url,
+        "--no-check",
+        cwd=tmp_path,
+        env={"INVOKE_PIPELINE_CACHE_DIR": str(tmp_path / "c")},
+    )
+    assert proc.returncode == 0, proc.stderr
+    board.stop()
+    chip = state.read_bytes()
+    assert chip[0x10000 : 0x10000 + len(high)] == high
+    assert chip[4 : len(low)] == low[4:]  # bytes 2-3 of the header carry the board's flash size
+
+
+def test_a_changed_recorded_image_is_refused(tmp_path: Path) -> None:
+    from nodemcu_pipeline.handoff import record_build
+    from nodemcu_pipeline.image import example_image
+
+    low, _ = example_image()
+    (tmp_path / "build" / "firmware").mkdir(parents=True)
+    image = tmp_path / "build" / "firmware" / "fw.bin"
+    image.write_bytes(low)
+    record_build(tmp_path / "build", "cloud", [image])
+    image.write_bytes(low + b"x")
+    proc = run_invoke("assemble", "--flash-size", "4MB", cwd=tmp_path)
+    assert_one_line_error(proc, "changed since", code=2)

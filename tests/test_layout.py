@@ -9,6 +9,7 @@ from nodemcu_pipeline.layout import (
     flash_size_from_bytes,
     flash_size_from_header_code,
     layout_for,
+    megabit_note,
     parse_flash_size,
 )
 
@@ -54,10 +55,41 @@ def test_nodemcu3_refuses_small_flash(name):
 
 @pytest.mark.parametrize(
     "text,name",
-    [("4MB", "4MB"), ("4m", "4MB"), ("512kb", "512KB"), ("2MB-c1", "2MB-c1"), ("16M", "16MB")],
+    [("4MB", "4MB"), ("4mb", "4MB"), ("512kb", "512KB"), ("2MB-c1", "2MB-c1"), ("16mb", "16MB")],
 )
 def test_parse_flash_size(text, name):
     assert parse_flash_size(text).name == name
+
+
+# esptool 1.x/2.x megabit spellings, as NodeMCU's flashing page uses them (-fs 4m = 512 kByte).
+@pytest.mark.parametrize(
+    "bits,name",
+    [
+        ("2m", "256KB"),
+        ("4m", "512KB"),
+        ("8m", "1MB"),
+        ("16m", "2MB"),
+        ("32m", "4MB"),
+        ("16m-c1", "2MB-c1"),
+        ("32m-c1", "4MB-c1"),
+        ("32m-c2", "4MB-c2"),
+        ("64m", "8MB"),
+        ("128m", "16MB"),
+    ],
+)
+def test_megabit_sizes_mean_megabits(bits, name):
+    size = parse_flash_size(bits)
+    assert size.name == name
+    assert size.size_bytes * 8 == int(bits.split("m")[0]) * 1024 * 1024
+    assert str(size.size_bytes) in megabit_note(bits, size)
+    assert megabit_note(name, size) == ""
+
+
+@pytest.mark.parametrize("ambiguous", ["4M", "16M", "32M-c1"])
+def test_capital_m_alone_is_ambiguous(ambiguous):
+    with pytest.raises(UsageError, match="ambiguous") as exc:
+        parse_flash_size(ambiguous)
+    assert ambiguous.lower() in exc.value.line()
 
 
 @pytest.mark.parametrize("bad", ["5MB", "", "32MB", "4 gigs", "1024"])

@@ -15,7 +15,7 @@ from nodemcu_pipeline.errors import FlashError, PipelineError, PlanError, Protoc
 from nodemcu_pipeline.flasher.ports import resolve_port
 from nodemcu_pipeline.flasher.session import ChipInfo, Session, flash_size_name
 from nodemcu_pipeline.flasher.write import Capabilities, RegionResult, write_plan
-from nodemcu_pipeline.layout import FLASH_SIZES
+from nodemcu_pipeline.layout import FLASH_MODES, FLASH_SIZES
 from nodemcu_pipeline.plan import FlashPlan
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
 
@@ -35,6 +35,7 @@ def open_session(port: str, baud: int, before: str, use_stub: bool, say: Say) ->
     """Connect, start the stub when allowed and available, and switch to ``baud``."""
     session = Session(resolve_port(port), baud, before, say)
     try:
+        say(f"connecting to {session.url}…")
         session.connect()
         if use_stub and not _resuming(session, session.run_stub, "uploading the stub again", say):
             say(
@@ -79,9 +80,10 @@ def flash(
             )
         report = FlashReport(session.info, session.target_baud, session.stub)
         if erase_all:
-            progress(ProgressEvent("erase", "whole flash", 0, 1, "erasing"))
+            sectors = FLASH_SIZES[detected].size_bytes // 0x1000
+            progress(ProgressEvent("erase", "whole flash", 0, sectors, "erasing", "sectors"))
             session.erase_flash()
-            progress(ProgressEvent("erase", "whole flash", 1, 1, "done"))
+            progress(ProgressEvent("erase", "whole flash", sectors, sectors, "done", "sectors"))
         report.results = _resuming(
             session,
             lambda: write_plan(session, plan, Capabilities.for_session(session, verify), progress),
@@ -100,6 +102,13 @@ def flash(
             session.soft_reset()
             report.reset = True
         return report
+
+
+def header_mode(plan: FlashPlan) -> str:
+    """The SPI mode in the header of the plan's image at 0x0 (byte 2), as its name."""
+    boot = next((r.data for r in plan.regions if r.address == 0 and len(r.data) > 2), None)
+    names = {code: name for name, code in FLASH_MODES.items()}
+    return names.get(boot[2], f"0x{boot[2]:02x}") if boot else "unknown"
 
 
 # A chip lost mid-flash (brown-out, a glitch on the reset line) restarts from flash, and a noisy link
@@ -134,12 +143,21 @@ def chip_info(port: str, before: str = "auto", say: Say = lambda t: None) -> Chi
         return session.info
 
 
-def erase(port: str, baud: int, before: str, region: tuple[int, int] | None, say: Say) -> None:
+def erase(port: str, baud: int, before: str, region: tuple[int, int] | None, say: Say) -> int:
+    """Erase ``region`` (address, size) or the whole chip; returns the bytes erased."""
     with open_session(port, baud, before, True, say) as session:
+        assert session.info is not None
+        total = FLASH_SIZES[flash_size_name(session.info)].size_bytes
+        if region is not None and region[0] + region[1] > total:
+            raise PlanError(
+                f"0x{region[0]:x}+0x{region[1]:x} reaches past the end of the {total // 1024} KB flash",
+                f"Erase inside 0x0..0x{total:x}",
+            )
         if region is None:
             session.erase_flash()
-        else:
-            session.erase_region(*region)
+            return total
+        session.erase_region(*region)
+        return region[1]
 
 
 def read_flash(
@@ -155,9 +173,14 @@ def read_flash(
     with open_session(port, baud, before, True, say) as session:
         assert session.info is not None
         total = FLASH_SIZES[flash_size_name(session.info)].size_bytes
+        if address >= total:
+            raise PlanError(
+                f"0x{address:x} is beyond the {total // 1024} KB flash",
+                f"Read inside 0x0..0x{total:x}",
+            )
         if size <= 0:
             size = total - address
-        if address < 0 or address >= total or size <= 0 or address + size > total:
+        if address < 0 or size <= 0 or address + size > total:
             raise PlanError(
                 f"0x{address:x}+0x{size:x} is beyond the {total // 1024} KB flash",
                 "Read inside the flash",

@@ -59,6 +59,12 @@ class ChipInfo:
     chip_id: int
     jedec_id: int
     flash_size: str | None
+    esp8285: bool = False  # flash inside the package: wired for DOUT (NodeMCU's flashing page)
+
+
+def is_esp8285(r0: int, r2: int) -> bool:
+    """The ESP8285 marks itself in OTP: bit 4 of word 0 or bit 16 of word 2 (§4.2, efuse bits 4/80)."""
+    return bool(r0 & (1 << 4) or r2 & (1 << 16))
 
 
 def flash_size_for_jedec(jedec: int) -> str | None:
@@ -216,7 +222,7 @@ class Session:
                 f"the chip is not an ESP8266 (magic register reads 0x{magic:08x})",
                 "This tool flashes ESP8266 boards only; use esptool for other chips",
             )
-        r0, r1, _r2, r3 = (self.read_reg(a) for a in OTP)
+        r0, r1, r2, r3 = (self.read_reg(a) for a in OTP)
         if r3:
             oui = ((r3 >> 16) & 0xFF, (r3 >> 8) & 0xFF, r3 & 0xFF)
         elif (r1 >> 16) & 0xFF == 0:
@@ -226,7 +232,7 @@ class Session:
         mac = ":".join(f"{b:02x}" for b in (*oui, (r1 >> 8) & 0xFF, r1 & 0xFF, (r0 >> 24) & 0xFF))
         chip_id = (r0 >> 24) | ((r1 & 0xFFFFFF) << 8)
         jedec = self.jedec_id()
-        self.info = ChipInfo(mac, chip_id, jedec, flash_size_for_jedec(jedec))
+        self.info = ChipInfo(mac, chip_id, jedec, flash_size_for_jedec(jedec), is_esp8285(r0, r2))
         return self.info
 
     def jedec_id(self) -> int:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
 from nodemcu_pipeline.errors import FlashError, ProtocolError, VerifyError
 from nodemcu_pipeline.flasher import diff
@@ -48,10 +49,16 @@ class RegionResult:
     outcome: str  # written, unchanged, erased
     verified: bool
     written: int = -1  # bytes rewritten or erased (sector-level reflash); -1: the whole region
+    seconds: float = 0.0  # time for the region, written and verified
 
     @property
     def bytes_written(self) -> int:
         return self.size if self.written < 0 else self.written
+
+    @property
+    def kbit_per_s(self) -> float:
+        """Effective rate as esptool prints it: uncompressed bits written per second, /1000."""
+        return self.bytes_written * 8 / self.seconds / 1000 if self.seconds > 0 else 0.0
 
 
 def rom_erase_size(offset: int, size: int) -> int:
@@ -76,7 +83,12 @@ def write_plan(
     """Write every region of ``plan`` in order; raise VerifyError if any region reads back wrong."""
     session.spi_set_params(plan.size_bytes)
     owned = diff.firmware_owned(plan)
-    return [write_region(session, r, caps, progress, owned) for r in plan.regions]
+    results = []
+    for region in plan.regions:
+        started = time.monotonic()
+        result = write_region(session, region, caps, progress, owned)
+        results.append(replace(result, seconds=time.monotonic() - started))
+    return results
 
 
 def label(region: Region) -> str:

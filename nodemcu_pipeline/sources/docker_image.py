@@ -1,7 +1,7 @@
 """`invoke build-image`: the nodemcu-build contract on a debootstrapped Debian root, no registry needed.
 
 Three steps, each skipped when its result is already there: debootstrap the packages in
-docker/rootfs.conf into a tarball cached under ``~/.cache/nodemcu-pipeline`` (keyed by that file's
+docker/rootfs.conf into a tarball cached in the user cache dir (``~/.cache/nodemcu-pipeline``) (keyed by that file's
 hash), import the tarball as a base image, and build docker/Dockerfile on it (a local base image lets
 ``docker build`` run offline). The final image carries the recipe hash as a label, so an unchanged
 recipe skips everything.
@@ -20,9 +20,13 @@ from typing import IO
 
 from nodemcu_pipeline.errors import DockerError
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
+from nodemcu_pipeline.project import cache_root
+from nodemcu_pipeline.resources import recipe_dir
 from nodemcu_pipeline.sources.docker_build import docker_client
 
-RECIPE_DIR = Path(__file__).resolve().parent.parent.parent / "docker"
+# Packaged data (resources.py): three folders up from an installed module is site-packages, whose
+# docker/ is docker-py itself.
+RECIPE_DIR = recipe_dir()
 RECIPE_FILES = ("rootfs.conf", "Dockerfile", "build", "read.me")
 RECIPE_DIRS = ("compat",)
 # Downloaded recipe inputs (name in sdk_cache/firmware-sources.json -> file name in the context).
@@ -84,8 +88,7 @@ def read_rootfs_conf(path: Path) -> dict[str, str]:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "nodemcu-pipeline"
+    return cache_root()
 
 
 def rootfs_tarball(recipe_dir: Path, cache_dir: Path, progress: ProgressCallback) -> Path:

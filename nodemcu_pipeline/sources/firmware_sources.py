@@ -29,12 +29,14 @@ from typing import Any
 from nodemcu_pipeline.atomic import atomic_write_bytes, atomic_write_text
 from nodemcu_pipeline.errors import ChecksumMismatch, DownloadError, PipelineError, UsageError
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
+from nodemcu_pipeline.resources import data_path
 from nodemcu_pipeline.sources.download import DownloadPolicy, download
 from nodemcu_pipeline.sources.git_files import head_commit
 from nodemcu_pipeline.stage import sha256_file
 
+# The checkout (for the demo's ../shared/sources fallback); the pins are packaged data (resources.py).
 ROOT = Path(__file__).resolve().parent.parent.parent
-MANIFEST = ROOT / "sdk_cache" / "firmware-sources.json"
+MANIFEST = data_path("manifests") / "firmware-sources.json"
 MIRROR_ENV = "INVOKE_PIPELINE_SOURCES_MIRROR"
 TREE_FILES = ("sdk", "esptool")  # placed into the tree's cache/; picolibc goes to the image
 

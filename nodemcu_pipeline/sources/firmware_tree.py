@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from nodemcu_pipeline.sources.git_files import head_commit, head_ref
+from nodemcu_pipeline.stage import sha256_file
 
 # Build products inside a firmware tree: never part of its content hash, never copied for a build.
 OUTPUT_DIRS = {".output", ".ccache", "sdk", "__pycache__", ".git"}
@@ -77,6 +78,5 @@ def tree_hash(tree: Path) -> str:
         if path.is_symlink():
             digest.update(b"link:" + os.readlink(path).encode() + b"\0")
             continue
-        with open(path, "rb") as handle:
-            digest.update(hashlib.file_digest(handle, "sha256").digest())
+        digest.update(bytes.fromhex(sha256_file(path)))  # hashlib.file_digest is 3.11+
     return digest.hexdigest()

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from invoke import Collection
 
+from nodemcu_pipeline.cli import adopt
 from nodemcu_pipeline.config import DEFAULTS
 from nodemcu_pipeline.tasks import (
     assembling,
     building,
     checking,
+    cleaning,
+    configuring,
     farm,
     files,
     flashing,
@@ -31,6 +34,8 @@ STAGE_MODULES = (
     releasing,
     farm,
     lfs,
+    configuring,
+    cleaning,
 )
 
 
@@ -39,7 +44,7 @@ def collection() -> Collection:
     ns = Collection()
     for module in STAGE_MODULES:
         for task in Collection.from_module(module).tasks.values():
-            ns.add_task(task)
+            ns.add_task(adopt(task))
     ns.configure({"pipeline": dict(DEFAULTS)})
     return ns
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from invoke import task
-
-from nodemcu_pipeline.cli import task_errors
+from nodemcu_pipeline.cli import output_file, say_notes, task, task_errors
 
 
 # ==== foundation: assemble =========================================================================
@@ -13,14 +11,11 @@ from nodemcu_pipeline.cli import task_errors
     help={
         "firmware": "firmware image: one combined .bin (goes to 0x0) or 0x00000.bin and 0x10000.bin "
         "(repeat the flag); default: the latest build in the build directory",
-        "flash-size": "the board's flash size: 512KB 1MB 2MB 4MB 8MB 16MB (also 256KB, 2MB-c1, 4MB-c1), "
-        "or header (take it from the image header; NodeMCU's own headers say 1MB)",
-        "flash-mode": "qio, qout, dio, dout or keep (the image header's mode)",
-        "flash-freq": "40m, 26m, 20m, 80m or keep",
-        "layout": "auto (read the NodeMCU release from the image), sdk2, nodemcu3, nodemcu3-early",
+        "flash-size": "the board's flash size: 256KB 512KB 1MB 2MB 2MB-c1 4MB 4MB-c1 4MB-c2 8MB "
+        "16MB, esptool's megabits (4m = 512KB, 32m = 4MB), or keep (the image header's; "
+        "NodeMCU's own headers say 1MB)",
         "init-data": "SDK init data for sdk2 layouts: FILE (or FILE@ADDR to have the address checked)",
         "merged": "also write one merged image here (flash it at 0x0)",
-        "build-dir": "where plan.json and the region files go (default: build)",
         "fs-dir": "add a SPIFFS image of this directory at the firmware's file-system offset "
         "(after the firmware and its LFS, up to the system parameters; NodeMCU 3.x built by "
         "invoke build, whose spiffsimg makes it in the build container)",
@@ -48,15 +43,25 @@ def assemble(
     from nodemcu_pipeline.errors import UsageError
 
     s = settings(
-        c.config, build_dir=build_dir, flash_mode=flash_mode, flash_freq=flash_freq, layout=layout
+        c.config,
+        build_dir=build_dir,
+        flash_size=flash_size,
+        flash_mode=flash_mode,
+        flash_freq=flash_freq,
+        layout=layout,
     )
-    size = flash_size or s.flash_size
-    if size in (None, "detect"):
+    say_notes(s.notes)
+    if s.flash_size == "detect":
         raise UsageError(
             "assemble needs the board's flash size",
             "Pass --flash-size SIZE (invoke chip-info reads it from the board) "
-            "or --flash-size header",
+            "or --flash-size keep (the image header's)",
         )
+    size = "header" if s.flash_size == "keep" else s.flash_size
+    if merged:
+        output_file(
+            merged, "--merged", make_parents=True
+        )  # before anything is written: nothing half-done
     images = list(firmware or []) or latest_build_images(s.build_dir)
     result = run_assemble(
         images,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from invoke import task
-
-from nodemcu_pipeline.cli import seconds, task_errors
+from nodemcu_pipeline.cli import seconds, task, task_errors
 
 # ==== docker: sources, build, build-image ===========================================================
 MIRROR_HELP = (
@@ -14,9 +12,10 @@ MIRROR_HELP = (
 
 
 def _mirror(c, mirror):
+    from nodemcu_pipeline.config import settings
     from nodemcu_pipeline.sources.firmware_sources import mirror_from
 
-    return mirror_from(mirror or c.config.pipeline.get("sources_mirror"))
+    return mirror_from(mirror or settings(c.config).sources_mirror or None)
 
 
 @task(
@@ -50,7 +49,6 @@ def sources(c, mirror=None, cache_dir=None, allow_http=False):
 
 @task(
     help={
-        "image": "tag to build (default: nodemcu-pipeline/build:local)",
         "force": "rebuild even when an image with the same recipe exists",
         "mirror": MIRROR_HELP,
     }
@@ -77,10 +75,6 @@ def build_image(c, image=None, force=False, mirror=None):
 
 @task(
     help={
-        "source": "docker (build in --image) or cloud (download --url)",
-        "firmware-dir": "firmware tree to build (default: the pinned nodemcu-firmware release, "
-        "fetched by `invoke sources`)",
-        "image": "build image with the nodemcu-build contract (default: nodemcu-pipeline/build:local)",
         "variant": "float or integer",
         "image-name": "IMAGE_NAME for the output names (default: pipeline)",
         "modules": "NodeMCU modules to build in, comma-separated (e.g. file,gpio,net,node,tmr,"
@@ -93,8 +87,6 @@ def build_image(c, image=None, force=False, mirror=None):
         "timeout": "seconds before the build container is stopped (default 1800)",
         "url": "cloud: URL of the firmware image",
         "sha256": "cloud: expected SHA-256 of the image",
-        "allow-http": "cloud: allow a plain http:// URL",
-        "build-dir": "where outputs and the stage record go (default: build)",
     }
 )
 @task_errors
@@ -122,6 +114,7 @@ def build(
 
     from nodemcu_pipeline.config import settings
     from nodemcu_pipeline.errors import UsageError
+    from nodemcu_pipeline.handoff import record_build
 
     s = settings(
         c.config,
@@ -155,6 +148,7 @@ def build(
     parse_lfs_size(lfs_size)
     tree, options = _tree_and_inputs(c, s, options, mirror)
     result = build_firmware(tree, s.build_dir, s.image, options=options)
+    record_build(s.build_dir, "docker", [result.low, result.high])
     state = "built" if result.built else "up to date, no container started"
     print(f"build: {result.combined} ({state}, {time.monotonic() - started:.1f} s)")
     print(f"build: split images {result.low} + {result.high}")
@@ -221,6 +215,7 @@ def _tree_and_inputs(c, s, options, mirror):
 
 def _build_from_cloud(s, url, sha256):
     from nodemcu_pipeline.errors import UsageError
+    from nodemcu_pipeline.handoff import record_build
 
     if not url:
         raise UsageError("--source cloud needs --url", "Pass the URL of a nodemcu-build.com image")
@@ -230,17 +225,16 @@ def _build_from_cloud(s, url, sha256):
         raise UsageError(
             "cloud builds are not available in this version", "Use --source docker"
         ) from None
-    from pathlib import Path
-
     # The pins live beside the project (like any lock file), the copy in <build_dir>/firmware/.
     image = fetch_cloud_image(
         url,
         sha256,
         s.cache_dir,
-        Path("firmware.lock.json"),
+        s.project_dir / "firmware.lock.json",
         allow_http=s.allow_http,
         build_dir=s.build_dir,
     )
+    record_build(s.build_dir, "cloud", [image.path])
     print(f"build: {image.path} (sha256 {image.sha256})")
 
 

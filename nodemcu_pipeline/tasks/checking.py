@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from invoke import task
-
-from nodemcu_pipeline.cli import PORT_HELP, say, seconds, task_errors
+from nodemcu_pipeline.cli import say, seconds, task, task_errors
 
 # ==== repl and chain: check, demo, rehearse =========================================================
 FORMAT_HELP = (
@@ -15,8 +13,6 @@ FORMAT_HELP = (
 
 @task(
     help={
-        "port": PORT_HELP,
-        "format": FORMAT_HELP,
         "no-reset": "do not pulse RTS first; just read what the running firmware prints",
         "timeout": "seconds of silence before giving up on the prompt (default 20)",
     }
@@ -36,8 +32,6 @@ def check(c, port=None, format=None, no_reset=False, timeout="20"):
 @task(
     help={
         "plan": "the plan.json to rehearse (default: <build-dir>/plan.json)",
-        "format": FORMAT_HELP,
-        "build-dir": "build directory (default: build)",
         "state": "keep the virtual board's flash in this file afterwards",
     }
 )
@@ -68,7 +62,6 @@ def rehearse(c, plan=None, format=None, build_dir=None, state=None):
         "../shared/sources, else examples/firmware)",
         "sources": "directory holding the pinned sources (default: $INVOKE_PIPELINE_SOURCES_MIRROR "
         "or ../shared/sources beside the checkout)",
-        "image": "build image (default: nodemcu-pipeline/build:local, built locally if missing)",
         "build-dir": "build directory; the demo works in <build-dir>/demo",
         "flash-size": "flash size of the virtual board (default 4MB)",
     }

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from invoke import task
+import time
 
-from nodemcu_pipeline.cli import BEFORE_HELP, PORT_HELP, say, task_errors, whole_number
+from nodemcu_pipeline.cli import (
+    PORT_HELP,
+    output_file,
+    say,
+    say_notes,
+    task,
+    task_errors,
+    whole_number,
+)
 from nodemcu_pipeline.tasks.farm import FARM_HELP, farm_requested, flash_farm
 
 
@@ -16,19 +24,11 @@ from nodemcu_pipeline.tasks.farm import FARM_HELP, farm_requested, flash_farm
         "firmware": "image(s) to flash instead: one combined .bin, or 0x00000.bin and 0x10000.bin",
         "port": PORT_HELP + "; repeat it, or say all, to flash several boards at once",
         **FARM_HELP,
-        "baud": "transfer rate after the stub starts (falls back to 115200 if the link fails)",
-        "before": BEFORE_HELP,
-        "after": "hard-reset (boot the firmware; soft reset on ports without RTS), soft-reset or no-reset",
         "erase-all": "erase the whole flash first (clears stale init data and file systems)",
         "no-stub": "talk to the ROM only: no compression, no verification",
         "no-verify": "skip the MD5 check of each written region",
-        "flash-size": "detect (from the chip's JEDEC id) or a size like 4MB",
-        "layout": "auto, sdk2, nodemcu3, nodemcu3-early (when assembling images)",
         "init-data": "SDK init data for sdk2 layouts",
         "no-check": "do not run the Lua REPL check after flashing",
-        "format": "file system check after flashing: auto (format only a failing FS that lists no files),"
-        " always (format even with files), never",
-        "build-dir": "build directory (default: build)",
         "fs-dir": "also flash a SPIFFS image of this directory at the firmware's file-system offset "
         "(NodeMCU 3.x built by invoke build; see invoke assemble --fs-dir)",
         "image": "build image whose spiffsimg makes the --fs-dir image (default: the build's)",
@@ -47,6 +47,8 @@ def flash(
     no_stub=False,
     no_verify=False,
     flash_size=None,
+    flash_mode=None,
+    flash_freq=None,
     layout=None,
     init_data=None,
     no_check=False,
@@ -82,10 +84,14 @@ def flash(
         baud=baud,
         before=before,
         after=after,
+        flash_size=flash_size,
+        flash_mode=flash_mode,
+        flash_freq=flash_freq,
         layout=layout,
         build_dir=build_dir,
         format=format,
     )
+    say_notes(s.notes)
     if not farm and s.port == "all":  # INVOKE_PIPELINE_PORT=all or invoke.yaml
         farm, ports = True, ["all"]
     source = plan_source(
@@ -96,7 +102,7 @@ def flash(
         s.flash_mode,
         s.flash_freq,
         init_data,
-        flash_size or s.flash_size,
+        "header" if s.flash_size == "keep" else s.flash_size,
         fs_dir=fs_dir,
         tool_image=image,
     )
@@ -120,12 +126,11 @@ def flash(
         )
     info = report.info
     print(
-        f"chip ESP8266 {info.mac} flash {info.flash_size} at {report.baud} baud"
+        f"chip {'ESP8285' if info.esp8285 else 'ESP8266'} {info.mac} flash {info.flash_size} at {report.baud} baud"
         f" ({'stub' if report.stub else 'ROM only'})"
     )
     for r in report.results:
-        verified = "verified" if r.verified else "not verified"
-        print(f"  0x{r.address:06x} {r.size:8d} bytes  {r.outcome} ({verified})")
+        print(region_line(r))
     if check:
         from nodemcu_pipeline.flasher.ports import resolve_port
         from nodemcu_pipeline.repl import check_after_flash
@@ -133,7 +138,17 @@ def flash(
         print(check_after_flash(resolve_port(s.port), s.format, say=say).summary())
 
 
-@task(help={"port": PORT_HELP, "before": BEFORE_HELP})
+def region_line(r) -> str:
+    """One region as esptool reports it: bytes, time and the effective kbit/s."""
+    verified = "verified" if r.verified else "not verified"
+    line = f"  0x{r.address:06x} {r.size:8d} bytes  {r.outcome} ({verified})"
+    if r.outcome == "unchanged" or r.seconds <= 0:
+        return line
+    part = f", {r.bytes_written} bytes of it" if r.bytes_written != r.size else ""
+    return line + f" in {r.seconds:.1f} s{part}, effective {r.kbit_per_s:.1f} kbit/s"
+
+
+@task
 @task_errors
 def chip_info(c, port=None, before=None):
     """Show the chip's MAC, chip id, JEDEC flash id and flash size."""
@@ -142,15 +157,13 @@ def chip_info(c, port=None, before=None):
 
     s = settings(c.config, port=port, before=before)
     info = run_chip_info(s.port, s.before, say)
-    print(f"chip: ESP8266EX\nmac: {info.mac}\nchip id: 0x{info.chip_id:08x}")
+    chip = "ESP8285 (flash it with --flash-mode dout)" if info.esp8285 else "ESP8266EX"
+    print(f"chip: {chip}\nmac: {info.mac}\nchip id: 0x{info.chip_id:08x}")
     print(f"flash id: 0x{info.jedec_id:06x}\nflash size: {info.flash_size or 'unknown'}")
 
 
 @task(
     help={
-        "port": PORT_HELP,
-        "baud": "transfer rate",
-        "before": BEFORE_HELP,
         "address": "start of the region to erase (default: the whole chip)",
         "size": "size of the region (multiple of 4096)",
     }
@@ -172,15 +185,15 @@ def erase(c, port=None, baud=None, before=None, address=None, size=None):
         )
         if region[0] % 4096 or region[1] % 4096 or region[1] <= 0:
             raise UsageError("erase regions are whole 4 KB sectors", "Use multiples of 0x1000")
-    run_erase(s.port, s.baud, s.before, region, say)
-    print("erased" + (f" 0x{region[0]:x}+0x{region[1]:x}" if region else " the whole flash"))
+    started = time.monotonic()
+    erased = run_erase(s.port, s.baud, s.before, region, say)
+    took = time.monotonic() - started
+    where = f"0x{region[0]:x}+0x{region[1]:x}" if region else "the whole flash"
+    print(f"erased {where}: {erased // 4096} sectors, {erased} bytes in {took:.1f} s")
 
 
 @task(
     help={
-        "port": PORT_HELP,
-        "baud": "transfer rate",
-        "before": BEFORE_HELP,
         "address": "start address (default 0)",
         "size": "bytes to read (default: to the end)",
         "output": "file to write (written atomically)",
@@ -189,8 +202,6 @@ def erase(c, port=None, baud=None, before=None, address=None, size=None):
 @task_errors
 def read_flash(c, output, port=None, baud=None, before=None, address="0", size="0"):
     """Read flash contents to a file (needs the stub)."""
-    from pathlib import Path
-
     from nodemcu_pipeline.config import settings
     from nodemcu_pipeline.flasher.api import read_flash as run_read
     from nodemcu_pipeline.progress import console_progress
@@ -199,8 +210,9 @@ def read_flash(c, output, port=None, baud=None, before=None, address="0", size="
     _refuse_output_onto_port(output, s.port)
     flags, example = "--address and --size", "--address 0 --size 0x100000"
     addr, length = whole_number(address, flags, example), whole_number(size, flags, example)
+    target = output_file(output, "OUTPUT")
     with console_progress() as progress:
-        run_read(s.port, s.baud, s.before, addr, length, Path(output), say, progress)
+        run_read(s.port, s.baud, s.before, addr, length, target, say, progress)
     print(f"wrote {output}")
 
 

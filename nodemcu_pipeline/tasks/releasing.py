@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from invoke import task
-
-from nodemcu_pipeline.cli import task_errors, whole_number
+from nodemcu_pipeline.cli import task, task_errors, whole_number
 
 # ==== release: release, bench, soak =================================================================
 
@@ -62,8 +60,16 @@ def bench(c, only=None, output="bench/results.json"):
     from nodemcu_pipeline import bench as benchmarks
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
-    root = Path(__file__).resolve().parents[2]
-    benchmarks.run_all(root / "bench", Path(output), names)
+    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.errors import UsageError
+
+    bench_dir = settings(c.config).project_dir / "bench"
+    if not bench_dir.is_dir():
+        raise UsageError(
+            f"no bench/ folder in {bench_dir.parent}",
+            "Benchmarks run from a source checkout of nodemcu-pipeline",
+        )
+    benchmarks.run_all(bench_dir, Path(output), names)
     print(f"bench: figures written to {output}")
 
 

@@ -1,0 +1,20 @@
+"""Task: settings (the effective settings and where each one came from)."""
+
+from __future__ import annotations
+
+from nodemcu_pipeline.cli import task, task_errors
+
+
+@task
+@task_errors
+def settings(c):
+    """Show every setting's effective value and where it came from (file, variable or default)."""
+    from dataclasses import asdict
+
+    from nodemcu_pipeline.config import SETTINGS, origins
+    from nodemcu_pipeline.config import settings as effective
+
+    values = asdict(effective(c.config))
+    where = origins(c.config)
+    for s in SETTINGS:
+        print(f"{s.key:<13} {values[s.key]!s:<40} {where.get(s.key, 'default')}")

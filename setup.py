@@ -1,0 +1,32 @@
+"""Packaging detail pyproject.toml cannot say: the repository's data folders go inside the package.
+
+The build-image recipe (docker/), the SDK manifest (sdk_cache/manifest.json) and the example firmware
+(examples/firmware/) stay where a checkout has them, and the wheel carries them as
+``nodemcu_pipeline/data/{recipe,manifests,firmware}`` (read through nodemcu_pipeline/resources.py).
+Everything else is in pyproject.toml.
+"""
+
+from setuptools import find_packages, setup
+
+DATA = {
+    "nodemcu_pipeline.data.recipe": "docker",
+    "nodemcu_pipeline.data.manifests": "sdk_cache",
+    "nodemcu_pipeline.data.firmware": "examples/firmware",
+}
+
+setup(
+    packages=find_packages(include=["nodemcu_pipeline", "nodemcu_pipeline.*"]) + list(DATA),
+    package_dir={"": ".", **DATA},
+    package_data={
+        "nodemcu_pipeline": ["py.typed"],
+        "nodemcu_pipeline.data.recipe": ["Dockerfile", "build", "read.me", "rootfs.conf"],
+        "nodemcu_pipeline.data.manifests": ["*.json"],
+        "nodemcu_pipeline.data.firmware": [
+            "Makefile",
+            "app/include/*.h",
+            "app/user/*.c",
+            "ld/*.ld",
+            "tools/*.py",
+        ],
+    },
+)

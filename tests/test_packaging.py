@@ -1,0 +1,144 @@
+"""The installed CLI, as a new user gets it: build the wheel from the tracked files, install it in a
+fresh venv outside the repository, and from an empty temp directory run `nodemcu-pipeline --help`,
+`assemble`, and a flash of the virtual board (stub: compressed and verified)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from nodemcu_pipeline.image import Segment, build_image
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 300):
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, (cmd, proc.stdout[-2000:], proc.stderr[-2000:])
+    return proc
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A venv holding only the built wheel (its dependencies come from this interpreter's site)."""
+    base = tmp_path_factory.mktemp("wheel")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = {k: v for k, v in env.items() if not k.startswith("INVOKE_")}
+    # Only tracked files: what a release builds from, and no build/ of the checkout's own.
+    tracked = (
+        subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+        .stdout.decode()
+        .split("\0")
+    )
+    src = base / "src"
+    for name in filter(None, tracked):
+        if (ROOT / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, src / name)
+    dist = base / "dist"
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+    _run([*build, "-w", str(dist), str(src)], cwd=base, env=env)
+    (wheel,) = dist.glob("*.whl")
+    venv = base / "venv"
+    _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], cwd=base, env=env)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
+    _run([*pip, str(wheel)], cwd=base, env=env)
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    return wheel, env
+
+
+def test_wheel_carries_the_data_and_the_licence(installed):
+    wheel, _ = installed
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in (
+        "nodemcu_pipeline/data/recipe/Dockerfile",
+        "nodemcu_pipeline/data/recipe/rootfs.conf",
+        "nodemcu_pipeline/data/manifests/manifest.json",
+        "nodemcu_pipeline/data/firmware/Makefile",
+        "nodemcu_pipeline/data/firmware/tools/elf2bin.py",
+        "nodemcu_pipeline/py.typed",
+    ):
+        assert needed in names, needed
+    assert any(n.endswith("licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
+    assert not any(n.startswith(("pipeline/", "tests/", "bench/")) for n in names)
+
+
+def test_installed_cli_runs_from_anywhere(installed, tmp_path):
+    _, env = installed
+    work = tmp_path / "somewhere"
+    work.mkdir()
+    where = _run(
+        [
+            "python",
+            "-c",
+            "import nodemcu_pipeline, nodemcu_pipeline.resources as r;"
+            "print(nodemcu_pipeline.__file__); print(r.recipe_dir()); print(r.sdk_manifest())",
+        ],
+        cwd=work,
+        env=env,
+    ).stdout.splitlines()
+    assert all("/venv/" in line for line in where), where  # the wheel's copy, not the checkout
+    assert "site-packages/docker" not in where[1]
+
+    # A build writes bin/ into its tree: the packaged example is built from a copy the tool owns.
+    copied = _run(
+        [
+            "python",
+            "-c",
+            "from pathlib import Path; from nodemcu_pipeline.resources import buildable_tree,"
+            " example_firmware; print(buildable_tree(example_firmware(), Path('b')))",
+        ],
+        cwd=work,
+        env=env,
+    ).stdout.strip()
+    assert copied == "b/example-firmware" and (work / copied / "Makefile").is_file(), copied
+    shutil.rmtree(work / "b")
+
+    helped = _run(["nodemcu-pipeline", "--help"], cwd=work, env=env).stdout
+    assert "nodemcu-pipeline" in helped
+    tasks = _run(["nodemcu-pipeline", "--list"], cwd=work, env=env).stdout
+    for name in ("build", "flash", "assemble", "initdata", "clean", "settings"):
+        assert f"  {name} " in tasks or f"  {name}\n" in tasks, name
+    listed = _run(["nodemcu-pipeline", "initdata", "--list"], cwd=work, env=env).stdout
+    assert "3.0.6" in listed
+
+    image = build_image(
+        0x40100000, [Segment(0x40100000, b"NodeMCU 3.0.0.0 3.0-master_20200910\0" * 8)]
+    )
+    (work / "fw.bin").write_bytes(image)
+    _run(["nodemcu-pipeline", "assemble", "--firmware", "fw.bin", "-fs", "4MB"], cwd=work, env=env)
+    plan = json.loads((work / "build" / "plan.json").read_text())
+    assert plan["flash_size"] == "4MB"
+
+    board = subprocess.Popen(
+        ["python", "-m", "nodemcu_pipeline.virtual", "--flash-size", "4MB"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert board.stdout is not None
+        url = board.stdout.readline().strip()
+        assert url, board.stderr.read() if board.stderr else ""
+        flashed = _run(
+            ["nodemcu-pipeline", "flash", "-p", url, "--plan", "build/plan.json", "--no-check"],
+            cwd=work,
+            env=env,
+        )
+    finally:
+        board.terminate()
+        board.wait(timeout=30)
+    out = flashed.stdout
+    assert "(stub)" in out, out  # esptool's stub, read as data: compressed and verified
+    assert "verified" in out and "not verified" not in out, out
+    assert sorted(p.name for p in work.iterdir()) == ["build", "fw.bin"]
