@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 TAIL_LINES = 20
+SERIAL_RETRY = "build: parallel make failed; retrying serially"
 FIRST_ERROR = re.compile(
     r"(\berror:|\bfatal error:|undefined reference to|cannot find -l|No such file or directory)"
 )
@@ -44,6 +45,9 @@ class BuildLog:
         text = line.strip()
         if not text:
             return
+        if text.startswith(SERIAL_RETRY):  # docker/build retries a failed parallel make
+            self.first_error, self.overflow, self.fetched_url = None, None, None
+            self.network_failed = False
         self.tail.append(text)
         if (m := FETCH.search(text)) and self.fetched_url is None:
             self.fetched_url = m[2].rstrip(";)")

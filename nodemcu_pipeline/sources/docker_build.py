@@ -18,6 +18,7 @@ import os
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,23 +286,28 @@ def run_container(
     volumes = {volume: {"bind": "/ccache", "mode": "rw"}}
     if not remote:
         volumes[str(tree)] = {"bind": MOUNT, "mode": "rw"}
-    container = client.containers.create(
-        image,
-        command="build",
-        environment=env,
-        user=user,
-        volumes=volumes,
-        working_dir=MOUNT,
-        labels={CONTAINER_LABEL: "1"},
-        network_mode="none",
-        cap_drop=["ALL"],
-        security_opt=["no-new-privileges"],
-        pids_limit=4096,
-    )
-    timer = threading.Timer(timeout, _kill_quietly, args=(container,))
+    # Named up front, so a Ctrl-C that lands while the engine is still creating it can remove it.
+    name = f"nodemcu-pipeline-build-{uuid.uuid4().hex[:16]}"
+    container: Any = None
+    timer: threading.Timer | None = None
     build_log = BuildLog()
     started = time.monotonic()
     try:
+        container = client.containers.create(
+            image,
+            command="build",
+            name=name,
+            environment=env,
+            user=user,
+            volumes=volumes,
+            working_dir=MOUNT,
+            labels={CONTAINER_LABEL: "1"},
+            network_mode="none",
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            pids_limit=4096,
+        )
+        timer = threading.Timer(timeout, _kill_quietly, args=(container,))
         if remote:
             copy_in(container, tree, source_files(tree), MOUNT, user)
         container.start()
@@ -319,10 +325,21 @@ def run_container(
         if remote:
             copy_out_bin(container, tree, MOUNT)
     finally:
-        timer.cancel()
+        if timer is not None:
+            timer.cancel()
         # KeyboardInterrupt lands here too: kill and remove before it propagates.
-        _kill_quietly(container)
-        _remove_quietly(container)
+        if container is None:
+            container = _created(client, name)
+        if container is not None:
+            _kill_quietly(container)
+            _remove_quietly(container)
+
+
+def _created(client: Any, name: str) -> Any:
+    try:
+        return client.containers.get(name)
+    except Exception:  # noqa: BLE001 - never created is fine
+        return None
 
 
 def _stream(container: Any, build_log: BuildLog, log: Callable[[str], None]) -> None:

@@ -62,3 +62,13 @@ def test_echoed_url_is_named() -> None:
         "wget: unable to resolve host address 'github.com'",
     ]
     assert "https://github.com/espressif/esptool/archive/v2.6.tar.gz" in error_line(lines)
+
+
+def test_a_serial_retry_reports_its_own_error_not_the_parallel_runs() -> None:
+    lines = [
+        "xtensa-lx106-elf-ar: .output/eagle/debug/lib/libplatform.a: file format not recognized",
+        "make: *** [Makefile:380: .subdirs] Error 2",
+        "build: parallel make failed; retrying serially",
+        "gpio.c:3:1: error: expected ';' before 'int'",
+    ]
+    assert error_line(lines) == "gpio.c:3:1: error: expected ';' before 'int'"

@@ -89,6 +89,7 @@ def test_socket_permission_names_the_group_fix() -> None:
 # --- on the engine ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def build_image(docker_engine: None) -> str:
+    leftover_containers()  # what the engine held before this module's builds
     proc = run_invoke("build-image", timeout=900)
     assert proc.returncode == 0, proc.stderr
     return "nodemcu-pipeline/build:local"
@@ -108,12 +109,22 @@ def created_containers(since: float) -> int:
     return sum(1 for _ in events)
 
 
-def leftover_containers() -> list[str]:
+def _labelled_containers() -> set[str]:
     import docker
 
     client = docker.from_env()
-    found = client.containers.list(all=True, filters={"label": CONTAINER_LABEL})
-    return [c.id for c in found]
+    return {c.id for c in client.containers.list(all=True, filters={"label": CONTAINER_LABEL})}
+
+
+# Containers other checkouts left on a shared engine are not this run's leftovers.
+_BEFORE: set[str] | None = None
+
+
+def leftover_containers() -> list[str]:
+    global _BEFORE
+    if _BEFORE is None:
+        _BEFORE = _labelled_containers()
+    return sorted(_labelled_containers() - _BEFORE)
 
 
 def build(tree: Path, build_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -102,3 +102,27 @@ def test_manifest_unreadable_is_a_sources_error(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"firmware": {}}))
     with pytest.raises(Exception, match="sources manifest"):
         load_manifest(bad)
+
+
+@needs_sources
+def test_users_get_a_git_clone_at_the_pinned_commit(tmp_path: Path) -> None:
+    """Without a mirror the tree is a shallow `git clone` (here from a local copy of the repository
+    instead of GitHub; submodules left out, their URL is GitHub's)."""
+    import dataclasses
+    import subprocess
+    import tarfile
+
+    with tarfile.open(SHARED_SOURCES / "nodemcu-firmware-release-36cbf9f0.tar.gz") as tar:
+        tar.extractall(tmp_path / "origin", filter="data")
+    origin = tmp_path / "origin" / "nodemcu-firmware"
+    manifest = load_manifest()
+    local = dataclasses.replace(manifest.firmware, git=f"file://{origin}", depth=5, submodules=())
+    from nodemcu_pipeline.sources.firmware_sources import _fetch_tree, tree_dir
+
+    dest = tree_dir(tmp_path / "cache", manifest)
+    _fetch_tree(local, tmp_path / "cache", dest, None, None, lambda _e: None)
+    assert head_commit(dest) == manifest.firmware.commit
+    branch = subprocess.run(
+        ["git", "-C", str(dest), "log", "-1", "--format=%H"], capture_output=True, text=True
+    )
+    assert branch.stdout.strip() == manifest.firmware.commit
