@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nodemcu_pipeline.flasher.slip import SlipDecoder, encode
+from nodemcu_pipeline.virtual.environment import Environment
 from nodemcu_pipeline.virtual.faults import Faults
 from nodemcu_pipeline.virtual.flashchip import FlashChip
 from nodemcu_pipeline.virtual.rom import OTP, STUB_ENTRIES, Registers, RomLoader
@@ -58,8 +59,10 @@ class Board:
         faults: Faults | None = None,
         realtime: bool = False,
         boot: str = "download",
+        env: Environment | None = None,
     ) -> None:
         self.flash = flash
+        self.env = env or Environment()
         self.faults = faults or Faults()
         self.realtime = realtime
         self.chip_id = CHIP_ID
@@ -106,6 +109,17 @@ class Board:
     def stop(self) -> None:
         self._stopped.set()
         self._wake.set()
+
+    def drive_pin(self, pin: int, level: int | None) -> None:
+        """A test harness drives GPIO ``pin`` from outside (None: releases it)."""
+        with self.lock:
+            if self.mode == "app" and self.app is not None:
+                self.app.drive_pin(pin, level)  # type: ignore[attr-defined]
+            elif level is None:
+                self.env.pins.pop(pin, None)
+            else:
+                self.env.pins[pin] = level
+        self.wake()
 
     def wake(self) -> None:
         """The firmware armed a timer: re-plan the ticker's wait."""

@@ -34,6 +34,7 @@ from nodemcu_pipeline.image import detect_generation, parse_image
 from nodemcu_pipeline.layout import Generation, flash_size_from_header_code
 from nodemcu_pipeline.virtual import modules
 from nodemcu_pipeline.virtual.clock import BoardClock
+from nodemcu_pipeline.virtual.environment import Environment
 from nodemcu_pipeline.virtual.flashchip import SECTOR, FlashChip
 from nodemcu_pipeline.virtual.fs import ALIGN, MAGIC, FileSystem
 from nodemcu_pipeline.virtual.heap import free_heap
@@ -75,7 +76,8 @@ class FirmwareHost(Protocol):
 
 
 # Optional host attributes: ``manual_clock`` (True: the clock moves only through
-# ``NodeMCUApp.idle``, for in-process tests) and ``wake()`` (a timer was armed: re-plan the wait).
+# ``NodeMCUApp.idle``, for in-process tests), ``wake()`` (a timer was armed: re-plan the wait) and
+# ``env`` (an ``Environment``: pins, ADC, access points; it outlives resets).
 
 
 class NodeMCUApp:
@@ -88,6 +90,8 @@ class NodeMCUApp:
         self.repl: LuaRepl | None = None
         self.fs: FileSystem | None = None
         self.boot_reason = (1, 0)
+        self.env: Environment = getattr(host, "env", None) or Environment()
+        self.gpio: Any = None  # the gpio module's pins, when the image has gpio
         self.generation = Generation.NODEMCU3
         self.header_size = self.flash.size
 
@@ -214,6 +218,15 @@ class NodeMCUApp:
         """Let ``seconds`` of board time pass with no input (a manual clock's way forward)."""
         if self.repl is not None and not self.repl.halted:
             self.repl.loop.run(until=self.repl.clock.now() + seconds)
+
+    def drive_pin(self, pin: int, level: int | None) -> None:
+        """The outside world drives GPIO ``pin`` (None: releases it); edges reach gpio.trig."""
+        if self.gpio is not None:
+            self.gpio.drive(pin, level)
+        elif level is None:
+            self.env.pins.pop(pin, None)
+        else:
+            self.env.pins[pin] = level
 
     def host_wake(self) -> None:
         wake = getattr(self.host, "wake", None)

@@ -70,13 +70,16 @@ def lua_table(app: NodeMCUApp, mapping: dict[str, Any]) -> Any:
 def install(app: NodeMCUApp, info: dict[str, Any]) -> list[str]:
     """Load the base library, ``node`` and the modules the banner lists that this firmware has;
     returns the names loaded."""
-    from nodemcu_pipeline.virtual.modules import file, node, tmr, uart
+    from nodemcu_pipeline.virtual.modules import adc, bit, file, gpio, node, tmr, uart
 
     lib = load_lib(app)
     file.install_base(app)
     node.install(app, lib, info)
     installers: dict[str, Callable[[NodeMCUApp, Any], None]] = {
+        "adc": adc.install,
+        "bit": bit.install,
         "file": file.install,
+        "gpio": gpio.install,
         "tmr": tmr.install,
         "uart": uart.install,
     }
