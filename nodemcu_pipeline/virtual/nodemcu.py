@@ -92,6 +92,7 @@ class NodeMCUApp:
         self.boot_reason = (1, 0)
         self.env: Environment = getattr(host, "env", None) or Environment()
         self.gpio: Any = None  # the gpio module's pins, when the image has gpio
+        self.wifi: Any = None  # the wifi module's station, when the image has wifi
         self.generation = Generation.NODEMCU3
         self.header_size = self.flash.size
 

@@ -66,6 +66,8 @@ class TaskLoop:
         self._rx_end = 0.0
         self._lines: deque[bytes] = deque()
         self._posted: list[tuple[int, int, Any, tuple[Any, ...]]] = []  # node.task.post
+        self._later: dict[int, Callable[[], float]] = {}  # firmware-side timers (negative ids)
+        self._later_ids = itertools.count(-1, -1)
         self._alarms: dict[int, Alarm] = {}
         self._heap: list[tuple[float, int, int, int]] = []
         self._seq = itertools.count()
@@ -148,6 +150,9 @@ class TaskLoop:
                 t += spent
                 continue
             timer = self._pop_due(t)
+            if timer is not None and timer < 0:
+                t = self._task(t, self._run_later, timer)
+                continue
             if timer is not None:
                 t = self._task(t, self.interpreter.fire_timer, timer)
                 continue
@@ -177,6 +182,16 @@ class TaskLoop:
         finally:
             self.task_start = None
         return t + spent
+
+    def call_later(self, seconds: float, fn: Callable[[], float]) -> None:
+        """Run ``fn`` (the firmware's own code; it returns the CPU time it used) after ``seconds``."""
+        timer = next(self._later_ids)
+        self._later[timer] = fn
+        self.arm(timer, max(0, round(seconds * 1000)), False, self.now())
+
+    def _run_later(self, timer: int) -> float:
+        fn = self._later.pop(timer, None)
+        return TASK_S + (fn() or 0.0) if fn is not None else 0.0
 
     def _callback(self, item: tuple[Any, tuple[Any, ...]]) -> float:
         fn, args = item

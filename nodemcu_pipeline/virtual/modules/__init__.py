@@ -70,7 +70,7 @@ def lua_table(app: NodeMCUApp, mapping: dict[str, Any]) -> Any:
 def install(app: NodeMCUApp, info: dict[str, Any]) -> list[str]:
     """Load the base library, ``node`` and the modules the banner lists that this firmware has;
     returns the names loaded."""
-    from nodemcu_pipeline.virtual.modules import adc, bit, file, gpio, node, tmr, uart
+    from nodemcu_pipeline.virtual.modules import adc, bit, file, gpio, node, tmr, uart, wifi
 
     lib = load_lib(app)
     file.install_base(app)
@@ -82,6 +82,7 @@ def install(app: NodeMCUApp, info: dict[str, Any]) -> list[str]:
         "gpio": gpio.install,
         "tmr": tmr.install,
         "uart": uart.install,
+        "wifi": wifi.install,
     }
     loaded = ["node"]
     for name in str(info["modules"]).split(","):
