@@ -70,7 +70,22 @@ def lua_table(app: NodeMCUApp, mapping: dict[str, Any]) -> Any:
 def install(app: NodeMCUApp, info: dict[str, Any]) -> list[str]:
     """Load the base library, ``node`` and the modules the banner lists that this firmware has;
     returns the names loaded."""
-    from nodemcu_pipeline.virtual.modules import adc, bit, file, gpio, node, tmr, uart, wifi
+    from nodemcu_pipeline.virtual.modules import (
+        adc,
+        bit,
+        dht,
+        file,
+        gpio,
+        i2c,
+        mqtt,
+        net,
+        node,
+        ow,
+        spi,
+        tmr,
+        uart,
+        wifi,
+    )
 
     lib = load_lib(app)
     file.install_base(app)
@@ -78,8 +93,14 @@ def install(app: NodeMCUApp, info: dict[str, Any]) -> list[str]:
     installers: dict[str, Callable[[NodeMCUApp, Any], None]] = {
         "adc": adc.install,
         "bit": bit.install,
+        "dht": dht.install,
         "file": file.install,
         "gpio": gpio.install,
+        "i2c": i2c.install,
+        "mqtt": mqtt.install,
+        "net": net.install,
+        "ow": ow.install,
+        "spi": spi.install,
         "tmr": tmr.install,
         "uart": uart.install,
         "wifi": wifi.install,
