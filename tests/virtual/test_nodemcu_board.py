@@ -156,3 +156,25 @@ def test_timer_callbacks_print_on_their_own_schedule_between_repl_lines() -> Non
             assert read_until(port, b"stopped\r\n> ")
         finally:
             port.close()
+
+
+def test_a_loop_that_never_yields_trips_the_watchdog_with_the_real_reset_cause() -> None:
+    """3.2 s of ESP8266 CPU time in one task: the SDK's soft watchdog restarts the chip (the ROM
+    prints rst cause 2 at 74880 baud) and node.bootreason() then says 2, 3."""
+    with VirtualBoard("1MB") as board:
+        with board.board.lock:
+            load_firmware(board.flash)
+        port = serial.serial_for_url(board.url, baudrate=115200, timeout=0.2)
+        try:
+            hard_reset(port)
+            read_until(port, b"cannot open init.lua: \r\n> ")
+            port.write(b"while true do end\r\n")
+            read_until(port, b"while true do end\r\n")
+            port.baudrate = 74880
+            read_until(port, b"ets Jan  8 2013,rst cause:2, boot mode:(3,6)\r\n")
+            port.baudrate = 115200
+            read_until(port, b"> ")
+            port.write(b"=node.bootreason()\r\n")
+            assert read_until(port, b"> ").endswith(b"2\t3\r\n> ")
+        finally:
+            port.close()
