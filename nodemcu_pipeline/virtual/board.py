@@ -121,6 +121,15 @@ class Board:
                 self.env.pins[pin] = level
         self.wake()
 
+    def idle_sleep(self, seconds: float) -> None:
+        """A realtime firmware waiting out its CPU time: the UART (another thread) may deliver
+        bytes meanwhile, so the lock is let go (when this thread holds it once)."""
+        self.lock.release()
+        try:
+            time.sleep(seconds)
+        finally:
+            self.lock.acquire()
+
     def wake(self) -> None:
         """The firmware armed a timer: re-plan the ticker's wait."""
         self._wake.set()
@@ -194,7 +203,10 @@ class Board:
             if self.mode in ("rom", "stub"):
                 frames = list(self._decoder.feed(data))
             elif self.mode == "app" and self.app is not None:
-                self.app.receive(data)  # type: ignore[attr-defined]
+                # How long ago the last byte reached the chip: a realtime firmware busy with a
+                # task had them wait in its UART ring meanwhile (0: it reads them now).
+                age = time.monotonic() - arrived if arrived else 0.0
+                self.app.receive(data, age)  # type: ignore[attr-defined]
         for frame in frames:
             self._packet(frame, arrived)
         if reset_now:
@@ -232,6 +244,8 @@ class Board:
     # -- boot ----------------------------------------------------------------------------------
     def reset(self, download: bool, cause: int = 2) -> None:
         with self.lock:
+            if self.app is not None:
+                self.app.halt()  # type: ignore[attr-defined]
             reason = self._reason if self._reason is not None else REASON_FOR_CAUSE.get(cause, 0)
             self._reason = None
             self.stats.resets += 1

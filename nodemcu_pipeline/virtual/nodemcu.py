@@ -181,10 +181,13 @@ class NodeMCUApp:
         style = "2.x" if self.generation is Generation.SDK2 else "3.x"
         manual = bool(getattr(self.host, "manual_clock", False))
         clock = BoardClock(self.host.realtime, None if manual else time.monotonic)
+        clock.sleep = getattr(self.host, "idle_sleep", time.sleep)
         self.repl = LuaRepl(
             self._write, style, self._watchdog, clock=clock, baud=self._baud, free_heap=None
         )
         facts = build_facts(image, self.generation)
+        # A realtime board's timer thread runs the tasks, so its UART keeps receiving meanwhile.
+        self.repl.loop.deferred = self.host.realtime and hasattr(self.host, "wake")
         modules.install(self, self._node_info(facts, head))
         self.repl.limit_heap(free_heap(image[:IROM]))
         self.say(banner(facts, self.generation))
@@ -198,10 +201,12 @@ class NodeMCUApp:
         if not self.repl.halted:
             self.repl.prompt()
 
-    def receive(self, data: bytes) -> None:
-        """UART RX while the firmware runs: REPL input (ignored before the prompt or when hung)."""
+    def receive(self, data: bytes, age: float = 0.0) -> None:
+        """UART RX while the firmware runs (``age``: seconds since the bytes reached the board)."""
         if self.repl is not None:
-            self.repl.feed(data)
+            self.repl.feed(data, age)
+            if self.repl.loop.deferred:
+                self.host_wake()
 
     @property
     def loop(self) -> TaskLoop:
@@ -233,6 +238,11 @@ class NodeMCUApp:
         wake = getattr(self.host, "wake", None)
         if wake is not None:
             wake()
+
+    def halt(self) -> None:
+        """The chip reset under this run: nothing of it may run any more."""
+        if self.repl is not None:
+            self.repl.halted = True
 
     def _watchdog(self) -> None:
         # The SDK's software watchdog: a plain restart (rst cause 2), reason 3 "soft WDT reset".
