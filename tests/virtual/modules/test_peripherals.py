@@ -75,3 +75,12 @@ def test_net_through_the_access_point_reaches_a_host_server(host: RecordingHost)
         threading.Event().wait(0.02)
     assert out == "got\techo:hi\r\nclosed\t0\r\n"
     server.close()
+
+
+def test_spi_with_nothing_attached_reads_the_idle_line(host: RecordingHost) -> None:
+    assert host.send("=spi.setup(1, spi.MASTER, spi.CPOL_LOW, spi.CPHA_LOW, 8, 8)\n").endswith(
+        "8\r\n> "
+    )
+    assert host.send("=spi.send(1, 'ab', 3)\n").endswith("3\t255\t255\r\n> ")
+    assert host.send("=spi.recv(1, 2) == '\\255\\255'\n").endswith("true\r\n> ")
+    assert "spi 2 does not exist" in host.send("spi.setup(2, 0, 0, 0, 8, 8)\n")
