@@ -34,7 +34,7 @@ EN_RC_DELAY = 0.1
 # rst_info.reason (node.bootreason()'s second value) for a ROM rst cause when nothing says more.
 REASON_FOR_CAUSE = {1: 0, 2: 6, 4: 1}
 REASON_SOFT_RESTART = 4
-REASON_SOFT_WDT = 3
+REASON_HW_WDT = 1
 
 
 @dataclass
@@ -260,6 +260,8 @@ class Board:
                 f"\r\n ets Jan  8 2013,rst cause:{cause}, boot mode:({mode[0]},{mode[1]})\r\n\r\n".encode(),
                 ROM_BAUD,
             )
+            if cause == 4:
+                self.emit(b"wdt reset\r\n", ROM_BAUD)  # the ROM names a watchdog reset
             if download:
                 self.mode = "rom"
                 self._loader = self._new_rom()

@@ -245,8 +245,8 @@ class NodeMCUApp:
             self.repl.halted = True
 
     def _watchdog(self) -> None:
-        # The SDK's software watchdog: a plain restart (rst cause 2), reason 3 "soft WDT reset".
-        self.host.request_reset(2, 3)
+        # The hardware watchdog: rst cause 4 ("wdt reset"), rst_info.reason 1 (clock.py).
+        self.host.request_reset(4, 1)
 
     def _baud(self) -> int:
         return self.baud

@@ -159,8 +159,8 @@ def test_timer_callbacks_print_on_their_own_schedule_between_repl_lines() -> Non
 
 
 def test_a_loop_that_never_yields_trips_the_watchdog_with_the_real_reset_cause() -> None:
-    """3.2 s of ESP8266 CPU time in one task: the SDK's soft watchdog restarts the chip (the ROM
-    prints rst cause 2 at 74880 baud) and node.bootreason() then says 2, 3."""
+    """~3 s of ESP8266 CPU time in one task: the watchdog restarts the chip (the ROM prints
+    rst cause 4 and "wdt reset" at 74880 baud) and node.bootreason() then says 4, 1."""
     with VirtualBoard("1MB") as board:
         with board.board.lock:
             load_firmware(board.flash)
@@ -171,11 +171,11 @@ def test_a_loop_that_never_yields_trips_the_watchdog_with_the_real_reset_cause()
             port.write(b"while true do end\r\n")
             read_until(port, b"while true do end\r\n")
             port.baudrate = 74880
-            read_until(port, b"ets Jan  8 2013,rst cause:2, boot mode:(3,6)\r\n")
+            read_until(port, b"ets Jan  8 2013,rst cause:4, boot mode:(3,6)\r\n\r\nwdt reset\r\n")
             port.baudrate = 115200
             read_until(port, b"> ")
             port.write(b"=node.bootreason()\r\n")
-            assert read_until(port, b"> ").endswith(b"2\t3\r\n> ")
+            assert read_until(port, b"> ").endswith(b"4\t1\r\n> ")
         finally:
             port.close()
 
