@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nodemcu_pipeline.errors import PipelineError
 from nodemcu_pipeline.virtual import VirtualBoard
+from nodemcu_pipeline.virtual.environment import Environment
 from nodemcu_pipeline.virtual.faults import Faults
 
 
@@ -52,10 +53,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--mac", help="the chip's MAC, e.g. 18:fe:34:12:34:56 (default 84:0d:8e:76:81:1a)"
     )
+    parser.add_argument(
+        "--ap",
+        action="append",
+        default=[],
+        metavar="SSID[:PASSWORD]",
+        help="a Wi-Fi access point the firmware can join (repeatable); its network reaches "
+        "servers on 127.0.0.1",
+    )
     parser.add_argument("--stats", type=Path, help="write the exit statistics here, not stderr")
     args = parser.parse_args(argv)
     faults = Faults(args.corrupt_rate, args.drop_rate, args.seed, args.reset_at_byte)
     try:
+        env = Environment(access_points=[Environment.parse_ap(ap) for ap in args.ap])
         board = VirtualBoard(
             args.flash_size,
             args.pty,
@@ -65,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             args.boot,
             args.listen,
             args.mac,
+            env,
         )
     except (PipelineError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

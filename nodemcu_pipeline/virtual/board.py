@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nodemcu_pipeline.flasher.slip import SlipDecoder, encode
+from nodemcu_pipeline.virtual.environment import Environment
 from nodemcu_pipeline.virtual.faults import Faults
 from nodemcu_pipeline.virtual.flashchip import FlashChip
 from nodemcu_pipeline.virtual.rom import OTP, STUB_ENTRIES, Registers, RomLoader
@@ -33,7 +34,7 @@ EN_RC_DELAY = 0.1
 # rst_info.reason (node.bootreason()'s second value) for a ROM rst cause when nothing says more.
 REASON_FOR_CAUSE = {1: 0, 2: 6, 4: 1}
 REASON_SOFT_RESTART = 4
-REASON_SOFT_WDT = 3
+REASON_HW_WDT = 1
 
 
 @dataclass
@@ -58,8 +59,10 @@ class Board:
         faults: Faults | None = None,
         realtime: bool = False,
         boot: str = "download",
+        env: Environment | None = None,
     ) -> None:
         self.flash = flash
+        self.env = env or Environment()
         self.faults = faults or Faults()
         self.realtime = realtime
         self.chip_id = CHIP_ID
@@ -106,6 +109,26 @@ class Board:
     def stop(self) -> None:
         self._stopped.set()
         self._wake.set()
+
+    def drive_pin(self, pin: int, level: int | None) -> None:
+        """A test harness drives GPIO ``pin`` from outside (None: releases it)."""
+        with self.lock:
+            if self.mode == "app" and self.app is not None:
+                self.app.drive_pin(pin, level)  # type: ignore[attr-defined]
+            elif level is None:
+                self.env.pins.pop(pin, None)
+            else:
+                self.env.pins[pin] = level
+        self.wake()
+
+    def idle_sleep(self, seconds: float) -> None:
+        """A realtime firmware waiting out its CPU time: the UART (another thread) may deliver
+        bytes meanwhile, so the lock is let go (when this thread holds it once)."""
+        self.lock.release()
+        try:
+            time.sleep(seconds)
+        finally:
+            self.lock.acquire()
 
     def wake(self) -> None:
         """The firmware armed a timer: re-plan the ticker's wait."""
@@ -180,7 +203,10 @@ class Board:
             if self.mode in ("rom", "stub"):
                 frames = list(self._decoder.feed(data))
             elif self.mode == "app" and self.app is not None:
-                self.app.receive(data)  # type: ignore[attr-defined]
+                # How long ago the last byte reached the chip: a realtime firmware busy with a
+                # task had them wait in its UART ring meanwhile (0: it reads them now).
+                age = time.monotonic() - arrived if arrived else 0.0
+                self.app.receive(data, age)  # type: ignore[attr-defined]
         for frame in frames:
             self._packet(frame, arrived)
         if reset_now:
@@ -218,6 +244,8 @@ class Board:
     # -- boot ----------------------------------------------------------------------------------
     def reset(self, download: bool, cause: int = 2) -> None:
         with self.lock:
+            if self.app is not None:
+                self.app.halt()  # type: ignore[attr-defined]
             reason = self._reason if self._reason is not None else REASON_FOR_CAUSE.get(cause, 0)
             self._reason = None
             self.stats.resets += 1
@@ -232,6 +260,8 @@ class Board:
                 f"\r\n ets Jan  8 2013,rst cause:{cause}, boot mode:({mode[0]},{mode[1]})\r\n\r\n".encode(),
                 ROM_BAUD,
             )
+            if cause == 4:
+                self.emit(b"wdt reset\r\n", ROM_BAUD)  # the ROM names a watchdog reset
             if download:
                 self.mode = "rom"
                 self._loader = self._new_rom()

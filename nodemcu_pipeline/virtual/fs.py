@@ -4,9 +4,17 @@ On-flash format (all little-endian), inside the partition ``[start, start + size
 
 * sector 0 — superblock and file table: ``MAGIC`` (4 bytes), version (u8), state (u8: 0xFF clean;
   anything else = damaged), file count (u16), partition size (u32), CRC-32 of the entries (u32), then one
-  entry per file: name length (u8), name, first data sector (u32, relative to the partition), length
-  (u32).
-* sectors 1.. — file data, each file in its own run of whole sectors.
+  entry per file: name length (u8), name, first data page (u32, 256-byte pages from sector 1),
+  length (u32).
+* sectors 1.. — file data, each file in its own run of 256-byte pages (files share sectors; a
+  rewrite reads, erases and reprograms the sectors it touches).
+
+Space is counted as SPIFFS counts it (app/spiffs/spiffs.c, spiffs_hydrogen.c ``SPIFFS_info``):
+8 KB logical blocks (4 KB below 32 KB) of 256-byte pages, one lookup page per block, two blocks kept
+spare, 251 data bytes per page; ``total = ((blocks - 2) × (pages per block - 1) + 1) × 251``. A file
+takes one index header page (room for ~105 page references), more index pages every ~124 data
+pages, and ``ceil(length / 251)`` data pages; so a 5-byte file uses 502 bytes, not a 4 KB sector.
+Not modelled: SPIFFS's garbage collection and wear levelling (deleted pages are free at once).
 
 Like SPIFFS with ``SPIFFS_USE_MAGIC``, a partition whose first sector does not start with the magic is
 "not a file system" and the firmware formats it. A superblock that keeps its magic but has a damaged
@@ -17,6 +25,7 @@ way it happens for real — by programming bits to 0 without an erase.
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from collections.abc import Callable
@@ -25,22 +34,34 @@ from dataclasses import dataclass, field
 from nodemcu_pipeline.virtual.flashchip import BLOCK, SECTOR, FlashChip
 
 MAGIC = b"NMFS"
-VERSION = 1
+VERSION = 2  # 2: data in 256-byte pages (1 kept whole sectors)
 STATE_CLEAN = 0xFF
 STATE_OFFSET = 5
 HEADER = struct.Struct("<4sBBHII")
 NAME_MAX = 31  # FS_OBJ_NAME_LEN in NodeMCU
 ALIGN = 0x2000  # SPIFFS partitions start and end on 8 KB boundaries
+PAGE = 256
+PAGE_DATA = 251  # LOG_PAGE_SIZE minus the 5-byte page header
+HEADER_REFS = 105  # page references in an index header page (after size, type, 33-byte name)
+INDEX_REFS = 124  # page references in a further index page
 
 
 @dataclass
 class Entry:
-    sector: int  # first data sector, relative to the partition start
+    page: int  # first data page, counted from the start of sector 1 of the partition
     length: int
 
     @property
-    def sectors(self) -> int:
-        return -(-self.length // SECTOR)
+    def pages(self) -> int:
+        """256-byte pages the data occupies in this file system's own layout."""
+        return -(-self.length // PAGE)
+
+    @property
+    def spiffs_bytes(self) -> int:
+        """What SPIFFS would count as used for a file of this length."""
+        data = -(-self.length // PAGE_DATA)
+        index = 1 + max(0, -(-(data - HEADER_REFS) // INDEX_REFS))
+        return (index + data) * PAGE_DATA
 
 
 @dataclass
@@ -96,14 +117,24 @@ class FileSystem:
 
     # -- queries -------------------------------------------------------------------------------
     @property
-    def data_sectors(self) -> int:
-        return self.size // SECTOR - 1
+    def data_pages(self) -> int:
+        return (self.size // SECTOR - 1) * (SECTOR // PAGE)
 
     def total(self) -> int:
-        return self.data_sectors * SECTOR
+        """SPIFFS_info's total: what file.fsinfo() reports."""
+        block = 2 * SECTOR if self.size >= 4 * 2 * SECTOR else SECTOR
+        pages_per_block = block // PAGE
+        blocks = self.size // block
+        return max(0, ((blocks - 2) * (pages_per_block - 1) + 1) * PAGE_DATA)
 
     def used(self) -> int:
-        return sum(e.sectors for e in self.files.values()) * SECTOR
+        return sum(e.spiffs_bytes for e in self.files.values())
+
+    def fits(self, name: str, length: int) -> bool:
+        """Whether ``name`` can hold ``length`` bytes (replacing what it holds now)."""
+        own = self.files.get(name)
+        other = self.used() - (own.spiffs_bytes if own else 0)
+        return other + Entry(0, length).spiffs_bytes <= self.total()
 
     def list(self) -> dict[str, int]:
         return {name: e.length for name, e in self.files.items()}
@@ -118,33 +149,33 @@ class FileSystem:
             return None
         if self.broken:
             return b""
-        return self.flash.read(self.start + (1 + entry.sector) * SECTOR, entry.length)
+        return self.flash.read(self._page_addr(entry.page), entry.length)
 
     # -- changes -------------------------------------------------------------------------------
     def write(self, name: str, data: bytes) -> bool:
         """Replace ``name`` with ``data``; False when broken, the name is bad or there is no room."""
         if self.broken or not name or len(name.encode()) > NAME_MAX:
             return False
+        if not self.fits(name, len(data)):
+            return False
         old = self.files.pop(name, None)
-        need = -(-len(data) // SECTOR)
-        if old is not None and need <= old.sectors:
-            sector = old.sector
+        need = -(-len(data) // PAGE)
+        if old is not None and need <= old.pages:
+            page = old.page
         else:
             found = self._allocate(need)
             if found is None:
                 if old is not None:
                     self.files[name] = old
                 return False
-            sector = found
-        self.files[name] = Entry(sector, len(data))
+            page = found
+        self.files[name] = Entry(page, len(data))
         if not self._fits_table():
             del self.files[name]
             if old is not None:
                 self.files[name] = old
             return False
-        base = self.start + (1 + sector) * SECTOR
-        for i in range(need):
-            _store(self.flash, base + i * SECTOR, data[i * SECTOR : (i + 1) * SECTOR])
+        self._put(self._page_addr(page), data)
         self._write_table()
         return True
 
@@ -165,20 +196,32 @@ class FileSystem:
 
     # -- internals -----------------------------------------------------------------------------
     def _allocate(self, need: int) -> int | None:
-        """First fit of ``need`` free sectors (0 sectors always fits)."""
+        """First fit of ``need`` free pages (0 pages always fits)."""
         if need == 0:
             return 0
-        taken = sorted((e.sector, e.sector + e.sectors) for e in self.files.values() if e.length)
+        taken = sorted((e.page, e.page + e.pages) for e in self.files.values() if e.length)
         pos = 0
         for lo, hi in taken:
             if lo - pos >= need:
                 return pos
             pos = max(pos, hi)
-        return pos if self.data_sectors - pos >= need else None
+        return pos if self.data_pages - pos >= need else None
+
+    def _page_addr(self, page: int) -> int:
+        return self.start + SECTOR + page * PAGE
+
+    def _put(self, addr: int, data: bytes) -> None:
+        """Write ``data`` at ``addr`` sector by sector, keeping what else each sector holds."""
+        end = addr + len(data)
+        for sector in range(addr - addr % SECTOR, end, SECTOR):
+            lo, hi = max(addr, sector), min(end, sector + SECTOR)
+            current = self.flash.read(sector, SECTOR)
+            wanted = current[: lo - sector] + data[lo - addr : hi - addr] + current[hi - sector :]
+            _store(self.flash, sector, wanted)
 
     def _table(self) -> bytes:
         body = b"".join(
-            struct.pack("<B", len(n.encode())) + n.encode() + struct.pack("<II", e.sector, e.length)
+            struct.pack("<B", len(n.encode())) + n.encode() + struct.pack("<II", e.page, e.length)
             for n, e in self.files.items()
         )
         head = HEADER.pack(
@@ -201,7 +244,11 @@ def _store(flash: FlashChip, addr: int, data: bytes) -> None:
         return
     if any(c & w != w for c, w in zip(current, wanted, strict=True)):
         flash.erase_sector(addr)
-    flash.program(addr, data)
+        current = b"\xff" * SECTOR
+    # Program only the bytes that change (an erased sector needs only its non-blank ones).
+    first = len(os.path.commonprefix([current, wanted]))
+    last = SECTOR - len(os.path.commonprefix([current[::-1], wanted[::-1]]))
+    flash.program(addr + first, wanted[first:last])
 
 
 def _entries_len(body: bytes, count: int) -> int:
@@ -218,8 +265,8 @@ def _parse_entries(body: bytes, count: int) -> dict[str, Entry] | None:
         for _ in range(count):
             n = body[pos]
             name = body[pos + 1 : pos + 1 + n].decode()
-            sector, length = struct.unpack_from("<II", body, pos + 1 + n)
-            files[name] = Entry(sector, length)
+            page, length = struct.unpack_from("<II", body, pos + 1 + n)
+            files[name] = Entry(page, length)
             pos += 1 + n + 8
     except (IndexError, UnicodeDecodeError, struct.error):
         return None

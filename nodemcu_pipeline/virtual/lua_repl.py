@@ -196,7 +196,8 @@ class LuaRepl:
         free_heap: int | None = 44_000,
     ) -> None:
         """``free_heap``: the allocator's headroom from now on (None: set later by limit_heap)."""
-        self._write = write
+        self._sink = write
+        self._held: bytearray | None = None
         self.style = style
         self.echo = True
         self.on_watchdog = on_watchdog
@@ -265,6 +266,21 @@ class LuaRepl:
                 return
         self._write(raw.replace(b"\r", b"").replace(b"\n", b"\r\n"))
 
+    def _write(self, data: bytes) -> None:
+        if self._held is not None:
+            self._held += data
+        else:
+            self._sink(data)
+
+    def hold_output(self, hold: bool) -> None:
+        """Keep output back while a realtime task's CPU time passes; release it after."""
+        if hold:
+            self._held = self._held if self._held is not None else bytearray()
+            return
+        held, self._held = self._held, None
+        if held:
+            self._sink(bytes(held))
+
     def set_output(self, fn: Any, to_uart: bool) -> None:
         self._output, self._output_to_uart = fn, to_uart
 
@@ -290,10 +306,10 @@ class LuaRepl:
         self.out(b"Lua error: \t" + text + b"\n" if self.style == "3.x" else text + b"\n")
 
     # -- input ---------------------------------------------------------------------------------
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes, age: float = 0.0) -> None:
         """Bytes from the UART: queued at the baud rate and handled by the task loop."""
         if not self.halted:
-            self.loop.receive(data)
+            self.loop.receive(data, age)
 
     def take_input(self, data: bytes) -> tuple[list[bytes], float]:
         """input.c's readline over bytes that have arrived: echo, edit, the complete lines, and

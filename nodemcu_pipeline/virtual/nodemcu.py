@@ -35,6 +35,7 @@ from nodemcu_pipeline.layout import Generation, flash_size_from_header_code
 from nodemcu_pipeline.partitions import Partitions, place, read_default_table
 from nodemcu_pipeline.virtual import modules
 from nodemcu_pipeline.virtual.clock import BoardClock
+from nodemcu_pipeline.virtual.environment import Environment
 from nodemcu_pipeline.virtual.flashchip import SECTOR, FlashChip
 from nodemcu_pipeline.virtual.fs import ALIGN, MAGIC, FileSystem
 from nodemcu_pipeline.virtual.heap import free_heap
@@ -77,7 +78,8 @@ class FirmwareHost(Protocol):
 
 
 # Optional host attributes: ``manual_clock`` (True: the clock moves only through
-# ``NodeMCUApp.idle``, for in-process tests) and ``wake()`` (a timer was armed: re-plan the wait).
+# ``NodeMCUApp.idle``, for in-process tests), ``wake()`` (a timer was armed: re-plan the wait) and
+# ``env`` (an ``Environment``: pins, ADC, access points; it outlives resets).
 
 
 class NodeMCUApp:
@@ -91,6 +93,9 @@ class NodeMCUApp:
         self.fs: FileSystem | None = None
         self.lfs: LfsRegion | None = None
         self.boot_reason = (1, 0)
+        self.env: Environment = getattr(host, "env", None) or Environment()
+        self.gpio: Any = None  # the gpio module's pins, when the image has gpio
+        self.wifi: Any = None  # the wifi module's station, when the image has wifi
         self.generation = Generation.NODEMCU3
         self.header_size = self.flash.size
 
@@ -214,10 +219,13 @@ class NodeMCUApp:
         style = "2.x" if self.generation is Generation.SDK2 else "3.x"
         manual = bool(getattr(self.host, "manual_clock", False))
         clock = BoardClock(self.host.realtime, None if manual else time.monotonic)
+        clock.sleep = getattr(self.host, "idle_sleep", time.sleep)
         self.repl = LuaRepl(
             self._write, style, self._watchdog, clock=clock, baud=self._baud, free_heap=None
         )
         facts = build_facts(image, self.generation)
+        # A realtime board's timer thread runs the tasks, so its UART keeps receiving meanwhile.
+        self.repl.loop.deferred = self.host.realtime and hasattr(self.host, "wake")
         modules.install(self, self._node_info(facts, head))
         self.repl.limit_heap(free_heap(image[:IROM]))
         self.say(banner(facts, self.generation))
@@ -231,10 +239,12 @@ class NodeMCUApp:
         if not self.repl.halted:
             self.repl.prompt()
 
-    def receive(self, data: bytes) -> None:
-        """UART RX while the firmware runs: REPL input (ignored before the prompt or when hung)."""
+    def receive(self, data: bytes, age: float = 0.0) -> None:
+        """UART RX while the firmware runs (``age``: seconds since the bytes reached the board)."""
         if self.repl is not None:
-            self.repl.feed(data)
+            self.repl.feed(data, age)
+            if self.repl.loop.deferred:
+                self.host_wake()
 
     @property
     def loop(self) -> TaskLoop:
@@ -253,14 +263,28 @@ class NodeMCUApp:
         if self.repl is not None and not self.repl.halted:
             self.repl.loop.run(until=self.repl.clock.now() + seconds)
 
+    def drive_pin(self, pin: int, level: int | None) -> None:
+        """The outside world drives GPIO ``pin`` (None: releases it); edges reach gpio.trig."""
+        if self.gpio is not None:
+            self.gpio.drive(pin, level)
+        elif level is None:
+            self.env.pins.pop(pin, None)
+        else:
+            self.env.pins[pin] = level
+
     def host_wake(self) -> None:
         wake = getattr(self.host, "wake", None)
         if wake is not None:
             wake()
 
+    def halt(self) -> None:
+        """The chip reset under this run: nothing of it may run any more."""
+        if self.repl is not None:
+            self.repl.halted = True
+
     def _watchdog(self) -> None:
-        # The SDK's software watchdog: a plain restart (rst cause 2), reason 3 "soft WDT reset".
-        self.host.request_reset(2, 3)
+        # The hardware watchdog: rst cause 4 ("wdt reset"), rst_info.reason 1 (clock.py).
+        self.host.request_reset(4, 1)
 
     def _baud(self) -> int:
         return self.baud

@@ -38,6 +38,7 @@ class Interpreter(Protocol):
     halted: bool
 
     def take_input(self, data: bytes) -> tuple[list[bytes], float]: ...
+    def hold_output(self, hold: bool) -> None: ...
     def elapsed(self) -> float: ...
     def run_callback(self, fn: Any, *args: Any) -> float: ...
     def run_line(self, line: bytes) -> tuple[int, float]: ...
@@ -66,12 +67,17 @@ class TaskLoop:
         self._rx_end = 0.0
         self._lines: deque[bytes] = deque()
         self._posted: list[tuple[int, int, Any, tuple[Any, ...]]] = []  # node.task.post
+        self._later: dict[int, Callable[[], float]] = {}  # firmware-side timers (negative ids)
+        self._later_ids = itertools.count(-1, -1)
         self._alarms: dict[int, Alarm] = {}
         self._heap: list[tuple[float, int, int, int]] = []
         self._seq = itertools.count()
         self._generation = itertools.count()
         self._running = False
+        # Realtime boards run tasks on their timer thread: receive only queues the bytes.
+        self.deferred = False
         self.task_start: float | None = None
+        self._busy_until = float("-inf")  # board time the last task ended
 
     # -- timers ----------------------------------------------------------------------------------
     def arm(self, timer: int, interval_ms: int, repeat: bool, now: float) -> None:
@@ -84,7 +90,10 @@ class TaskLoop:
         self._alarms.pop(timer, None)
 
     def next_due(self) -> float | None:
-        """Board seconds until the next timer is due (0 when overdue), None when none is armed."""
+        """Board seconds until the next timer is due (0 when overdue or input is waiting), None
+        when nothing is armed."""
+        if self._rx or self._lines or self._posted:
+            return 0.0
         self._drop_stale()
         if not self._heap:
             return None
@@ -113,16 +122,18 @@ class TaskLoop:
         return timer
 
     # -- input and the loop ----------------------------------------------------------------------
-    def receive(self, data: bytes) -> None:
-        """Bytes on the RX line: they arrive one by one at the baud rate from now on."""
+    def receive(self, data: bytes, age: float = 0.0) -> None:
+        """Bytes on the RX line: they arrive one by one at the baud rate, starting ``age`` seconds
+        ago (the host wrote them while the board was busy and they waited for its lock)."""
         bit = 10 / max(1, self.baud())
-        now = self.clock.now()
+        now = self.clock.now() - age
         if self.clock.realtime:
             now -= len(data) * bit  # the board's UART already took that long to deliver them
         start = max(now, self._rx_end)
         self._rx.extend((start + (i + 1) * bit, b) for i, b in enumerate(data))
         self._rx_end = start + len(data) * bit
-        self.run()
+        if not self.deferred:
+            self.run()
 
     def tick(self) -> None:
         """Idle time passed: run the timers that came due."""
@@ -140,14 +151,15 @@ class TaskLoop:
         self.clock.advance_to(t if until is None else max(t, until))
 
     def _loop(self, t: float, until: float | None) -> float:
-        drained = t
         while not self.interpreter.halted:
-            spent = self._take_input(t, drained)
-            drained = t
+            spent = self._take_input(t)
             if spent:
-                t += spent
+                t = self._busy_until = t + spent
                 continue
             timer = self._pop_due(t)
+            if timer is not None and timer < 0:
+                t = self._task(t, self._run_later, timer)
+                continue
             if timer is not None:
                 t = self._task(t, self.interpreter.fire_timer, timer)
                 continue
@@ -162,21 +174,38 @@ class TaskLoop:
                 # Idle: the input task keeps up with arrivals, so jump to the next line end (or
                 # the next timer) and take everything up to it without loss.
                 t = max(t, min(self._next_eol_arrival(), self._next_timer(t)))
-                drained = t
                 continue
             if until is not None and self._next_timer(t) <= until:
-                t = drained = self._next_timer(t)
+                t = self._next_timer(t)
                 continue
             break
         return t
 
     def _task(self, t: float, body: Callable[[Any], float], arg: Any) -> float:
         self.task_start = t
+        realtime = self.clock.realtime
+        if realtime:
+            self.interpreter.hold_output(True)
         try:
             spent = body(arg)
         finally:
             self.task_start = None
+        self._busy_until = t + spent
+        if realtime:
+            # Wait out the task's ESP8266 time, then let its output go.
+            self.clock.advance_to(t + spent)
+            self.interpreter.hold_output(False)
         return t + spent
+
+    def call_later(self, seconds: float, fn: Callable[[], float]) -> None:
+        """Run ``fn`` (the firmware's own code; it returns the CPU time it used) after ``seconds``."""
+        timer = next(self._later_ids)
+        self._later[timer] = fn
+        self.arm(timer, max(0, round(seconds * 1000)), False, self.now())
+
+    def _run_later(self, timer: int) -> float:
+        fn = self._later.pop(timer, None)
+        return TASK_S + (fn() or 0.0) if fn is not None else 0.0
 
     def _callback(self, item: tuple[Any, tuple[Any, ...]]) -> float:
         fn, args = item
@@ -190,16 +219,25 @@ class TaskLoop:
         compiled, spent = self.interpreter.run_line(line)
         return TASK_S + COMPILE_S_PER_BYTE * compiled + spent
 
-    def _take_input(self, t: float, drained: float) -> float:
-        """The input task: returns the CPU time its uart.on callbacks used."""
-        arrived = bytearray()
+    def _take_input(self, t: float) -> float:
+        """The input task at board time ``t``: returns the CPU time its uart.on callbacks used.
+
+        Bytes still unread that arrived before the last task ended sat in the ring while it ran
+        (or reached the board late, while it was busy), and the ring keeps only the newest
+        ``RX_BUFF_SIZE`` of them; later ones were read as they came."""
+        waited, live = bytearray(), bytearray()
         while self._rx and self._rx[0][0] <= t:
-            arrived.append(self._rx.popleft()[1])
+            when, byte = self._rx.popleft()
+            if when <= self._busy_until:
+                waited.append(byte)
+            else:
+                live.append(byte)
+        if len(waited) > RX_BUFF_SIZE:
+            self.lost += len(waited) - RX_BUFF_SIZE
+            del waited[: len(waited) - RX_BUFF_SIZE]
+        arrived = waited + live
         if not arrived:
             return 0.0
-        if t > drained and len(arrived) > RX_BUFF_SIZE:
-            self.lost += len(arrived) - RX_BUFF_SIZE
-            del arrived[: len(arrived) - RX_BUFF_SIZE]
         lines, spent = self.interpreter.take_input(bytes(arrived))
         self._lines.extend(lines)
         return spent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from nodemcu_pipeline.image import Segment, build_image, example_image
@@ -23,6 +24,9 @@ class RecordingHost:
     reasons: list[int] = field(default_factory=list)
     slept: float = 0.0
     app: NodeMCUApp | None = None
+    # Held while the test drives the firmware, as the board holds its lock: socket threads post
+    # into the task loop under it.
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     def emit(self, data: bytes, baud: int = 115200) -> None:
         self.output.append((bytes(data), baud))
@@ -38,7 +42,8 @@ class RecordingHost:
         """Let board time pass without input; returns what came out at 115200."""
         assert self.app is not None
         start = len(self.output)
-        self.app.idle(seconds)
+        with self.lock:
+            self.app.idle(seconds)
         return b"".join(d for d, b in self.output[start:] if b == 115200).decode("latin-1")
 
     def text(self, baud: int = 115200) -> str:
@@ -61,7 +66,8 @@ class RecordingHost:
         """Type ``text`` into the REPL; returns what came back at 115200."""
         assert self.app is not None
         start = len(self.output)
-        self.app.receive(text.encode("latin-1"))
+        with self.lock:
+            self.app.receive(text.encode("latin-1"))
         return b"".join(d for d, b in self.output[start:] if b == 115200).decode("latin-1")
 
 

@@ -25,7 +25,8 @@ def test_format_calls_back_every_64k_and_leaves_an_empty_fs(flash: FlashChip) ->
     new = fs.FileSystem.format(flash, START, SIZE, lambda: blocks.append(1))
     assert len(blocks) == SIZE // 0x10000
     assert flash.data[START + 0x5000] == 0xFF
-    assert new.list() == {} and new.used() == 0 and new.total() == SIZE - 0x1000
+    assert new.list() == {} and new.used() == 0
+    assert new.total() == ((SIZE // 0x2000 - 2) * 31 + 1) * 251  # SPIFFS_info's total
 
 
 def test_files_survive_a_remount(flash: FlashChip) -> None:
@@ -46,8 +47,18 @@ def test_files_survive_a_remount(flash: FlashChip) -> None:
 def test_full_file_system_refuses_a_write(flash: FlashChip) -> None:
     new = fs.FileSystem.format(flash, START, SIZE)
     assert not new.write("huge", b"x" * SIZE)
-    assert new.write("fits", b"x" * (SIZE - 0x1000))
-    assert new.total() - new.used() == 0
+    room = new.total() // 251 - 1  # pages left after the index header page
+    room -= -(-(room - fs.HEADER_REFS) // (fs.INDEX_REFS + 1))  # and the index pages it needs
+    assert new.write("fits", b"x" * room * 251)
+    assert not new.write("more", b"")
+
+
+def test_small_files_use_spiffs_pages_not_sectors(flash: FlashChip) -> None:
+    new = fs.FileSystem.format(flash, START, SIZE)
+    for i in range(40):
+        assert new.write(f"f{i}", b"hello")
+    assert new.used() == 40 * 2 * 251  # an index header page and one data page each
+    assert fs.FileSystem.mount(flash, START, SIZE).read("f39") == b"hello"  # type: ignore[union-attr]
 
 
 def test_long_names_are_refused(flash: FlashChip) -> None:

@@ -156,3 +156,51 @@ def test_timer_callbacks_print_on_their_own_schedule_between_repl_lines() -> Non
             assert read_until(port, b"stopped\r\n> ")
         finally:
             port.close()
+
+
+def test_a_loop_that_never_yields_trips_the_watchdog_with_the_real_reset_cause() -> None:
+    """~3 s of ESP8266 CPU time in one task: the watchdog restarts the chip (the ROM prints
+    rst cause 4 and "wdt reset" at 74880 baud) and node.bootreason() then says 4, 1."""
+    with VirtualBoard("1MB") as board:
+        with board.board.lock:
+            load_firmware(board.flash)
+        port = serial.serial_for_url(board.url, baudrate=115200, timeout=0.2)
+        try:
+            hard_reset(port)
+            read_until(port, b"cannot open init.lua: \r\n> ")
+            port.write(b"while true do end\r\n")
+            read_until(port, b"while true do end\r\n")
+            port.baudrate = 74880
+            read_until(port, b"ets Jan  8 2013,rst cause:4, boot mode:(3,6)\r\n\r\nwdt reset\r\n")
+            port.baudrate = 115200
+            read_until(port, b"> ")
+            port.write(b"=node.bootreason()\r\n")
+            assert read_until(port, b"> ").endswith(b"4\t1\r\n> ")
+        finally:
+            port.close()
+
+
+def test_realtime_input_written_while_lua_is_busy_overflows_the_receive_ring() -> None:
+    """A client that does not pace its writes loses all but the newest 256 bytes, as on hardware."""
+    from nodemcu_pipeline.virtual.nodemcu import install_example_firmware
+
+    with VirtualBoard("1MB", realtime=True, boot="flash") as board:
+        with board.board.lock:
+            board.flash.realtime = False  # install without waiting out the format's erases
+            install_example_firmware(board.flash, first_boot=True)
+            board.flash.realtime = True
+        port = serial.serial_for_url(board.url, baudrate=115200, timeout=0.2)
+        try:
+            hard_reset(port)
+            read_until(port, b"cannot open init.lua: \r\n> ")
+            port.write(b"x = 0\r\n")
+            read_until(port, b"> ")
+            port.write(b"for i = 1, 300000 do end\r\n")  # half a second of ESP8266 CPU
+            read_until(port, b"for i = 1, 300000 do end\r\n")
+            port.write(b"x=x+1\n" * 87)  # 522 bytes while the loop runs
+            time.sleep(1.5)
+            port.reset_input_buffer()
+            port.write(b"=x\r\n")
+            assert read_until(port, b"> ").endswith(b"\r\n42\r\n> ")
+        finally:
+            port.close()

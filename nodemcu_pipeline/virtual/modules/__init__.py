@@ -70,15 +70,40 @@ def lua_table(app: NodeMCUApp, mapping: dict[str, Any]) -> Any:
 def install(app: NodeMCUApp, info: dict[str, Any]) -> list[str]:
     """Load the base library, ``node`` and the modules the banner lists that this firmware has;
     returns the names loaded."""
-    from nodemcu_pipeline.virtual.modules import file, node, tmr, uart
+    from nodemcu_pipeline.virtual.modules import (
+        adc,
+        bit,
+        dht,
+        file,
+        gpio,
+        i2c,
+        mqtt,
+        net,
+        node,
+        ow,
+        spi,
+        tmr,
+        uart,
+        wifi,
+    )
 
     lib = load_lib(app)
     file.install_base(app)
     node.install(app, lib, info)
     installers: dict[str, Callable[[NodeMCUApp, Any], None]] = {
+        "adc": adc.install,
+        "bit": bit.install,
+        "dht": dht.install,
         "file": file.install,
+        "gpio": gpio.install,
+        "i2c": i2c.install,
+        "mqtt": mqtt.install,
+        "net": net.install,
+        "ow": ow.install,
+        "spi": spi.install,
         "tmr": tmr.install,
         "uart": uart.install,
+        "wifi": wifi.install,
     }
     loaded = ["node"]
     for name in str(info["modules"]).split(","):

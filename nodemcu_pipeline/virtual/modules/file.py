@@ -188,9 +188,7 @@ class FileApi:
             return None
         pos = len(f.data) if f.mode.startswith(b"a") else f.pos
         new = f.data[:pos] + data + f.data[pos + len(data) :]
-        own = fs.files.get(f.name.decode("latin-1"))
-        room = fs.total() - fs.used() + (own.sectors * 4096 if own else 0)
-        if len(new) > room:
+        if not fs.fits(f.name.decode("latin-1"), len(new)):
             return None
         f.data, f.pos, f.dirty = bytearray(new), pos + len(data), True
         return True

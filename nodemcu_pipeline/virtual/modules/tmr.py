@@ -5,7 +5,7 @@ Objects from ``tmr.create()`` are userdata with the methods ``register``/``alarm
 The C code's mode byte is kept as is (3 = unregistered, bit 7 = idle), so ``state()`` answers what
 the real one does, including ``false, 3`` after ``stop()`` on a never-registered timer. A started
 timer stays alive without a Lua reference (tmr.c keeps a registry reference until it stops); an idle
-one is collected and its ``__gc`` unregisters it. Callbacks run from the task loop between other
+one is simply collected. Callbacks run from the task loop between other
 tasks; an error in one prints its traceback (luaL_pcallx) and the board carries on.
 ``tmr.now()`` is the board clock in µs masked to 31 bits, ``tmr.time()`` whole seconds since boot,
 ``tmr.delay(us)`` busy-waits on the CPU clock feeding the watchdog each second, ``tmr.wdclr()``
@@ -102,10 +102,8 @@ function methods.state(t)
   if s.mode == OFF then return nil end
   return not idle(s), s.mode % IDLE
 end
-mt.__gc = function(t)
-  local s = state[t]
-  if s and not idle(s) and s.mode ~= OFF then api.disarm(s.id) end
-end
+-- No __gc: only idle timers can be collected (armed ones are held in `armed`), so there is
+-- nothing to disarm, and a Python call from a finaliser while lupa closes a state would crash.
 tmr = {ALARM_SINGLE = SINGLE, ALARM_AUTO = AUTO, ALARM_SEMI = SEMI}
 function tmr.create()
   nextid = nextid + 1

@@ -124,7 +124,7 @@ def test_delay_feeds_the_watchdog_a_busy_loop_does_not(host: RecordingHost) -> N
     assert host.send("tmr.delay(5000000) print('slept')\n").endswith("slept\r\n> ")
     assert host.resets == [2]  # only the first boot's partition setup
     host.send("tmr.softwd(-1) for i = 1, 2100000 do end print('never')\n")
-    assert host.resets == [2, 2] and host.reasons[-1] == 3
+    assert host.resets == [2, 4] and host.reasons[-1] == 1
 
 
 def test_wdclr_feeds_the_watchdog(host: RecordingHost) -> None:
