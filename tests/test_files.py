@@ -65,11 +65,11 @@ def test_upload_replaces_an_existing_file_only_after_it_was_checked(board):
 def test_no_space_left_says_how_much_is_free_and_leaves_nothing(tmp_path):
     chip = nodemcu_chip()
     put_files(chip, {"init.lua": b"x"})
-    fill(chip, keep_free=8192)
+    fill(chip, keep_free=32 * 251)  # 32 SPIFFS pages
     with board_from(tmp_path, chip) as board:
         before = board_files(board)
         with board_session(board.url) as repl:
-            with pytest.raises(FileTransferError, match=r"no space left.* 8192 of \d+ are free"):
+            with pytest.raises(FileTransferError, match=r"no space left.* 8032 of \d+ are free"):
                 BoardFiles(repl).upload(b"z" * 20000, "new.bin")
         assert board_files(board) == before
 
@@ -145,7 +145,7 @@ def test_a_write_failing_mid_transfer_hands_the_uart_back_to_the_repl(tmp_path):
     from nodemcu_pipeline import transfer
 
     chip = nodemcu_chip()
-    fill(chip, keep_free=8192)
+    fill(chip, keep_free=32 * 251)  # 32 SPIFFS pages
     with board_from(tmp_path, chip) as board, board_session(board.url) as repl:
         with pytest.raises(FileTransferError, match="no space left.*writing failed after"):
             transfer.send(repl, every_byte(30000), b"~t.tmp", "t.bin", 0, lambda n: None)

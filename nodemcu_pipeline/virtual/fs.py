@@ -130,6 +130,20 @@ class FileSystem:
     def used(self) -> int:
         return sum(e.spiffs_bytes for e in self.files.values())
 
+    @staticmethod
+    def largest_file(budget: int) -> int:
+        """The longest file whose SPIFFS cost stays within ``budget`` bytes (0 if none fits)."""
+        lo, hi = 0, max(0, budget)
+        if Entry(0, 0).spiffs_bytes > budget:
+            return 0
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if Entry(0, mid).spiffs_bytes <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
     def fits(self, name: str, length: int) -> bool:
         """Whether ``name`` can hold ``length`` bytes (replacing what it holds now)."""
         own = self.files.get(name)

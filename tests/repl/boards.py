@@ -41,9 +41,10 @@ def put_files(chip: FlashChip, files: dict[str, bytes]) -> None:
 
 
 def fill(chip: FlashChip, keep_free: int = 0) -> None:
-    """A large file that leaves ``keep_free`` bytes (whole sectors) free."""
+    """A large file that leaves ``keep_free`` bytes free (file.fsinfo counts SPIFFS pages of 251
+    data bytes, so ``keep_free`` should be a multiple of 251 to come out exactly)."""
     fs = mounted(chip)
-    room = fs.total() - fs.used() - keep_free
+    room = fs.largest_file(fs.total() - fs.used() - keep_free)
     assert fs.write("big.dat", bytes(random.Random(1).randbytes(room)))
 
 
