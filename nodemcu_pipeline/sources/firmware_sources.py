@@ -304,7 +304,7 @@ def _clone(fw: FirmwareSource, work: Path, progress: ProgressCallback) -> None:
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             raise DownloadError(
-                f"git {' '.join(a for a in args if not a.startswith('/'))[:80]} failed: {last}",
+                f"git {args[2] if args[0] == '-C' else args[0]} of {fw.git} failed: {last}",
                 "Check the network, or pass --mirror with a directory or URL holding "
                 f"{fw.archive_name}",
             )
