@@ -123,7 +123,7 @@ def main() -> None:
                 )
                 print(
                     f"run {n}: build {build_s:.2f} s + flash/check {flash_s:.2f} s; "
-                    f"{sectors} of {len(after) // 0x1000 + 1} sectors of 0x10000.bin differ"
+                    f"{sectors} of {-(-len(after) // 0x1000)} sectors of 0x10000.bin differ"
                 )
         finally:
             proc_board.terminate()
