@@ -14,7 +14,7 @@ from nodemcu_pipeline.atomic import atomic_write_bytes
 from nodemcu_pipeline.errors import FlashError, PipelineError, PlanError, ProtocolError
 from nodemcu_pipeline.flasher.ports import resolve_port
 from nodemcu_pipeline.flasher.session import ChipInfo, Session, flash_size_name
-from nodemcu_pipeline.flasher.write import Capabilities, RegionResult, write_plan
+from nodemcu_pipeline.flasher.write import Capabilities, RegionResult, prefetch, write_plan
 from nodemcu_pipeline.layout import FLASH_MODES, FLASH_SIZES
 from nodemcu_pipeline.plan import FlashPlan
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
@@ -31,12 +31,20 @@ class FlashReport:
     reset: bool = False
 
 
-def open_session(port: str, baud: int, before: str, use_stub: bool, say: Say) -> Session:
+def open_session(
+    port: str,
+    baud: int,
+    before: str,
+    use_stub: bool,
+    say: Say,
+    after_connect: Callable[[Session], None] = lambda session: None,
+) -> Session:
     """Connect, start the stub when allowed and available, and switch to ``baud``."""
     session = Session(resolve_port(port), baud, before, say)
     try:
         say(f"connecting to {session.url}…")
         session.connect()
+        after_connect(session)
         if use_stub and not _resuming(session, session.run_stub, "uploading the stub again", say):
             say(
                 "stub not available: the ROM cannot verify what it writes; install the `stub` extra"
@@ -66,13 +74,23 @@ def flash(
     With ``leave_reset_to_check`` and a port that drives the reset lines, the hard reset is left to the
     REPL check, which then sees the whole first boot (partition setup, file-system format).
     """
-    with open_session(port, baud, before, use_stub, say) as session:
+    early: list[FlashPlan] = []
+
+    def plan_early(session: Session) -> None:
+        # The chip is known before the stub upload: plan now and compress while the stub goes up.
         assert session.info is not None
         detected = flash_size_name(session.info)
         # Which chip this is, before the long work: a farm's live view shows each board's MAC.
         chip = f"ESP8266 {session.info.mac} 0x{session.info.chip_id:08x} {detected}"
         progress(ProgressEvent("connect", chip, 1, 1, "done"))
-        plan = plan_for(detected)
+        early.append(plan_for(detected))
+        if use_stub:
+            prefetch(early[0])
+
+    with open_session(port, baud, before, use_stub, say, plan_early) as session:
+        assert session.info is not None
+        detected = flash_size_name(session.info)
+        plan = early[0]
         if plan.size_bytes > FLASH_SIZES[detected].size_bytes:
             raise PlanError(
                 f"the plan is for {plan.flash_size} flash but the board has {detected}",

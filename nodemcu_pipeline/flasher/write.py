@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import threading
 import time
 from dataclasses import dataclass, replace
 
@@ -128,25 +129,53 @@ def _differing(
 ) -> list[diff.Span] | None:
     """Spans of sectors whose flash differs from ``data``; None when most of it does (write it all).
 
-    One MD5 per 64 KB block, then one per sector inside the blocks that differ.
+    A sample sector from each of the first blocks, then one MD5 per 64 KB block, then one per sector
+    inside the blocks that differ.
     """
+
+    def same(span: diff.Span) -> bool:
+        return session.md5(*diff.span_range(address, len(data), span)) == diff.span_md5(data, span)
+
     blocks = diff.block_spans(address, len(data), skip)
-    changed: list[diff.Span] = []
-    for n, block in enumerate(blocks):
-        if diff.mostly_different(n, len(changed)):
-            return None
-        if session.md5(*diff.span_range(address, len(data), block)) != diff.span_md5(data, block):
-            changed.append(block)
+    sampled = diff.samples(blocks)
+    if diff.mostly_different(len(sampled), sum(not same(s) for s in sampled)):
+        return None
     sectors = []
-    for block in changed:
+    for block in (b for b in blocks if not same(b)):
         if block.count == 1:
             sectors.append(block.first)
-            continue
-        for i in block.sectors:
-            one = diff.Span(i, 1)
-            if session.md5(*diff.span_range(address, len(data), one)) != diff.span_md5(data, one):
-                sectors.append(i)
+        else:
+            sectors.extend(i for i in block.sectors if not same(diff.Span(i, 1)))
     return diff.runs(sectors)
+
+
+def _parts(address: int, data: bytes, span: diff.Span) -> list[tuple[int, int, bool]]:
+    """(address, size, erase only) pieces of ``span``: blank runs are erased when they are the whole
+    span or at least MIN_ERASE_RUN sectors, everything else is deflate-written."""
+    pieces = diff.split_blank(data, span)
+    out = []
+    for part, blank in pieces:
+        addr, size = diff.span_range(address, len(data), part)
+        out.append((addr, size, blank and (part.count >= MIN_ERASE_RUN or len(pieces) == 1)))
+    return out
+
+
+def prefetch(plan: FlashPlan) -> None:
+    """Deflate, in a background thread, what writing ``plan``'s regions whole would send, so that
+    the work overlaps the stub upload at 115200 (zlib releases the GIL; results go to the cache)."""
+    chunks = []
+    for region in plan.regions:
+        data = region.data + b"\xff" * (-len(region.data) % 4)
+        if region.address % SECTOR:
+            chunks.append(data)
+            continue
+        whole = diff.Span(0, diff.sector_count(len(data)))
+        for addr, size, erase in _parts(region.address, data, whole):
+            if not erase:
+                chunks.append(data[addr - region.address : addr - region.address + size])
+    threading.Thread(
+        target=lambda: [deflate(c) for c in chunks], daemon=True, name="prefetch"
+    ).start()
 
 
 def _write_span(
@@ -161,10 +190,8 @@ def _write_span(
     """Erase the blank parts of ``span`` and deflate-write the rest; the bytes it covers."""
     done, total = done_total
     covered = 0
-    parts = diff.split_blank(data, span)
-    for part, blank in parts:
-        addr, size = diff.span_range(address, len(data), part)
-        if blank and (part.count >= MIN_ERASE_RUN or len(parts) == 1):
+    for addr, size, erase in _parts(address, data, span):
+        if erase:
             session.erase_region(addr, -(-size // SECTOR) * SECTOR)
         else:
             chunk = data[addr - address : addr - address + size]
