@@ -35,6 +35,9 @@ EN_RC_DELAY = 0.1
 REASON_FOR_CAUSE = {1: 0, 2: 6, 4: 1}
 REASON_SOFT_RESTART = 4
 REASON_HW_WDT = 1
+# From the ROM's last boot line to the firmware's first 115200 output: the SDK's start-up and Lua's
+# (a real NodeMCU prints its banner a few hundred ms after reset). A monitor switches rates in it.
+FIRMWARE_START = 0.25
 
 
 @dataclass
@@ -235,6 +238,19 @@ class Board:
         self._reset_pending = threading.Timer(0.1, fire)
         self._reset_pending.daemon = True
         self._reset_pending.start()
+
+    def after_startup(self, start: Callable[[], None]) -> None:
+        """Run the firmware's ``start`` after ``FIRMWARE_START`` unless the chip resets meanwhile."""
+        app, resets = self.app, self.stats.resets
+
+        def fire() -> None:
+            with self.lock:
+                if self.mode == "app" and self.app is app and self.stats.resets == resets:
+                    start()
+
+        timer = threading.Timer(FIRMWARE_START, fire)
+        timer.daemon = True
+        timer.start()
 
     def sleep(self, seconds: float) -> None:
         self.flash.simulated_seconds += seconds

@@ -404,7 +404,8 @@ class LuaRepl:
         if status == b"watchdog":
             self._bitten()
             return len(chunk), spent
-        self.prompt()
+        if not self.halted:  # node.dsleep / node.crash: the chip restarts, no prompt
+            self.prompt()
         return len(chunk), spent
 
     def fire_timer(self, timer: int) -> float:

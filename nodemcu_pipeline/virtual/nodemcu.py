@@ -131,7 +131,13 @@ class NodeMCUApp:
         if span is None:
             return
         self._mount(*span)
-        self._start_lua(image, head)
+        # On a real board the SDK's start-up (RF calibration, system init) separates the pre-UART
+        # lines at 74880 from the first 115200 output; a host that follows the rate needs that gap.
+        later = getattr(self.host, "after_startup", None)
+        if later is None:
+            self._start_lua(image, head)
+        else:
+            later(lambda: self._start_lua(image, head))
 
     def _boot_sdk2(self) -> tuple[int, int] | None:
         init = self._read_wrapped(self.header_size - 4 * SECTOR, 1)[0]

@@ -188,7 +188,7 @@ class PtyServer:
         for name in dir(termios):
             if name.startswith("B") and name[1:].isdigit() and getattr(termios, name) == speed:
                 return int(name[1:])
-        return None
+        return _custom_baud(self.master)
 
     def _serve(self) -> None:
         # We keep our own slave fd open, so a host closing the port does not end the pty.
@@ -205,3 +205,21 @@ class PtyServer:
                 self.board.set_host_baud(baud)
             if data:
                 self.board.receive(data)
+
+
+# Linux's termios2 (asm-generic/termbits.h): a rate without a Bnnn constant, such as the ROM's 74880,
+# is set with TCSETS2 and BOTHER (pyserial does this), so tcgetattr cannot report it.
+TCGETS2 = 0x802C542A
+TERMIOS2_OSPEED = 10  # int index of c_ospeed in struct termios2
+
+
+def _custom_baud(fd: int) -> int | None:
+    import array
+    import fcntl
+
+    buf = array.array("i", [0] * 64)
+    try:
+        fcntl.ioctl(fd, TCGETS2, buf)
+    except OSError:
+        return None
+    return buf[TERMIOS2_OSPEED] or None

@@ -73,6 +73,7 @@ def install(app: NodeMCUApp, info: dict[str, Any]) -> list[str]:
     from nodemcu_pipeline.virtual.modules import (
         adc,
         bit,
+        crash,
         dht,
         file,
         gpio,
@@ -90,6 +91,7 @@ def install(app: NodeMCUApp, info: dict[str, Any]) -> list[str]:
     lib = load_lib(app)
     file.install_base(app)
     node.install(app, lib, info)
+    crash.install(app, lib)  # virtual only: node.crash() for the monitor's decoder
     installers: dict[str, Callable[[NodeMCUApp, Any], None]] = {
         "adc": adc.install,
         "bit": bit.install,
