@@ -150,3 +150,12 @@ class FarmInterrupted(PipelineError):
 
 class BoardStopped(PipelineError):
     """Raised inside one board's own callbacks when its time is up or the user pressed Ctrl-C."""
+
+
+# --- monitor -------------------------------------------------------------------------------------
+class ElfError(PipelineError):
+    """A file given as the firmware's ELF that is missing, not an ELF, or not for the ESP8266."""
+
+
+class MonitorError(PipelineError):
+    """The serial monitor cannot run (no port answers, the port vanished for good)."""

@@ -21,6 +21,7 @@ from nodemcu_pipeline.tasks import (
     flashing,
     initdata,
     lfs,
+    monitor,
     releasing,
 )
 
@@ -36,6 +37,7 @@ STAGE_MODULES = (
     lfs,
     configuring,
     cleaning,
+    monitor,
 )
 
 

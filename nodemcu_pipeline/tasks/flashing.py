@@ -32,6 +32,7 @@ from nodemcu_pipeline.tasks.farm import FARM_HELP, farm_requested, flash_farm
         "fs-dir": "also flash a SPIFFS image of this directory at the firmware's file-system offset "
         "(NodeMCU 3.x built by invoke build; see invoke assemble --fs-dir)",
         "image": "build image whose spiffsimg makes the --fs-dir image (default: the build's)",
+        "monitor": "then watch the board's output (invoke monitor with its defaults; Ctrl-] quits)",
     },
 )
 @task_errors
@@ -60,6 +61,7 @@ def flash(
     report=None,
     fs_dir=None,
     image=None,
+    monitor=False,
 ):
     """Flash a plan or images with the built-in flasher, verify them, then check the REPL."""
     from nodemcu_pipeline.assemble import plan_source
@@ -106,6 +108,10 @@ def flash(
         fs_dir=fs_dir,
         tool_image=image,
     )
+    if farm and monitor:
+        from nodemcu_pipeline.errors import UsageError
+
+        raise UsageError("--monitor watches one board", "Run invoke monitor --port P per board")
     if farm:
         flags = dict(no_stub=no_stub, no_verify=no_verify, erase_all=erase_all, no_check=no_check)
         return flash_farm(s, source, ports, ports_file, jobs, timeout, report, **flags)
@@ -136,6 +142,10 @@ def flash(
         from nodemcu_pipeline.repl import check_after_flash
 
         print(check_after_flash(resolve_port(s.port), s.format, say=say).summary())
+    if monitor:
+        from nodemcu_pipeline.tasks.monitor import watch
+
+        watch(s, "115200", None, None, False, False, None)
 
 
 def region_line(r) -> str:

@@ -1,0 +1,82 @@
+"""The monitor as a user runs it: pick the renderer, put the terminal in raw mode, open the log, run.
+
+Keys are read from stdin: on a terminal in raw mode (each key goes to the board at once, Ctrl-]
+quits, the terminal is restored however the monitor ends); from a pipe as they come (tests and
+scripts type into the REPL this way, and a Ctrl-] byte quits too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from nodemcu_pipeline.errors import UsageError
+from nodemcu_pipeline.flasher.reset import hard_reset
+from nodemcu_pipeline.flasher.transport import open_port
+from nodemcu_pipeline.monitor.elf import FirmwareElf
+from nodemcu_pipeline.monitor.render import PlainLines, Renderer, TerminalText
+from nodemcu_pipeline.monitor.session import KeyReader, MonitorOptions, MonitorSession, MonitorStats
+
+
+def open_log(path: Path) -> IO[str]:
+    """The ``--log`` file, appended to (an existing log is never overwritten)."""
+    if path.is_dir():
+        raise UsageError(f"--log {path} is a directory", "Name a file, e.g. --log monitor.log")
+    if path.exists() and not path.is_file():
+        raise UsageError(
+            f"--log {path} is not a regular file", "Name a file, e.g. --log monitor.log"
+        )
+    try:
+        return open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by run_monitor
+    except OSError as exc:
+        raise UsageError(f"cannot write --log {path} ({exc.strerror})", "Check the path") from None
+
+
+@contextlib.contextmanager
+def raw_terminal(fd: int) -> Iterator[None]:
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setraw(fd)
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def run_monitor(
+    options: MonitorOptions,
+    elf: FirmwareElf | None,
+    log: Path | None = None,
+    plain: bool | None = None,
+    notes: list[str] | None = None,
+) -> MonitorStats:
+    """Monitor ``options.port`` until Ctrl-], a signal, or ``options.duration``."""
+    terminal = sys.stdout.isatty() if plain is None else not plain
+    log_stream = open_log(log) if log else None
+    screen = TerminalText(sys.stdout) if terminal else PlainLines(sys.stdout)
+    renderer = Renderer(screen, PlainLines(log_stream) if log_stream else None)
+    for note in notes or []:
+        renderer.note(note)
+    stdin_fd = _stdin_fd()
+    raw = terminal and stdin_fd is not None and sys.stdin.isatty()
+    try:
+        with raw_terminal(stdin_fd) if raw and stdin_fd is not None else contextlib.nullcontext():
+            session = MonitorSession(
+                options, renderer, elf, KeyReader(stdin_fd), open_port, hard_reset
+            )
+            return session.run()
+    finally:
+        if log_stream is not None:
+            log_stream.close()
+
+
+def _stdin_fd() -> int | None:
+    try:
+        return sys.stdin.fileno() if sys.stdin is not None else None
+    except (OSError, ValueError):
+        return None

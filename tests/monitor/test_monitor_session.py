@@ -1,0 +1,116 @@
+"""`invoke monitor` against the virtual board, over a pty and RFC 2217, keys through a pipe."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+from tests.conftest import start_virtual_board
+from tests.monitor.monitorkit import MonitorProcess, board_state
+
+STAMPED = re.compile(r"^\[\d\d:\d\d:\d\d\.\d{3}\] ")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_plain_lines_keys_to_the_repl_and_the_log(tmp_path: Path, virtual_board) -> None:  # type: ignore[no-untyped-def]
+    board = virtual_board("--pty", "--boot", "flash", state=board_state(tmp_path / "flash.bin"))
+    log = tmp_path / "monitor.log"
+    log.write_text("kept from before\n")
+    mon = MonitorProcess(
+        "monitor", "--port", board.url, "--log", str(log), "--build-dir", str(tmp_path)
+    )
+    try:
+        mon.wait_for("Ctrl-] quits")
+        mon.send("print(6*7)\r\n")
+        mon.wait_for("] 42\n")
+        assert mon.quit() == 0
+    finally:
+        mon.kill()
+    lines = mon.text.splitlines()
+    assert all(STAMPED.match(line) for line in lines), lines
+    assert any(line.endswith("] print(6*7)") for line in lines)  # the board's echo
+    assert "no flashed firmware recorded" in mon.stderr and "undecoded" in mon.stderr
+    logged = log.read_text().splitlines()
+    assert logged[0] == "kept from before"  # appended, never overwritten
+    assert [STAMPED.sub("", x) for x in logged[1:]] == [STAMPED.sub("", x) for x in lines]
+
+
+def test_a_crash_and_the_restart_after_it_on_a_pty(tmp_path: Path, virtual_board) -> None:  # type: ignore[no-untyped-def]
+    board = virtual_board("--pty", "--boot", "flash", state=board_state(tmp_path / "flash.bin"))
+    mon = MonitorProcess("monitor", "--port", board.url, "--build-dir", str(tmp_path))
+    try:
+        mon.wait_for("Ctrl-] quits")
+        mon.send("node.crash()\r\n")
+        crash = mon.wait_for("Fatal exception 28(LoadProhibitedCause):")
+        mon.wait_for("=> exception 28 LoadProhibited: a read from an invalid address", after=crash)
+        # The SDK restarts: the ROM's 74880 boot line is heard and explained, then the firmware.
+        rom = mon.wait_for("ets Jan  8 2013,rst cause:2, boot mode:(3,6)", after=crash)
+        mon.wait_for("=> reset: external reset", after=rom)
+        mon.wait_for("=> reset: external reset", after=rom)
+        banner = mon.wait_for("NodeMCU 3.0.0.0", after=rom)
+        mon.wait_for("> ", after=banner)
+        mon.send("print('back')\r\n")
+        mon.wait_for("] back\n", after=banner)
+        assert mon.quit() == 0
+    finally:
+        mon.kill()
+    assert "another baud rate" not in mon.text  # the rate was followed, nothing lost
+    assert "1 boots, 1 crashes" in mon.stderr
+
+
+def test_reset_shows_the_rom_boot_lines_over_rfc2217(tmp_path: Path, virtual_board) -> None:  # type: ignore[no-untyped-def]
+    board = virtual_board("--boot", "flash", state=board_state(tmp_path / "flash.bin"))
+    mon = MonitorProcess("monitor", "--port", board.url, "--reset", "--build-dir", str(tmp_path))
+    try:
+        rom = mon.wait_for("ets Jan  8 2013,rst cause:2, boot mode:(3,6)")
+        mon.wait_for("boot mode 3: boot from flash", after=rom)
+        mon.wait_for("csum 0x", after=rom)
+        banner = mon.wait_for("NodeMCU 3.0.0.0", after=rom)
+        mon.wait_for("cannot open init.lua", after=banner)
+        mon.send("=node.bootreason()\r\n")
+        mon.wait_for("] 2\t6\n", after=banner)  # external reset, as the ROM said
+        assert mon.quit() == 0
+    finally:
+        mon.kill()
+    assert "another baud rate" not in mon.text
+
+
+def test_reconnects_when_the_port_comes_back(tmp_path: Path) -> None:
+    state = board_state(tmp_path / "flash.bin")
+    listen = f"127.0.0.1:{_free_port()}"
+    first = start_virtual_board("--boot", "flash", "--listen", listen, state=state)
+    mon = MonitorProcess("monitor", "--port", first.url, "--build-dir", str(tmp_path))
+    second = None
+    try:
+        mon.wait_for("Ctrl-] quits")
+        mon.send("print('one')\r\n")
+        mon.wait_for("] one\n")
+        first.stop()  # the board's server goes away, as an unplugged board's port does
+        lost = mon.wait_for(f"lost {first.url}")
+        second = start_virtual_board("--boot", "flash", "--listen", listen, state=state)
+        back = mon.wait_for(f"reconnected to {first.url}", after=lost)
+        mon.send("print('two')\r\n")
+        mon.wait_for("] two\n", after=back)
+        assert mon.quit() == 0
+    finally:
+        mon.kill()
+        if second is not None:
+            second.stop()
+    assert "1 reconnects" in mon.stderr
+
+
+def test_duration_ends_the_monitor_without_keys(tmp_path: Path, virtual_board) -> None:  # type: ignore[no-untyped-def]
+    board = virtual_board("--pty", "--boot", "flash", state=board_state(tmp_path / "flash.bin"))
+    mon = MonitorProcess(
+        "monitor", "--port", board.url, "--duration", "1", "--build-dir", str(tmp_path)
+    )
+    try:
+        assert mon.proc.wait(timeout=20) == 0
+    finally:
+        mon.kill()
