@@ -63,6 +63,12 @@ def _port_error(url: str, exc: BaseException) -> SerialPortError:
         )
     if "refused" in text.lower() or code == errno.ECONNREFUSED:
         return SerialPortError(f"nothing is listening at {url}", "Start the board or server first")
+    if "does not seem to support RFC2217" in text:
+        return SerialPortError(
+            f"{url} accepted the connection but never answered as an RFC 2217 serial server",
+            "Check the host and port: it must be `invoke serve-port`, esp_rfc2217_server or ser2net"
+            " with telnet(rfc2217)",
+        )
     first = text.splitlines()[0] if text else type(exc).__name__
     return SerialPortError(
         f"cannot open serial port {url} ({first})", "Check the port name and the cable"

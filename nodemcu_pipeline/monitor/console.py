@@ -57,18 +57,24 @@ def run_monitor(
 ) -> MonitorStats:
     """Monitor ``options.port`` until Ctrl-], a signal, or ``options.duration``."""
     terminal = sys.stdout.isatty() if plain is None else not plain
-    log_stream = open_log(log) if log else None
     screen = TerminalText(sys.stdout) if terminal else PlainLines(sys.stdout)
-    renderer = Renderer(screen, PlainLines(log_stream) if log_stream else None)
+    renderer = Renderer(screen)
+    stdin_fd = _stdin_fd()
+    keys = KeyReader(stdin_fd)
+    session = MonitorSession(options, renderer, elf, keys, open_port, hard_reset)
+    session.connect()  # a bad port fails before the log file exists
+    try:
+        log_stream = open_log(log) if log else None
+    except UsageError:
+        session.port.close()
+        raise
+    if log_stream is not None:
+        renderer.outputs.append(PlainLines(log_stream))
     for note in notes or []:
         renderer.note(note)
-    stdin_fd = _stdin_fd()
     raw = terminal and stdin_fd is not None and sys.stdin.isatty()
     try:
         with raw_terminal(stdin_fd) if raw and stdin_fd is not None else contextlib.nullcontext():
-            session = MonitorSession(
-                options, renderer, elf, KeyReader(stdin_fd), open_port, hard_reset
-            )
             return session.run()
     finally:
         if log_stream is not None:

@@ -116,7 +116,10 @@ class KeyReader:
     def __init__(self, fd: int | None) -> None:
         self.fd = fd
         self.keys: queue.Queue[bytes | None] = queue.Queue()
-        if fd is not None:
+
+    def start(self) -> None:
+        """Start reading (after the terminal is in raw mode, so no key waits for Enter)."""
+        if self.fd is not None:
             threading.Thread(target=self._read, daemon=True, name="monitor-keys").start()
 
     def _read(self) -> None:
@@ -165,8 +168,14 @@ class MonitorSession:
         self.port: Any = None
 
     # -- the loop ------------------------------------------------------------------------------
-    def run(self) -> MonitorStats:
+    def connect(self) -> None:
+        """Open the port: a port that is missing or never answers fails here, before any output."""
         self.port = self._open(self.options.port, self.options.baud)
+
+    def run(self) -> MonitorStats:
+        if self.port is None:
+            self.connect()
+        self.keys.start()
         deadline = (
             None if self.options.duration is None else time.monotonic() + self.options.duration
         )

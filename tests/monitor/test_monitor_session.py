@@ -114,3 +114,34 @@ def test_duration_ends_the_monitor_without_keys(tmp_path: Path, virtual_board) -
         assert mon.proc.wait(timeout=20) == 0
     finally:
         mon.kill()
+
+
+def test_flash_then_monitor(tmp_path: Path, virtual_board) -> None:  # type: ignore[no-untyped-def]
+    from nodemcu_pipeline.image import example_image
+
+    low, high = example_image()
+    (tmp_path / "0x00000.bin").write_bytes(low)
+    (tmp_path / "0x10000.bin").write_bytes(high)
+    board = virtual_board("--flash-size", "4MB")
+    mon = MonitorProcess(
+        "flash",
+        "--port",
+        board.url,
+        "--build-dir",
+        str(tmp_path / "build"),
+        "--firmware",
+        str(tmp_path / "0x00000.bin"),
+        "--firmware",
+        str(tmp_path / "0x10000.bin"),
+        "--monitor",
+    )
+    try:
+        checked = mon.wait_for("check: NodeMCU", timeout=120)
+        mon.wait_for("Ctrl-] quits", after=checked)
+        mon.send("print(node.chipid())\r\n")
+        mon.wait_for("] 7766298\n", after=checked)
+        assert mon.quit() == 0
+    finally:
+        mon.kill()
+    # The plan it flashed is the record the monitor reads; this image has no ELF beside it.
+    assert "no ELF matching the firmware flashed" in mon.stderr
