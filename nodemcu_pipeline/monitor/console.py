@@ -53,7 +53,6 @@ def run_monitor(
     elf: FirmwareElf | None,
     log: Path | None = None,
     plain: bool | None = None,
-    notes: list[str] | None = None,
 ) -> MonitorStats:
     """Monitor ``options.port`` until Ctrl-], a signal, or ``options.duration``."""
     terminal = sys.stdout.isatty() if plain is None else not plain
@@ -70,8 +69,6 @@ def run_monitor(
         raise
     if log_stream is not None:
         renderer.outputs.append(PlainLines(log_stream))
-    for note in notes or []:
-        renderer.note(note)
     raw = terminal and stdin_fd is not None and sys.stdin.isatty()
     try:
         with raw_terminal(stdin_fd) if raw and stdin_fd is not None else contextlib.nullcontext():
