@@ -8,6 +8,7 @@ scripts type into the REPL this way, and a Ctrl-] byte quits too).
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,10 +71,13 @@ def run_monitor(
     if log_stream is not None:
         renderer.outputs.append(PlainLines(log_stream))
     raw = terminal and stdin_fd is not None and sys.stdin.isatty()
+    # SIGTERM ends the loop like Ctrl-], so the terminal leaves raw mode and the log is complete.
+    previous = signal.signal(signal.SIGTERM, lambda *_: session.stop.set())
     try:
         with raw_terminal(stdin_fd) if raw and stdin_fd is not None else contextlib.nullcontext():
             return session.run()
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if log_stream is not None:
             log_stream.close()
 

@@ -145,3 +145,23 @@ def test_flash_then_monitor(tmp_path: Path, virtual_board) -> None:  # type: ign
         mon.kill()
     # The plan it flashed is the record the monitor reads; this image has no ELF beside it.
     assert "no ELF matching the firmware flashed" in mon.stderr
+
+
+def test_sigterm_ends_it_cleanly_with_the_log_complete(tmp_path: Path, virtual_board) -> None:  # type: ignore[no-untyped-def]
+    import signal
+
+    board = virtual_board("--pty", "--boot", "flash", state=board_state(tmp_path / "flash.bin"))
+    log = tmp_path / "m.log"
+    mon = MonitorProcess(
+        "monitor", "--port", board.url, "--log", str(log), "--build-dir", str(tmp_path)
+    )
+    try:
+        mon.wait_for("Ctrl-] quits")
+        mon.send("print('last words')\r\n")
+        mon.wait_for("] last words\n")
+        mon.proc.send_signal(signal.SIGTERM)
+        assert mon.proc.wait(timeout=20) == 0
+    finally:
+        mon.kill()
+    assert "last words" in log.read_text()
+    assert "monitor: " in mon.stderr  # the summary line: it ended through its own path
