@@ -82,7 +82,7 @@ class RateFollower:
     def heard(self, garbage: bool, now: float) -> int | None:
         """Bytes arrived; returns a rate to switch to, if any."""
         if self.rom:
-            if garbage and self.last_text:
+            if garbage:  # the firmware already talks at its own rate (or the ROM lines were missed)
                 return self._back_to_app()
             if not garbage:
                 self.last_text = now
@@ -257,13 +257,14 @@ class MonitorSession:
             self.stats.boots += 1
         if kind == "exception":
             self.stats.crashes += 1
+        if (kind == "registers" and not self.crash.stack_follows) or kind == "stack-end":
+            # The SDK restarts right after the dump: listen for the ROM's boot lines now, before the
+            # ELF lookups below take their time.
+            self._set_rate(self.follower.expect_reset(time.monotonic()))
         if text:
             self.out.decoded(text)
         for label, address in addresses:
             self._name(label, address)
-        if (kind == "registers" and not self.crash.stack_follows) or kind == "stack-end":
-            # The SDK restarts right after the dump: listen for the ROM's boot lines.
-            self._set_rate(self.follower.expect_reset(time.monotonic()))
 
     def _name(self, label: str, address: int) -> None:
         if self.elf is None:

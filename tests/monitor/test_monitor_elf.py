@@ -74,10 +74,12 @@ def test_build_flash_monitor_decodes_a_crash_into_the_flashed_elf(
         crash = mon.wait_for("Fatal exception 28(LoadProhibitedCause):")
         decoded = mon.wait_for("=> epc1 0x", after=crash)
         line = mon.text[decoded:].splitlines()[0]
-        mon.wait_for("NodeMCU 3.0.0.0", after=decoded)  # and the board came back
+        rom = mon.wait_for("=> reset: external reset", after=crash)  # the restart at 74880
+        mon.wait_for("NodeMCU 3.0.0.0", after=rom)  # and the firmware at 115200
         assert mon.quit() == 0
     finally:
         mon.kill()
+    assert "another baud rate" not in mon.text
     found = re.search(r"epc1 0x([0-9a-f]{8}): (\S+)\+0x[0-9a-f]+ at (\S+):(\d+)", line)
     assert found, line
     address, function, file, number = found.groups()
