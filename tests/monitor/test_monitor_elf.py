@@ -17,6 +17,7 @@ from tests.monitor.monitorkit import MonitorProcess
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
 IMAGE = "nodemcu-pipeline/build:local"
+EXAMPLE = ROOT / "examples" / "firmware"
 
 
 def addr2line(elf: Path, address: int) -> tuple[str, str, int]:
@@ -55,6 +56,8 @@ def test_build_flash_monitor_decodes_a_crash_into_the_flashed_elf(
     build = str(tmp_path / "build")
     mon = MonitorProcess(
         "build",
+        "--firmware-dir",
+        str(EXAMPLE),
         "--build-dir",
         build,
         "flash",
@@ -83,7 +86,7 @@ def test_build_flash_monitor_decodes_a_crash_into_the_flashed_elf(
     found = re.search(r"epc1 0x([0-9a-f]{8}): (\S+)\+0x[0-9a-f]+ at (\S+):(\d+)", line)
     assert found, line
     address, function, file, number = found.groups()
-    elf = next(p for p in candidate_elfs(Path(build), ROOT / "examples" / "firmware"))
+    elf = next(p for p in candidate_elfs(Path(build), EXAMPLE))
     assert f"decoding with {elf}" in mon.stderr
     judge = addr2line(elf, int(address, 16))
     # addr2line names the source function; the symbol table its specialised clone (name$constprop$0).
@@ -95,13 +98,16 @@ def test_the_elf_is_the_one_matching_the_flashed_code(tmp_path: Path) -> None:
     from tests.conftest import run_invoke
 
     build = tmp_path / "build"
-    assert run_invoke("build", "--build-dir", str(build), timeout=600).returncode == 0
-    elf_path = candidate_elfs(build, ROOT / "examples" / "firmware")[0]
+    built = run_invoke(
+        "build", "--firmware-dir", str(EXAMPLE), "--build-dir", str(build), timeout=600
+    )
+    assert built.returncode == 0, built.stderr
+    elf_path = candidate_elfs(build, EXAMPLE)[0]
     elf = FirmwareElf(elf_path)
     irom = flashed_irom(build)
     assert irom is not None and elf.matches(irom)
-    assert choose_elf(None, build, ROOT / "examples" / "firmware").elf is not None
+    assert choose_elf(None, build, EXAMPLE).elf is not None
     # A different flashed image: no ELF is trusted, and an explicit one gets a warning.
     (build / "firmware" / "0x10000.bin").write_bytes(b"\x00" * 64)
-    assert choose_elf(None, build, ROOT / "examples" / "firmware").elf is None
+    assert choose_elf(None, build, EXAMPLE).elf is None
     assert "may name the wrong functions" in choose_elf(str(elf_path), build, ROOT).note
