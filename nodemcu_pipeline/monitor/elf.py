@@ -214,13 +214,13 @@ def flashed_irom(build_dir: Path) -> bytes | None:
         return None
 
 
-def candidate_elfs(build_dir: Path, firmware_dir: Path) -> list[Path]:
+def candidate_elfs(build_dir: Path, firmware_dir: Path | None) -> list[Path]:
     """ELFs a build leaves behind, newest first: in the build directory, its build copy, the tree."""
-    roots = [Path(build_dir) / "firmware"]
-    roots += [Path(build_dir) / c for c in BUILD_COPIES]
-    roots += [Path(build_dir) / "demo" / c for c in BUILD_COPIES]
-    found = [p for p in Path(build_dir).glob("firmware/*.elf") if p.is_file()]
-    for root in [*roots[1:], Path(firmware_dir)]:
+    build = Path(build_dir)
+    found = [p for p in build.glob("firmware/*.elf") if p.is_file()]
+    trees = [build / c for c in BUILD_COPIES]
+    trees += [Path(firmware_dir)] if firmware_dir else []  # None: the build used its pinned tree
+    for root in trees:
         found += [root / rel for rel in TREE_ELFS if (root / rel).is_file()]
     unique = list(dict.fromkeys(p.resolve() for p in found if not p.is_symlink()))
     return sorted(unique, key=lambda p: p.stat().st_mtime, reverse=True)
@@ -232,7 +232,7 @@ class ElfChoice:
     note: str
 
 
-def choose_elf(elf: str | None, build_dir: Path, firmware_dir: Path) -> ElfChoice:
+def choose_elf(elf: str | None, build_dir: Path, firmware_dir: Path | None) -> ElfChoice:
     """The ELF to decode with, and a note saying which one and why (or why none)."""
     irom = flashed_irom(build_dir)
     if elf:
