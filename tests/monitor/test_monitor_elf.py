@@ -5,6 +5,7 @@ The judge is the toolchain's own addr2line, run in the build image.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -16,7 +17,8 @@ from tests.conftest import ROOT
 from tests.monitor.monitorkit import MonitorProcess
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
-IMAGE = "nodemcu-pipeline/build:local"
+# The build image the Docker tests use ($INVOKE_PIPELINE_IMAGE when checkouts share an engine).
+IMAGE = os.environ.get("INVOKE_PIPELINE_IMAGE") or "nodemcu-pipeline/build:local"
 EXAMPLE = ROOT / "examples" / "firmware"
 
 
