@@ -949,8 +949,79 @@ SETTINGS = [
     ),
 ]
 
+# An ELF header (32-bit, little-endian) for Intel 386: a real ELF, but not for the ESP8266.
+I386_ELF = (
+    b"\x7fELF\x01\x01\x01"
+    + b"\0" * 9
+    + bytes([2, 0, 3, 0, 1, 0, 0, 0])
+    + b"\0" * 12
+    + bytes([0, 0, 0, 0, 52, 0, 0, 0, 0, 0, 40, 0, 0, 0, 0, 0, 0, 0])
+)
+
+
+def _fifo(name: str) -> Callable[[Path], tuple[str, ...]]:
+    def make(d: Path) -> tuple[str, ...]:
+        import os
+
+        os.mkfifo(d / name)
+        return (str(d / name),)
+
+    return make
+
+
+MONITOR = [
+    Case(
+        "monitor-elf-is-a-fifo",
+        ("monitor", "--port", REFUSED, "--elf"),
+        ("not a regular file",),
+        extra=_fifo("fw.elf"),
+    ),
+    Case(
+        "monitor-elf-missing",
+        ("monitor", "--port", REFUSED, "--elf", "nope.elf"),
+        ("does not exist",),
+    ),
+    Case(
+        "monitor-elf-is-an-image",
+        ("monitor", "--port", REFUSED, "--elf", "fw.bin"),
+        ("not an ELF",),
+        files={"fw.bin": FW3["fw.bin"]},
+    ),
+    Case(
+        "monitor-elf-for-another-cpu",
+        ("monitor", "--port", REFUSED, "--elf", "host.elf"),
+        ("not the ESP8266",),
+        files={"host.elf": I386_ELF},
+    ),
+    Case("monitor-port-refused", ("monitor", "--port", REFUSED, "--log", "m.log"), ("listening",)),
+    Case(
+        "monitor-port-never-answers",
+        ("monitor", "--port", "{silent}", "--log", "m.log"),
+        ("never answered",),
+    ),
+    Case(
+        "monitor-baud-not-a-number",
+        ("monitor", "--port", REFUSED, "--baud", "fast"),
+        ("--baud",),
+        2,
+    ),
+    Case(
+        "monitor-duration-negative",
+        ("monitor", "--port", REFUSED, "--duration", "-1"),
+        ("--duration",),
+        2,
+    ),
+    Case(
+        "monitor-log-is-a-directory",
+        ("monitor", "--port", REFUSED, "--log", "."),
+        ("directory",),
+        2,
+    ),
+]
+
 CATALOG: list[Case] = (
-    LFS_CASES
+    MONITOR
+    + LFS_CASES
     + SETTINGS
     + ASSEMBLE
     + FLASHER
@@ -994,6 +1065,29 @@ def board_url() -> Iterator[str]:
     board = start_virtual_board("--flash-size", "1MB")
     yield board.url
     board.stop()
+
+
+@pytest.fixture(scope="module")
+def silent_port() -> Iterator[str]:
+    """A TCP port that accepts connections and never says a word (not a serial server)."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"rfc2217://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for conn in held:
+        conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -1063,6 +1157,9 @@ def test_bad_input_fails_in_one_line_and_writes_nothing(
     if "{board}" in args and case.chip is None:
         url = request.getfixturevalue("board_url")
         args = tuple(url if a == "{board}" else a for a in args)
+    if "{silent}" in args:
+        url = request.getfixturevalue("silent_port")
+        args = tuple(url if a == "{silent}" else a for a in args)
     if any("{server}" in a for a in args):
         base = request.getfixturevalue("page_server")
         args = tuple(a.replace("{server}", base) for a in args)

@@ -54,6 +54,8 @@ class FirmwareElf:
         from elftools.elf.elffile import ELFFile
 
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir() and not self.path.is_file():
+            raise ElfError(f"{path} is not a regular file", "Name the ELF file itself")
         try:
             with open(self.path, "rb") as probe:
                 head = probe.read(4)
@@ -197,19 +199,26 @@ def flashed_irom(build_dir: Path) -> bytes | None:
     """The code flashed at 0x10000 according to the build directory: the plan, else the build."""
     plan = Path(build_dir) / "plan.json"
     try:
-        regions = json.loads(plan.read_text()).get("regions", [])
-    except (OSError, ValueError, AttributeError):
+        regions = json.loads(_read_plain_file(plan) or b"{}").get("regions", [])
+    except (ValueError, AttributeError):
         regions = []
     for region in regions if isinstance(regions, list) else []:
         try:
             address, name = int(region["address"]), Path(str(region["file"])).name
-            data = (plan.parent / "plan" / name).read_bytes()
-        except (KeyError, TypeError, ValueError, OSError):
+        except (KeyError, TypeError, ValueError):
             continue
-        if address <= IROM_FLASH < address + len(data):
+        data = _read_plain_file(plan.parent / "plan" / name)
+        if data is not None and address <= IROM_FLASH < address + len(data):
             return data[IROM_FLASH - address :]
+    return _read_plain_file(Path(build_dir) / "firmware" / "0x10000.bin")
+
+
+def _read_plain_file(path: Path, limit: int = 16 << 20) -> bytes | None:
+    """A regular file's bytes (no symlink, FIFO or device: a record is anyone's to edit), or None."""
     try:
-        return (Path(build_dir) / "firmware" / "0x10000.bin").read_bytes()
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > limit:
+            return None
+        return path.read_bytes()
     except OSError:
         return None
 

@@ -15,7 +15,7 @@ MONITOR_HELP = {
     "plain": "timestamped plain lines even on a terminal (the default when not on one)",
     "duration": "stop after this many seconds (default: run until Ctrl-])",
     "build-dir": "build directory whose plan and build records say what was flashed",
-    "firmware-dir": "firmware tree the build compiled (where its ELF is; default examples/firmware)",
+    "firmware-dir": "firmware tree the build compiled in place, to look for its ELF there too",
 }
 
 
