@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import serial
@@ -53,7 +53,6 @@ class MonitorStats:
     boots: int = 0
     reconnects: int = 0
     garbage_bytes: int = 0
-    rates: list[int] = field(default_factory=list)
 
 
 def looks_like_garbage(data: bytes) -> bool:
@@ -229,9 +228,8 @@ class MonitorSession:
         switch = self.follower.heard(garbage, now)
         if garbage:
             self.stats.garbage_bytes += len(data)
-            rate = ROM_BAUD if self.port.baudrate != ROM_BAUD else self.options.baud
             self.out.note(
-                f"{len(data)} bytes at another baud rate (the board switched to {rate}?) not shown"
+                f"{len(data)} bytes at another baud rate than {self.port.baudrate} (not shown)"
             )
         else:
             self._text(data.decode("utf-8", errors="replace"))
@@ -278,7 +276,6 @@ class MonitorSession:
     def _set_rate(self, baud: int) -> None:
         if self.port is not None and self.port.baudrate != baud:
             self.port.baudrate = baud
-            self.stats.rates.append(baud)
 
     def _reset_now(self) -> None:
         self._set_rate(self.follower.expect_reset(time.monotonic()))
