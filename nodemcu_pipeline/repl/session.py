@@ -149,10 +149,13 @@ class NodeMCURepl:
         start = last = time.monotonic()
         nudged = not nudge
         raw, self._buf = self._buf, bytearray()  # a boot that began while we waited for a frame
+        # What was already read (join's listen) may hold the whole boot, prompt included.
+        pending = bool(raw)
         while True:
-            chunk = self._read()
+            chunk = b"" if pending else self._read()
             now = time.monotonic()
-            if chunk:
+            if chunk or pending:
+                pending = False
                 raw += chunk
                 # Only readable output counts as progress: a boot loop at the ROM's rate keeps
                 # sending bytes, but at 115200 they are garbage.
