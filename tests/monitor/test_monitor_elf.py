@@ -5,7 +5,6 @@ The judge is the toolchain's own addr2line, run in the build image.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -17,12 +16,10 @@ from tests.conftest import ROOT
 from tests.monitor.monitorkit import MonitorProcess
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
-# The build image the Docker tests use ($INVOKE_PIPELINE_IMAGE when checkouts share an engine).
-IMAGE = os.environ.get("INVOKE_PIPELINE_IMAGE") or "nodemcu-pipeline/build:local"
 EXAMPLE = ROOT / "examples" / "firmware"
 
 
-def addr2line(elf: Path, address: int) -> tuple[str, str, int]:
+def addr2line(elf: Path, address: int, image: str) -> tuple[str, str, int]:
     """(function, file, line) as the build image's xtensa-lx106-elf-addr2line says."""
     proc = subprocess.run(
         [
@@ -35,7 +32,7 @@ def addr2line(elf: Path, address: int) -> tuple[str, str, int]:
             "xtensa-lx106-elf-addr2line",
             "-v",
             f"{elf.resolve()}:/fw.elf:ro",
-            IMAGE,
+            image,
             "-f",
             "-e",
             "/fw.elf",
@@ -52,12 +49,14 @@ def addr2line(elf: Path, address: int) -> tuple[str, str, int]:
 
 
 def test_build_flash_monitor_decodes_a_crash_into_the_flashed_elf(
-    tmp_path: Path, virtual_board
+    nodemcu_image: str, tmp_path: Path, virtual_board
 ) -> None:  # type: ignore[no-untyped-def]
     board = virtual_board("--flash-size", "4MB")
     build = str(tmp_path / "build")
     mon = MonitorProcess(
         "build",
+        "--image",
+        nodemcu_image,
         "--firmware-dir",
         str(EXAMPLE),
         "--build-dir",
@@ -90,13 +89,13 @@ def test_build_flash_monitor_decodes_a_crash_into_the_flashed_elf(
     address, function, file, number = found.groups()
     elf = next(p for p in candidate_elfs(Path(build), EXAMPLE))
     assert f"decoding with {elf}" in mon.stderr
-    judge = addr2line(elf, int(address, 16))
+    judge = addr2line(elf, int(address, 16), nodemcu_image)
     # addr2line names the source function; the symbol table its specialised clone (name$constprop$0).
     assert function.split("$")[0] == judge[0] == "golden_ratio"
     assert Path(file).name == Path(judge[1]).name == "user_main.c" and int(number) == judge[2]
 
 
-def test_the_elf_is_the_one_matching_the_flashed_code(tmp_path: Path) -> None:
+def test_the_elf_is_the_one_matching_the_flashed_code(nodemcu_image: str, tmp_path: Path) -> None:
     from tests.conftest import run_invoke
 
     build = tmp_path / "build"
