@@ -63,7 +63,8 @@ def _port_error(url: str, exc: BaseException) -> SerialPortError:
         )
     if "refused" in text.lower() or code == errno.ECONNREFUSED:
         return SerialPortError(f"nothing is listening at {url}", "Start the board or server first")
-    if "does not seem to support RFC2217" in text:
+    # pyserial's own client, and ours (flasher/rfc2217.py), when the far end never negotiates.
+    if "does not seem to support RFC2217" in text or "server's RFC 2217 / BINARY options" in text:
         return SerialPortError(
             f"{url} accepted the connection but never answered as an RFC 2217 serial server",
             "Check the host and port: it must be `invoke serve-port`, esp_rfc2217_server or ser2net"
