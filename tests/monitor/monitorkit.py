@@ -78,6 +78,18 @@ class MonitorProcess:
         self.proc.stdin.write(text.encode())
         self.proc.stdin.flush()
 
+    def type_until(self, line: str, answer: str, after: int = 0, tries: int = 10) -> int:
+        """Type ``line`` until ``answer`` appears: a board still starting (it boots when its
+        process starts) drops input until its REPL runs, as a real one does."""
+        for _ in range(tries - 1):
+            self.send(line)
+            try:
+                return self.wait_for(answer, timeout=1, after=after)
+            except AssertionError:
+                continue
+        self.send(line)
+        return self.wait_for(answer, after=after)
+
     def quit(self, timeout: float = 20) -> int:
         self.send(QUIT)
         return self.proc.wait(timeout=timeout)

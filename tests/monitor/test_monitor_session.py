@@ -27,14 +27,13 @@ def test_plain_lines_keys_to_the_repl_and_the_log(tmp_path: Path, virtual_board)
     )
     try:
         mon.wait_for("Ctrl-] quits")
-        mon.send("print(6*7)\r\n")
-        mon.wait_for("] 42\n")
+        mon.type_until("print(6*7)\r\n", "] 42\n")
         assert mon.quit() == 0
     finally:
         mon.kill()
     lines = mon.text.splitlines()
     assert all(STAMPED.match(line) for line in lines), lines
-    assert any(line.endswith("] print(6*7)") for line in lines)  # the board's echo
+    assert any(line.endswith("print(6*7)") for line in lines)  # the board's echo (after "> ")
     assert "no flashed firmware recorded" in mon.stderr and "undecoded" in mon.stderr
     logged = log.read_text().splitlines()
     assert logged[0] == "kept from before"  # appended, never overwritten
@@ -46,8 +45,7 @@ def test_a_crash_and_the_restart_after_it_on_a_pty(tmp_path: Path, virtual_board
     mon = MonitorProcess("monitor", "--port", board.url, "--build-dir", str(tmp_path))
     try:
         mon.wait_for("Ctrl-] quits")
-        mon.send("node.crash()\r\n")
-        crash = mon.wait_for("Fatal exception 28(LoadProhibitedCause):")
+        crash = mon.type_until("node.crash()\r\n", "Fatal exception 28(LoadProhibitedCause):")
         mon.wait_for("=> exception 28 LoadProhibited: a read from an invalid address", after=crash)
         # The SDK restarts: the ROM's 74880 boot line is heard and explained, then the firmware.
         rom = mon.wait_for("ets Jan  8 2013,rst cause:2, boot mode:(3,6)", after=crash)
@@ -89,8 +87,7 @@ def test_reconnects_when_the_port_comes_back(tmp_path: Path) -> None:
     second = None
     try:
         mon.wait_for("Ctrl-] quits")
-        mon.send("print('one')\r\n")
-        mon.wait_for("] one\n")
+        mon.type_until("print('one')\r\n", "] one\n")
         first.stop()  # the board's server goes away, as an unplugged board's port does
         lost = mon.wait_for(f"lost {first.url}")
         second = start_virtual_board("--boot", "flash", "--listen", listen, state=state)
@@ -165,8 +162,7 @@ def test_sigterm_ends_it_cleanly_with_the_log_complete(tmp_path: Path, virtual_b
     )
     try:
         mon.wait_for("Ctrl-] quits")
-        mon.send("print('last words')\r\n")
-        mon.wait_for("] last words\n")
+        mon.type_until("print('last words')\r\n", "] last words\n")
         mon.proc.send_signal(signal.SIGTERM)
         assert mon.proc.wait(timeout=20) == 0
     finally:

@@ -53,6 +53,8 @@ def test_terminal_rendering_raw_keys_and_restore(tmp_path: Path, virtual_board) 
     seen = bytearray()
     try:
         _read_until(master, b"Ctrl-] quits", seen)
+        # The board boots as its process starts: the monitor may see that boot; wait until it ends.
+        time.sleep(1.0)
         # Raw mode: Enter is a bare CR and reaches the board as typed; no local echo doubles it.
         os.write(master, b"print(7*6)\r")
         _read_until(master, b"42\r\n", seen)
