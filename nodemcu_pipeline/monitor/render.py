@@ -18,7 +18,9 @@ _CONTROL = {c: None for c in range(32) if c not in (8, 9)}
 
 
 def timestamp(now: float | None = None) -> str:
-    moment = datetime.datetime.fromtimestamp(time.time() if now is None else now, datetime.timezone.utc)
+    moment = datetime.datetime.fromtimestamp(
+        time.time() if now is None else now, datetime.timezone.utc
+    )
     return moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 
