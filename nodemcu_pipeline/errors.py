@@ -73,6 +73,18 @@ class VerifyError(FlashError):
     """The flash does not hold what was written."""
 
 
+class OutsideDamage(FlashError):
+    """Flash outside the plan changed during the flash, or cannot be proven unchanged."""
+
+
+class FlashInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a flash, carrying what state the board was left in (one sentence)."""
+
+    def __init__(self, board_state: str) -> None:
+        super().__init__(board_state)
+        self.board_state = board_state
+
+
 # --- downloads -----------------------------------------------------------------------------------
 class DownloadError(PipelineError):
     """A download failed (network, HTTP status, size, timeout)."""

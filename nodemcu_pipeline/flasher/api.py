@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import TypeVar
 
 from nodemcu_pipeline.atomic import atomic_write_bytes
-from nodemcu_pipeline.errors import FlashError, PipelineError, PlanError, ProtocolError
+from nodemcu_pipeline.errors import (
+    FlashError,
+    FlashInterrupted,
+    OutsideDamage,
+    PipelineError,
+    PlanError,
+    ProtocolError,
+)
+from nodemcu_pipeline.flasher.board_state import BoardState
+from nodemcu_pipeline.flasher.outside import OutsideGuard, OutsideVerdict, describe, footprint
 from nodemcu_pipeline.flasher.ports import resolve_port
 from nodemcu_pipeline.flasher.session import ChipInfo, Session, flash_size_name
 from nodemcu_pipeline.flasher.write import Capabilities, RegionResult, write_plan
@@ -29,6 +38,8 @@ class FlashReport:
     stub: bool
     results: list[RegionResult] = field(default_factory=list)
     reset: bool = False
+    outside: OutsideVerdict | None = None
+    anomalies: list[str] = field(default_factory=list)
 
 
 def open_session(port: str, baud: int, before: str, use_stub: bool, say: Say) -> Session:
@@ -78,16 +89,11 @@ def flash(
                 f"Assemble again with --flash-size {detected}",
             )
         report = FlashReport(session.info, session.target_baud, session.stub)
-        if erase_all:
-            progress(ProgressEvent("erase", "whole flash", 0, 1, "erasing"))
-            session.erase_flash()
-            progress(ProgressEvent("erase", "whole flash", 1, 1, "done"))
-        report.results = _resuming(
-            session,
-            lambda: write_plan(session, plan, Capabilities.for_session(session, verify), progress),
-            "resuming",
-            say,
+        caps = Capabilities.for_session(session, verify)
+        report.results, report.outside = _write_guarded(
+            session, plan, caps, detected, erase_all, say, progress
         )
+        report.anomalies = list(session.anomalies)
         lines = session.lines_supported()
         if after == "hard-reset" and not (leave_reset_to_check and lines):
             if lines and session.hard_reset():
@@ -100,6 +106,71 @@ def flash(
             session.soft_reset()
             report.reset = True
         return report
+
+
+def _write_guarded(
+    session: Session,
+    plan: FlashPlan,
+    caps: Capabilities,
+    detected: str,
+    erase_all: bool,
+    say: Say,
+    progress: ProgressCallback,
+) -> tuple[list[RegionResult], OutsideVerdict | None]:
+    """Write the plan while tracking each region's state (for an interrupted flash's last words) and
+    guarding the flash outside the plan (outside.py); raise OutsideDamage unless that proof holds."""
+    state = BoardState([(r.address, len(r.data)) for r in plan.regions], caps.verify)
+    spans = footprint((r.address, len(r.data)) for r in plan.regions)
+    guard = None if erase_all else OutsideGuard(FLASH_SIZES[detected].size_bytes, spans)
+    hasher = session.md5 if caps.verify else None
+
+    def before_write(op: int, data: bytes) -> None:
+        state.command(op, data)
+        if guard is not None:
+            guard.arm(hasher, session.hazards)
+
+    def tracked(event: ProgressEvent) -> None:
+        state.progress(event)
+        progress(event)
+
+    session.before_write = before_write
+    try:
+        if erase_all:
+            progress(ProgressEvent("erase", "whole flash", 0, 1, "erasing"))
+            session.erase_flash()
+            progress(ProgressEvent("erase", "whole flash", 1, 1, "done"))
+        results = _resuming(
+            session, lambda: write_plan(session, plan, caps, tracked), "resuming", say
+        )
+        verdict = guard.verdict(hasher, session.anomalies, session.hazards) if guard else None
+    except KeyboardInterrupt:
+        raise FlashInterrupted(state.summary()) from None
+    except PipelineError as exc:
+        hint = exc.hint[:1].lower() + exc.hint[1:]
+        exc.hint = f"{state.summary()}; {hint}" if hint else state.summary()
+        raise
+    finally:
+        session.before_write = None
+    if verdict is not None and not verdict.proven:
+        raise _outside_error(verdict)
+    return results, verdict
+
+
+def _outside_error(verdict: OutsideVerdict) -> OutsideDamage:
+    done = "The plan's regions are written and verified"
+    if verdict.changed:
+        return OutsideDamage(
+            f"line errors during the flash changed flash outside the plan within "
+            f"{describe(verdict.changed)}",
+            f"{done}; restore those ranges from a backup (e.g. upload the file system again) "
+            "and use a shorter cable or a lower --baud",
+        )
+    return OutsideDamage(
+        f"line errors during the flash, and flash outside the plan cannot be proven unchanged "
+        f"({verdict.reason}): {describe(verdict.unvouched)}",
+        f"{done}; check those ranges (e.g. the file system), or flash again with the stub "
+        "on a better link",
+    )
 
 
 # A chip lost mid-flash (brown-out, a glitch on the reset line) restarts from flash, and a noisy link
@@ -118,6 +189,7 @@ def _resuming(session: Session, step: Callable[[], T], doing: str, say: Say) -> 
         try:
             return step()
         except (FlashError, ProtocolError) as exc:
+            session.anomalies.append(exc.message)
             if attempt == RESUMES or not session.lines_supported():
                 raise
             attempt += 1

@@ -34,6 +34,19 @@ MANUAL_PROMPT = (
 MANUAL_WAIT = 60.0
 MANUAL_REMIND = 15.0
 
+# Commands that change flash. The chip answers under the opcode it executed, so a reply under one of
+# these to a packet that was something else means a line error turned it into a flash write.
+FLASH_CHANGING = frozenset(
+    {
+        p.FLASH_BEGIN,
+        p.FLASH_DATA,
+        p.FLASH_DEFL_BEGIN,
+        p.FLASH_DEFL_DATA,
+        p.ERASE_FLASH,
+        p.ERASE_REGION,
+    }
+)
+
 # JEDEC capacity byte → esptool flash size name (esp8266-rom-protocol.md §4.4).
 CAPACITY = {
     0x12: "256KB",
@@ -89,6 +102,12 @@ class Session:
         self.running_baud = ROM_BAUD
         self.info: ChipInfo | None = None
         self.manual_wait = MANUAL_WAIT
+        # Protocol anomalies (errors, silences, retries, restarts) and hazards (a flash-changing
+        # command the chip executed that we did not send), for outside.py's proof.
+        self.anomalies: list[str] = []
+        self.hazards: list[str] = []
+        # Called with (op, data) before any command that changes flash goes out.
+        self.before_write: Callable[[int, bytes], None] | None = None
 
     # -- packets -------------------------------------------------------------------------------
     def command(
@@ -99,18 +118,30 @@ class Session:
         timeout: float = 3.0,
         packet: bytes | None = None,
     ) -> p.Response:
-        self.link.write_frame(packet or p.request(op, data, chk))
+        packet = packet or p.request(op, data, chk)
+        if op in FLASH_CHANGING and self.before_write is not None:
+            self.before_write(op, packet[8:])
+        self.link.write_frame(packet)
         deadline = time.monotonic() + timeout
         while True:
             frame = self.link.read_frame(max(0.0, deadline - time.monotonic()))
             if frame is None:
+                self.anomalies.append(f"no answer to command 0x{op:02x}")
                 raise ProtocolError(
                     f"the chip did not answer command 0x{op:02x} within {timeout:.0f} s",
                     "Check the cable; try a lower --baud",
                 )
             resp = p.parse_response(frame)
-            if resp is not None and resp.op == op:
+            if resp is None:
+                continue
+            if resp.op == op:
+                if not resp.ok:
+                    self.anomalies.append(f"command 0x{op:02x}: {resp.error_text()}")
                 return resp
+            # Stray SYNC echoes and late answers are harmless; a flash write we did not send is not.
+            if resp.ok and resp.op in FLASH_CHANGING:
+                self.anomalies.append(f"answer under 0x{resp.op:02x} to command 0x{op:02x}")
+                self.hazards.append(f"0x{resp.op:02x} instead of 0x{op:02x}")
 
     def checked(
         self,
@@ -307,6 +338,7 @@ class Session:
     def reconnect(self) -> None:
         """After losing the chip mid-flash: reset into the loader again at the same rate and stub."""
         had_stub, want = self.stub, self.target_baud
+        self.anomalies.append("the chip was reset into the loader again")
         self.link.set_baud(ROM_BAUD)
         self.stub = False
         self.running_baud = ROM_BAUD

@@ -126,6 +126,8 @@ def flash(
     for r in report.results:
         verified = "verified" if r.verified else "not verified"
         print(f"  0x{r.address:06x} {r.size:8d} bytes  {r.outcome} ({verified})")
+    if report.outside is not None and report.outside.checked:
+        print(f"  {report.outside.summary()}")
     if check:
         from nodemcu_pipeline.flasher.ports import resolve_port
         from nodemcu_pipeline.repl import check_after_flash
