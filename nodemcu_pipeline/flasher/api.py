@@ -127,7 +127,7 @@ def _write_guarded(
     def before_write(op: int, data: bytes) -> None:
         state.command(op, data)
         if guard is not None:
-            guard.arm(hasher, session.hazards)
+            guard.arm(hasher, session.hazards, noisy=bool(session.anomalies))
 
     def tracked(event: ProgressEvent) -> None:
         state.progress(event)
@@ -173,31 +173,37 @@ def _outside_error(verdict: OutsideVerdict) -> OutsideDamage:
     )
 
 
-# A chip lost mid-flash (brown-out, a glitch on the reset line) restarts from flash, and a noisy link
-# can fail a 6 KB stub block three times running; with reset lines we can put the chip back into the
-# loader and carry on: upload the stub again, or rewrite what does not verify yet.
-RESUMES = 2
+# A chip lost mid-flash (brown-out, a glitch on the reset line) restarts from flash; with reset lines we
+# can put it back into the loader and carry on: upload the stub again, or rewrite what does not verify
+# yet. A step that failed on line errors alone (the chip still answers SYNC) is simply run again.
+RESUMES = 4
 
 
 T = TypeVar("T")
 
 
 def _resuming(session: Session, step: Callable[[], T], doing: str, say: Say) -> T:
-    """Run ``step``; when it fails and the port can reset, reconnect and run it again (RESUMES times)."""
+    """Run ``step``; when it fails, get the chip back (reset, or just resync) and run it again."""
     attempt = 0
     while True:
         try:
             return step()
         except (FlashError, ProtocolError) as exc:
             session.anomalies.append(exc.message)
-            if attempt == RESUMES or not session.lines_supported():
+            if attempt == RESUMES:
                 raise
             attempt += 1
-            say(f"{exc.message}: resetting the chip into the loader and {doing}")
-            try:
-                session.reconnect()
-            except PipelineError:
-                raise exc from None
+            if session.lines_supported():
+                say(f"{exc.message}: resetting the chip into the loader and {doing}")
+                try:
+                    session.reconnect()
+                except PipelineError:
+                    raise exc from None
+                continue
+            had_stub = session.stub
+            if not session.sync() or session.stub != had_stub:
+                raise
+            say(f"{exc.message}: {doing}")
 
 
 def chip_info(port: str, before: str = "auto", say: Say = lambda t: None) -> ChipInfo:

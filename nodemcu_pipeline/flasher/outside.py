@@ -69,6 +69,17 @@ def describe(spans: Iterable[Span]) -> str:
     return ", ".join(f"0x{s:06x}-0x{e - 1:06x}" for s, e in merged)
 
 
+def agreed(hasher: Hasher, span: Span, tries: int = 6) -> bytes:
+    """The block's MD5 once two answers in a row agree (the last answer after ``tries``)."""
+    last = hasher(span[0], span[1] - span[0])
+    for _ in range(tries - 1):
+        again = hasher(span[0], span[1] - span[0])
+        if again == last:
+            break
+        last = again
+    return last
+
+
 @dataclass(frozen=True)
 class OutsideVerdict:
     """What the flash can say about the chip outside its plan."""
@@ -108,14 +119,21 @@ class OutsideGuard:
     def __post_init__(self) -> None:
         self.blocks = outside_blocks(self.inside, self.chip_size)
 
-    def arm(self, hasher: Hasher | None, hazards: list[str]) -> None:
-        """Called before the first flash-changing command; hashes the outside when it can."""
+    def arm(self, hasher: Hasher | None, hazards: list[str], noisy: bool = False) -> None:
+        """Called before the first flash-changing command; hashes the outside when it can.
+
+        SPI_FLASH_MD5's address and size are unchecksummed too: on a link that already misbehaved
+        (``noisy``) each block is hashed until two answers agree, so a damaged request cannot plant a
+        wrong "before".
+        """
         if self.writing:
             return
         self.writing = True
         self.unguarded = list(hazards)
         if hasher is not None:
-            self.before = {b: hasher(b[0], b[1] - b[0]) for b in self.blocks}
+            self.before = {
+                b: agreed(hasher, b) if noisy else hasher(b[0], b[1] - b[0]) for b in self.blocks
+            }
 
     def verdict(
         self, hasher: Hasher | None, anomalies: list[str], hazards: list[str]
@@ -136,7 +154,12 @@ class OutsideGuard:
                 unvouched=tuple(self.blocks),
                 reason=f"{len(anomalies)} protocol error(s) and no flash MD5 without the stub",
             )
-        changed = tuple(b for b in self.blocks if hasher(b[0], b[1] - b[0]) != self.before[b])
+        # A block that differs is asked again until two answers agree, for the same reason.
+        changed = tuple(
+            b
+            for b in self.blocks
+            if hasher(b[0], b[1] - b[0]) != self.before[b] and agreed(hasher, b) != self.before[b]
+        )
         return OutsideVerdict(
             True,
             changed=changed,

@@ -25,7 +25,17 @@ ESP8266_MAGIC = 0xFFF0C101
 OTP = (0x3FF00050, 0x3FF00054, 0x3FF00058, 0x3FF0005C)
 SPI0 = 0x60000200
 ROM_BAUD = 115200
+# The ROM takes RAM blocks of the size its MEM_BEGIN announced (esptool: 0x1800). On a noisy line a
+# 6 KB block almost never arrives whole at a 1e-3 byte error rate, so the upload halves the block
+# after each failure (a new MEM_BEGIN for the rest) and doubles it again after a run of successes.
 RAM_BLOCK = 0x1800
+MIN_RAM_BLOCK = 0x100
+GROW_AFTER = 4
+# Resends of one command (or one RAM block position) before the link is declared broken. Cheap: a
+# resend costs one packet, and only a lost frame costs a timeout.
+ATTEMPTS = 10
+# Stub failures a resend cannot cure: the stub's state, not the packet, is wrong.
+FINAL_STATUS = frozenset({0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xFF})
 MANUAL_PROMPT = (
     "hold GPIO0 low (FLASH button) and press RESET, then release GPIO0; "
     "retrying until the chip answers"
@@ -159,11 +169,58 @@ class Session:
             )
         return resp
 
+    def exchange(
+        self,
+        op: int,
+        data: bytes = b"",
+        chk: int = 0,
+        timeout: float = 3.0,
+        packet: bytes | None = None,
+        attempts: int = ATTEMPTS,
+    ) -> p.Response:
+        """``checked`` that survives line errors: after an error reply, resend; after silence, resync
+        first, because the chip may have executed the packet and only its answer was missing."""
+        packet = packet or p.request(op, data, chk)
+        failure = ""
+        for _ in range(attempts):
+            try:
+                resp = self.command(op, timeout=timeout, packet=packet)
+            except ProtocolError as exc:
+                failure = exc.message
+                late = self.resync(op)
+                if late is None:
+                    continue
+                resp = late
+            if resp.ok:
+                return resp
+            failure = f"command 0x{op:02x} failed: {resp.error_text()}"
+            if resp.status[0] in FINAL_STATUS:
+                break
+            self.link.flush_input()
+        raise ProtocolError(failure, "Check the cable and power, or lower --baud")
+
+    def resync(self, op: int, window: float = 0.3) -> p.Response | None:
+        """Close any frame the chip still holds open (its final 0xC0 may have been lost or damaged)
+        and return its answer to ``op`` if one comes; drop everything else that was in flight."""
+        self.link.write_raw(b"\xc0")
+        found = None
+        deadline = time.monotonic() + window
+        while (frame := self.link.read_frame(max(0.0, deadline - time.monotonic()))) is not None:
+            resp = p.parse_response(frame)
+            if resp is not None and resp.op == op:
+                found = resp
+        self.link.flush_input()
+        return found
+
+    def reply_timeout(self, size: int, floor: float = 1.0) -> float:
+        """Seconds to wait for the answer to a ``size``-byte packet: twice its wire time, at least ``floor``."""
+        return max(floor, 0.3 + 2 * (size + 64) * 10 / self.running_baud)
+
     def read_reg(self, addr: int) -> int:
-        return self.checked(p.READ_REG, struct.pack("<I", addr)).value
+        return self.exchange(p.READ_REG, struct.pack("<I", addr)).value
 
     def write_reg(self, addr: int, value: int, mask: int = 0xFFFFFFFF) -> None:
-        self.checked(p.WRITE_REG, struct.pack("<IIII", addr, value, mask, 0))
+        self.exchange(p.WRITE_REG, struct.pack("<IIII", addr, value, mask, 0))
 
     # -- connect -------------------------------------------------------------------------------
     def sync(self) -> bool:
@@ -277,15 +334,33 @@ class Session:
         return (mfr << 16) | (typ << 8) | cap
 
     # -- stub ----------------------------------------------------------------------------------
-    def _mem_block(self, chunk: bytes, seq: int) -> None:
-        # A bit flipped on the wire costs one block, not the session: the ROM rejects it by checksum.
-        for attempt in range(3):
+    def _upload_segment(self, data: bytes, addr: int) -> None:
+        """MEM_BEGIN + MEM_DATA blocks, the block size adapting to the line (see RAM_BLOCK).
+
+        Every failure starts a new MEM_BEGIN at the first byte not yet acknowledged, so the ROM's own
+        idea of the position (a block it took whose answer was lost) can never shift the data.
+        """
+        pos, block, streak, failures, seq = 0, RAM_BLOCK, 0, 0, -1
+        while pos < len(data):
             try:
-                self.checked(p.MEM_DATA, packet=p.data_request(p.MEM_DATA, chunk, seq))
-                return
+                if seq < 0:
+                    rest = len(data) - pos
+                    count = (rest + block - 1) // block
+                    self.exchange(p.MEM_BEGIN, struct.pack("<IIII", rest, count, block, addr + pos))
+                    seq = 0
+                chunk = data[pos : pos + block]
+                packet = p.data_request(p.MEM_DATA, chunk, seq)
+                self.checked(p.MEM_DATA, packet=packet, timeout=self.reply_timeout(len(chunk)))
             except ProtocolError:
-                if attempt == 2:
+                failures += 1
+                if failures > ATTEMPTS:
                     raise
+                self.resync(p.MEM_DATA, window=0.0)
+                block, streak, seq = max(MIN_RAM_BLOCK, block // 2), 0, -1
+                continue
+            pos, seq, streak, failures = pos + len(chunk), seq + 1, streak + 1, 0
+            if streak >= GROW_AFTER and block < RAM_BLOCK:
+                block, streak, seq = min(RAM_BLOCK, block * 2), 0, -1
 
     def run_stub(self, image: StubImage | None = None) -> bool:
         """Upload and start the stub; False (with a note) when no stub image is installed."""
@@ -295,24 +370,32 @@ class Session:
         if image is None:
             return False
         for data, addr in ((image.text, image.text_start), (image.data, image.data_start)):
-            if not data:
-                continue
-            blocks = (len(data) + RAM_BLOCK - 1) // RAM_BLOCK
-            self.checked(p.MEM_BEGIN, struct.pack("<IIII", len(data), blocks, RAM_BLOCK, addr))
-            for seq in range(blocks):
-                chunk = data[seq * RAM_BLOCK : (seq + 1) * RAM_BLOCK]
-                self._mem_block(chunk, seq)
-        self.link.write_frame(p.request(p.MEM_END, struct.pack("<II", 0, image.entry)))
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:
-            frame = self.link.read_frame(max(0.0, deadline - time.monotonic()))
-            if frame == b"OHAI":
-                self.stub = True
+            if data:
+                self._upload_segment(data, addr)
+        for _ in range(ATTEMPTS):
+            self.link.write_frame(p.request(p.MEM_END, struct.pack("<II", 0, image.entry)))
+            if self._wait_ohai():
+                return True
+            # No OHAI: either MEM_END was lost (the ROM still answers SYNC with its own value) or
+            # only OHAI was (the stub answers with 0). Anything else is a chip that did not start.
+            self.anomalies.append("no OHAI after MEM_END")
+            if not self.sync():
+                break
+            if self.stub:
                 return True
         raise ProtocolError(
             "the flasher stub did not start (no OHAI)",
             "Reset the board and retry, or use --no-stub",
         )
+
+    def _wait_ohai(self) -> bool:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            frame = self.link.read_frame(max(0.0, deadline - time.monotonic()))
+            if frame == b"OHAI":
+                self.stub = True
+                return True
+        return False
 
     def change_baud(self, baud: int) -> int:
         """Switch to ``baud`` (stub only); falls back to 115200 when the link fails at the new rate."""
@@ -350,13 +433,13 @@ class Session:
     # -- flash primitives (stub) ---------------------------------------------------------------
     def spi_set_params(self, size: int) -> None:
         if self.stub:
-            self.checked(
+            self.exchange(
                 p.SPI_SET_PARAMS, struct.pack("<IIIIII", 0, size, 0x10000, 0x1000, 0x100, 0xFFFF)
             )
 
     def md5(self, addr: int, size: int) -> bytes:
         timeout = max(3.0, 8.0 * size / (1 << 20))
-        resp = self.checked(
+        resp = self.exchange(
             p.SPI_FLASH_MD5, struct.pack("<IIII", addr, size, 0, 0), timeout=timeout
         )
         return resp.payload[:16]
@@ -368,7 +451,7 @@ class Session:
                 "Install the stub extra or drop --no-stub",
             )
         timeout = max(3.0, 40.0 * size / (1 << 20))
-        self.checked(p.ERASE_REGION, struct.pack("<II", addr, size), timeout=timeout)
+        self.exchange(p.ERASE_REGION, struct.pack("<II", addr, size), timeout=timeout)
 
     def erase_flash(self) -> None:
         if not self.stub:
