@@ -161,7 +161,7 @@ def _outside_error(verdict: OutsideVerdict) -> OutsideDamage:
     if verdict.changed:
         return OutsideDamage(
             f"line errors during the flash changed flash outside the plan within "
-            f"{describe(verdict.changed)}",
+            f"{describe(verdict.changed)}" + (f" ({verdict.reason})" if verdict.reason else ""),
             f"{done}; restore those ranges from a backup (e.g. upload the file system again) "
             "and use a shorter cable or a lower --baud",
         )

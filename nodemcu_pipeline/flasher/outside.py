@@ -95,7 +95,8 @@ class OutsideVerdict:
 
     def summary(self) -> str:
         if self.changed:
-            return f"flash outside the plan changed: {describe(self.changed)}"
+            why = f" ({self.reason})" if self.reason else ""
+            return f"flash outside the plan changed: {describe(self.changed)}{why}"
         if self.unvouched:
             return f"cannot vouch for flash outside the plan ({self.reason}): " + describe(
                 self.unvouched
@@ -114,6 +115,7 @@ class OutsideGuard:
     blocks: list[Span] = field(init=False)
     before: dict[Span, bytes] | None = None
     writing: bool = False
+    checked_twice: bool = False
     unguarded: list[str] = field(default_factory=list)  # hazards seen before the baseline
 
     def __post_init__(self) -> None:
@@ -130,6 +132,7 @@ class OutsideGuard:
             return
         self.writing = True
         self.unguarded = list(hazards)
+        self.checked_twice = noisy
         if hasher is not None:
             self.before = {
                 b: agreed(hasher, b) if noisy else hasher(b[0], b[1] - b[0]) for b in self.blocks
@@ -160,8 +163,10 @@ class OutsideGuard:
             for b in self.blocks
             if hasher(b[0], b[1] - b[0]) != self.before[b] and agreed(hasher, b) != self.before[b]
         )
-        return OutsideVerdict(
-            True,
-            changed=changed,
-            reason=f"{len(self.blocks)} block MD5s equal after {len(anomalies)} protocol error(s)",
-        )
+        if not changed:
+            reason = f"{len(self.blocks)} block MD5s equal after {len(anomalies)} protocol error(s)"
+        elif self.checked_twice:
+            reason = ""
+        else:
+            reason = "or a line error hit the request for its earlier MD5"
+        return OutsideVerdict(True, changed=changed, reason=reason)
