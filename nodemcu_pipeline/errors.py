@@ -61,6 +61,10 @@ class ProtocolError(PipelineError):
     """The chip answered with an error status or an unexpected packet."""
 
 
+class StubRefused(ProtocolError):
+    """The stub refused a command for a reason a resend cannot cure (its state, not the packet)."""
+
+
 class ChipError(PipelineError):
     """The chip is not an ESP8266, or its flash cannot be identified."""
 

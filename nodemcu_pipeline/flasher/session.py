@@ -13,7 +13,14 @@ from dataclasses import dataclass
 
 import serial
 
-from nodemcu_pipeline.errors import ChipError, FlashError, ProtocolError, SerialPortError, SyncError
+from nodemcu_pipeline.errors import (
+    ChipError,
+    FlashError,
+    ProtocolError,
+    SerialPortError,
+    StubRefused,
+    SyncError,
+)
 from nodemcu_pipeline.flasher import protocol as p
 from nodemcu_pipeline.flasher.reset import ResetStrategy, hard_reset, strategies
 from nodemcu_pipeline.flasher.stub import StubImage, find_stub
@@ -36,6 +43,10 @@ GROW_AFTER = 4
 ATTEMPTS = 10
 # Stub failures a resend cannot cure: the stub's state, not the packet, is wrong.
 FINAL_STATUS = frozenset({0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xFF})
+# Silences in a row after which the chip is taken for gone (reset, unplugged, hung) rather than
+# unlucky: at a 1e-3 byte error rate a lost frame is a few-percent event, four in a row ~1e-6.
+SILENCE_LIMIT = 4
+SHORT = 1.0  # seconds to wait for the answer to a short command
 MANUAL_PROMPT = (
     "hold GPIO0 low (FLASH button) and press RESET, then release GPIO0; "
     "retrying until the chip answers"
@@ -118,6 +129,7 @@ class Session:
         self.hazards: list[str] = []
         # Called with (op, data) before any command that changes flash goes out.
         self.before_write: Callable[[int, bytes], None] | None = None
+        self.silences = 0  # commands in a row that got no answer at all
 
     # -- packets -------------------------------------------------------------------------------
     def command(
@@ -129,13 +141,16 @@ class Session:
         packet: bytes | None = None,
     ) -> p.Response:
         packet = packet or p.request(op, data, chk)
-        if op in FLASH_CHANGING and self.before_write is not None:
+        # FLASH_BEGIN(0, 0) only attaches the flash for the ROM (jedec_id, soft_reset): no write.
+        attach = op == p.FLASH_BEGIN and packet[8:16] == bytes(8)
+        if op in FLASH_CHANGING and self.before_write is not None and not attach:
             self.before_write(op, packet[8:])
         self.link.write_frame(packet)
         deadline = time.monotonic() + timeout
         while True:
             frame = self.link.read_frame(max(0.0, deadline - time.monotonic()))
             if frame is None:
+                self.silences += 1
                 self.anomalies.append(f"no answer to command 0x{op:02x}")
                 raise ProtocolError(
                     f"the chip did not answer command 0x{op:02x} within {timeout:.0f} s",
@@ -144,6 +159,7 @@ class Session:
             resp = p.parse_response(frame)
             if resp is None:
                 continue
+            self.silences = 0
             if resp.op == op:
                 if not resp.ok:
                     self.anomalies.append(f"command 0x{op:02x}: {resp.error_text()}")
@@ -189,17 +205,19 @@ class Session:
                 failure = exc.message
                 late = self.resync(op)
                 if late is None:
+                    if self.silences >= SILENCE_LIMIT:
+                        break
                     continue
                 resp = late
             if resp.ok:
                 return resp
             failure = f"command 0x{op:02x} failed: {resp.error_text()}"
             if resp.status[0] in FINAL_STATUS:
-                break
+                raise StubRefused(failure, "Flash again; if it repeats, reset the board")
             self.link.flush_input()
         raise ProtocolError(failure, "Check the cable and power, or lower --baud")
 
-    def resync(self, op: int, window: float = 0.3) -> p.Response | None:
+    def resync(self, op: int, window: float = SHORT) -> p.Response | None:
         """Close any frame the chip still holds open (its final 0xC0 may have been lost or damaged)
         and return its answer to ``op`` if one comes; drop everything else that was in flight."""
         self.link.write_raw(b"\xc0")
@@ -209,6 +227,7 @@ class Session:
             resp = p.parse_response(frame)
             if resp is not None and resp.op == op:
                 found = resp
+                break
         self.link.flush_input()
         return found
 
@@ -217,10 +236,10 @@ class Session:
         return max(floor, 0.3 + 2 * (size + 64) * 10 / self.running_baud)
 
     def read_reg(self, addr: int) -> int:
-        return self.exchange(p.READ_REG, struct.pack("<I", addr)).value
+        return self.exchange(p.READ_REG, struct.pack("<I", addr), timeout=SHORT).value
 
     def write_reg(self, addr: int, value: int, mask: int = 0xFFFFFFFF) -> None:
-        self.exchange(p.WRITE_REG, struct.pack("<IIII", addr, value, mask, 0))
+        self.exchange(p.WRITE_REG, struct.pack("<IIII", addr, value, mask, 0), timeout=SHORT)
 
     # -- connect -------------------------------------------------------------------------------
     def sync(self) -> bool:
@@ -320,7 +339,7 @@ class Session:
     def jedec_id(self) -> int:
         """RDID through the SPI0 registers (§4.3); the ROM needs FLASH_BEGIN(0, 0) to attach flash."""
         if not self.stub:
-            self.checked(p.FLASH_BEGIN, struct.pack("<IIII", 0, 0, 0x400, 0))
+            self.exchange(p.FLASH_BEGIN, struct.pack("<IIII", 0, 0, 0x400, 0), timeout=SHORT)
         self.write_reg(SPI0 + 0x20, (24 - 1) << 8)  # USR1: 24 MISO bits
         self.write_reg(SPI0 + 0x1C, 0x90000000)  # USR: COMMAND | MISO
         self.write_reg(SPI0 + 0x24, 0x70000000 | 0x9F)  # USR2: 8-bit command RDID
@@ -346,14 +365,15 @@ class Session:
                 if seq < 0:
                     rest = len(data) - pos
                     count = (rest + block - 1) // block
-                    self.exchange(p.MEM_BEGIN, struct.pack("<IIII", rest, count, block, addr + pos))
+                    begin = struct.pack("<IIII", rest, count, block, addr + pos)
+                    self.exchange(p.MEM_BEGIN, begin, timeout=SHORT)
                     seq = 0
                 chunk = data[pos : pos + block]
                 packet = p.data_request(p.MEM_DATA, chunk, seq)
                 self.checked(p.MEM_DATA, packet=packet, timeout=self.reply_timeout(len(chunk)))
             except ProtocolError:
                 failures += 1
-                if failures > ATTEMPTS:
+                if failures > ATTEMPTS or self.silences >= SILENCE_LIMIT:
                     raise
                 self.resync(p.MEM_DATA, window=0.0)
                 block, streak, seq = max(MIN_RAM_BLOCK, block // 2), 0, -1
