@@ -152,12 +152,12 @@ def _write_guarded(
     finally:
         session.before_write = None
     if verdict is not None and not verdict.proven:
-        raise _outside_error(verdict)
+        raise _outside_error(verdict, caps.verify)
     return results, verdict
 
 
-def _outside_error(verdict: OutsideVerdict) -> OutsideDamage:
-    done = "The plan's regions are written and verified"
+def _outside_error(verdict: OutsideVerdict, verified: bool) -> OutsideDamage:
+    done = "The plan's regions are written" + (" and verified" if verified else "")
     if verdict.changed:
         return OutsideDamage(
             f"line errors during the flash changed flash outside the plan within "

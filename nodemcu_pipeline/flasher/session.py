@@ -32,11 +32,6 @@ ESP8266_MAGIC = 0xFFF0C101
 OTP = (0x3FF00050, 0x3FF00054, 0x3FF00058, 0x3FF0005C)
 SPI0 = 0x60000200
 ROM_BAUD = 115200
-# The ROM takes RAM blocks of the size its MEM_BEGIN announced (esptool: 0x1800). On a noisy line a
-# 6 KB block almost never arrives whole at a 1e-3 byte error rate, so the upload halves the block
-# after each failure (a new MEM_BEGIN for the rest) and doubles it again after a run of successes.
-RAM_BLOCK = 0x1800
-MIN_RAM_BLOCK = 0x100
 GROW_AFTER = 4
 # Resends of one command (or one RAM block position) before the link is declared broken. Cheap: a
 # resend costs one packet, and only a lost frame costs a timeout.
@@ -353,35 +348,6 @@ class Session:
         return (mfr << 16) | (typ << 8) | cap
 
     # -- stub ----------------------------------------------------------------------------------
-    def _upload_segment(self, data: bytes, addr: int) -> None:
-        """MEM_BEGIN + MEM_DATA blocks, the block size adapting to the line (see RAM_BLOCK).
-
-        Every failure starts a new MEM_BEGIN at the first byte not yet acknowledged, so the ROM's own
-        idea of the position (a block it took whose answer was lost) can never shift the data.
-        """
-        pos, block, streak, failures, seq = 0, RAM_BLOCK, 0, 0, -1
-        while pos < len(data):
-            try:
-                if seq < 0:
-                    rest = len(data) - pos
-                    count = (rest + block - 1) // block
-                    begin = struct.pack("<IIII", rest, count, block, addr + pos)
-                    self.exchange(p.MEM_BEGIN, begin, timeout=SHORT)
-                    seq = 0
-                chunk = data[pos : pos + block]
-                packet = p.data_request(p.MEM_DATA, chunk, seq)
-                self.checked(p.MEM_DATA, packet=packet, timeout=self.reply_timeout(len(chunk)))
-            except ProtocolError:
-                failures += 1
-                if failures > ATTEMPTS or self.silences >= SILENCE_LIMIT:
-                    raise
-                self.resync(p.MEM_DATA, window=0.0)
-                block, streak, seq = max(MIN_RAM_BLOCK, block // 2), 0, -1
-                continue
-            pos, seq, streak, failures = pos + len(chunk), seq + 1, streak + 1, 0
-            if streak >= GROW_AFTER and block < RAM_BLOCK:
-                block, streak, seq = min(RAM_BLOCK, block * 2), 0, -1
-
     def run_stub(self, image: StubImage | None = None) -> bool:
         """Upload and start the stub; False (with a note) when no stub image is installed."""
         if self.stub:
@@ -389,33 +355,13 @@ class Session:
         image = image or find_stub()
         if image is None:
             return False
+        from nodemcu_pipeline.flasher.stub_upload import start_stub, upload_segment
+
         for data, addr in ((image.text, image.text_start), (image.data, image.data_start)):
             if data:
-                self._upload_segment(data, addr)
-        for _ in range(ATTEMPTS):
-            self.link.write_frame(p.request(p.MEM_END, struct.pack("<II", 0, image.entry)))
-            if self._wait_ohai():
-                return True
-            # No OHAI: either MEM_END was lost (the ROM still answers SYNC with its own value) or
-            # only OHAI was (the stub answers with 0). Anything else is a chip that did not start.
-            self.anomalies.append("no OHAI after MEM_END")
-            if not self.sync():
-                break
-            if self.stub:
-                return True
-        raise ProtocolError(
-            "the flasher stub did not start (no OHAI)",
-            "Reset the board and retry, or use --no-stub",
-        )
-
-    def _wait_ohai(self) -> bool:
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
-            frame = self.link.read_frame(max(0.0, deadline - time.monotonic()))
-            if frame == b"OHAI":
-                self.stub = True
-                return True
-        return False
+                upload_segment(self, data, addr)
+        start_stub(self, image.entry)
+        return True
 
     def change_baud(self, baud: int) -> int:
         """Switch to ``baud`` (stub only); falls back to 115200 when the link fails at the new rate."""
