@@ -75,3 +75,38 @@ def test_state_follows_commands_and_progress() -> None:
         "Board left with regions 0x000000 written and verified, 0x010000 partially written, "
         "0x3fc000 unchanged: run the same command again to finish"
     )
+
+
+def test_ctrl_c_during_invoke_flash_prints_the_board_state(tmp_path) -> None:
+    """SIGINT to `invoke flash` mid-write, as a user's Ctrl-C: exit 130 and the regions' state."""
+    import random
+    import signal
+    import subprocess
+    import sys
+
+    from nodemcu_pipeline import soak
+    from tests.conftest import ROOT, start_virtual_board
+
+    soak.write_soak_plan(tmp_path, soak.soak_image(random.Random(5), 256 * 1024))
+    # Real-time pacing at 115200 makes the 256 KB write last ~25 s: time to interrupt it.
+    board = start_virtual_board("--flash-size", "1MB", "--realtime")
+    try:
+        cmd = [sys.executable, "-m", "invoke", "--search-root", str(ROOT), "flash"]
+        cmd += ["--port", board.url, "--plan", "plan.json", "--baud", "115200", "--no-check"]
+        proc = subprocess.Popen(
+            cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert proc.stderr is not None
+        seen = ""
+        for line in proc.stderr:  # progress goes to stderr when it is not a terminal
+            seen += line
+            if "0x000000 firmware writing" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        err = seen + err
+    finally:
+        board.stop()
+    assert proc.returncode == 130, err
+    assert "error: interrupted. Board left with regions 0x000000 partially written" in err, err
+    assert "run the same command again" in err
