@@ -125,6 +125,7 @@ class Session:
         # Called with (op, data) before any command that changes flash goes out.
         self.before_write: Callable[[int, bytes], None] | None = None
         self.silences = 0  # commands in a row that got no answer at all
+        self.stream_block = 0x4000  # the *_DATA block size the line allows (write.py adapts it)
 
     # -- packets -------------------------------------------------------------------------------
     def command(
