@@ -55,8 +55,10 @@ def task_errors(func: F) -> F:
             if known is None:
                 raise Exit(_unexpected(exc), code=1) from None
             raise Exit(known.line(), code=known.exit_code) from None
-        except KeyboardInterrupt:
-            raise Exit("error: interrupted. Nothing was left half-written", code=130) from None
+        except KeyboardInterrupt as exc:
+            # A flash says what it left on the board; other tasks write only to temp names.
+            state = getattr(exc, "board_state", "") or "Nothing was left half-written"
+            raise Exit(f"error: interrupted. {state}", code=130) from None
         except Exception as exc:  # noqa: BLE001 - a bug must still end in one line
             if debug_enabled():
                 traceback.print_exc()

@@ -61,6 +61,10 @@ class ProtocolError(PipelineError):
     """The chip answered with an error status or an unexpected packet."""
 
 
+class StubRefused(ProtocolError):
+    """The stub refused a command for a reason a resend cannot cure (its state, not the packet)."""
+
+
 class ChipError(PipelineError):
     """The chip is not an ESP8266, or its flash cannot be identified."""
 
@@ -71,6 +75,18 @@ class FlashError(PipelineError):
 
 class VerifyError(FlashError):
     """The flash does not hold what was written."""
+
+
+class OutsideDamage(FlashError):
+    """Flash outside the plan changed during the flash, or cannot be proven unchanged."""
+
+
+class FlashInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a flash, carrying what state the board was left in (one sentence)."""
+
+    def __init__(self, board_state: str) -> None:
+        super().__init__(board_state)
+        self.board_state = board_state
 
 
 # --- downloads -----------------------------------------------------------------------------------

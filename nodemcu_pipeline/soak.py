@@ -9,9 +9,13 @@ Every run picks a fault (round-robin over the kinds, parameters from a seeded RN
 - ``silent``: it reported success but the result is wrong. Must be 0;
 - ``crash``: it failed without the one-line error (a traceback) or hung. Must be 0 too.
 
-Flash faults use the board's own switches (``--corrupt-rate``, ``--drop-rate``, ``--reset-at-byte``) and
-"unplugging": the board process is stopped mid-flash, closing the port (SIGTERM, so its flash is saved
-and a claimed success can still be checked). Download faults come from a real local HTTP server that
+Flash faults use the board's own switches (``--corrupt-rate``, ``--drop-rate``, ``--reset-at-byte``,
+``--flip-begin``: one flipped bit in FLASH_DEFL_BEGIN's unchecksummed size or offset, which moves the
+erase and write outside the plan) and "unplugging": the board process is stopped mid-flash, closing
+the port (SIGTERM, so its flash is saved and a claimed success can still be checked). Every flash run
+starts from a chip full of user data (random bytes and a file system with files, outside the plan)
+and is judged on the **whole** chip: the plan's sectors must hold the plan, every other byte must be
+what it was. Download faults come from a real local HTTP server that
 truncates, flips a byte, answers 500, or lies about the length.
 """
 
@@ -38,11 +42,14 @@ from typing import Any
 from nodemcu_pipeline.atomic import atomic_write_text
 from nodemcu_pipeline.errors import PipelineError, UsageError
 
-FLASH_KINDS = ("clean", "corrupt", "drop", "reset", "unplug")
+FLASH_KINDS = ("clean", "corrupt", "drop", "reset", "unplug", "begin-flip")
 DOWNLOAD_KINDS = ("dl-truncate", "dl-flip", "dl-500", "dl-length")
 BOARD_KINDS = ("user-files",)  # soak_files.py: the check must keep a user's files
 KINDS = FLASH_KINDS + DOWNLOAD_KINDS + BOARD_KINDS
 BOARD_FLASH = "1MB"
+BOARD_BYTES = 1 << 20
+SECTOR = 0x1000
+USER_FS = (0x80000, 0x40000)  # where the user's file system sits (start, size)
 FLASH_TIMEOUT = 120.0
 
 # The checkout (soak_files' boards run from it); the soak itself runs the packaged collection.
@@ -146,6 +153,29 @@ def write_soak_plan(build_dir: Path, image: bytes) -> dict[int, bytes]:
     return {0: image}
 
 
+def user_flash(rng: random.Random) -> bytes:
+    """A chip as a user leaves it: random data everywhere and a file system holding two files."""
+    from nodemcu_pipeline.virtual.flashchip import FlashChip
+    from nodemcu_pipeline.virtual.fs import FileSystem
+
+    chip = FlashChip(BOARD_BYTES, data=bytearray(rng.randbytes(BOARD_BYTES)))
+    fs = FileSystem.format(chip, *USER_FS)
+    fs.write("init.lua", b'print("user code")\n' * 40)
+    fs.write("data.bin", rng.randbytes(20_000))
+    return bytes(chip.data)
+
+
+def expected_flash(user: bytes, regions: dict[int, bytes]) -> bytes:
+    """The user's chip with each region written: its sectors erased, then the region programmed."""
+    chip = bytearray(user)
+    for address, data in regions.items():
+        start = address - address % SECTOR
+        end = -(-(address + len(data)) // SECTOR) * SECTOR
+        chip[start:end] = b"\xff" * (end - start)
+        chip[address : address + len(data)] = data
+    return bytes(chip)
+
+
 def flash_command(url: str, build_dir: Path) -> list[str]:
     """How a user flashes the assembled plan: ``invoke flash --port URL``."""
     return [
@@ -157,8 +187,11 @@ def flash_command(url: str, build_dir: Path) -> list[str]:
         url,
         "--plan",
         str(build_dir / "plan.json"),
-        # The soak image is random data, not NodeMCU: there is no REPL to check.
+        # The soak image is random data, not NodeMCU: there is no REPL to check. Nor is the firmware
+        # started: what it writes on its first boot (PHY data, a file system) is not the flasher's.
         "--no-check",
+        "--after",
+        "no-reset",
     ]
 
 
@@ -203,12 +236,15 @@ def flash_params(kind: str, rng: random.Random, image_size: int) -> dict[str, An
         params["reset_at_byte"] = rng.randrange(200, image_size)
     elif kind == "unplug":
         params["unplug_after_s"] = round(rng.uniform(0.1, 1.0), 3)
+    elif kind == "begin-flip":
+        # Bits 2-19 keep the moved erase/write on the 1 MB chip; higher ones the stub refuses.
+        params["flip_begin"] = f"{rng.choice(('size', 'offset'))}:{rng.randrange(2, 20)}"
     return params
 
 
 def board_args(params: dict[str, Any]) -> list[str]:
     args = ["--seed", str(params["seed"])]
-    for key in ("corrupt_rate", "drop_rate", "reset_at_byte"):
+    for key in ("corrupt_rate", "drop_rate", "reset_at_byte", "flip_begin"):
         if key in params:
             args += [f"--{key.replace('_', '-')}", str(params[key])]
     return args
@@ -216,8 +252,11 @@ def board_args(params: dict[str, Any]) -> list[str]:
 
 def run_flash(kind: str, params: dict[str, Any], image: bytes, work: Path) -> tuple[str, str]:
     """One flash under ``kind``; the outcome and its detail line."""
-    expected = write_soak_plan(work / "build", image)
+    regions = write_soak_plan(work / "build", image)
     state = work / "flash.bin"
+    user = user_flash(random.Random(params["seed"]))
+    state.write_bytes(user)
+    expected = expected_flash(user, regions)
     env = dict(os.environ, INVOKE_PIPELINE_BUILD_DIR=str(work / "build"))
     env.pop("PIPELINE_DEBUG", None)
     with virtual_board(board_args(params), state) as (board, url):
@@ -240,16 +279,21 @@ def run_flash(kind: str, params: dict[str, Any], image: bytes, work: Path) -> tu
     return check_flash(state, expected)
 
 
-def check_flash(state: Path, expected: dict[int, bytes]) -> tuple[str, str]:
-    """A claimed success: does the board's flash hold exactly the plan?"""
+def check_flash(state: Path, expected: bytes) -> tuple[str, str]:
+    """A claimed success: is the board's whole flash the plan over the user's data?"""
     try:
         flash = state.read_bytes()
     except OSError:
         return "silent", "flash reported success but the board saved no flash contents"
-    for address, data in expected.items():
-        if flash[address : address + len(data)] != data:
-            return "silent", f"flash reported success but 0x{address:x} differs"
-    return "verified", ""
+    if flash == expected:
+        return "verified", ""
+    bad = [
+        a
+        for a in range(0, len(expected), SECTOR)
+        if flash[a : a + SECTOR] != expected[a : a + SECTOR]
+    ]
+    where = f"0x{bad[0]:06x}" if bad else "its size"
+    return "silent", f"flash reported success but {len(bad)} sector(s) differ, first at {where}"
 
 
 # --- download faults -------------------------------------------------------------------------------

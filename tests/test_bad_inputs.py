@@ -177,6 +177,19 @@ EXAMPLE_TREE = str(Path(__file__).resolve().parent.parent / "examples" / "firmwa
 REFUSED = "rfc2217://127.0.0.1:1"  # nothing listens on port 1: the connection is refused at once
 NOPORT = "/dev/ttyNOPE"
 PLAN_1MB = {"fw.bin": _image(b"NodeMCU 3.0.0.0 3.0-master_20200910\0")}
+
+
+def _plan_files(image: bytes) -> dict[str, bytes]:
+    """A 1MB plan.json writing ``image`` at 0x0, beside its region file."""
+    import hashlib
+    import json
+
+    region = {"address": 0, "size": len(image), "purpose": "firmware", "file": "fw.bin"}
+    region["sha256"] = hashlib.sha256(image).hexdigest()
+    plan = {"flash_size": "1MB", "flash_mode": "dio", "flash_freq": "40m", "regions": [region]}
+    return {"plan.json": json.dumps(plan).encode(), "fw.bin": image}
+
+
 FLASHER = [
     Case("flash-missing-plan", ("flash", "--port", NOPORT, "--plan", "nope.json"), ("plan",)),
     Case(
@@ -224,6 +237,14 @@ FLASHER = [
         ("flash", "--port", "{board}", "--plan", "build/plan.json", "--no-check"),
         ("4MB",),
         files={"build/plan.json": b"@assembled-4MB"},
+    ),
+    # A line error in FLASH_DEFL_BEGIN's unchecksummed offset moves the write outside the plan: the
+    # flash must end in an error naming the damaged range, never in "verified".
+    Case(
+        "flash-line-error-moves-the-write-outside-the-plan",
+        ("flash", "--port", "{flipped-board}", "--plan", "plan.json", "--no-check"),
+        ("outside the plan", "0x040000-0x04ffff"),
+        files=_plan_files(FW3["fw.bin"]),
     ),
     Case("chip-info-port-missing", ("chip-info", "--port", NOPORT), ("does not exist",)),
     Case("chip-info-port-refused", ("chip-info", "--port", REFUSED), ("listening",)),
@@ -1166,14 +1187,23 @@ def test_bad_input_fails_in_one_line_and_writes_nothing(
     # The download cache defaults to the user cache dir; here it lives in the case directory so that
     # "nothing written" covers it.
     env = {"INVOKE_PIPELINE_CACHE_DIR": CACHE_SKELETON, **case.env}
-    if case.chip is not None:
-        with _own_board(case.chip(), tmp_path_factory.mktemp("board")) as (url, flash_now):
-            before_flash = flash_now()
-            args = tuple(url if a == "{board}" else a for a in args)
+    flipped = None
+    if "{flipped-board}" in args:
+        # Its own board: the flip hits the first FLASH_DEFL_BEGIN the board ever sees.
+        flipped = start_virtual_board("--flash-size", "1MB", "--flip-begin", "offset:18")
+        args = tuple(flipped.url if a == "{flipped-board}" else a for a in args)
+    try:
+        if case.chip is not None:
+            with _own_board(case.chip(), tmp_path_factory.mktemp("board")) as (url, flash_now):
+                before_flash = flash_now()
+                args = tuple(url if a == "{board}" else a for a in args)
+                proc = run_invoke(*args, cwd=tmp_path, timeout=120, env=env)
+                assert flash_now() == before_flash, "the board's flash changed"
+        else:
             proc = run_invoke(*args, cwd=tmp_path, timeout=120, env=env)
-            assert flash_now() == before_flash, "the board's flash changed"
-    else:
-        proc = run_invoke(*args, cwd=tmp_path, timeout=120, env=env)
+    finally:
+        if flipped is not None:
+            flipped.stop()
     assert_one_line_error(proc, *case.needles, code=case.code)
     assert _tree(tmp_path) == before, "a failed task left files behind"
     leftovers = [

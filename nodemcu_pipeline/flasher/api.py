@@ -11,7 +11,17 @@ from pathlib import Path
 from typing import TypeVar
 
 from nodemcu_pipeline.atomic import atomic_write_bytes
-from nodemcu_pipeline.errors import FlashError, PipelineError, PlanError, ProtocolError
+from nodemcu_pipeline.errors import (
+    FlashError,
+    FlashInterrupted,
+    OutsideDamage,
+    PipelineError,
+    PlanError,
+    ProtocolError,
+)
+from nodemcu_pipeline.flasher import diff
+from nodemcu_pipeline.flasher.board_state import BoardState
+from nodemcu_pipeline.flasher.outside import OutsideGuard, OutsideVerdict, describe, footprint
 from nodemcu_pipeline.flasher.ports import resolve_port
 from nodemcu_pipeline.flasher.session import ChipInfo, Session, flash_size_name
 from nodemcu_pipeline.flasher.write import Capabilities, RegionResult, prefetch, write_plan
@@ -29,6 +39,8 @@ class FlashReport:
     stub: bool
     results: list[RegionResult] = field(default_factory=list)
     reset: bool = False
+    outside: OutsideVerdict | None = None
+    anomalies: list[str] = field(default_factory=list)
 
 
 def open_session(
@@ -97,17 +109,11 @@ def flash(
                 f"Assemble again with --flash-size {detected}",
             )
         report = FlashReport(session.info, session.target_baud, session.stub)
-        if erase_all:
-            sectors = FLASH_SIZES[detected].size_bytes // 0x1000
-            progress(ProgressEvent("erase", "whole flash", 0, sectors, "erasing", "sectors"))
-            session.erase_flash()
-            progress(ProgressEvent("erase", "whole flash", sectors, sectors, "done", "sectors"))
-        report.results = _resuming(
-            session,
-            lambda: write_plan(session, plan, Capabilities.for_session(session, verify), progress),
-            "resuming",
-            say,
+        caps = Capabilities.for_session(session, verify)
+        report.results, report.outside = _write_guarded(
+            session, plan, caps, detected, erase_all, say, progress
         )
+        report.anomalies = list(session.anomalies)
         lines = session.lines_supported()
         if after == "hard-reset" and not (leave_reset_to_check and lines):
             if lines and session.hard_reset():
@@ -129,30 +135,109 @@ def header_mode(plan: FlashPlan) -> str:
     return names.get(boot[2], f"0x{boot[2]:02x}") if boot else "unknown"
 
 
+def _write_guarded(
+    session: Session,
+    plan: FlashPlan,
+    caps: Capabilities,
+    detected: str,
+    erase_all: bool,
+    say: Say,
+    progress: ProgressCallback,
+) -> tuple[list[RegionResult], OutsideVerdict | None]:
+    """Write the plan while tracking each region's state (for an interrupted flash's last words) and
+    guarding the flash outside the plan (outside.py); raise OutsideDamage unless that proof holds."""
+    state = BoardState([(r.address, len(r.data)) for r in plan.regions], caps.verify)
+    spans = footprint((r.address, len(r.data)) for r in plan.regions)
+    owned = list(diff.firmware_owned(plan))
+    guard = None if erase_all else OutsideGuard(FLASH_SIZES[detected].size_bytes, spans, owned)
+    hasher = session.md5 if caps.verify else None
+
+    def before_write(op: int, data: bytes) -> None:
+        state.command(op, data)
+        if guard is not None:
+            guard.arm(hasher, session.hazards, noisy=bool(session.anomalies))
+
+    def tracked(event: ProgressEvent) -> None:
+        state.progress(event)
+        progress(event)
+
+    session.before_write = before_write
+    try:
+        if erase_all:
+            sectors = FLASH_SIZES[detected].size_bytes // 0x1000
+            progress(ProgressEvent("erase", "whole flash", 0, sectors, "erasing", "sectors"))
+            session.erase_flash()
+            progress(ProgressEvent("erase", "whole flash", sectors, sectors, "done", "sectors"))
+        results = _resuming(
+            session, lambda: write_plan(session, plan, caps, tracked), "resuming", say
+        )
+        verdict = (
+            guard.verdict(hasher, session.anomalies, session.hazards, session.resets > 0)
+            if guard
+            else None
+        )
+    except KeyboardInterrupt:
+        raise FlashInterrupted(state.summary()) from None
+    except PipelineError as exc:
+        hint = exc.hint[:1].lower() + exc.hint[1:]
+        exc.hint = f"{state.summary()}; {hint}" if hint else state.summary()
+        raise
+    finally:
+        session.before_write = None
+    if verdict is not None and not verdict.proven:
+        raise _outside_error(verdict, caps.verify)
+    return results, verdict
+
+
+def _outside_error(verdict: OutsideVerdict, verified: bool) -> OutsideDamage:
+    done = "The plan's regions are written" + (" and verified" if verified else "")
+    if verdict.changed:
+        return OutsideDamage(
+            f"line errors during the flash changed flash outside the plan within "
+            f"{describe(verdict.changed)}" + (f" ({verdict.reason})" if verdict.reason else ""),
+            f"{done}; restore those ranges from a backup (e.g. upload the file system again) "
+            "and use a shorter cable or a lower --baud",
+        )
+    return OutsideDamage(
+        f"line errors during the flash, and flash outside the plan cannot be proven unchanged "
+        f"({verdict.reason}): {describe(verdict.unvouched)}",
+        f"{done}; check those ranges (e.g. the file system), or flash again with the stub "
+        "on a better link",
+    )
+
+
 # A chip lost mid-flash (brown-out, a glitch on the reset line) restarts from flash, and a noisy link
 # can fail a 6 KB stub block three times running; with reset lines we can put the chip back into the
-# loader and carry on: upload the stub again, or rewrite what does not verify yet.
-RESUMES = 2
+# loader and carry on: upload the stub again, or rewrite what does not verify yet. A step that failed
+# on line errors alone (the chip still answers SYNC) is simply run again.
+RESUMES = 4
 
 
 T = TypeVar("T")
 
 
 def _resuming(session: Session, step: Callable[[], T], doing: str, say: Say) -> T:
-    """Run ``step``; when it fails and the port can reset, reconnect and run it again (RESUMES times)."""
+    """Run ``step``; when it fails, get the chip back (reset, or just resync) and run it again."""
     attempt = 0
     while True:
         try:
             return step()
         except (FlashError, ProtocolError) as exc:
-            if attempt == RESUMES or not session.lines_supported():
+            session.anomalies.append(exc.message)
+            if attempt == RESUMES:
                 raise
             attempt += 1
-            say(f"{exc.message}: resetting the chip into the loader and {doing}")
-            try:
-                session.reconnect()
-            except PipelineError:
-                raise exc from None
+            if session.lines_supported():
+                say(f"{exc.message}: resetting the chip into the loader and {doing}")
+                try:
+                    session.reconnect()
+                except PipelineError:
+                    raise exc from None
+                continue
+            had_stub = session.stub
+            if not session.sync() or session.stub != had_stub:
+                raise
+            say(f"{exc.message}: {doing}")
 
 
 def chip_info(port: str, before: str = "auto", say: Say = lambda t: None) -> ChipInfo:

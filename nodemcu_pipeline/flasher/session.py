@@ -13,7 +13,14 @@ from dataclasses import dataclass
 
 import serial
 
-from nodemcu_pipeline.errors import ChipError, FlashError, ProtocolError, SerialPortError, SyncError
+from nodemcu_pipeline.errors import (
+    ChipError,
+    FlashError,
+    ProtocolError,
+    SerialPortError,
+    StubRefused,
+    SyncError,
+)
 from nodemcu_pipeline.flasher import protocol as p
 from nodemcu_pipeline.flasher.reset import ResetStrategy, hard_reset, strategies
 from nodemcu_pipeline.flasher.stub import StubImage, find_stub
@@ -25,7 +32,16 @@ ESP8266_MAGIC = 0xFFF0C101
 OTP = (0x3FF00050, 0x3FF00054, 0x3FF00058, 0x3FF0005C)
 SPI0 = 0x60000200
 ROM_BAUD = 115200
-RAM_BLOCK = 0x1800
+GROW_AFTER = 4
+# Resends of one command (or one RAM block position) before the link is declared broken. Cheap: a
+# resend costs one packet, and only a lost frame costs a timeout.
+ATTEMPTS = 10
+# Stub failures a resend cannot cure: the stub's state, not the packet, is wrong.
+FINAL_STATUS = frozenset({0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xFF})
+# Silences in a row after which the chip is taken for gone (reset, unplugged, hung) rather than
+# unlucky: at a 1e-3 byte error rate a lost frame is a few-percent event, four in a row ~1e-6.
+SILENCE_LIMIT = 4
+SHORT = 1.0  # seconds to wait for the answer to a short command
 MANUAL_PROMPT = (
     "hold GPIO0 low (FLASH button) and press RESET, then release GPIO0; "
     "retrying until the chip answers"
@@ -33,6 +49,19 @@ MANUAL_PROMPT = (
 # A person needs time to find the buttons (and to try again after a miss).
 MANUAL_WAIT = 60.0
 MANUAL_REMIND = 15.0
+
+# Commands that change flash. The chip answers under the opcode it executed, so a reply under one of
+# these to a packet that was something else means a line error turned it into a flash write.
+FLASH_CHANGING = frozenset(
+    {
+        p.FLASH_BEGIN,
+        p.FLASH_DATA,
+        p.FLASH_DEFL_BEGIN,
+        p.FLASH_DEFL_DATA,
+        p.ERASE_FLASH,
+        p.ERASE_REGION,
+    }
+)
 
 # JEDEC capacity byte → esptool flash size name (esp8266-rom-protocol.md §4.4).
 CAPACITY = {
@@ -95,6 +124,15 @@ class Session:
         self.running_baud = ROM_BAUD
         self.info: ChipInfo | None = None
         self.manual_wait = MANUAL_WAIT
+        # Protocol anomalies (errors, silences, retries, restarts) and hazards (a flash-changing
+        # command the chip executed that we did not send), for outside.py's proof.
+        self.anomalies: list[str] = []
+        self.hazards: list[str] = []
+        # Called with (op, data) before any command that changes flash goes out.
+        self.before_write: Callable[[int, bytes], None] | None = None
+        self.silences = 0  # commands in a row that got no answer at all
+        self.resets = 0  # times the chip was reset into the loader mid-flash (it may have booted)
+        self.stream_block = 0x4000  # the *_DATA block size the line allows (write.py adapts it)
 
     # -- packets -------------------------------------------------------------------------------
     def command(
@@ -105,18 +143,34 @@ class Session:
         timeout: float = 3.0,
         packet: bytes | None = None,
     ) -> p.Response:
-        self.link.write_frame(packet or p.request(op, data, chk))
+        packet = packet or p.request(op, data, chk)
+        # FLASH_BEGIN(0, 0) only attaches the flash for the ROM (jedec_id, soft_reset): no write.
+        attach = op == p.FLASH_BEGIN and packet[8:16] == bytes(8)
+        if op in FLASH_CHANGING and self.before_write is not None and not attach:
+            self.before_write(op, packet[8:])
+        self.link.write_frame(packet)
         deadline = time.monotonic() + timeout
         while True:
             frame = self.link.read_frame(max(0.0, deadline - time.monotonic()))
             if frame is None:
+                self.silences += 1
+                self.anomalies.append(f"no answer to command 0x{op:02x}")
                 raise ProtocolError(
                     f"the chip did not answer command 0x{op:02x} within {timeout:.0f} s",
                     "Check the cable; try a lower --baud",
                 )
             resp = p.parse_response(frame)
-            if resp is not None and resp.op == op:
+            if resp is None:
+                continue
+            self.silences = 0
+            if resp.op == op:
+                if not resp.ok:
+                    self.anomalies.append(f"command 0x{op:02x}: {resp.error_text()}")
                 return resp
+            # Stray SYNC echoes and late answers are harmless; a flash write we did not send is not.
+            if resp.ok and resp.op in FLASH_CHANGING:
+                self.anomalies.append(f"answer under 0x{resp.op:02x} to command 0x{op:02x}")
+                self.hazards.append(f"0x{resp.op:02x} instead of 0x{op:02x}")
 
     def checked(
         self,
@@ -134,11 +188,61 @@ class Session:
             )
         return resp
 
+    def exchange(
+        self,
+        op: int,
+        data: bytes = b"",
+        chk: int = 0,
+        timeout: float = 3.0,
+        packet: bytes | None = None,
+        attempts: int = ATTEMPTS,
+    ) -> p.Response:
+        """``checked`` that survives line errors: after an error reply, resend; after silence, resync
+        first, because the chip may have executed the packet and only its answer was missing."""
+        packet = packet or p.request(op, data, chk)
+        failure = ""
+        for _ in range(attempts):
+            try:
+                resp = self.command(op, timeout=timeout, packet=packet)
+            except ProtocolError as exc:
+                failure = exc.message
+                late = self.resync(op)
+                if late is None:
+                    if self.silences >= SILENCE_LIMIT:
+                        break
+                    continue
+                resp = late
+            if resp.ok:
+                return resp
+            failure = f"command 0x{op:02x} failed: {resp.error_text()}"
+            if resp.status[0] in FINAL_STATUS:
+                raise StubRefused(failure, "Flash again; if it repeats, reset the board")
+            self.link.flush_input()
+        raise ProtocolError(failure, "Check the cable and power, or lower --baud")
+
+    def resync(self, op: int, window: float = SHORT) -> p.Response | None:
+        """Close any frame the chip still holds open (its final 0xC0 may have been lost or damaged)
+        and return its answer to ``op`` if one comes; drop everything else that was in flight."""
+        self.link.write_raw(b"\xc0")
+        found = None
+        deadline = time.monotonic() + window
+        while (frame := self.link.read_frame(max(0.0, deadline - time.monotonic()))) is not None:
+            resp = p.parse_response(frame)
+            if resp is not None and resp.op == op:
+                found = resp
+                break
+        self.link.flush_input()
+        return found
+
+    def reply_timeout(self, size: int, floor: float = 1.0) -> float:
+        """Seconds to wait for the answer to a ``size``-byte packet: twice its wire time, at least ``floor``."""
+        return max(floor, 0.3 + 2 * (size + 64) * 10 / self.running_baud)
+
     def read_reg(self, addr: int) -> int:
-        return self.checked(p.READ_REG, struct.pack("<I", addr)).value
+        return self.exchange(p.READ_REG, struct.pack("<I", addr), timeout=SHORT).value
 
     def write_reg(self, addr: int, value: int, mask: int = 0xFFFFFFFF) -> None:
-        self.checked(p.WRITE_REG, struct.pack("<IIII", addr, value, mask, 0))
+        self.exchange(p.WRITE_REG, struct.pack("<IIII", addr, value, mask, 0), timeout=SHORT)
 
     # -- connect -------------------------------------------------------------------------------
     def sync(self) -> bool:
@@ -232,13 +336,19 @@ class Session:
         mac = ":".join(f"{b:02x}" for b in (*oui, (r1 >> 8) & 0xFF, r1 & 0xFF, (r0 >> 24) & 0xFF))
         chip_id = (r0 >> 24) | ((r1 & 0xFFFFFF) << 8)
         jedec = self.jedec_id()
+        for _ in range(2):
+            # The SPI register writes carry no checksum: a line error reads as an unknown chip
+            # (not counted as an anomaly: a chip we do not know reads the same every time).
+            if flash_size_for_jedec(jedec) is not None:
+                break
+            jedec = self.jedec_id()
         self.info = ChipInfo(mac, chip_id, jedec, flash_size_for_jedec(jedec), is_esp8285(r0, r2))
         return self.info
 
     def jedec_id(self) -> int:
         """RDID through the SPI0 registers (§4.3); the ROM needs FLASH_BEGIN(0, 0) to attach flash."""
         if not self.stub:
-            self.checked(p.FLASH_BEGIN, struct.pack("<IIII", 0, 0, 0x400, 0))
+            self.exchange(p.FLASH_BEGIN, struct.pack("<IIII", 0, 0, 0x400, 0), timeout=SHORT)
         self.write_reg(SPI0 + 0x20, (24 - 1) << 8)  # USR1: 24 MISO bits
         self.write_reg(SPI0 + 0x1C, 0x90000000)  # USR: COMMAND | MISO
         self.write_reg(SPI0 + 0x24, 0x70000000 | 0x9F)  # USR2: 8-bit command RDID
@@ -252,16 +362,6 @@ class Session:
         return (mfr << 16) | (typ << 8) | cap
 
     # -- stub ----------------------------------------------------------------------------------
-    def _mem_block(self, chunk: bytes, seq: int) -> None:
-        # A bit flipped on the wire costs one block, not the session: the ROM rejects it by checksum.
-        for attempt in range(3):
-            try:
-                self.checked(p.MEM_DATA, packet=p.data_request(p.MEM_DATA, chunk, seq))
-                return
-            except ProtocolError:
-                if attempt == 2:
-                    raise
-
     def run_stub(self, image: StubImage | None = None) -> bool:
         """Upload and start the stub; False (with a note) when no stub image is installed."""
         if self.stub:
@@ -269,25 +369,13 @@ class Session:
         image = image or find_stub()
         if image is None:
             return False
+        from nodemcu_pipeline.flasher.stub_upload import start_stub, upload_segment
+
         for data, addr in ((image.text, image.text_start), (image.data, image.data_start)):
-            if not data:
-                continue
-            blocks = (len(data) + RAM_BLOCK - 1) // RAM_BLOCK
-            self.checked(p.MEM_BEGIN, struct.pack("<IIII", len(data), blocks, RAM_BLOCK, addr))
-            for seq in range(blocks):
-                chunk = data[seq * RAM_BLOCK : (seq + 1) * RAM_BLOCK]
-                self._mem_block(chunk, seq)
-        self.link.write_frame(p.request(p.MEM_END, struct.pack("<II", 0, image.entry)))
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:
-            frame = self.link.read_frame(max(0.0, deadline - time.monotonic()))
-            if frame == b"OHAI":
-                self.stub = True
-                return True
-        raise ProtocolError(
-            "the flasher stub did not start (no OHAI)",
-            "Reset the board and retry, or use --no-stub",
-        )
+            if data:
+                upload_segment(self, data, addr)
+        start_stub(self, image.entry)
+        return True
 
     def change_baud(self, baud: int) -> int:
         """Switch to ``baud`` (stub only); falls back to 115200 when the link fails at the new rate."""
@@ -313,6 +401,8 @@ class Session:
     def reconnect(self) -> None:
         """After losing the chip mid-flash: reset into the loader again at the same rate and stub."""
         had_stub, want = self.stub, self.target_baud
+        self.anomalies.append("the chip was reset into the loader again")
+        self.resets += 1
         self.link.set_baud(ROM_BAUD)
         self.stub = False
         self.running_baud = ROM_BAUD
@@ -324,13 +414,13 @@ class Session:
     # -- flash primitives (stub) ---------------------------------------------------------------
     def spi_set_params(self, size: int) -> None:
         if self.stub:
-            self.checked(
+            self.exchange(
                 p.SPI_SET_PARAMS, struct.pack("<IIIIII", 0, size, 0x10000, 0x1000, 0x100, 0xFFFF)
             )
 
     def md5(self, addr: int, size: int) -> bytes:
         timeout = max(3.0, 8.0 * size / (1 << 20))
-        resp = self.checked(
+        resp = self.exchange(
             p.SPI_FLASH_MD5, struct.pack("<IIII", addr, size, 0, 0), timeout=timeout
         )
         return resp.payload[:16]
@@ -342,7 +432,7 @@ class Session:
                 "Install the stub extra or drop --no-stub",
             )
         timeout = max(3.0, 40.0 * size / (1 << 20))
-        self.checked(p.ERASE_REGION, struct.pack("<II", addr, size), timeout=timeout)
+        self.exchange(p.ERASE_REGION, struct.pack("<II", addr, size), timeout=timeout)
 
     def erase_flash(self) -> None:
         if not self.stub:

@@ -93,6 +93,16 @@ class Link:
                 "The board was unplugged or the port closed; reconnect it",
             ) from None
 
+    def write_raw(self, data: bytes) -> None:
+        """Bytes outside any frame (a lone 0xC0 that closes a frame the chip holds open)."""
+        try:
+            self.port.write(data)
+        except (serial.SerialException, OSError) as exc:
+            raise SerialPortError(
+                f"writing to the serial port failed ({exc})",
+                "The board was unplugged or the port closed; reconnect it",
+            ) from None
+
     def read_frame(self, timeout: float) -> bytes | None:
         """The next complete frame, or None when ``timeout`` seconds pass without one."""
         deadline = time.monotonic() + timeout

@@ -10,20 +10,27 @@ import hashlib
 import struct
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
-from nodemcu_pipeline.errors import FlashError, ProtocolError, VerifyError
+from nodemcu_pipeline.errors import FlashError, ProtocolError, StubRefused, VerifyError
 from nodemcu_pipeline.flasher import diff
 from nodemcu_pipeline.flasher import protocol as p
 from nodemcu_pipeline.flasher.deflate import deflate
-from nodemcu_pipeline.flasher.session import Session
+from nodemcu_pipeline.flasher.session import ATTEMPTS, SILENCE_LIMIT, Session
 from nodemcu_pipeline.plan import FlashPlan, Region
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
 
 SECTOR = 0x1000
 ROM_BLOCK = 0x400
 STUB_BLOCK = 0x4000
-BLOCK_ATTEMPTS = 3
+MIN_STUB_BLOCK = 0x100
+# Failures in a row at one position of the stream before the region is given up (then resumed).
+STREAM_ATTEMPTS = 20
+# Good blocks before the block size doubles again. Slow on purpose: the *_DATA checksum is one XOR
+# byte, so a block hit twice in the same bit passes it (1 in 8 for two hits); the inflate error or
+# MD5 mismatch that follows costs the whole region, so a noisy line is kept on small blocks.
+GROW_AFTER = 16
 # Blank runs at least this long are erased rather than programmed with 0xFF: a separate erase costs a
 # round trip and drains the stub's write-behind, programming 64 KB of 0xFF costs 256 page programs.
 MIN_ERASE_RUN = 16
@@ -248,17 +255,50 @@ def _write_whole(
 
 
 def _send_block(session: Session, op: int, block: bytes, seq: int, timeout: float) -> None:
-    packet = p.data_request(op, block, seq)
-    for attempt in range(BLOCK_ATTEMPTS):
+    try:
+        session.exchange(op, packet=p.data_request(op, block, seq), timeout=timeout)
+    except ProtocolError as exc:
+        raise FlashError(
+            f"block {seq} failed {ATTEMPTS} times ({exc.message})",
+            "Check the cable and power, or lower --baud",
+        ) from None
+
+
+def _send_stream(
+    session: Session, op: int, stream: bytes, timeout: Callable[[int], float]
+) -> Iterator[int]:
+    """Send ``stream`` as *_DATA blocks, yielding the bytes sent so far.
+
+    The stub inflates one continuous stream whatever the block boundaries, so after a failed block
+    the rest goes out in half-size blocks (a 16 KB block rarely survives a 1e-3 byte error rate),
+    doubling again after a run of successes.
+    """
+    # A region written again (after a refused stream) starts at the size the line allowed so far.
+    pos, seq, size, streak, failures = 0, 0, session.stream_block, 0, 0
+    while pos < len(stream):
+        block = stream[pos : pos + size]
         try:
-            session.checked(op, packet=packet, timeout=timeout)
-            return
+            session.exchange(
+                op, packet=p.data_request(op, block, seq), timeout=timeout(len(block)), attempts=1
+            )
         except ProtocolError as exc:
-            if attempt == BLOCK_ATTEMPTS - 1:
+            failures += 1
+            # A refused stream (inflate error: a block went in twice) or a chip gone silent is
+            # not cured by resending; the region is written again from its start instead.
+            gone = session.silences >= SILENCE_LIMIT
+            if failures > STREAM_ATTEMPTS or isinstance(exc, StubRefused) or gone:
                 raise FlashError(
-                    f"block {seq} failed {BLOCK_ATTEMPTS} times ({exc.message})",
+                    f"compressed block {seq} failed after {failures} tries ({exc.message})",
                     "Check the cable and power, or lower --baud",
                 ) from None
+            size, streak = max(MIN_STUB_BLOCK, size // 2), 0
+            session.stream_block = size
+            continue
+        pos, seq, streak, failures = pos + len(block), seq + 1, streak + 1, 0
+        if streak >= GROW_AFTER and size < STUB_BLOCK:
+            size, streak = min(STUB_BLOCK, size * 2), 0
+            session.stream_block = size
+        yield pos
 
 
 def _write_deflated(
@@ -272,20 +312,22 @@ def _write_deflated(
     done, total = done_total
     packed = deflate(data)
     blocks = (len(packed) + STUB_BLOCK - 1) // STUB_BLOCK
-    erase_timeout = max(3.0, 40.0 * len(data) / (1 << 20))
-    session.checked(
+    ratio = len(data) / max(1, len(packed))
+    session.exchange(
         p.FLASH_DEFL_BEGIN,
         struct.pack("<IIII", len(data), blocks, STUB_BLOCK, addr),
-        timeout=erase_timeout,
+        timeout=max(3.0, 40.0 * len(data) / (1 << 20)),
     )
-    for seq in range(blocks):
-        block = packed[seq * STUB_BLOCK : (seq + 1) * STUB_BLOCK]
-        # The stub acknowledges a block before inflating and writing it, so allow for that work.
-        _send_block(session, p.FLASH_DEFL_DATA, block, seq, timeout=max(3.0, erase_timeout / 4))
-        progress(
-            ProgressEvent("write", name, done + (seq + 1) * len(data) // blocks, total, "writing")
-        )
-    session.checked(p.FLASH_DEFL_END, struct.pack("<I", 1), timeout=10.0)
+
+    # The stub acknowledges a block before inflating and writing it, so the answer to the next one
+    # waits for that work (esptool's 40 s/MB, applied to what two blocks inflate to).
+    def timeout(size: int) -> float:
+        return session.reply_timeout(size, floor=2.0) + 40.0 * 2 * size * ratio / (1 << 20)
+
+    for sent in _send_stream(session, p.FLASH_DEFL_DATA, packed, timeout):
+        written = done + min(len(data), int(sent * ratio))
+        progress(ProgressEvent("write", name, written, total, "writing"))
+    session.exchange(p.FLASH_DEFL_END, struct.pack("<I", 1), timeout=10.0)
 
 
 def _write_plain(
@@ -301,7 +343,7 @@ def _write_plain(
         begin = struct.pack("<IIII", len(data), blocks, block_size, addr)
     else:
         begin = struct.pack("<IIII", rom_erase_size(addr, len(data)), blocks, block_size, addr)
-    session.checked(p.FLASH_BEGIN, begin, timeout=max(3.0, 40.0 * len(data) / (1 << 20)))
+    session.exchange(p.FLASH_BEGIN, begin, timeout=max(3.0, 40.0 * len(data) / (1 << 20)))
     for seq in range(blocks):
         block = data[seq * block_size : (seq + 1) * block_size]
         block += b"\xff" * (block_size - len(block))
@@ -312,5 +354,5 @@ def _write_plain(
             )
         )
     if session.stub:
-        session.checked(p.FLASH_END, struct.pack("<I", 1))
+        session.exchange(p.FLASH_END, struct.pack("<I", 1))
     # No FLASH_END for the ROM: it would leave the loader and boot half-written flash (§2.1).

@@ -137,6 +137,8 @@ def flash(
     )
     for r in report.results:
         print(region_line(r))
+    if report.outside is not None and report.outside.checked:
+        print(f"  {report.outside.summary()}")
     if check:
         from nodemcu_pipeline.flasher.ports import resolve_port
         from nodemcu_pipeline.repl import check_after_flash

@@ -16,7 +16,7 @@ from pathlib import Path
 from nodemcu_pipeline.errors import PipelineError
 from nodemcu_pipeline.virtual import VirtualBoard
 from nodemcu_pipeline.virtual.environment import Environment
-from nodemcu_pipeline.virtual.faults import Faults
+from nodemcu_pipeline.virtual.faults import Faults, parse_flip_begin
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed for the fault injection")
     parser.add_argument("--reset-at-byte", type=int, help="reset the chip after N received bytes")
     parser.add_argument(
+        "--flip-begin",
+        type=parse_flip_begin,
+        metavar="FIELD:BIT",
+        help="flip bit BIT of the first FLASH_DEFL_BEGIN's size or offset (e.g. offset:18)",
+    )
+    parser.add_argument(
         "--boot",
         choices=("download", "flash"),
         default="download",
@@ -63,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--stats", type=Path, help="write the exit statistics here, not stderr")
     args = parser.parse_args(argv)
-    faults = Faults(args.corrupt_rate, args.drop_rate, args.seed, args.reset_at_byte)
+    faults = Faults(
+        args.corrupt_rate, args.drop_rate, args.seed, args.reset_at_byte, args.flip_begin
+    )
     try:
         env = Environment(access_points=[Environment.parse_ap(ap) for ap in args.ap])
         board = VirtualBoard(

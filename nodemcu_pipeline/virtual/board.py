@@ -332,7 +332,7 @@ class Board:
                 replies = loader.read_ack(frame)
             else:
                 self.stats.commands += 1
-                replies = loader.handle(frame)
+                replies = loader.handle(self.faults.mangle_packet(frame))
             reply_at = self.timeline.cpu
             post = loader.take_post() if isinstance(loader, StubLoader) else None
             if post is not None:
@@ -394,6 +394,7 @@ class Board:
                 "boots": s.boots[-20:],
                 "corrupted": self.faults.corrupted,
                 "dropped": self.faults.dropped,
+                "begins_flipped": self.faults.begins_flipped,
                 "simulated_seconds": round(self.flash.simulated_seconds, 3),
                 "active_s": None
                 if s.first_in is None or s.last_out is None

@@ -1,9 +1,16 @@
-"""Seeded fault injection on the bytes the board receives: corruption, drops, a reset at byte N."""
+"""Seeded fault injection on what the board receives: corruption, drops, a reset at byte N, and one
+flipped bit in a FLASH_DEFL_BEGIN's size or offset (fields no checksum covers, so a real line error
+there goes unnoticed by the stub and moves its erase and write elsewhere)."""
 
 from __future__ import annotations
 
 import random
+import struct
 from dataclasses import dataclass, field
+
+FLASH_DEFL_BEGIN = 0x10
+# Word index inside FLASH_DEFL_BEGIN's data: size, blocks, block size, offset.
+BEGIN_FIELDS = {"size": 0, "offset": 3}
 
 
 @dataclass
@@ -12,9 +19,11 @@ class Faults:
     drop_rate: float = 0.0
     seed: int = 0
     reset_at_byte: int | None = None
+    flip_begin: tuple[str, int] | None = None  # (field, bit) of the first FLASH_DEFL_BEGIN
     received: int = 0
     corrupted: int = 0
     dropped: int = 0
+    begins_flipped: int = 0
     _rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -42,3 +51,23 @@ class Faults:
                 self.corrupted += 1
             out.append(byte)
         return bytes(out), reset
+
+    def mangle_packet(self, packet: bytes) -> bytes:
+        """The packet as the loader parses it: the first FLASH_DEFL_BEGIN gets its one flipped bit."""
+        if self.flip_begin is None or self.begins_flipped or len(packet) < 24:
+            return packet
+        if packet[0] != 0 or packet[1] != FLASH_DEFL_BEGIN:
+            return packet
+        name, bit = self.flip_begin
+        at = 8 + 4 * BEGIN_FIELDS[name]
+        (word,) = struct.unpack_from("<I", packet, at)
+        self.begins_flipped += 1
+        return packet[:at] + struct.pack("<I", word ^ (1 << bit)) + packet[at + 4 :]
+
+
+def parse_flip_begin(text: str) -> tuple[str, int]:
+    """``size:17`` or ``offset:20`` → (field, bit); ValueError for anything else."""
+    name, _, bit = text.partition(":")
+    if name not in BEGIN_FIELDS or not bit.isdigit() or not 0 <= int(bit) < 32:
+        raise ValueError(f"--flip-begin takes size:BIT or offset:BIT (BIT 0-31), not {text!r}")
+    return name, int(bit)

@@ -44,12 +44,30 @@ def test_length_lies_short() -> None:
         assert fetch(server).content == BODY[:100]
 
 
-def test_a_success_whose_flash_differs_is_silent(tmp_path: Path) -> None:
+def test_a_success_whose_flash_differs_anywhere_is_silent(tmp_path: Path) -> None:
+    user = bytes(range(256)) * 64  # 16 KB of "user data"
+    expected = soak.expected_flash(user, {0x1000: b"abcd"})
+    assert expected[0x1000:0x1004] == b"abcd" and expected[0x1004:0x2000] == b"\xff" * 0xFFC
+    assert expected[:0x1000] == user[:0x1000] and expected[0x2000:] == user[0x2000:]
     state = tmp_path / "flash.bin"
-    state.write_bytes(b"abcd" + b"\xff" * 60)
-    assert soak.check_flash(state, {0: b"abcd"})[0] == "verified"
-    assert soak.check_flash(state, {0: b"abce"})[0] == "silent"
-    assert soak.check_flash(tmp_path / "none.bin", {0: b"a"})[0] == "silent"
+    state.write_bytes(expected)
+    assert soak.check_flash(state, expected)[0] == "verified"
+    # Damage far outside the plan's region is caught as well as damage inside it.
+    state.write_bytes(expected[:0x3000] + b"\xff" * 0x1000 + expected[0x4000:])
+    outcome, detail = soak.check_flash(state, expected)
+    assert outcome == "silent" and "0x003000" in detail
+    assert soak.check_flash(tmp_path / "none.bin", expected)[0] == "silent"
+
+
+def test_user_flash_holds_a_file_system_with_files() -> None:
+    import random
+
+    from nodemcu_pipeline.virtual.flashchip import FlashChip
+    from nodemcu_pipeline.virtual.fs import FileSystem
+
+    chip = FlashChip(soak.BOARD_BYTES, data=bytearray(soak.user_flash(random.Random(1))))
+    fs = FileSystem.mount(chip, *soak.USER_FS)
+    assert fs is not None and not fs.broken and set(fs.list()) == {"init.lua", "data.bin"}
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,146 @@
+"""Flash outside the plan: a flipped FLASH_DEFL_BEGIN field ends in an error naming the damage, or in a
+proof that nothing changed; never in a plain `verified`."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nodemcu_pipeline.errors import OutsideDamage, PipelineError
+from nodemcu_pipeline.flasher import api
+from nodemcu_pipeline.flasher.outside import (
+    BLOCK,
+    SECTOR,
+    OutsideGuard,
+    describe,
+    footprint,
+    outside_blocks,
+)
+from nodemcu_pipeline.plan import FlashPlan, Region
+from nodemcu_pipeline.virtual import VirtualBoard
+from nodemcu_pipeline.virtual.faults import Faults
+
+CHIP = 1 << 20
+ADDRESS = 0x10000
+DATA = os.urandom(32 * 1024)
+
+
+def plan(size: str) -> FlashPlan:
+    return FlashPlan(size, "dio", "40m", (Region(ADDRESS, DATA, "one"),))
+
+
+def flash_with(faults: Faults, pty: bool = False) -> tuple[object, bytes, bytes]:
+    """Flash DATA over a chip full of user data; (report or error, flash before, flash after)."""
+    with VirtualBoard("1MB", pty=pty, faults=faults) as board:
+        board.flash.data[:] = os.urandom(CHIP)
+        before = bytes(board.flash.data)
+        try:
+            outcome: object = api.flash(board.url, plan, baud=115200, after="no-reset")
+        except PipelineError as exc:
+            outcome = exc
+        after = bytes(board.flash.data)
+    return outcome, before, after
+
+
+def changed_outside(before: bytes, after: bytes) -> list[int]:
+    inside = range(ADDRESS, ADDRESS + len(DATA))
+    return [
+        a
+        for a in range(0, CHIP, SECTOR)
+        if a not in inside and before[a : a + SECTOR] != after[a : a + SECTOR]
+    ]
+
+
+@pytest.mark.parametrize("fault", [("offset", 18), ("size", 17), ("offset", 14), ("size", 19)])
+def test_a_flipped_begin_field_never_ends_verified_with_damage(fault: tuple[str, int]) -> None:
+    outcome, before, after = flash_with(Faults(flip_begin=fault))
+    damage = changed_outside(before, after)
+    assert damage, "the fault should have hit flash outside the plan"
+    assert isinstance(outcome, OutsideDamage), outcome
+    line = outcome.line()
+    assert "\n" not in line and "changed flash outside the plan" in line
+    # Every damaged sector lies inside a range the error names.
+    spans = re.search(r"within ((?:0x[0-9a-f]+-0x[0-9a-f]+(?:, )?)+)", line)
+    assert spans, line
+    named = [tuple(int(x, 16) for x in r.split("-")) for r in spans.group(1).split(", ")]
+    assert all(any(s <= a <= e for s, e in named) for a in damage), (line, damage)
+
+
+def test_a_flip_the_stub_refuses_is_proven_harmless() -> None:
+    # Bit 25 puts the offset beyond the 1 MB chip: the stub refuses, the flasher resumes, and the
+    # re-hashed outside blocks prove nothing else moved.
+    outcome, before, after = flash_with(Faults(flip_begin=("offset", 25)))
+    assert isinstance(outcome, api.FlashReport), outcome
+    assert outcome.outside is not None and outcome.outside.checked and outcome.outside.proven
+    assert not changed_outside(before, after)
+    assert after[ADDRESS : ADDRESS + len(DATA)] == DATA
+
+
+def test_a_clean_flash_hashes_the_outside_once_and_proves_nothing_more() -> None:
+    outcome, before, after = flash_with(Faults())
+    assert isinstance(outcome, api.FlashReport)
+    assert outcome.outside is not None and not outcome.outside.checked
+    assert not changed_outside(before, after)
+
+
+def test_without_reset_lines_the_region_is_rewritten_and_the_damage_named() -> None:
+    # A pty cannot reset the chip, but the stub still answers: the region is written again and the
+    # moved write outside the plan is still reported.
+    outcome, _, _ = flash_with(Faults(flip_begin=("offset", 18)), pty=True)
+    assert isinstance(outcome, OutsideDamage), outcome
+    assert "\n" not in outcome.line() and "0x050000-0x05ffff" in outcome.line()
+
+
+def test_no_baseline_means_the_outside_is_named_not_vouched_for() -> None:
+    guard = OutsideGuard(CHIP, footprint([(ADDRESS, len(DATA))]))
+    guard.arm(None, [])
+    verdict = guard.verdict(None, ["command 0x03: ROM error 0x07 (data checksum error)"], [])
+    assert not verdict.proven and verdict.unvouched
+    assert describe(verdict.unvouched) == "0x000000-0x00ffff, 0x018000-0x0fffff"
+
+
+def test_a_flash_write_we_did_not_send_before_the_baseline_is_not_vouched_for() -> None:
+    guard = OutsideGuard(CHIP, footprint([(ADDRESS, len(DATA))]))
+    guard.arm(lambda a, n: b"x" * 16, ["0x03 instead of 0x07"])
+    verdict = guard.verdict(lambda a, n: b"x" * 16, ["answer under 0x03"], ["0x03 instead of 0x07"])
+    assert not verdict.proven and "did not send" in verdict.summary()
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, CHIP - 1), st.integers(1, 0x30000)), max_size=5),
+)
+def test_outside_blocks_and_footprint_tile_the_chip(regions: list[tuple[int, int]]) -> None:
+    regions = [(a, min(n, CHIP - a)) for a, n in regions]
+    inside = footprint(regions)
+    blocks = outside_blocks(inside, CHIP)
+    covered = sorted([(s, min(e, CHIP)) for s, e in inside] + blocks)
+    pos = 0
+    for s, e in covered:
+        assert s == pos and e > s
+        pos = e
+    assert pos == CHIP
+    assert all(e - s <= BLOCK and s // BLOCK == (e - 1) // BLOCK for s, e in blocks)
+    for a, n in regions:
+        assert any(s <= a and a + n <= e for s, e in inside)
+
+
+def test_firmware_owned_sectors_changed_after_a_reset_are_the_firmware_s_not_the_line_s() -> None:
+    # A chip reset mid-flash may boot the new firmware, which writes its RF cal/PHY sectors itself
+    # (the farm's brown-out board did): only after a reset is that change not damage.
+    flash = {0xD000: b"a"}
+
+    def hasher(a: int, n: int) -> bytes:
+        return (flash.get(a, b"-") * 16)[:16]
+
+    guard = OutsideGuard(CHIP, footprint([(0, 0x800), (ADDRESS, len(DATA))]), [(0xD000, 0x10000)])
+    assert (0xD000, 0x10000) in guard.blocks and (0x1000, 0xD000) in guard.blocks
+    guard.arm(hasher, [])
+    flash[0xD000] = b"b"
+    rebooted = guard.verdict(hasher, ["the chip was reset into the loader again"], [], True)
+    assert rebooted.proven and "0x00d000-0x00ffff rewritten by the firmware" in rebooted.summary()
+    noisy = guard.verdict(hasher, ["no answer to command 0x11"], [])
+    assert not noisy.proven and describe(noisy.changed) == "0x00d000-0x00ffff"
