@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nodemcu_pipeline.assemble import assemble
-from nodemcu_pipeline.flasher.api import flash
-from nodemcu_pipeline.plan import FlashPlan, load_plan
+from nodemcu_pipeline.flasher.api import PlanFor, fixed_plan, flash
+from nodemcu_pipeline.plan import load_plan
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
 from nodemcu_pipeline.repl import FsReport, check_after_flash
 from nodemcu_pipeline.sources.banner import read_banner
@@ -78,7 +78,7 @@ class _Timer:
 
 def flash_and_check(
     board: VirtualBoard,
-    plan_for: Callable[[str], FlashPlan],
+    plan_for: PlanFor,
     report: ChainReport,
     fs_mode: str,
     say: Say,
@@ -108,7 +108,7 @@ def rehearse(
     plan = load_plan(plan_path)
     report = ChainReport()
     with VirtualBoard(plan.flash_size, state=state) as board:
-        flash_and_check(board, lambda size: plan, report, fs_mode, say, progress)
+        flash_and_check(board, fixed_plan(plan), report, fs_mode, say, progress)
     return report
 
 
@@ -247,9 +247,9 @@ def demo(
             f"{len(assembled.plan.regions)} regions -> {assembled.plan_path}"
         )
     with VirtualBoard(flash_size) as board:
-        flash_and_check(board, lambda size: assembled.plan, report, "auto", say, progress)
+        flash_and_check(board, fixed_plan(assembled.plan), report, "auto", say, progress)
         with report.timed("reflash") as t:
-            again = flash(board.url, lambda size: assembled.plan, say=say, after="no-reset")
+            again = flash(board.url, fixed_plan(assembled.plan), say=say, after="no-reset")
             t.detail = ", ".join(f"0x{r.address:x} {r.outcome}" for r in again.results)
     return report
 

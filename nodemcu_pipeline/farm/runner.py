@@ -54,7 +54,7 @@ def flash_board(job: BoardJob, plans: PlanCache, options: FarmPlan, say: Say) ->
         job.raise_if_stopped()
         job.on_progress(event)
 
-    def plan_for(size: str) -> FlashPlan:
+    def plan_for(size: str, esp8285: bool = False) -> FlashPlan:
         job.raise_if_stopped()
         job.set_stage("planning")
         plan = plans(size)

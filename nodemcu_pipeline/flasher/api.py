@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from nodemcu_pipeline.atomic import atomic_write_bytes
 from nodemcu_pipeline.errors import (
@@ -68,9 +68,24 @@ def open_session(
     return session
 
 
+class PlanFor(Protocol):
+    """The plan for a detected flash size; an ESP8285 may want its header's mode set to DOUT."""
+
+    def __call__(self, size: str, esp8285: bool = False) -> FlashPlan: ...
+
+
+def fixed_plan(plan: FlashPlan) -> PlanFor:
+    """The same plan whatever the board reports (a rehearsal's plan, one read from plan.json)."""
+
+    def plan_for(size: str, esp8285: bool = False) -> FlashPlan:
+        return plan
+
+    return plan_for
+
+
 def flash(
     port: str,
-    plan_for: Callable[[str], FlashPlan],
+    plan_for: PlanFor,
     baud: int = 460800,
     before: str = "auto",
     after: str = "hard-reset",
@@ -95,7 +110,14 @@ def flash(
         # Which chip this is, before the long work: a farm's live view shows each board's MAC.
         chip = f"ESP8266 {session.info.mac} 0x{session.info.chip_id:08x} {detected}"
         progress(ProgressEvent("connect", chip, 1, 1, "done"))
-        early.append(plan_for(detected))
+        plan = plan_for(detected, esp8285=session.info.esp8285)
+        if session.info.esp8285 and header_mode(plan) != "dout":
+            # NodeMCU's flashing page: ESP8285 boards need DOUT, or the firmware hangs at boot.
+            say(
+                f"this is an ESP8285, whose flash is wired for DOUT, but the image header says "
+                f"{header_mode(plan)}: pass --flash-mode dout"
+            )
+        early.append(plan)
         if use_stub:
             prefetch(early[0])
 
