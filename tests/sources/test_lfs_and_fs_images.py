@@ -32,9 +32,13 @@ def lfs_build(
     build = tmp_path_factory.mktemp("lfs") / "build"
     commit = load_manifest().firmware.commit
     options = BuildOptions(lfs_size="64K", flash_size="4MB", ccache_key=f"pinned-{commit}")
-    build_firmware(
+    from nodemcu_pipeline.handoff import record_build
+
+    result = build_firmware(
         pinned_build.tree, build, pinned_build.image, log=lambda _l: None, options=options
     )
+    # What `invoke build` records for flash/assemble to take (the build -> flash handoff).
+    record_build(build, "docker", [result.low, result.high])
     yield build
 
 
