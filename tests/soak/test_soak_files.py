@@ -12,7 +12,9 @@ from nodemcu_pipeline.soak_files import STATES, run_user_files
 
 @pytest.mark.parametrize("state", STATES)
 def test_the_check_keeps_user_files_in_every_state(tmp_path: Path, state: str) -> None:
-    outcome, detail = run_user_files({"seed": 3, "state": state, "files": 3}, tmp_path, soak.CHECKOUT)
+    outcome, detail = run_user_files(
+        {"seed": 3, "state": state, "files": 3}, tmp_path, soak.CHECKOUT
+    )
     assert outcome == ("error" if state == "damaged" else "verified"), detail
     if state == "damaged":
         assert "not formatting" in detail
