@@ -281,6 +281,13 @@ class LuaRepl:
         if held:
             self._sink(bytes(held))
 
+    def flush_held(self) -> None:
+        """Send what print held back so far (the hold stays): uart.write must not overtake it."""
+        if self._held:
+            data = bytes(self._held)
+            self._held.clear()
+            self._sink(data)
+
     def set_output(self, fn: Any, to_uart: bool) -> None:
         self._output, self._output_to_uart = fn, to_uart
 

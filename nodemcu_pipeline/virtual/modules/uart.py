@@ -91,6 +91,9 @@ class UartApi:
         return self.app.baud
 
     def write(self, data: bytes) -> None:
+        # Both reach the same uart0_putc on a board, so print's output must go out first.
+        if self.app.repl is not None:
+            self.app.repl.flush_held()
         self.app.host.emit(bytes(data), self.app.baud)
 
     def on(self, fn: Any, data_len: int, end_char: int, run_input: bool) -> None:
