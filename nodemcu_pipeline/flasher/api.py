@@ -110,7 +110,8 @@ def flash(
         # Which chip this is, before the long work: a farm's live view shows each board's MAC.
         chip = f"ESP8266 {session.info.mac} 0x{session.info.chip_id:08x} {detected}"
         progress(ProgressEvent("connect", chip, 1, 1, "done"))
-        plan = plan_for(detected, esp8285=session.info.esp8285)
+        # Only an ESP8285 passes the flag, so a plain ``lambda size: plan`` stays a valid source.
+        plan = plan_for(detected, esp8285=True) if session.info.esp8285 else plan_for(detected)
         if session.info.esp8285 and header_mode(plan) != "dout":
             # NodeMCU's flashing page: ESP8285 boards need DOUT, or the firmware hangs at boot.
             say(
