@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,13 +90,30 @@ def docker_available() -> bool:
 
 
 @pytest.fixture(scope="session")
-def docker_engine() -> None:
-    """Require a Docker engine: fail in CI (never a silent skip), skip with a reason elsewhere."""
-    if docker_available():
-        return
-    if IN_CI:
-        pytest.fail("no Docker engine answers `docker info`; .ci/run should have started dockerd")
-    pytest.skip("no Docker engine answers `docker info` (start dockerd to run this test)")
+def docker_engine() -> Iterator[None]:
+    """Require a Docker engine: fail in CI (never a silent skip), skip with a reason elsewhere.
+
+    At the end of the run it removes the compiler-cache volumes the run's builds made (and only
+    those: tests/docker_leftovers.py), and warns about build containers the run left behind.
+    """
+    if not docker_available():
+        if IN_CI:
+            pytest.fail(
+                "no Docker engine answers `docker info`; .ci/run should have started dockerd"
+            )
+        pytest.skip("no Docker engine answers `docker info` (start dockerd to run this test)")
+    import docker
+    from tests.docker_leftovers import EngineLedger
+
+    ledger = EngineLedger(docker.from_env(timeout=60))
+    yield
+    kept = ledger.clean_up()
+    left = ledger.new_containers()
+    if kept or left:
+        warnings.warn(
+            f"the test run left on the Docker engine: volumes {kept}, build containers {sorted(left)}",
+            stacklevel=1,
+        )
 
 
 @dataclass

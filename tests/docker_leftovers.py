@@ -1,0 +1,63 @@
+"""What a test run leaves on the Docker engine, so the run can remove exactly that.
+
+Every build keys its compiler-cache volume by image and tree (``ccache_volume``), and each test's
+temp tree is a new tree, so each build test makes a new volume that the engine creates on first
+mount. The product never removes them (they are the user's cache; ``invoke clean`` does), so the
+test session does: it notes the pipeline's cache volumes before the first Docker test and, at the
+end, removes those that were not there before. A volume that existed before the run is never
+touched, nor one still mounted (the engine refuses). What cannot be told apart: a user's own
+``invoke build`` of a brand-new tree *while* the tests run makes its volume in the same window; it
+is only a cache, so that build's next run starts cold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from nodemcu_pipeline.sources.docker_build import CCACHE_VOLUME, CONTAINER_LABEL
+
+
+def cache_volumes(client: Any, prefix: str = CCACHE_VOLUME) -> set[str]:
+    """Names of the pipeline's compiler-cache volumes on the engine now."""
+    names = {v.name for v in client.volumes.list()}
+    return {n for n in names if n == prefix or n.startswith(prefix + "-")}
+
+
+def build_containers(client: Any) -> set[str]:
+    """Ids of the build containers (the pipeline's label) on the engine now, running or not."""
+    return {c.id for c in client.containers.list(all=True, filters={"label": CONTAINER_LABEL})}
+
+
+def remove_volumes(client: Any, names: Iterable[str]) -> list[str]:
+    """Remove ``names``; return those the engine kept (in use), each with its reason."""
+    import docker.errors
+
+    kept = []
+    for name in sorted(names):
+        try:
+            client.volumes.get(name).remove()
+        except docker.errors.NotFound:
+            continue  # removed meanwhile (a test's `invoke clean`): nothing left to do
+        except docker.errors.APIError as exc:
+            kept.append(f"{name}: {str(exc).splitlines()[0][:120]}")
+    return kept
+
+
+class EngineLedger:
+    """The engine's volumes and build containers at the start of a run, to compare at its end."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.volumes = cache_volumes(client)
+        self.containers = build_containers(client)
+
+    def new_volumes(self) -> set[str]:
+        return cache_volumes(self.client) - self.volumes
+
+    def new_containers(self) -> set[str]:
+        return build_containers(self.client) - self.containers
+
+    def clean_up(self) -> list[str]:
+        """Remove the cache volumes made since the start; return what could not be removed."""
+        return remove_volumes(self.client, self.new_volumes())
