@@ -6,7 +6,6 @@ before anything is written.
 
 from __future__ import annotations
 
-import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from nodemcu_pipeline.layout import (
     parse_flash_size,
     parse_generation,
 )
-from nodemcu_pipeline.paths import refuse_overwriting
+from nodemcu_pipeline.paths import Bounded, read_bounded, refuse_overwriting
 from nodemcu_pipeline.plan import FlashPlan, build_plan, merge, split_firmware, validate
 from nodemcu_pipeline.plan_file import plan_outputs, write_plan
 
@@ -40,23 +39,7 @@ MAX_INPUT = 16 * 1024 * 1024
 
 def read_input(path: str | Path, what: str) -> bytes:
     """Read a user-named input file, with a one-line error when it is not there."""
-    p = Path(path)
-    try:
-        if p.exists() and not p.is_dir() and not stat.S_ISREG(p.stat().st_mode):
-            raise UsageError(f"{what} {p} is not a regular file", "Name the file itself")
-        with open(p, "rb") as handle:
-            data = handle.read(MAX_INPUT + 1)
-        if len(data) > MAX_INPUT:
-            raise UsageError(
-                f"{what} {p} is larger than the largest ESP8266 flash (16MB)", "Check the path"
-            )
-        return data
-    except FileNotFoundError:
-        raise UsageError(f"{what} {p} does not exist", "Check the path") from None
-    except IsADirectoryError:
-        raise UsageError(f"{what} {p} is a directory", "Name the file itself") from None
-    except PermissionError:
-        raise UsageError(f"{what} {p} is not readable", "Check its permissions") from None
+    return read_bounded(path, Bounded(what, MAX_INPUT, "the largest ESP8266 flash (16MB)"))
 
 
 def parse_init_data_arg(arg: str) -> tuple[str, int | None]:

@@ -5,18 +5,23 @@ member, a container) becomes a file name: whatever it decodes to (``%2F``, ``..`
 absolute path), the result is a single plain path component that cannot leave the directory it is
 joined to. ``refuse_overwriting`` is the one check that a command's outputs are not its inputs (by
 resolved path and by inode, so symlinks, hard links and other spellings count), do not coincide, and
-are not directories.
+are not directories. ``read_bounded`` is the one way a file named from outside (an input image, a
+plan, a file a record points at) is read: a regular file only, never more than a limit, every problem
+one error line.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from nodemcu_pipeline.errors import UsageError
+from nodemcu_pipeline.errors import PipelineError, UsageError
 
 MAX_NAME = 128
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -87,3 +92,71 @@ def refuse_overwriting(outputs: Iterable[Path], inputs: Iterable[Path], flag: st
 
 def _for(flag: str) -> str:
     return f" ({flag})" if flag else ""
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """How to read one kind of file from outside, and what its errors say."""
+
+    what: str  # "firmware image", "plan file": the start of every message
+    limit: int  # bytes; a longer file is refused
+    limit_text: str  # "the largest ESP8266 flash (16MB)": what the limit is, for the message
+    error: type[PipelineError] = UsageError
+    missing_hint: str = "Check the path"
+    itself_hint: str = "Name the file itself"  # a directory, FIFO or device was named
+    limit_hint: str = "Check the path"
+    # False where someone else may have planted the name (a record, a build output): a symlink is
+    # refused (O_NOFOLLOW) rather than followed.
+    follow_links: bool = True
+
+
+def read_bounded(path: str | Path, rules: Bounded) -> bytes:
+    """The bytes of the regular file ``path``, at most ``rules.limit`` of them, or ``rules.error``.
+
+    A FIFO, device or directory is refused before it is opened (opening a serial device can reset
+    a board; reading a FIFO can wait forever); the open descriptor is checked again, so a file
+    swapped in between is refused too.
+    """
+    p = Path(path)
+    try:
+        if not stat.S_ISREG(os.stat(p, follow_symlinks=rules.follow_links).st_mode):
+            raise _failure(p, rules, "not-regular")
+        flags = os.O_RDONLY | os.O_NONBLOCK | (0 if rules.follow_links else os.O_NOFOLLOW)
+        with os.fdopen(os.open(p, flags), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise _failure(p, rules, "not-regular")
+            data = handle.read(rules.limit + 1)
+    except OSError as exc:
+        raise _failure(p, rules, _PROBLEMS.get(exc.errno or 0, "other"), exc.strerror) from None
+    if len(data) > rules.limit:
+        raise _failure(p, rules, "too-large")
+    return data
+
+
+_PROBLEMS = {
+    errno.ENOENT: "missing",
+    errno.ENOTDIR: "missing",
+    errno.EISDIR: "not-regular",
+    errno.ELOOP: "not-regular",
+    errno.EACCES: "unreadable",
+    errno.EPERM: "unreadable",
+}
+
+
+def _failure(p: Path, rules: Bounded, problem: str, detail: str | None = None) -> PipelineError:
+    message, hint = {
+        "missing": ("does not exist", rules.missing_hint),
+        "not-regular": (_not_regular(p, rules.follow_links), rules.itself_hint),
+        "unreadable": ("is not readable", "Check its permissions"),
+        "too-large": (f"is larger than {rules.limit_text}", rules.limit_hint),
+        "other": (f"cannot be read ({detail})", "Check the path"),
+    }[problem]
+    return rules.error(f"{rules.what} {p} {message}", hint)
+
+
+def _not_regular(p: Path, follow_links: bool) -> str:
+    if p.is_symlink() and not follow_links:
+        return "is a symbolic link (not followed)"
+    if p.is_dir():
+        return "is a directory"
+    return "is not a regular file"

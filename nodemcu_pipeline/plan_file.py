@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from nodemcu_pipeline.layout import (
     Generation,
     layout_for,
 )
+from nodemcu_pipeline.paths import Bounded, read_bounded
 from nodemcu_pipeline.plan import (
     PURPOSE_BLANK,
     PURPOSE_FILESYSTEM,
@@ -43,6 +42,15 @@ PURPOSES = (PURPOSE_FIRMWARE, PURPOSE_INIT_DATA, PURPOSE_BLANK, PURPOSE_FILESYST
 ADDRESS_LIMIT = 1 << 32
 MAX_PLAN_BYTES = 1024 * 1024  # a plan.json is a few hundred bytes; anything this big is not one
 REWRITE = "Run invoke assemble again to write a fresh plan"
+PLAN_FILE = Bounded(
+    "plan file",
+    MAX_PLAN_BYTES,
+    f"{MAX_PLAN_BYTES} bytes",
+    PlanError,
+    missing_hint="Run invoke assemble first",
+    itself_hint="Name the plan.json itself",
+    limit_hint=REWRITE,
+)
 
 
 def region_file_name(region: Region) -> str:
@@ -96,20 +104,9 @@ def write_plan(plan: FlashPlan, build_dir: Path) -> Path:
 def load_plan(path: Path) -> FlashPlan:
     """Read and fully validate a plan.json and its region files."""
     path = Path(path)
+    text = read_bounded(path, PLAN_FILE)
     try:
-        if path.exists() and not path.is_dir() and not stat.S_ISREG(path.stat().st_mode):
-            raise PlanError(f"plan file {path} is not a regular file", "Name the plan.json itself")
-        with open(path, "rb") as handle:
-            text = handle.read(MAX_PLAN_BYTES + 1)
-        if len(text) > MAX_PLAN_BYTES:
-            raise PlanError(f"plan file {path} is over {MAX_PLAN_BYTES} bytes", REWRITE)
         doc = json.loads(text)
-    except FileNotFoundError:
-        raise PlanError(f"plan file {path} does not exist", "Run invoke assemble first") from None
-    except IsADirectoryError:
-        raise PlanError(f"plan file {path} is a directory", "Name the plan.json itself") from None
-    except OSError as exc:
-        raise PlanError(f"cannot read plan file {path}: {exc.strerror}", "Check the path") from None
     except ValueError as exc:
         raise PlanError(f"{path} is not a valid plan ({exc})", REWRITE) from None
     plan = plan_from_doc(doc, path)
@@ -226,7 +223,7 @@ def _is_hex(text: str) -> bool:
 
 
 def read_region_file(root: Path, name: str, size: int, where: str) -> bytes:
-    """At most ``size + 1`` bytes of the regular file ``name`` inside the (resolved) plan directory
+    """At most ``size`` bytes of the regular file ``name`` inside the (resolved) plan directory
     ``root``; a path that leads anywhere else, through ``..``, an absolute name or a symlink, is
     refused before it is opened."""
     given = Path(name)
@@ -236,13 +233,15 @@ def read_region_file(root: Path, name: str, size: int, where: str) -> bytes:
             f"{where}: file {name} is outside the plan's directory {root}",
             "A plan may only name files beside it (as invoke assemble writes them)",
         )
-    try:
-        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise PlanError(f"plan file {real} does not exist", "Run invoke assemble first") from None
-    except OSError as exc:
-        raise PlanError(f"{where}: cannot read {name}: {exc.strerror}", REWRITE) from None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise PlanError(f"{where}: {name} is not a regular file", REWRITE)
-        return handle.read(size + 1)
+    # The region's size is the limit: a longer file changed since the plan was written.
+    rules = Bounded(
+        f"{where}: region file",
+        size,
+        f"the plan's size ({size} bytes): it changed since the plan was written",
+        PlanError,
+        missing_hint="Run invoke assemble first",
+        itself_hint=REWRITE,
+        limit_hint=REWRITE,
+        follow_links=False,
+    )
+    return read_bounded(real, rules)

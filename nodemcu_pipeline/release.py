@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from nodemcu_pipeline.atomic import atomic_write_bytes, atomic_write_text
-from nodemcu_pipeline.errors import PipelineError, UsageError
-from nodemcu_pipeline.paths import safe_basename
-from nodemcu_pipeline.plan_file import load_plan
+from nodemcu_pipeline.errors import PipelineError, PlanError, UsageError
+from nodemcu_pipeline.paths import read_bounded, safe_basename
+from nodemcu_pipeline.plan_file import PLAN_FILE, load_plan
 from nodemcu_pipeline.stage import load_record, sha256_file
 
 VARIANTS = ("float", "integer")
@@ -152,9 +152,9 @@ def read_plan(build_dir: Path) -> dict[str, Any]:
     """build/plan.json (DESIGN.md format), with every region file present and matching its sum."""
     path = build_dir / "plan.json"
     try:
-        plan = json.loads(path.read_text())
+        plan = json.loads(read_bounded(path, PLAN_FILE))
         regions = plan["regions"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (PlanError, ValueError, KeyError, TypeError):
         raise ReleaseError(
             f"no readable flash plan at {path}", "Run `invoke assemble` for this variant first"
         ) from None

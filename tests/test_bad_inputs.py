@@ -52,6 +52,12 @@ RELEASE = [
         ("flash plan",),
         files={"build/float/plan.json": b"{not json"},
     ),
+    Case(  # read by hand before, so a FIFO there made the release wait forever
+        "release-collect-plan-is-a-fifo",
+        ("release", "--collect-only", "--variants", "float", "--flash-sizes", "1MB"),
+        ("flash plan",),
+        extra=lambda d: _fifo("build/float/plan.json")(d)[:0],
+    ),
     Case(
         "release-collect-plan-without-region-file",
         ("release", "--collect-only", "--variants", "float", "--flash-sizes", "1MB"),
@@ -984,6 +990,7 @@ def _fifo(name: str) -> Callable[[Path], tuple[str, ...]]:
     def make(d: Path) -> tuple[str, ...]:
         import os
 
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
         os.mkfifo(d / name)
         return (str(d / name),)
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path, PurePosixPath
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodemcu_pipeline.errors import UsageError
-from nodemcu_pipeline.paths import name_from_url, safe_basename
+from nodemcu_pipeline.errors import PlanError, UsageError
+from nodemcu_pipeline.paths import Bounded, name_from_url, read_bounded, safe_basename
 
 
 @pytest.mark.parametrize(
@@ -47,3 +48,58 @@ def test_any_name_stays_one_component_inside_its_directory(raw: str) -> None:
     assert all(ch not in name for ch in "/\\\0")
     assert PurePosixPath("/base", name).parent == PurePosixPath("/base")
     assert (Path("/base") / name).resolve().parent == Path("/base")
+
+
+# --- read_bounded: the one way a file named from outside is read -----------------------------
+RULES = Bounded("input", 8, "8 bytes", limit_hint="Use a smaller file")
+
+
+def test_read_bounded_reads_a_file_up_to_its_limit(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"12345678")
+    assert read_bounded(tmp_path / "f", RULES) == b"12345678"
+    (tmp_path / "f").write_bytes(b"123456789")
+    with pytest.raises(UsageError, match="larger than 8 bytes") as err:
+        read_bounded(tmp_path / "f", RULES)
+    assert err.value.hint == "Use a smaller file"
+
+
+def _fifo(p: Path) -> None:
+    os.mkfifo(p)
+
+
+def _link(p: Path) -> None:
+    (p.parent / "target").write_bytes(b"x")
+    p.symlink_to(p.parent / "target")
+
+
+@pytest.mark.parametrize(
+    ("make", "follow", "says"),
+    [
+        (lambda p: None, True, "does not exist"),
+        (lambda p: p.mkdir(), True, "is a directory"),
+        (_fifo, True, "is not a regular file"),  # refused without opening: no read that waits
+        (_link, False, "is a symbolic link"),
+    ],
+    ids=["missing", "directory", "fifo", "symlink-not-followed"],
+)
+def test_read_bounded_refuses_in_one_line(make, follow: bool, says: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "name"
+    make(path)
+    rules = Bounded("plan file", 8, "8 bytes", PlanError, follow_links=follow)
+    with pytest.raises(PlanError) as err:
+        read_bounded(path, rules)
+    assert err.value.message.startswith(f"plan file {path} {says}"), err.value.message
+
+
+def test_read_bounded_follows_a_users_symlink_when_allowed(tmp_path: Path) -> None:
+    _link(tmp_path / "name")
+    assert read_bounded(tmp_path / "name", RULES) == b"x"
+
+
+def test_read_bounded_does_not_follow_only_the_last_component(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "f").write_bytes(b"x")
+    (tmp_path / "dir").symlink_to(tmp_path / "real")
+    # Only the last component is O_NOFOLLOW: callers that must refuse linked directories resolve
+    # and check the path first (plan_file.read_region_file).
+    assert read_bounded(tmp_path / "dir" / "f", Bounded("r", 8, "8", follow_links=False)) == b"x"

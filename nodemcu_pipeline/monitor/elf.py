@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nodemcu_pipeline.errors import ElfError
+from nodemcu_pipeline.errors import ElfError, PipelineError
+from nodemcu_pipeline.paths import Bounded, read_bounded
 
 IROM_FLASH = 0x10000
 ELF_MAGIC = b"\x7fELF"
@@ -216,10 +217,8 @@ def flashed_irom(build_dir: Path) -> bytes | None:
 def _read_plain_file(path: Path, limit: int = 16 << 20) -> bytes | None:
     """A regular file's bytes (no symlink, FIFO or device: a record is anyone's to edit), or None."""
     try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > limit:
-            return None
-        return path.read_bytes()
-    except OSError:
+        return read_bounded(path, Bounded("record", limit, f"{limit} bytes", follow_links=False))
+    except PipelineError:
         return None
 
 
