@@ -2,8 +2,10 @@
 
 In the build directory the tool's files are known by name or by its own records: stage records
 (``<stage>.json`` with ``stage`` and ``outputs``) and the outputs they list, the build record
-(``build-output.json``), ``plan.json`` with the region files it names, ``soak.json``, and the demo's
-nested build directory. Anything else there (a user's notes, a release folder) stays. ``--all`` also
+(``build-output.json``), ``plan.json`` with the region files it names, ``soak.json``, the build copy
+``firmware-tree/`` when the record ``sync`` keeps beside it says the tool made it (with that record
+and ``firmware-make.json``; a copy that is a symlink, or has no record, stays), and the demo's nested
+build directory. Anything else there (a user's notes, a release folder) stays. ``--all`` also
 empties the shared user cache of what the tool stores there (downloads, init data, the build image's
 root file system) and removes the Docker images it built (recipe label), the root-file-system images
 it imported and its compiler-cache volumes.
@@ -12,14 +14,23 @@ it imported and its compiler-cache volumes.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nodemcu_pipeline.errors import PipelineError
+from nodemcu_pipeline.paths import Bounded, read_bounded
+
 CACHE_PARTS = ("blobs", "urls", "partial", "locks", "initdata")
 KNOWN_FILES = ("plan.json", "build-output.json", "soak.json")
+# The build copy and its records (sources/docker_build.py COPY_DIR and MAKE_RECORD, build_copy.py
+# RECORD): named here so that clean does not import the Docker build.
+COPY_DIR = "firmware-tree"
+COPY_RECORDS = ("firmware-tree.copy-record.json", "firmware-make.json")
+RECORD_READ = Bounded("record", 64 << 20, "64 MiB", follow_links=False)
 
 
 @dataclass
@@ -47,9 +58,10 @@ def human(size: int) -> str:
 
 
 def _json(path: Path) -> Any:
+    """A record's JSON, or None (a FIFO, link or garbage named *.json is not a record)."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        return json.loads(read_bounded(path, RECORD_READ))
+    except (PipelineError, ValueError):
         return None
 
 
@@ -80,6 +92,39 @@ def build_outputs(build_dir: Path) -> list[Path]:
             found.add(record)
     inside = [p for p in found if _within(p, root) and p.is_file() and not p.is_symlink()]
     return sorted(inside) + build_outputs(root / "demo")
+
+
+def build_copies(build_dir: Path) -> list[Path]:
+    """The build copies the tool made in ``build_dir`` (and the demo's): ``firmware-tree`` as a real
+    directory, with the record that ``sync`` writes beside it."""
+    root = Path(build_dir)
+    if not root.is_dir() or root.is_symlink():
+        return []
+    copy = root / COPY_DIR
+    made = isinstance(_json(root / COPY_RECORDS[0]), dict)
+    mine = [copy] if made and copy.is_dir() and not copy.is_symlink() else []
+    return mine + build_copies(root / "demo")
+
+
+def remove_copies(copies: Iterable[Path], freed: Freed) -> None:
+    """Delete each build copy (symlinks inside are removed, never followed) and its records."""
+    for copy in copies:
+        size = _tree_size(copy)
+        shutil.rmtree(copy)
+        for name in COPY_RECORDS:
+            (copy.parent / name).unlink(missing_ok=True)
+        freed.add(f"build copy {copy}", size)
+
+
+def _tree_size(root: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                continue
+    return total
 
 
 def _within(path: Path, root: Path) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 import tarfile
 import uuid
 from pathlib import Path
@@ -39,6 +40,58 @@ def test_clean_removes_only_the_tools_outputs(tmp_path):
     assert left == ["build", "build/notes.txt", "build/release", "build/release/keep.bin", "fw.bin"]
     again = run_invoke("clean", cwd=tmp_path, env=NO_DOCKER)
     assert "nothing to remove" in again.stdout
+
+
+def _build_copy(build: Path, source: Path) -> Path:
+    """A build copy as `invoke build` leaves it: synced by the real ``sync``, with build products
+    in it, a link the container might have left, and the make record beside it."""
+    from nodemcu_pipeline.sources.build_copy import sync
+    from nodemcu_pipeline.sources.docker_build import COPY_DIR, MAKE_RECORD
+
+    (source / "app").mkdir(parents=True)
+    (source / "Makefile").write_text("all:\n")
+    (source / "app" / "main.c").write_text("int x;\n")
+    copy = build / COPY_DIR
+    sync(source, copy)
+    (copy / "bin").mkdir()
+    (copy / "bin" / "0x10000.bin").write_bytes(b"f" * 4096)
+    (copy / "bin" / "out").symlink_to(source)  # removed as a link, never followed
+    (build / MAKE_RECORD).write_text("{}")
+    return copy
+
+
+def test_clean_removes_the_build_copy_the_tool_made(tmp_path):
+    from nodemcu_pipeline.clean import COPY_DIR, COPY_RECORDS
+    from nodemcu_pipeline.sources.build_copy import RECORD
+    from nodemcu_pipeline.sources.docker_build import COPY_DIR as BUILD_COPY
+    from nodemcu_pipeline.sources.docker_build import MAKE_RECORD
+
+    assert (COPY_DIR, COPY_RECORDS) == (BUILD_COPY, (BUILD_COPY + RECORD, MAKE_RECORD))
+    build = _project(tmp_path)
+    _build_copy(build, tmp_path / "src")
+    proc = run_invoke("clean", cwd=tmp_path, env=NO_DOCKER)
+    assert proc.returncode == 0, proc.stderr
+    assert f"build copy {build / 'firmware-tree'}" in proc.stdout, proc.stdout
+    assert list(build.iterdir()) == []  # the copy, its records and the plan were all the tool's
+    assert (tmp_path / "src" / "app" / "main.c").is_file()  # the link's target is untouched
+
+
+@pytest.mark.parametrize("how", ["no-record", "symlink"])
+def test_clean_keeps_a_firmware_tree_the_tool_did_not_make(tmp_path, how):
+    build = _project(tmp_path)
+    if how == "no-record":  # the user's own folder of that name
+        (build / "firmware-tree").mkdir()
+        (build / "firmware-tree" / "mine.c").write_text("mine")
+        kept = build / "firmware-tree" / "mine.c"
+    else:  # a record, but the copy is a link to someone's tree: never removed through
+        _build_copy(build, tmp_path / "src")
+        shutil.rmtree(build / "firmware-tree")
+        (build / "firmware-tree").symlink_to(tmp_path / "src")
+        kept = tmp_path / "src" / "app" / "main.c"
+    proc = run_invoke("clean", cwd=tmp_path, env=NO_DOCKER)
+    assert proc.returncode == 0, proc.stderr
+    assert "build copy" not in proc.stdout, proc.stdout
+    assert kept.is_file() and (build / "firmware-tree").exists()
 
 
 def test_clean_all_empties_the_caches_layout_but_not_the_folder(tmp_path):

@@ -14,11 +14,20 @@ from nodemcu_pipeline.cli import task, task_errors
 @task_errors
 def clean(c, all_=False, build_dir=None, cache_dir=None):
     """Remove the build outputs this tool made (never other files), and say how much that freed."""
-    from nodemcu_pipeline.clean import Freed, build_outputs, clean_cache, human, remove_files
+    from nodemcu_pipeline.clean import (
+        Freed,
+        build_copies,
+        build_outputs,
+        clean_cache,
+        human,
+        remove_copies,
+        remove_files,
+    )
     from nodemcu_pipeline.config import settings
 
     s = settings(c.config, build_dir=build_dir, cache_dir=cache_dir)
     freed = Freed()
+    remove_copies(build_copies(s.build_dir), freed)
     remove_files(build_outputs(s.build_dir), s.build_dir, freed, str(s.build_dir))
     if all_:
         clean_cache(s.cache_dir, freed)
