@@ -116,6 +116,54 @@ def docker_engine() -> Iterator[None]:
         )
 
 
+def image_tag() -> str:
+    """The build image the tests use: $INVOKE_PIPELINE_IMAGE (a tag of one's own when several
+    checkouts share an engine), else the default."""
+    from nodemcu_pipeline.sources.docker_engine import DEFAULT_IMAGE
+
+    return os.environ.get("INVOKE_PIPELINE_IMAGE") or DEFAULT_IMAGE
+
+
+@pytest.fixture(scope="session")
+def nodemcu_image(docker_engine: None) -> str:
+    tag = image_tag()
+    proc = run_invoke("build-image", "--image", tag, timeout=1500)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return tag
+
+
+@dataclass
+class PinnedBuild:
+    tree: Path  # the cached pinned tree (never written by a build)
+    cache: Path
+    build_dir: Path
+    image: str
+    log: list[str]
+
+
+@pytest.fixture(scope="session")
+def pinned_build(nodemcu_image: str, tmp_path_factory: pytest.TempPathFactory) -> PinnedBuild:
+    """The pinned NodeMCU release built once per run from shared/sources, for every test that needs
+    real NodeMCU (tests/sources, tests/monitor): defined here, once, so one build serves them all.
+    Without an engine it fails in CI like every Docker test (``docker_engine``)."""
+    if not SHARED_SOURCES.is_dir():
+        pytest.fail(f"{SHARED_SOURCES} is missing: the real NodeMCU build tests need it")
+    from nodemcu_pipeline.sources.docker_build import BuildOptions, build_firmware
+    from nodemcu_pipeline.sources.firmware_sources import get_sources
+
+    root = tmp_path_factory.mktemp("pinned")
+    got = get_sources(root / "cache", mirror=str(SHARED_SOURCES))
+    log: list[str] = []
+    build_firmware(
+        got.tree,
+        root / "build",
+        nodemcu_image,
+        log=log.append,
+        options=BuildOptions(ccache_key=f"pinned-{got.commit}"),
+    )
+    return PinnedBuild(got.tree, root / "cache", root / "build", nodemcu_image, log)
+
+
 @dataclass
 class VirtualBoard:
     """A running ``python -m nodemcu_pipeline.virtual`` process."""

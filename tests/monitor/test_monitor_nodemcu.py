@@ -9,9 +9,9 @@ import re
 import shutil
 from pathlib import Path
 
+from tests.conftest import PinnedBuild
 from tests.monitor.monitorkit import MonitorProcess
 from tests.monitor.test_monitor_elf import addr2line
-from tests.sources.conftest import PinnedBuild
 
 ELF = "firmware-tree/app/.output/eagle/debug/image/eagle.app.v6.out"
 

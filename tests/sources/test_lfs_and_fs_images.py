@@ -14,8 +14,7 @@ from nodemcu_pipeline.flasher.transport import open_port
 from nodemcu_pipeline.lfs import read_header
 from nodemcu_pipeline.partitions import place, read_default_table
 from nodemcu_pipeline.repl import NodeMCURepl
-from tests.conftest import assert_one_line_error, run_invoke
-from tests.sources.conftest import PinnedBuild
+from tests.conftest import PinnedBuild, assert_one_line_error, run_invoke
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1800)]
 LFS_SIZE = 0x10000

@@ -18,8 +18,7 @@ from nodemcu_pipeline.sources.docker_build import (
     build_firmware,
 )
 from nodemcu_pipeline.sources.firmware_sources import load_manifest
-from tests.conftest import assert_one_line_error, run_invoke
-from tests.sources.conftest import PinnedBuild
+from tests.conftest import PinnedBuild, assert_one_line_error, run_invoke
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1800)]
 DEFAULT_MODULES = ("adc,bit,dht,file,gpio,i2c,mqtt,net,node,ow,spi,tmr,uart,wifi").split(",")
