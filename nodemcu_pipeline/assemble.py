@@ -21,7 +21,7 @@ from nodemcu_pipeline.layout import (
 )
 from nodemcu_pipeline.paths import Bounded, read_bounded, refuse_overwriting
 from nodemcu_pipeline.plan import FlashPlan, build_plan, merge, split_firmware, validate
-from nodemcu_pipeline.plan_file import plan_outputs, write_plan
+from nodemcu_pipeline.plan_file import PLAN_NAME, per_size_name, plan_outputs, write_plan
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,10 @@ def assemble(
     merged: str | None = None,
     fs_dir: str | None = None,
     tool_image: str | None = None,
+    plan_name: str = PLAN_NAME,
 ) -> AssembleResult:
-    """Validate the inputs, build the plan, write plan.json (+ region files) and the merged image.
+    """Validate the inputs, build the plan, write ``<plan_name>.json`` (+ region files under
+    ``<plan_name>/``) and the merged image.
 
     With ``fs_dir`` the plan also carries a SPIFFS image of that directory at the firmware's
     file-system offset, made by the build's spiffsimg (in ``tool_image``, default the build's image).
@@ -117,10 +119,10 @@ def assemble(
         plan = replace(plan, regions=(*plan.regions, fs))
         validate(plan, the_layout)
     inputs = [Path(f) for f in firmware] + ([Path(name)] if init_data else [])
-    outputs = plan_outputs(plan, build_dir) + ([Path(merged)] if merged else [])
+    outputs = plan_outputs(plan, build_dir, plan_name) + ([Path(merged)] if merged else [])
     refuse_overwriting(outputs, inputs, "--merged / --build-dir")
     merged_bytes = merge(plan) if merged else None
-    plan_path = write_plan(plan, build_dir)
+    plan_path = write_plan(plan, build_dir, plan_name)
     merged_path = None
     if merged and merged_bytes is not None:
         merged_path = Path(merged)
@@ -146,11 +148,14 @@ def plan_source(
     flash_size: str = "detect",
     fs_dir: str | None = None,
     tool_image: str | None = None,
+    per_size: bool = False,
 ):  # noqa: ANN201
     """A function of the detected flash size that yields the plan to flash.
 
     ``--plan`` wins; then explicit images; then the last build's images. Images are assembled for the
-    board's detected size (or ``flash_size`` when given), so the header matches the chip.
+    board's detected size (or ``flash_size`` when given), so the header matches the chip. One board's
+    plan is ``build/plan.json``; with ``per_size`` (a farm, whose boards may differ) each size's plan
+    is ``build/plan-<size>.json`` with its own region files, and ``plan.json`` is left as it was.
     """
     from nodemcu_pipeline.plan import load_plan
 
@@ -175,6 +180,7 @@ def plan_source(
         size = detected if flash_size in (None, "", "detect") else flash_size
         # An ESP8285's flash is wired for DOUT; "keep" would write NodeMCU's dio header and hang it.
         mode = "dout" if esp8285 and flash_mode == "keep" else flash_mode
+        name = per_size_name(_size_name(size)) if per_size else PLAN_NAME
         return assemble(
             images,
             size,
@@ -185,6 +191,12 @@ def plan_source(
             init_data,
             fs_dir=fs_dir,
             tool_image=tool_image,
+            plan_name=name,
         ).plan
 
     return for_size
+
+
+def _size_name(size: str) -> str:
+    """``4MB`` for any spelling of it (``4M``, ``32m``...); ``header`` as it is."""
+    return size if size.lower() == "header" else parse_flash_size(size).name

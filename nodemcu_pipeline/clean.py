@@ -2,10 +2,10 @@
 
 In the build directory the tool's files are known by name or by its own records: stage records
 (``<stage>.json`` with ``stage`` and ``outputs``) and the outputs they list, the build record
-(``build-output.json``), ``plan.json`` with the region files it names, ``soak.json``, the build copy
-``firmware-tree/`` when the record ``sync`` keeps beside it says the tool made it (with that record
-and ``firmware-make.json``; a copy that is a symlink, or has no record, stays), and the demo's nested
-build directory. Anything else there (a user's notes, a release folder) stays. ``--all`` also
+(``build-output.json``), ``plan.json`` (and a farm's ``plan-<size>.json``) with the region files
+it names, ``soak.json``, the build copy ``firmware-tree/`` when the record ``sync`` keeps beside it
+says the tool made it (with that record and ``firmware-make.json``; a copy that is a symlink, or has
+no record, stays), and the demo's nested build directory. Anything else there (a user's notes, a release folder) stays. ``--all`` also
 empties the shared user cache of what the tool stores there (downloads, init data, the build image's
 root file system) and removes the Docker images it built (recipe label), the root-file-system images
 it imported and its compiler-cache volumes.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from nodemcu_pipeline.paths import Bounded, read_bounded
 
 CACHE_PARTS = ("blobs", "urls", "partial", "locks", "initdata")
 KNOWN_FILES = ("plan.json", "build-output.json", "soak.json")
+# plan.json, or a farm's plan per flash size (plan_file.per_size_name): plan-4MB.json.
+PLAN_RECORD = re.compile(r"plan(-[0-9]+[KM]B|-header)?\.json")
 # The build copy and its records (sources/docker_build.py COPY_DIR and MAKE_RECORD, build_copy.py
 # RECORD): named here so that clean does not import the Docker build.
 COPY_DIR = "firmware-tree"
@@ -83,7 +86,7 @@ def build_outputs(build_dir: Path) -> list[Path]:
             found.update(
                 root / str(e.get("file", "")) for e in data["images"] if isinstance(e, dict)
             )
-        elif record.name == "plan.json" and isinstance(data.get("regions"), list):
+        elif PLAN_RECORD.fullmatch(record.name) and isinstance(data.get("regions"), list):
             found.add(record)
             found.update(
                 root / str(r.get("file", "")) for r in data["regions"] if isinstance(r, dict)

@@ -281,11 +281,11 @@ def _check_filesystem(r: Region, layout: Layout) -> None:
         )
 
 
-def write_plan(plan: FlashPlan, build_dir: Path) -> Path:
-    """Write the plan's region files and plan.json under ``build_dir`` (see plan_file)."""
+def write_plan(plan: FlashPlan, build_dir: Path, name: str = "plan") -> Path:
+    """Write the plan's region files and ``<name>.json`` under ``build_dir`` (see plan_file)."""
     from nodemcu_pipeline.plan_file import write_plan as write
 
-    return write(plan, build_dir)
+    return write(plan, build_dir, name)
 
 
 def load_plan(path: Path) -> FlashPlan:

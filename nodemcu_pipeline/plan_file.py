@@ -42,6 +42,7 @@ PURPOSES = (PURPOSE_FIRMWARE, PURPOSE_INIT_DATA, PURPOSE_BLANK, PURPOSE_FILESYST
 ADDRESS_LIMIT = 1 << 32
 MAX_PLAN_BYTES = 1024 * 1024  # a plan.json is a few hundred bytes; anything this big is not one
 REWRITE = "Run invoke assemble again to write a fresh plan"
+PLAN_NAME = "plan"  # build/plan.json and build/plan/: what invoke assemble writes
 PLAN_FILE = Bounded(
     "plan file",
     MAX_PLAN_BYTES,
@@ -80,25 +81,34 @@ def plan_to_json(plan: FlashPlan, files: list[str]) -> str:
     )
 
 
-def plan_outputs(plan: FlashPlan, build_dir: Path) -> list[Path]:
+def plan_outputs(plan: FlashPlan, build_dir: Path, name: str = PLAN_NAME) -> list[Path]:
     """Every path ``write_plan`` would write, so callers can check them before anything is written."""
     build_dir = Path(build_dir)
-    return [build_dir / "plan" / region_file_name(r) for r in plan.regions] + [
-        build_dir / "plan.json"
+    return [build_dir / name / region_file_name(r) for r in plan.regions] + [
+        build_dir / f"{name}.json"
     ]
 
 
-def write_plan(plan: FlashPlan, build_dir: Path) -> Path:
-    """Write each region to ``build_dir/plan/`` and ``build_dir/plan.json`` (all atomically)."""
+def write_plan(plan: FlashPlan, build_dir: Path, name: str = PLAN_NAME) -> Path:
+    """Write each region to ``build_dir/<name>/`` and ``build_dir/<name>.json`` (all atomically).
+
+    ``name`` is ``plan`` for ``invoke assemble`` and one board; a farm writes one plan per flash size,
+    ``per_size_name(size)``, so boards of different sizes never share (or overwrite) region files.
+    """
     build_dir = Path(build_dir)
     files = []
     for r in plan.regions:
-        path = build_dir / "plan" / region_file_name(r)
+        path = build_dir / name / region_file_name(r)
         atomic_write_bytes(path, r.data)
         files.append(str(path.relative_to(build_dir)))
-    out = build_dir / "plan.json"
+    out = build_dir / f"{name}.json"
     atomic_write_text(out, plan_to_json(plan, files))
     return out
+
+
+def per_size_name(flash_size: str) -> str:
+    """``plan-4MB``: the name of a farm's plan for boards of ``flash_size``."""
+    return f"plan-{flash_size}"
 
 
 def load_plan(path: Path) -> FlashPlan:

@@ -107,6 +107,7 @@ def flash(
         "header" if s.flash_size == "keep" else s.flash_size,
         fs_dir=fs_dir,
         tool_image=image,
+        per_size=farm,  # boards of different sizes: build/plan-<size>.json each
     )
     if farm and monitor:
         from nodemcu_pipeline.errors import UsageError
