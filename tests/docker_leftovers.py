@@ -24,9 +24,13 @@ def cache_volumes(client: Any, prefix: str = CCACHE_VOLUME) -> set[str]:
     return {n for n in names if n == prefix or n.startswith(prefix + "-")}
 
 
-def build_containers(client: Any) -> set[str]:
-    """Ids of the build containers (the pipeline's label) on the engine now, running or not."""
-    return {c.id for c in client.containers.list(all=True, filters={"label": CONTAINER_LABEL})}
+def build_containers(client: Any, stopped_only: bool = False) -> set[str]:
+    """Ids of the build containers (the pipeline's label) on the engine now; ``stopped_only``: those
+    no longer running (a running one may be another checkout's build on a shared engine)."""
+    filters: dict[str, Any] = {"label": CONTAINER_LABEL}
+    if stopped_only:
+        filters["status"] = ["created", "exited", "dead"]
+    return {c.id for c in client.containers.list(all=True, filters=filters)}
 
 
 def remove_volumes(client: Any, names: Iterable[str]) -> list[str]:
@@ -56,7 +60,8 @@ class EngineLedger:
         return cache_volumes(self.client) - self.volumes
 
     def new_containers(self) -> set[str]:
-        return build_containers(self.client) - self.containers
+        """Stopped build containers that were not there at the start: a build that leaked one."""
+        return build_containers(self.client, stopped_only=True) - self.containers
 
     def clean_up(self) -> list[str]:
         """Remove the cache volumes made since the start; return what could not be removed."""

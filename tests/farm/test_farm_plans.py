@@ -21,7 +21,9 @@ def test_mixed_sizes_get_a_plan_each_and_the_assembled_plan_stays(tmp_path):
     boards = start_boards(RACK, tmp_path)
     try:
         farm = ports_file(boards, tmp_path / "farm.txt")
-        code, out, err = FarmProcess.start(["--ports-file", str(farm), *firmware], tmp_path).finish()
+        code, out, err = FarmProcess.start(
+            ["--ports-file", str(farm), *firmware], tmp_path
+        ).finish()
     finally:
         for b in boards:
             b.board.stop()
