@@ -21,6 +21,7 @@ import serial.rfc2217
 
 from nodemcu_pipeline.errors import SerialPortError, UsageError
 from nodemcu_pipeline.flasher.transport import open_port
+from nodemcu_pipeline.one_client_server import OneClientServer
 
 Say = Callable[[str], None]
 LINES = ("dtr", "rts", "break_condition")
@@ -89,7 +90,7 @@ class _LinePort:
                 self._say(f"{self._port.port} has no DTR/RTS lines: resets are not passed through")
 
 
-class PortServer:
+class PortServer(OneClientServer):
     """One serial port served to one RFC 2217 client at a time."""
 
     def __init__(self, port: str, host: str, tcp_port: int, say: Say) -> None:
@@ -97,54 +98,36 @@ class PortServer:
         self.say = say
         self.serial = open_port(port, 115200)
         try:
-            self.sock = socket.create_server((host, tcp_port))
+            sock = socket.create_server((host, tcp_port))
         except OSError as exc:
             self.serial.close()
             raise SerialPortError(
                 f"cannot listen on {host}:{tcp_port} ({exc.strerror or exc})",
                 "Choose another --listen address or port",
             ) from None
-        self.host, self.tcp_port = self.sock.getsockname()[:2]
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True, name=f"serve {port}")
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"rfc2217://{host}:{self.tcp_port}"
-
-    def start(self) -> None:
-        self.thread.start()
+        super().__init__(sock, f"serve {port}")
 
     def stop(self) -> None:
-        self._stop.set()
-        with contextlib.suppress(OSError):
-            self.sock.close()
+        super().stop()
         self.thread.join(timeout=2)
         with contextlib.suppress(serial.SerialException, OSError):
             self.serial.close()
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, peer = self.sock.accept()
-            except OSError:
-                return
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.say(f"{self.device}: client {peer[0]}:{peer[1]} connected")
-            settings = self.serial.get_settings()
-            try:
-                self._client(conn)
-            finally:
-                with contextlib.suppress(OSError):
-                    conn.close()
-                # The next client starts from the port as we opened it, not as the last one left it.
-                with contextlib.suppress(serial.SerialException, OSError, ValueError):
-                    self.serial.dtr = False
-                    self.serial.rts = False
-                with contextlib.suppress(serial.SerialException, OSError, ValueError):
-                    self.serial.apply_settings(settings)
-                self.say(f"{self.device}: client {peer[0]}:{peer[1]} disconnected")
+    def serve_client(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+        self.say(f"{self.device}: client {peer[0]}:{peer[1]} connected")
+        settings = self.serial.get_settings()
+        try:
+            self._client(conn)
+        finally:
+            with contextlib.suppress(OSError):
+                conn.close()
+            # The next client starts from the port as we opened it, not as the last one left it.
+            with contextlib.suppress(serial.SerialException, OSError, ValueError):
+                self.serial.dtr = False
+                self.serial.rts = False
+            with contextlib.suppress(serial.SerialException, OSError, ValueError):
+                self.serial.apply_settings(settings)
+            self.say(f"{self.device}: client {peer[0]}:{peer[1]} disconnected")
 
     def _client(self, conn: socket.socket) -> None:
         send_lock = threading.Lock()

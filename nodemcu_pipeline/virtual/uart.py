@@ -20,6 +20,7 @@ import tty
 
 import serial.rfc2217
 
+from nodemcu_pipeline.one_client_server import OneClientServer
 from nodemcu_pipeline.virtual.board import Board
 
 
@@ -74,43 +75,25 @@ class BoardPort:
         pass
 
 
-class Rfc2217Server:
+class Rfc2217Server(OneClientServer):
     """Serve one RFC 2217 client at a time on ``host:port`` (port 0 picks a free one)."""
 
     def __init__(self, board: Board, host: str = "127.0.0.1", port: int = 0) -> None:
         self.board = board
-        self.sock = socket.create_server((host, port))
-        self.host, self.port = self.sock.getsockname()[:2]
-        self._stop = threading.Event()
         self._conn: socket.socket | None = None
         self._send_lock = threading.Lock()
-        self.thread = threading.Thread(target=self._serve, daemon=True, name="rfc2217")
-
-    @property
-    def url(self) -> str:
-        return f"rfc2217://{self.host}:{self.port}"
-
-    def start(self) -> None:
-        self.thread.start()
+        super().__init__(socket.create_server((host, port)), "rfc2217")
 
     def stop(self) -> None:
-        self._stop.set()
-        with contextlib.suppress(OSError):
-            self.sock.close()
+        super().stop()
         if self._conn is not None:
             with contextlib.suppress(OSError):
                 self._conn.shutdown(socket.SHUT_RDWR)
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._conn = conn
-            self._client(conn)
-            self._conn = None
+    def serve_client(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+        self._conn = conn
+        self._client(conn)
+        self._conn = None
 
     def _client(self, conn: socket.socket) -> None:
         port = BoardPort(self.board)
