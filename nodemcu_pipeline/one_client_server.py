@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 
 class OneClientServer:
@@ -39,6 +41,22 @@ class OneClientServer:
     def serve_client(self, conn: socket.socket, peer: tuple[str, int]) -> None:
         raise NotImplementedError
 
+    def client_bytes(
+        self, conn: socket.socket, manager: Any, until: threading.Event | None = None
+    ) -> Iterator[bytes]:
+        """The client's data bytes, with the RFC 2217 commands in them handed to ``manager`` (a
+        pyserial ``PortManager``), until the client hangs up, the server stops or ``until`` is set."""
+        while not self._stop.is_set() and not (until and until.is_set()):
+            try:
+                data = conn.recv(4096)
+            except OSError:
+                return
+            if not data:
+                return
+            payload = b"".join(manager.filter(data))
+            if payload:
+                yield payload
+
     def _accept_clients(self) -> None:
         while not self._stop.is_set():
             try:
@@ -48,3 +66,16 @@ class OneClientServer:
             # Protocol bytes are small and latency-bound (a flasher waits for each reply).
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.serve_client(conn, peer[:2])
+
+
+class ClientWriter:
+    """What a ``PortManager`` answers through: ``sendall`` under a lock (the port's output is sent
+    from another thread too); a client that has gone is not an error."""
+
+    def __init__(self, conn: socket.socket, lock: threading.Lock | None = None) -> None:
+        self.conn = conn
+        self.lock = lock or threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        with self.lock, contextlib.suppress(OSError):
+            self.conn.sendall(data)

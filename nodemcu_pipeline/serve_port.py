@@ -21,7 +21,7 @@ import serial.rfc2217
 
 from nodemcu_pipeline.errors import SerialPortError, UsageError
 from nodemcu_pipeline.flasher.transport import open_port
-from nodemcu_pipeline.one_client_server import OneClientServer
+from nodemcu_pipeline.one_client_server import ClientWriter, OneClientServer
 
 Say = Callable[[str], None]
 LINES = ("dtr", "rts", "break_condition")
@@ -130,14 +130,7 @@ class PortServer(OneClientServer):
             self.say(f"{self.device}: client {peer[0]}:{peer[1]} disconnected")
 
     def _client(self, conn: socket.socket) -> None:
-        send_lock = threading.Lock()
-
-        class Connection:
-            def write(self, data: bytes) -> None:
-                with send_lock, contextlib.suppress(OSError):
-                    conn.sendall(data)
-
-        connection = Connection()
+        connection = ClientWriter(conn)
         manager = serial.rfc2217.PortManager(_LinePort(self.serial, self.say), connection)
         done = threading.Event()
         reader = threading.Thread(
@@ -145,16 +138,8 @@ class PortServer(OneClientServer):
         )
         reader.start()
         try:
-            while not self._stop.is_set() and not done.is_set():
-                try:
-                    data = conn.recv(4096)
-                except OSError:
-                    break
-                if not data:
-                    break
-                payload = b"".join(manager.filter(data))
-                if payload:
-                    self.serial.write(payload)
+            for payload in self.client_bytes(conn, manager, until=done):
+                self.serial.write(payload)
         except (serial.SerialException, OSError) as exc:
             self.say(f"{self.device}: the serial port failed ({exc}); dropping the client")
         finally:
@@ -162,7 +147,7 @@ class PortServer(OneClientServer):
             reader.join(timeout=2)
 
     def _to_client(
-        self, manager: serial.rfc2217.PortManager, connection: object, done: threading.Event
+        self, manager: serial.rfc2217.PortManager, connection: ClientWriter, done: threading.Event
     ) -> None:
         while not done.is_set():
             try:
@@ -172,7 +157,7 @@ class PortServer(OneClientServer):
                 done.set()
                 return
             if data:
-                connection.write(b"".join(manager.escape(data)))  # type: ignore[attr-defined]
+                connection.write(b"".join(manager.escape(data)))
 
 
 def serve_ports(

@@ -20,7 +20,7 @@ import tty
 
 import serial.rfc2217
 
-from nodemcu_pipeline.one_client_server import OneClientServer
+from nodemcu_pipeline.one_client_server import ClientWriter, OneClientServer
 from nodemcu_pipeline.virtual.board import Board
 
 
@@ -97,34 +97,16 @@ class Rfc2217Server(OneClientServer):
 
     def _client(self, conn: socket.socket) -> None:
         port = BoardPort(self.board)
-        connection = _Connection(conn, self._send_lock)
+        connection = ClientWriter(conn, self._send_lock)
         manager = serial.rfc2217.PortManager(port, connection)
         self.board.tx = lambda data: connection.write(b"".join(manager.escape(data)))
         try:
-            while not self._stop.is_set():
-                try:
-                    data = conn.recv(4096)
-                except OSError:
-                    break
-                if not data:
-                    break
-                payload = b"".join(manager.filter(data))
-                if payload:
-                    self.board.receive(payload)
+            for payload in self.client_bytes(conn, manager):
+                self.board.receive(payload)
         finally:
             self.board.tx = lambda data: None
             with contextlib.suppress(OSError):
                 conn.close()
-
-
-class _Connection:
-    def __init__(self, conn: socket.socket, lock: threading.Lock) -> None:
-        self.conn = conn
-        self.lock = lock
-
-    def write(self, data: bytes) -> None:
-        with self.lock, contextlib.suppress(OSError):
-            self.conn.sendall(data)
 
 
 class PtyServer:
