@@ -180,7 +180,7 @@ def plan_source(
         size = detected if flash_size in (None, "", "detect") else flash_size
         # An ESP8285's flash is wired for DOUT; "keep" would write NodeMCU's dio header and hang it.
         mode = "dout" if esp8285 and flash_mode == "keep" else flash_mode
-        name = per_size_name(_size_name(size)) if per_size else PLAN_NAME
+        name = per_size_name(_size_name(size), esp8285) if per_size else PLAN_NAME
         return assemble(
             images,
             size,

@@ -27,8 +27,9 @@ from nodemcu_pipeline.paths import Bounded, read_bounded
 
 CACHE_PARTS = ("blobs", "urls", "partial", "locks", "initdata")
 KNOWN_FILES = ("plan.json", "build-output.json", "soak.json")
-# plan.json, or a farm's plan per flash size (plan_file.per_size_name): plan-4MB.json.
-PLAN_RECORD = re.compile(r"plan(-[0-9]+[KM]B|-header)?\.json")
+# plan.json, or a farm's plan per flash size (plan_file.per_size_name): plan-4MB.json,
+# plan-1MB-esp8285.json.
+PLAN_RECORD = re.compile(r"plan(-([0-9]+[KM]B|header)(-esp8285)?)?\.json")
 # The build copy and its records (sources/docker_build.py COPY_DIR and MAKE_RECORD, build_copy.py
 # RECORD): named here so that clean does not import the Docker build.
 COPY_DIR = "firmware-tree"

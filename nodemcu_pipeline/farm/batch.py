@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -13,12 +12,12 @@ from nodemcu_pipeline.farm.report import farm_record, write_report
 from nodemcu_pipeline.farm.runner import FarmRun
 from nodemcu_pipeline.farm.targets import BoardTarget
 from nodemcu_pipeline.farm.view import farm_view, summary
-from nodemcu_pipeline.plan import FlashPlan
+from nodemcu_pipeline.flasher.api import PlanFor
 
 
 def flash_batch(
     targets: list[BoardTarget],
-    plan_for: Callable[[str], FlashPlan],
+    plan_for: PlanFor,
     options: FarmPlan,
     report: Path | None = None,
     out: IO[str] | None = None,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from nodemcu_pipeline.errors import BoardStopped, PipelineError
 from nodemcu_pipeline.farm.job import BoardJob, FarmPlan
 from nodemcu_pipeline.flasher import api
+from nodemcu_pipeline.flasher.api import PlanFor
 from nodemcu_pipeline.flasher.session import ROM_BAUD, Session
 from nodemcu_pipeline.plan import FlashPlan
 
@@ -27,18 +28,22 @@ TICK = 0.1
 
 
 class PlanCache:
-    """``plan_for(size)`` once per flash size, shared by the boards (assembling writes build/)."""
+    """``plan_for(size)`` once per flash size and chip (an ESP8285 gets its own plan, in DOUT),
+    shared by the boards; serialised, as assembling writes build/."""
 
-    def __init__(self, plan_for: Callable[[str], FlashPlan]) -> None:
+    def __init__(self, plan_for: PlanFor) -> None:
         self._plan_for = plan_for
-        self._plans: dict[str, FlashPlan] = {}
+        self._plans: dict[tuple[str, bool], FlashPlan] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, size: str) -> FlashPlan:
+    def __call__(self, size: str, esp8285: bool = False) -> FlashPlan:
         with self._lock:
-            if size not in self._plans:
-                self._plans[size] = self._plan_for(size)
-            return self._plans[size]
+            key = (size, esp8285)
+            if key not in self._plans:
+                # Only an ESP8285 passes the flag (api.PlanFor): a plain size-to-plan source works.
+                got = self._plan_for(size, esp8285=True) if esp8285 else self._plan_for(size)
+                self._plans[key] = got
+            return self._plans[key]
 
 
 def flash_board(job: BoardJob, plans: PlanCache, options: FarmPlan, say: Say) -> None:
@@ -57,7 +62,7 @@ def flash_board(job: BoardJob, plans: PlanCache, options: FarmPlan, say: Say) ->
     def plan_for(size: str, esp8285: bool = False) -> FlashPlan:
         job.raise_if_stopped()
         job.set_stage("planning")
-        plan = plans(size)
+        plan = plans(size, esp8285)
         job.set_plan(plan)
         return plan
 
@@ -135,7 +140,7 @@ class FarmRun:
     def __init__(
         self,
         jobs: list[BoardJob],
-        plan_for: Callable[[str], FlashPlan],
+        plan_for: PlanFor,
         options: FarmPlan,
         say: Say,
         refresh: Callable[[], None] = lambda: None,

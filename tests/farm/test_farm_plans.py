@@ -3,6 +3,9 @@ that belongs to whichever size was assembled last."""
 
 from __future__ import annotations
 
+from nodemcu_pipeline.assemble import plan_source
+from nodemcu_pipeline.farm.runner import PlanCache
+from nodemcu_pipeline.flasher.api import header_mode
 from nodemcu_pipeline.plan import load_plan
 from tests.conftest import run_invoke
 from tests.farm.farmkit import FarmProcess, expected_plan, ports_file, start_boards, write_images
@@ -45,3 +48,16 @@ def test_mixed_sizes_get_a_plan_each_and_the_assembled_plan_stays(tmp_path):
     ]
     clean = run_invoke("clean", cwd=tmp_path, env={"DOCKER_HOST": "unix:///nonexistent"})
     assert clean.returncode == 0 and not list(build.glob("plan*")), clean.stdout
+
+
+def test_an_esp8285_in_the_farm_gets_its_own_dout_plan(tmp_path):
+    """The virtual board is an ESP8266, so the farm's plan cache is driven as api.flash drives it:
+    an ESP8285 asks with esp8285=True, an ESP8266 without."""
+    images = write_images(tmp_path)
+    plans = PlanCache(plan_source(tmp_path / "build", firmware=images, per_size=True))
+    plain, esp8285 = plans("1MB"), plans("1MB", True)
+    assert plans("1MB") is plain and plans("1MB", True) is esp8285  # assembled once each
+    assert header_mode(esp8285) == "dout" and header_mode(plain) != "dout"
+    build = tmp_path / "build"
+    assert header_mode(load_plan(build / "plan-1MB-esp8285.json")) == "dout"
+    assert header_mode(load_plan(build / "plan-1MB.json")) == header_mode(plain)
