@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +44,15 @@ SHARED_SOURCES = SHARED / "sources"
 if SHARED_SOURCES.is_dir():
     os.environ.setdefault("INVOKE_PIPELINE_SOURCES_MIRROR", str(SHARED_SOURCES))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# The build image the run's tests build and use. Unless the user names one, it is a tag of this run's
+# own, removed when the run ends: a run whose recipe differs from the user's must not retag their
+# `nodemcu-pipeline/build:local` (the product's default). With the same recipe the engine's layer cache
+# makes the build a matter of seconds, and removing the tag leaves the user's image as it was.
+RUN_IMAGE = f"nodemcu-pipeline/build:test-{uuid.uuid4().hex[:10]}"
+OWN_IMAGE = not os.environ.get("INVOKE_PIPELINE_IMAGE")
+if OWN_IMAGE:
+    os.environ["INVOKE_PIPELINE_IMAGE"] = RUN_IMAGE
 
 
 def run_invoke(
@@ -103,10 +113,12 @@ def docker_engine() -> Iterator[None]:
             )
         pytest.skip("no Docker engine answers `docker info` (start dockerd to run this test)")
     import docker
-    from tests.docker_leftovers import EngineLedger
+    from tests.docker_leftovers import EngineLedger, remove_image
 
     ledger = EngineLedger(docker.from_env(timeout=60))
     yield
+    if OWN_IMAGE:
+        remove_image(ledger.client, RUN_IMAGE)
     kept = ledger.clean_up()
     left = ledger.new_containers()
     if kept or left:
@@ -117,11 +129,8 @@ def docker_engine() -> Iterator[None]:
 
 
 def image_tag() -> str:
-    """The build image the tests use: $INVOKE_PIPELINE_IMAGE (a tag of one's own when several
-    checkouts share an engine), else the default."""
-    from nodemcu_pipeline.sources.docker_engine import DEFAULT_IMAGE
-
-    return os.environ.get("INVOKE_PIPELINE_IMAGE") or DEFAULT_IMAGE
+    """The build image the tests use: the user's $INVOKE_PIPELINE_IMAGE, else this run's own tag."""
+    return os.environ["INVOKE_PIPELINE_IMAGE"]
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ is only a cache, so that build's next run starts cold.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -66,3 +67,15 @@ class EngineLedger:
     def clean_up(self) -> list[str]:
         """Remove the cache volumes made since the start; return what could not be removed."""
         return remove_volumes(self.client, self.new_volumes())
+
+
+def remove_image(client: Any, tag: str) -> None:
+    """Remove the run's own image tag: only the tag when another (the user's) names the same image."""
+    import docker.errors
+
+    try:
+        client.images.remove(tag)
+    except docker.errors.ImageNotFound:
+        pass  # no Docker test built it in this run
+    except docker.errors.APIError as exc:
+        warnings.warn(f"could not remove the test image {tag}: {exc}", stacklevel=1)

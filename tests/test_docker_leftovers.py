@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nodemcu_pipeline.sources.docker_build import CCACHE_VOLUME, ccache_volume
-from tests.conftest import ROOT
+from tests.conftest import ROOT, image_tag
 from tests.docker_leftovers import EngineLedger, cache_volumes
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
@@ -79,7 +79,7 @@ def test_a_build_test_run_leaves_the_volumes_as_they_were(tmp_path: Path) -> Non
         filters={"type": "volume", "event": "create"},
     )
     created = {e["Actor"]["ID"] for e in events}
-    image_id = client.images.get("nodemcu-pipeline/build:local").id
+    image_id = client.images.get(image_tag()).id
     tree = (basetemp / "test_integer_variant0" / "fw").resolve()
     made = ccache_volume(image_id, str(tree))
     assert made in created, (made, sorted(created))  # the build did make a volume of its own

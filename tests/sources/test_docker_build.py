@@ -21,7 +21,7 @@ from nodemcu_pipeline.sources.docker_build import (
     tree_files,
     tree_hash,
 )
-from tests.conftest import ROOT, assert_one_line_error, run_invoke
+from tests.conftest import ROOT, assert_one_line_error, image_tag, run_invoke
 
 EXAMPLE = ROOT / "examples" / "firmware"
 
@@ -92,7 +92,7 @@ def build_image(docker_engine: None) -> str:
     leftover_containers()  # what the engine held before this module's builds
     proc = run_invoke("build-image", timeout=900)
     assert proc.returncode == 0, proc.stderr
-    return "nodemcu-pipeline/build:local"
+    return image_tag()
 
 
 def created_containers(since: float) -> int:
