@@ -11,7 +11,6 @@ and listening anywhere else is done only when asked, with a warning.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import socket
 import threading
 from collections.abc import Callable
@@ -21,6 +20,7 @@ import serial.rfc2217
 
 from nodemcu_pipeline.errors import SerialPortError, UsageError
 from nodemcu_pipeline.flasher.transport import open_port
+from nodemcu_pipeline.hosts import is_loopback
 from nodemcu_pipeline.one_client_server import ClientWriter, OneClientServer
 
 Say = Callable[[str], None]
@@ -42,15 +42,6 @@ def parse_listen(listen: str) -> tuple[str, int]:
             f"--listen '{listen}' is not HOST:PORT", "Use e.g. --listen 127.0.0.1:4000"
         )
     return host, int(number)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _LinePort:

@@ -12,7 +12,6 @@ start exactly at the held length and carry the same total and validators. Anythi
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
 import re
@@ -28,6 +27,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from nodemcu_pipeline.errors import DownloadError, UsageError
+from nodemcu_pipeline.hosts import is_loopback
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent
 
 CHUNK = 64 * 1024
@@ -75,15 +75,6 @@ class Origin:
 
 class ResumableCut(Exception):
     """The body stopped early; the part file keeps what arrived."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_url(url: str, allow_http: bool = False) -> None:
