@@ -335,6 +335,24 @@ class LuaRepl:
         self._flush_echo()
         return lines, self._input_spent
 
+    def input_due(self, data: bytes) -> int | None:
+        """Index of the first byte of ``data`` (not yet read) on which input.c acts: a line end,
+        or in raw mode the one that fills the block, is ``end_char``, or any (``n = 0``); None
+        when none does (the bytes only wait in the line buffer)."""
+        if self._run_input:
+            found = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
+            return min(found) if found else None
+        if self._receiver is None or self._data_len == 0:
+            return 0 if data else None
+        room = LINE_BUFFER - len(self._line)
+        if self._data_len > 0:
+            room = min(room, self._data_len - len(self._line))
+        due = max(room, 1) - 1
+        if self._data_len < 0:
+            end = data.find(bytes([self._end_char]))
+            due = min(due, end) if end >= 0 else due
+        return due if due < len(data) else None
+
     def _raw_byte(self, byte: int) -> None:
         """input.c with run_input false: bytes go to the uart.on callback only, never echoed."""
         if self._receiver is None:

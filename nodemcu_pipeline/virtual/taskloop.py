@@ -27,6 +27,9 @@ from typing import Any, Protocol
 from nodemcu_pipeline.virtual.clock import BoardClock
 
 RX_BUFF_SIZE = 256
+# A realtime board's input task reads at least every RX_STEP bytes (1.4 ms at 115200): roughly the
+# RX FIFO interrupts of a real one, which keep the echo in step with the input.
+RX_STEP = 16
 TASK_S = 0.0005
 COMPILE_S_PER_BYTE = 0.00002
 MAX_TIMEOUT_MS = 0x68D7A3  # tmr.c: the SDK's os_timer limit
@@ -38,6 +41,7 @@ class Interpreter(Protocol):
     halted: bool
 
     def take_input(self, data: bytes) -> tuple[list[bytes], float]: ...
+    def input_due(self, data: bytes) -> int | None: ...
     def hold_output(self, hold: bool) -> None: ...
     def elapsed(self) -> float: ...
     def run_callback(self, fn: Any, *args: Any) -> float: ...
@@ -171,9 +175,18 @@ class TaskLoop:
                 t = self._task(t, self._line_cost, self._lines.popleft())
                 continue
             if self._rx:
-                # Idle: the input task keeps up with arrivals, so jump to the next line end (or
-                # the next timer) and take everything up to it without loss.
-                t = max(t, min(self._next_eol_arrival(), self._next_timer(t)))
+                # Idle: the input task keeps up with arrivals, so jump to the next byte it acts on
+                # (or the next timer) and take everything up to it without loss.
+                due = min(self._next_input_arrival(), self._next_timer(t))
+                if self.clock.realtime:
+                    # A real board cannot act on a byte before it has arrived: wait for it (the
+                    # lock is let go meanwhile), or an answer would reach the host early; and
+                    # the input task reads (and echoes) a line as it comes, not all at its end.
+                    due = min(due, self._rx[min(len(self._rx), RX_STEP) - 1][0])
+                    t = max(t, due)
+                    self.clock.advance_to(t)
+                else:
+                    t = max(t, due)
                 continue
             if until is not None and self._next_timer(t) <= until:
                 t = self._next_timer(t)
@@ -242,11 +255,11 @@ class TaskLoop:
         self._lines.extend(lines)
         return spent
 
-    def _next_eol_arrival(self) -> float:
-        for when, byte in self._rx:
-            if byte in (0x0A, 0x0D):
-                return when
-        return self._rx[-1][0]
+    def _next_input_arrival(self) -> float:
+        """When the byte arrives that makes the input task do something: a line end, or with
+        ``uart.on`` and run_input 0 the byte that completes a block (each byte, ``end_char``)."""
+        i = self.interpreter.input_due(bytes(b for _, b in self._rx))
+        return self._rx[-1 if i is None else i][0]
 
     def _next_timer(self, t: float) -> float:
         self._drop_stale()
