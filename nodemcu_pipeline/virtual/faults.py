@@ -19,6 +19,9 @@ class Faults:
     drop_rate: float = 0.0
     seed: int = 0
     reset_at_byte: int | None = None
+    # One byte, counted like ``received`` (from 0 since power-on): flipped in bit 0, or lost.
+    corrupt_at_byte: int | None = None
+    drop_at_byte: int | None = None
     flip_begin: tuple[str, int] | None = None  # (field, bit) of the first FLASH_DEFL_BEGIN
     received: int = 0
     corrupted: int = 0
@@ -31,7 +34,12 @@ class Faults:
 
     @property
     def active(self) -> bool:
-        return bool(self.corrupt_rate or self.drop_rate)
+        return bool(
+            self.corrupt_rate
+            or self.drop_rate
+            or self.corrupt_at_byte is not None
+            or self.drop_at_byte is not None
+        )
 
     def apply(self, data: bytes) -> tuple[bytes, bool]:
         """(bytes after faults, whether the reset-at-byte point was crossed)."""
@@ -41,7 +49,13 @@ class Faults:
         if not self.active:
             return data, reset
         out = bytearray()
-        for byte in data:
+        for at, byte in enumerate(data, before):
+            if at == self.drop_at_byte:
+                self.dropped += 1
+                continue
+            if at == self.corrupt_at_byte:
+                byte ^= 1
+                self.corrupted += 1
             roll = self._rng.random()
             if roll < self.drop_rate:
                 self.dropped += 1
