@@ -99,12 +99,16 @@ def runner_line(marker: bytes, source: bytes) -> bytes:
 
 
 def pieces_runner_line(marker: bytes, pieces: int) -> bytes:
-    """Runs the runner stored by ``piece_line``; answers status 3 if a piece is missing (a restart)."""
-    m = b"\\001" + marker
-    lost = b'"' + m + b"{" + m + b"}3" + m + b'$"'
+    """Runs the source stored by ``piece_line``; answers status 3 if a piece is missing (a restart).
+
+    The source itself starts with ``_plc=nil`` (``command_lines``), which frees the pieces: this
+    line has no room left for it."""
     return (
-        b"local c=_plc _plc=nil if c and #c==%d then loadstring(table.concat(c))() "
-        b"else uart.write(0,%s) end" % (pieces, lost.replace(b"\\\\", b"\\"))
+        b"local m,w,c=" + _marker_literal(marker) + b",uart.write,_plc "
+        b"local s,f,r=c and #c==%d and 2 or 3 "
+        b'if s<3 then f,r=loadstring(table.concat(c),"=stdin") end w(0,m.."{") '
+        b"if f then s,r=pcall(f) s=s and 0 or 1 end "
+        b'w(0,m.."}"..s..(s>0 and tostring(r) or "")..m.."$")' % pieces
     )
 
 
@@ -120,11 +124,12 @@ PIECE_ROOM = LINE_LIMIT - len(piece_line(b"00000000", 9999, b"")) + 2
 
 
 def command_lines(marker: bytes, source: bytes) -> list[bytes]:
-    """The lines that run ``source``: one runner, or stored pieces then the runner."""
+    """The lines that run ``source``: one runner, or the source in stored pieces then a runner
+    that loads them (the source is escaped once, not again inside a runner)."""
     runner = runner_line(marker, source)
     if len(runner) <= LINE_LIMIT:
         return [runner]
-    pieces = literal_pieces(runner, PIECE_ROOM)
+    pieces = literal_pieces(b"_plc=nil " + source, PIECE_ROOM)
     lines = [piece_line(marker, i, p) for i, p in enumerate(pieces, 1)]
     return [*lines, pieces_runner_line(marker, len(pieces))]
 
