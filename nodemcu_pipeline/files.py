@@ -1,12 +1,12 @@
 """Lua files on the board: upload, download, list, remove, run, format — built on the framed REPL.
 
-Transfers are byte-exact for any content: uploads travel as escaped Lua string literals in lines
-under NodeMCU's 255-character input limit, one acknowledged line at a time (the UART's 256-byte
-receive ring cannot overflow while the board writes flash); downloads come back through
-``uart.write`` with only CR, backslash and 0x01 escaped. Every upload goes to a temporary name, is
-checked on the board (size, then SHA-1 with ``crypto.fhash`` when the firmware has it, else an
-Adler-32 computed in Lua), and only then renamed over the target; the old file is moved aside first
-and put back if the rename fails. Nothing is left half-written under the target's name.
+Uploads go through ``transfer.py``: raw frames through ``uart.on``, two in flight (never more than
+the UART's 256-byte receive ring holds), into a temporary name; the board checks what arrived (size,
+then SHA-1 with ``crypto.fhash`` when the firmware has it, else an Adler-32 computed as the bytes
+arrive) and only then renames it over the target, moving the old file aside first and putting it
+back if the rename fails. Nothing is left half-written under the target's name. Downloads come back
+through ``uart.write`` with only CR, backslash and 0x01 escaped and are checked against the board's
+own hash of the file.
 """
 
 from __future__ import annotations
@@ -52,12 +52,6 @@ end
 for i=k+1,#s do a=(a+byte(s,i))%m b=(b+a)%m end
 end
 f:close() print(size,"adler32",o,a,b) end"""
-# The old file is moved aside before the rename and put back if the rename fails.
-REPLACE_LUA = b"""_plR=function(t,n,b)
-if file.exists(n) and not file.rename(n,b) then error("cannot move the old file aside") end
-if not file.rename(t,n) then
-if file.exists(b) then file.rename(b,n) end error("cannot rename the uploaded file") end
-if file.exists(b) then file.remove(b) end end"""
 DOWNLOAD_LUA = (
     framing.LUA_QUOTE
     + """_plD=function(n,o) local f=file.open(n,"r") f:seek("set",o)
@@ -147,36 +141,24 @@ class BoardFiles:
     # -- upload --------------------------------------------------------------------------------
     def upload(self, data: bytes, name: str) -> Transfer:
         target = check_name(name)
-        need = int(len(data) * OVERHEAD) + 256
-        tmp = _free_name({}, "up").encode()
+        up = transfer.Upload(
+            tmp=_free_name({}, "up").encode(),
+            target=target,
+            aside=_free_name({}, "old").encode(),
+            name=name,
+            need=int(len(data) * OVERHEAD) + 256,
+        )
         try:
-            transfer.send(
+            kind = transfer.send(
                 self.repl,
                 data,
-                tmp,
-                name,
-                need,
+                up,
                 lambda n: self.progress(ProgressEvent("upload", name, n, len(data))),
             )
-            size, kind, got = self.board_sum(tmp)
-            if size != len(data):
-                raise FileTransferError(
-                    f"{name} arrived with {size} of {len(data)} bytes", "Upload it again"
-                )
-            if got != local_sum(kind, data):
-                raise FileTransferError(
-                    f"{name} arrived changed ({kind} {got} on the board)",
-                    "Upload it again; check the cable if it repeats",
-                )
-            self._replace(tmp, target, _free_name({}, "old").encode())
         except BaseException:
-            self._discard(tmp)
+            self._discard(up.tmp)
             raise
         return Transfer(name, len(data), kind)
-
-    def _replace(self, tmp: bytes, target: bytes, aside: bytes) -> None:
-        args = b",".join(framing.lua_literal(x) for x in (tmp, target, aside))
-        self.repl.call("_plR", REPLACE_LUA, args)
 
     def _discard(self, tmp: bytes) -> None:
         try:

@@ -141,15 +141,89 @@ def test_framing_pieces_fit_the_input_line():
     assert all(len(framing.lua_literal(p)) <= 100 for p in pieces)
 
 
+def _upload_names(name: str, need: int = 0):
+    from nodemcu_pipeline import transfer
+
+    return transfer.Upload(b"~t.tmp", name.encode(), b"~o.tmp", name, need)
+
+
 def test_a_write_failing_mid_transfer_hands_the_uart_back_to_the_repl(tmp_path):
     from nodemcu_pipeline import transfer
 
     chip = nodemcu_chip()
     fill(chip, keep_free=32 * 251)  # 32 SPIFFS pages
     with board_from(tmp_path, chip) as board, board_session(board.url) as repl:
+        before = board_files(board)
         with pytest.raises(FileTransferError, match="no space left.*writing failed after"):
-            transfer.send(repl, every_byte(30000), b"~t.tmp", "t.bin", 0, lambda n: None)
+            transfer.send(repl, every_byte(30000), _upload_names("t.bin"), lambda n: None)
         assert repl.eval("'repl is back'") == "repl is back"
+        assert board_files(board) == before
+
+
+@pytest.mark.parametrize("fault", ["corrupt", "drop"])
+def test_a_byte_changed_or_lost_on_the_line_is_caught_and_nothing_is_left(tmp_path, fault):
+    """One byte of the frames changed (the board's Adler-32 differs) or lost (the frames fall out
+    of step): the upload fails with a one-line reason, the old file stays, no temporary file."""
+    chip = nodemcu_chip()
+    put_files(chip, {"app.lua": b"print('old')"})
+    with board_from(tmp_path, chip) as board, board_session(board.url) as repl:
+        faults = board.board.faults
+        setattr(faults, f"{fault}_at_byte", faults.received + 6000)
+        files = BoardFiles(repl)
+        expected = "arrived changed" if fault == "corrupt" else "lost its place"
+        with pytest.raises(FileTransferError, match=expected):
+            files.upload(every_byte(12000, 9), "app.lua")
+        assert getattr(faults, {"corrupt": "corrupted", "drop": "dropped"}[fault]) == 1
+        assert files.download("app.lua") == b"print('old')"
+    assert sorted(board_files(board)) == ["app.lua"]
+
+
+def test_the_frames_never_hold_more_than_the_receive_ring_unacknowledged():
+    """Two 128-byte frames in flight: all the host may have sent beyond the last acknowledged
+    frame fits the SDK's 256-byte RX ring, however long the board takes over a frame."""
+    from nodemcu_pipeline import transfer
+    from nodemcu_pipeline.virtual.taskloop import RX_BUFF_SIZE
+
+    assert transfer.WINDOW * transfer.FRAME <= RX_BUFF_SIZE
+    frames = transfer.frames(every_byte(1000))
+    assert all(len(f) == transfer.FRAME for f in frames)
+    assert [f[0] for f in frames] == list(range(1, len(frames) + 1))
+    assert b"".join(f[1:] for f in frames)[:1000] == every_byte(1000)
+    assert len(transfer.ABORT) == 2 * transfer.FRAME and not any(transfer.ABORT)
+
+
+# A timer that keeps the CPU 40 ms at a time, every 100 ms (a busy init.lua): meanwhile the
+# frames in flight wait in the 256-byte ring (40 ms is ~460 bytes at 115200).
+STALLING_INIT = b"tmr.create():alarm(100, tmr.ALARM_AUTO, function() tmr.delay(40000) end)\n"
+
+
+@pytest.mark.parametrize("window", [2, 3])
+def test_a_board_that_stalls_between_frames_loses_nothing_with_two_in_flight(
+    tmp_path, monkeypatch, window
+):
+    """Realtime board: two frames in flight survive the stalls; a third would overflow the ring
+    (the virtual board drops the oldest bytes as uart.c does, and the upload fails cleanly)."""
+    from nodemcu_pipeline import transfer
+    from nodemcu_pipeline.virtual import VirtualBoard
+
+    chip = nodemcu_chip()
+    put_files(chip, {"init.lua": STALLING_INIT})
+    chip.save(tmp_path / "flash.bin")
+    monkeypatch.setattr(transfer, "WINDOW", window)
+    data = every_byte(4000, 4)
+    with VirtualBoard("1MB", state=tmp_path / "flash.bin", boot="flash", realtime=True) as board:
+        with board_session(board.url) as repl:
+            files = BoardFiles(repl)
+            if window == 2:
+                files.upload(data, "s.bin")
+                assert files.download("s.bin") == data
+            else:
+                with pytest.raises(FileTransferError, match="lost its place|arrived"):
+                    files.upload(data, "s.bin")
+        lost = board.board.app.repl.loop.lost  # type: ignore[attr-defined]
+        assert (lost == 0) == (window == 2)
+    assert "s.bin" in board_files(board) if window == 2 else "s.bin" not in board_files(board)
+    assert not [n for n in board_files(board) if n.endswith(".tmp")]
 
 
 def test_firmware_without_uart_on_gets_the_literal_line_protocol(tmp_path):

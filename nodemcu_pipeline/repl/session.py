@@ -264,6 +264,16 @@ class NodeMCURepl:
         """One input line (at most ``framing.LINE_LIMIT`` bytes) for a protocol built on acks."""
         self._send(line)
 
+    def await_token(self, token: bytes, timeout: float = START_S) -> bytes:
+        """What the board sent before ``token`` (for protocols with their own framing)."""
+        try:
+            return self._await(token, time.monotonic() + timeout)
+        except TimeoutError:
+            raise NotAnswering(
+                f"the board stopped answering (nothing within {timeout:.0f} s)",
+                "Check the cable and that nothing else uses the port, then try again",
+            ) from None
+
     def await_ack(self, marker: bytes, index: int, timeout: float = START_S) -> bool:
         """Wait for ``\\x01ID+index`` then ``;`` (True: done) or ``!`` (False: it failed)."""
         deadline = time.monotonic() + timeout
@@ -380,17 +390,19 @@ class NodeMCURepl:
         The helper is sent once per boot (a restart forgets it; a restart we did not see shows as
         "attempt to call global" and it is sent again), so repeated commands stay one short line.
         """
+        invoke = name.encode() + b"(" + args + b")"
         if self.helpers.get(name) != self.restarts:
-            self.exec_bytes(definition)
+            # Defined and called in one command: one round trip fewer. (Marked first: if the
+            # call fails the definition still ran; if it did not, the retry below defines it.)
             self.helpers[name] = self.restarts
+            return self.exec_bytes(definition + b"\n" + invoke, timeout)
         try:
-            return self.exec_bytes(name.encode() + b"(" + args + b")", timeout)
+            return self.exec_bytes(invoke, timeout)
         except LuaError as exc:
             if f"global '{name}'" not in exc.message:
                 raise
-            self.exec_bytes(definition)
             self.helpers[name] = self.restarts
-            return self.exec_bytes(name.encode() + b"(" + args + b")", timeout)
+            return self.exec_bytes(definition + b"\n" + invoke, timeout)
 
     def eval(self, expr: str, timeout: float = 10.0) -> str:
         return self.exec(f"print({expr})", timeout).strip()
