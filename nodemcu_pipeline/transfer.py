@@ -37,8 +37,8 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nodemcu_pipeline.errors import FileTransferError, NotAnswering
-from nodemcu_pipeline.repl import framing
+from nodemcu_pipeline.errors import FileTransferError, LuaError, NotAnswering
+from nodemcu_pipeline.repl import framing, rawload
 from nodemcu_pipeline.repl.session import NodeMCURepl
 
 FRAME = 128
@@ -132,7 +132,8 @@ def start(repl: NodeMCURepl, up: Upload, marker: bytes, data: bytes) -> str:
     a, b, sha = sums(data)
     args = b",".join(framing.lua_literal(x) for x in (up.tmp, up.target, up.aside))
     args += b',"\\001' + marker + b'",%d,%d,%d,%d,"%s"' % (up.need, len(data), a, b, sha.encode())
-    out = repl.call("_plU", START_LUA.replace(b"\n", b" "), args).decode().split()
+    answer = define_and_call(repl, START_LUA.replace(b"\n", b" "), b"_plU(" + args + b")")
+    out = answer.decode().split()
     if out[0] == "nospace":
         raise FileTransferError(
             f"no space left on the board for {up.name}: it needs about {up.need} bytes, "
@@ -148,6 +149,20 @@ def start(repl: NodeMCURepl, up: Upload, marker: bytes, data: bytes) -> str:
             "is damaged",
         )
     return out[0]
+
+
+def define_and_call(repl: NodeMCURepl, definition: bytes, call: bytes) -> bytes:
+    """``call`` (of ``_plU``), defining it first on its first use in this boot: the definition
+    goes through ``uart.on`` (``rawload``; pieces without it) in the same command as the call."""
+    if repl.helpers.get("_plU") == repl.restarts:
+        try:
+            return repl.exec_bytes(call)
+        except LuaError as exc:
+            if "global '_plU'" not in exc.message:
+                raise  # else the board restarted unseen and forgot it
+    repl.helpers["_plU"] = repl.restarts
+    out = rawload.exec_raw(repl, definition + b"\n" + call)
+    return out if out is not None else repl.exec_bytes(definition + b"\n" + call)
 
 
 def frames(data: bytes) -> list[bytes]:
