@@ -84,8 +84,10 @@ local function fin(c)
 f:close() local e=bad or not c and 'abort'
 if not e then local ok,r=pcall(check) if ok then e=r else e='error '..tostring(r) end end
 if e then file.remove(t) end return mk..'='..(e or 'ok '..kind)..mk..'$' end
-if uart.on then
-uart.on('data',128,function(d)
+"""
+# The receiver, one of two: the host sends only the one the firmware can run (rawload answers
+# whether it has uart.on), which keeps the other's bytes off the wire.
+RAW_LUA = b"""uart.on('data',128,function(d)
 local c=byte(d)
 if c==0 or c==255 then uart.on('data') w(0,fin(c==255)) return end
 i=i+1
@@ -93,12 +95,10 @@ local k=size-got if k>127 then k=127 end
 if bad then elseif c~=(i-1)%254+1 or k<1 then bad='step' else add(d:sub(2,k+1)) end
 w(0,mk..'+'..i..(bad and '!' or ';'))
 end,0)
-print('raw',kind)
-else
-_plw=function(s,j) if not bad then add(s) end w(0,mk..'+'..j..(bad and '!' or ';')) end
+print('raw',kind) end"""
+LINES_LUA = b"""_plw=function(s,j) if not bad then add(s) end w(0,mk..'+'..j..(bad and '!' or ';')) end
 _plE=function(c) _plw,_plE=nil print(fin(c)) end
-print('lines',kind)
-end end"""
+print('lines',kind) end"""
 
 
 @dataclass
@@ -132,7 +132,7 @@ def start(repl: NodeMCURepl, up: Upload, marker: bytes, data: bytes) -> str:
     a, b, sha = sums(data)
     args = b",".join(framing.lua_literal(x) for x in (up.tmp, up.target, up.aside))
     args += b',"\\001' + marker + b'",%d,%d,%d,%d,"%s"' % (up.need, len(data), a, b, sha.encode())
-    answer = define_and_call(repl, START_LUA.replace(b"\n", b" "), b"_plU(" + args + b")")
+    answer = define_and_call(repl, b"_plU(" + args + b")")
     out = answer.decode().split()
     if out[0] == "nospace":
         raise FileTransferError(
@@ -151,9 +151,10 @@ def start(repl: NodeMCURepl, up: Upload, marker: bytes, data: bytes) -> str:
     return out[0]
 
 
-def define_and_call(repl: NodeMCURepl, definition: bytes, call: bytes) -> bytes:
+def define_and_call(repl: NodeMCURepl, call: bytes) -> bytes:
     """``call`` (of ``_plU``), defining it first on its first use in this boot: the definition
-    goes through ``uart.on`` (``rawload``; pieces without it) in the same command as the call."""
+    goes through ``uart.on`` (``rawload``) in the same command as the call; without ``uart.on``
+    the line receiver goes as pieces."""
     if repl.helpers.get("_plU") == repl.restarts:
         try:
             return repl.exec_bytes(call)
@@ -161,8 +162,13 @@ def define_and_call(repl: NodeMCURepl, definition: bytes, call: bytes) -> bytes:
             if "global '_plU'" not in exc.message:
                 raise  # else the board restarted unseen and forgot it
     repl.helpers["_plU"] = repl.restarts
-    out = rawload.exec_raw(repl, definition + b"\n" + call)
-    return out if out is not None else repl.exec_bytes(definition + b"\n" + call)
+    out = rawload.exec_raw(repl, lua_source(RAW_LUA) + b"\n" + call)
+    return out if out is not None else repl.exec_bytes(lua_source(LINES_LUA) + b"\n" + call)
+
+
+def lua_source(receiver: bytes) -> bytes:
+    # Line ends as spaces: one byte each, not two escaped (the sources hold no comments).
+    return (START_LUA + b"\n" + receiver).replace(b"\n", b" ")
 
 
 def frames(data: bytes) -> list[bytes]:
