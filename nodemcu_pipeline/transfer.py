@@ -162,8 +162,10 @@ def define_and_call(repl: NodeMCURepl, call: bytes) -> bytes:
             if "global '_plU'" not in exc.message:
                 raise  # else the board restarted unseen and forgot it
     repl.helpers["_plU"] = repl.restarts
-    out = rawload.exec_raw(repl, lua_source(RAW_LUA) + b"\n" + call)
-    return out if out is not None else repl.exec_bytes(lua_source(LINES_LUA) + b"\n" + call)
+    # No line end anywhere in it: should the board restart mid-load, the frames that reach its
+    # REPL can never complete a line to run.
+    out = rawload.exec_raw(repl, lua_source(RAW_LUA) + b" " + call)
+    return out if out is not None else repl.exec_bytes(lua_source(LINES_LUA) + b" " + call)
 
 
 def lua_source(receiver: bytes) -> bytes:

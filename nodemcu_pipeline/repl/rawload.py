@@ -8,7 +8,9 @@ in ``transfer.py``), into the global ``_plL``; then an ordinary framed command c
 
 The source must be text without NUL (it is padded with spaces to whole frames): a frame that starts
 with 0 aborts, which is what 2 x 128 zeros from the host do whatever frame the board is in. Firmware
-without ``uart.on`` answers the loader line with ``!`` and the caller falls back to the pieces.
+without ``uart.on`` answers the loader line with ``!`` and the caller falls back to the pieces. A
+source without line ends is safe even if the board restarts mid-load: the frames that then reach
+its REPL never complete a line (input.c drops a line over 255 characters).
 """
 
 from __future__ import annotations
