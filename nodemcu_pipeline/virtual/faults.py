@@ -19,14 +19,15 @@ class Faults:
     drop_rate: float = 0.0
     seed: int = 0
     reset_at_byte: int | None = None
-    # One byte, counted like ``received`` (from 0 since power-on): flipped in bit 0, or lost.
-    corrupt_at_byte: int | None = None
-    drop_at_byte: int | None = None
     flip_begin: tuple[str, int] | None = None  # (field, bit) of the first FLASH_DEFL_BEGIN
     received: int = 0
     corrupted: int = 0
     dropped: int = 0
     begins_flipped: int = 0
+    # One byte, counted like ``received`` (from 0 since power-on): flipped in bit 0, or lost. (Last:
+    # __main__ and soak build Faults with positional arguments.)
+    corrupt_at_byte: int | None = None
+    drop_at_byte: int | None = None
     _rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
