@@ -1,7 +1,8 @@
 """How an upload's bytes reach a file on the board, get checked there and replace the target.
 
-One command (``_plU``, defined on first use in the same command) checks the space, creates the
-temporary file and takes the UART with ``uart.on("data", 128, cb, 0)``. Then:
+One command (``_plU``; on its first use in a boot its definition goes with it, through ``uart.on``
+by ``repl/rawload.py``) checks the space, creates the temporary file and takes the UART with
+``uart.on("data", 128, cb, 0)``. Then:
 
 - **raw frames** (every NodeMCU has ``uart.on``): 128-byte frames, a control byte and 127 bytes of
   the file as they are (the last one padded). The control byte is the frame's number, 1 to 254 in
@@ -26,8 +27,8 @@ Why Adler-32 is enough without ``crypto``: the link's failures are lost, changed
 bytes. A lost or extra byte changes the size or puts a frame out of step; any one changed byte
 changes Adler-32's first sum, any reordering within 65521 bytes its position-weighted second sum;
 anything else passes with a chance of about 2^-32 (zlib's own check). Computed as the bytes arrive
-it costs the board ~3 Lua instructions a byte, hidden behind the next frame on the wire, where a
-second pass over the file cost ~0.2 s per 64 KB.
+it costs the board ~7 Lua instructions a byte (~1.5 ms a frame), hidden behind the next frame on
+the wire, where a second pass over the file cost ~0.2 s per 64 KB.
 """
 
 from __future__ import annotations
