@@ -13,6 +13,10 @@ helpers inside the timed part, as on a fresh board: its ``prepare()``, our first
 nodemcu-uploader (PyPI, 1.0.0) opens device paths with ``serial.Serial`` and sets RTS/DTR, which a
 pty refuses (``OSError: [Errno 25] Inappropriate ioctl for device``). The shim below ignores exactly
 that error on those two ioctls and nothing else; the rest of its code runs unchanged.
+
+NodeMCU-Tool (npm, 3.2.1; ``npm install --prefix bench/.peers nodemcu-tool@3.2.1``) is a Node.js
+program: it is timed as a whole ``upload`` process less a whole ``fsinfo`` process on the same board
+(its start-up and connect), see bench/_nodemcu_tool.py. Without it its figures are ``null``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _nodemcu_tool  # noqa: E402
 from _common import line, report  # noqa: E402
 
 from nodemcu_pipeline.files import BoardFiles, board_session  # noqa: E402
@@ -128,6 +133,15 @@ def theirs(url: str, path: Path, verify: str) -> float | None:
         uploader.close()
 
 
+def nodemcu_tool(url: str, path: Path) -> float | None:
+    """NodeMCU-Tool's upload as a process, less its own connect (bench/_nodemcu_tool.py)."""
+    connect = _nodemcu_tool.connect_only(url, BAUD)
+    whole = _nodemcu_tool.upload(url, path, "bench.dat", BAUD)
+    if connect is None or whole is None:
+        return None
+    return whole - connect
+
+
 def main() -> None:
     pty_shim()
     figures: dict[str, object] = {}
@@ -138,16 +152,20 @@ def main() -> None:
             path.write_bytes(data)
             wire = len(data) * 10 / BAUD
             runs: dict[str, list[float]] = {
-                k: [] for k in ("ours", "ours_transfer", "theirs", "theirs_raw")
+                k: [] for k in ("ours", "ours_transfer", "theirs", "theirs_raw", "nodemcu_tool")
             }
             for _ in range(RUNS):
-                for who in ("ours", "theirs", "theirs_raw"):
+                for who in ("ours", "theirs", "theirs_raw", "nodemcu_tool"):
                     board, url = start_board(tmp / "flash.bin")
                     try:
                         if who == "ours":
                             total, moved = ours(url, data)
                             runs["ours"].append(total)
                             runs["ours_transfer"].append(moved)
+                        elif who == "nodemcu_tool":
+                            t = nodemcu_tool(url, path)
+                            if t is not None:
+                                runs[who].append(t)
                         else:
                             t = theirs(url, path, "raw" if who == "theirs_raw" else "none")
                             if t is not None:
@@ -165,6 +183,7 @@ def main() -> None:
                 "ours_vs_nodemcu_uploader_verify_raw": med["theirs_raw"]
                 and round(mo / med["theirs_raw"], 3),
                 "transfer_vs_nodemcu_uploader": mt and round(med["ours_transfer"] / mt, 3),
+                "ours_vs_nodemcu_tool": med["nodemcu_tool"] and round(mo / med["nodemcu_tool"], 3),
                 "ours_vs_wire": round(mo / wire, 3),
                 "transfer_vs_wire": round(med["ours_transfer"] / wire, 3),
             }
@@ -172,10 +191,12 @@ def main() -> None:
             print(line("  of which the frames", med["ours_transfer"], wire, "wire limit"))
             print(line("nodemcu-uploader --verify none", mt, wire, "wire limit"))
             print(line("nodemcu-uploader --verify raw", med["theirs_raw"], wire, "wire limit"))
+            print(line("NodeMCU-Tool (process - connect)", med["nodemcu_tool"], wire, "wire limit"))
             for key in (
                 "ours_vs_nodemcu_uploader",
                 "ours_vs_nodemcu_uploader_verify_raw",
                 "transfer_vs_nodemcu_uploader",
+                "ours_vs_nodemcu_tool",
             ):
                 print(f"  {key:<38} {figures[kind][key]}")  # type: ignore[index]
     report({"upload_speed": figures})
