@@ -647,6 +647,12 @@ def _full_board() -> Any:
 
 FILES = [
     Case("upload-missing-file", ("upload", "nope.lua", "--port", REFUSED), ("does not exist",)),
+    Case(  # read whole before: a FIFO made the upload wait forever
+        "upload-file-is-a-fifo",
+        ("upload", "a.lua", "--port", REFUSED),
+        ("not a regular file",),
+        extra=lambda d: _fifo("a.lua")(d)[:0],
+    ),
     Case(
         "upload-name-too-long",
         ("upload", "a.lua", "--to", "n" * 32 + ".lua", "--port", REFUSED),

@@ -9,6 +9,7 @@ from invoke import task
 
 from nodemcu_pipeline.cli import PORT_HELP, say, seconds, task_errors
 from nodemcu_pipeline.errors import FileTransferError, UsageError
+from nodemcu_pipeline.paths import Bounded, read_bounded
 
 
 # ==== files: upload, download, ls, rm, run, format ================================================
@@ -19,15 +20,21 @@ def _url(c, port):  # type: ignore[no-untyped-def]
     return resolve_port(settings(c.config, port=port).port)
 
 
+# No file larger than the largest ESP8266 flash can fit on a board's file system: a bigger one (or a
+# FIFO, a device) is named wrongly, and reading it whole first would only hang or fill memory.
+LOCAL_FILE = Bounded(
+    what="file",
+    limit=16 << 20,
+    limit_text="the largest ESP8266 flash (16MB)",
+    error=FileTransferError,
+    missing_hint="Name a Lua or data file to upload",
+    itself_hint="Name a Lua or data file to upload",
+    limit_hint="Upload files that fit the board's file system (invoke ls shows the free space)",
+)
+
+
 def _read_local(paths: list[str]) -> list[bytes]:
-    data = []
-    for p in paths:
-        path = Path(p)
-        if not path.is_file():
-            what = "is not a regular file" if path.exists() else "does not exist"
-            raise FileTransferError(f"{p} {what}", "Name a Lua or data file to upload")
-        data.append(path.read_bytes())
-    return data
+    return [read_bounded(p, LOCAL_FILE) for p in paths]
 
 
 @task(
