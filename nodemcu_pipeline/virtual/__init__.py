@@ -13,6 +13,7 @@ from nodemcu_pipeline.virtual.board import Board
 from nodemcu_pipeline.virtual.environment import Environment
 from nodemcu_pipeline.virtual.faults import Faults
 from nodemcu_pipeline.virtual.flashchip import FlashChip
+from nodemcu_pipeline.virtual.loader_uart import AUTOBAUD_FAIL
 from nodemcu_pipeline.virtual.rom import chip_id_for_otp, otp_for_mac
 from nodemcu_pipeline.virtual.uart import PtyServer, Rfc2217Server
 
@@ -31,13 +32,14 @@ class VirtualBoard:
         listen: str = "127.0.0.1:0",
         mac: str | None = None,
         env: Environment | None = None,
+        autobaud_fail: float = AUTOBAUD_FAIL,
     ) -> None:
         size = parse_flash_size(flash_size).size_bytes
         self.state = Path(state) if state else None
         flash = (
             FlashChip.load(self.state, size, realtime) if self.state else FlashChip(size, realtime)
         )
-        self.board = Board(flash, faults, realtime, boot, env)
+        self.board = Board(flash, faults, realtime, boot, env, autobaud_fail)
         if mac:
             self.board.otp.update(otp_for_mac(mac))
             self.board.chip_id = chip_id_for_otp(self.board.otp)

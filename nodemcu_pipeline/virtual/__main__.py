@@ -17,6 +17,7 @@ from nodemcu_pipeline.errors import PipelineError
 from nodemcu_pipeline.virtual import VirtualBoard
 from nodemcu_pipeline.virtual.environment import Environment
 from nodemcu_pipeline.virtual.faults import Faults, parse_flip_begin
+from nodemcu_pipeline.virtual.loader_uart import AUTOBAUD_FAIL
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +68,15 @@ def main(argv: list[str] | None = None) -> int:
         help="a Wi-Fi access point the firmware can join (repeatable); its network reaches "
         "servers on 127.0.0.1",
     )
+    parser.add_argument(
+        "--autobaud-fail",
+        type=float,
+        default=AUTOBAUD_FAIL,
+        metavar="P",
+        help="chance (0-1, seeded by --seed) that the ROM cannot lock its autobaud on SYNCs sent "
+        f"above 460800 baud (default {AUTOBAUD_FAIL}); at or below 460800 it locks after losing "
+        "the first SYNC",
+    )
     parser.add_argument("--stats", type=Path, help="write the exit statistics here, not stderr")
     args = parser.parse_args(argv)
     faults = Faults(
@@ -84,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             args.listen,
             args.mac,
             env,
+            args.autobaud_fail,
         )
     except (PipelineError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

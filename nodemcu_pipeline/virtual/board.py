@@ -20,6 +20,7 @@ from nodemcu_pipeline.flasher.slip import SlipDecoder, encode
 from nodemcu_pipeline.virtual.environment import Environment
 from nodemcu_pipeline.virtual.faults import Faults
 from nodemcu_pipeline.virtual.flashchip import FlashChip
+from nodemcu_pipeline.virtual.loader_uart import AUTOBAUD_FAIL, Autobaud, FrameBuffers
 from nodemcu_pipeline.virtual.rom import OTP, STUB_ENTRIES, Registers, RomLoader
 from nodemcu_pipeline.virtual.stub import StubLoader
 
@@ -45,6 +46,9 @@ class BoardStats:
     bytes_in: int = 0
     bytes_out: int = 0
     commands: int = 0
+    # Loader frames that never reached a command: SYNCs the ROM's autobaud used up or could not
+    # lock on, and frames that found both of the stub's receive buffers held.
+    lost_frames: int = 0
     resets: int = 0
     boots: list[str] = field(default_factory=list)
     # Wall clock of the first byte in and the last byte out: a flash timed from the board's side,
@@ -63,6 +67,7 @@ class Board:
         realtime: bool = False,
         boot: str = "download",
         env: Environment | None = None,
+        autobaud_fail: float = AUTOBAUD_FAIL,
     ) -> None:
         self.flash = flash
         self.env = env or Environment()
@@ -76,6 +81,9 @@ class Board:
         # output after the host changed its rate without sending a byte is judged at the new rate.
         self.probe_host_baud: Callable[[], int | None] | None = None
         self.uart_baud = APP_BAUD
+        # The ROM's autobaud lock (per reset) and the stub's two receive buffers (loader_uart.py).
+        self.autobaud = Autobaud(autobaud_fail, self.faults.seed)
+        self.buffers = FrameBuffers()
         self.stats = BoardStats()
         self.tx: Callable[[bytes], None] = lambda data: None
         self.lock = threading.RLock()
@@ -98,7 +106,7 @@ class Board:
         self.timeline = flash.timeline
         # With --realtime the chip works in its own thread: the front end only queues bytes, so an
         # RFC 2217 line change or baud setting never waits behind a flash erase.
-        self._rx: queue.SimpleQueue[tuple[float, bytes]] = queue.SimpleQueue()
+        self._rx: queue.SimpleQueue[tuple[float, bytes, int]] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
         self._line_free = 0.0
         self._generation = 0
@@ -179,9 +187,10 @@ class Board:
         if self.stats.first_in is None:
             self.stats.first_in = time.monotonic()
         if not self.realtime:
-            self._consume(data, 0.0)
+            self._consume(data, 0.0, self.host_baud)
             return
-        self._rx.put((time.monotonic(), data))
+        # The rate goes with the bytes: the host may change it before the chip thread gets to them.
+        self._rx.put((time.monotonic(), data, self.host_baud))
         with self.lock:
             if self._worker is None:
                 self._worker = threading.Thread(target=self._work, daemon=True, name="chip")
@@ -189,21 +198,22 @@ class Board:
 
     def _work(self) -> None:
         while True:
-            when, data = self._rx.get()
+            when, data, rate = self._rx.get()
             if when < self._reset_at:
                 continue  # on the wire while the chip was held in reset
-            rate = self.host_baud if self.mode == "rom" else self.uart_baud
             # The UART receives at the line rate while the CPU works (the stub double-buffers).
             self._line_free = max(self._line_free, when) + len(data) * 10 / rate
-            self._consume(data, self._line_free)
+            self._consume(data, self._line_free, rate)
 
-    def _consume(self, data: bytes, arrived: float) -> None:
-        """Bytes whose last one reached the chip at ``arrived`` (0: now)."""
+    def _consume(self, data: bytes, arrived: float, rate: int) -> None:
+        """Bytes sent at ``rate`` whose last one reached the chip at ``arrived`` (0: now)."""
         with self.lock:
             self.stats.bytes_in += len(data)
             data, reset_now = self.faults.apply(data)
             frames: list[bytes] = []
             if self.mode in ("rom", "stub"):
+                if self._loader_rate() not in (None, rate):
+                    data = self._garbled(data)  # the UART samples them at its own rate
                 frames = list(self._decoder.feed(data))
             elif self.mode == "app" and self.app is not None:
                 # How long ago the last byte reached the chip: a realtime firmware busy with a
@@ -211,7 +221,7 @@ class Board:
                 age = time.monotonic() - arrived if arrived else 0.0
                 self.app.receive(data, age)  # type: ignore[attr-defined]
         for frame in frames:
-            self._packet(frame, arrived)
+            self._packet(frame, arrived, rate)
         if reset_now:
             with self.lock:
                 # A brown-out mid-transfer: the chip restarts from flash, the host sees silence.
@@ -271,6 +281,8 @@ class Board:
             self.timeline.cpu = self.timeline.flash = 0.0
             self._decoder.reset()
             self.uart_baud = APP_BAUD
+            self.autobaud.reset()
+            self.buffers.reset()
             mode = (1, 6) if download else (3, 6)
             self.emit(
                 f"\r\n ets Jan  8 2013,rst cause:{cause}, boot mode:({mode[0]},{mode[1]})\r\n\r\n".encode(),
@@ -319,7 +331,13 @@ class Board:
     def _new_rom(self) -> RomLoader:
         return RomLoader(self.flash, Registers(self.flash, lambda: self.uart_baud, otp=self.otp))
 
-    def _packet(self, frame: bytes, arrived: float) -> None:
+    def _loader_rate(self) -> int | None:
+        """The rate the loader's UART samples at; None while the ROM still autobauds."""
+        if self.mode == "rom":
+            return self.autobaud.rate
+        return self.uart_baud
+
+    def _packet(self, frame: bytes, arrived: float, rate: int) -> None:
         """Handle one frame; its reply leaves when the CPU has done the work before it, and the
         stub's post-process (the flash write) runs after the reply. Sleeps happen outside the lock."""
         with self.lock:
@@ -327,6 +345,17 @@ class Board:
                 return
             generation = self._generation
             loader = self._loader
+            reading = isinstance(loader, StubLoader) and loader.reading is not None
+            if self.mode == "rom":
+                if not self.autobaud.hear(frame, rate):
+                    self.stats.lost_frames += 1
+                    return
+                self.uart_baud = self.autobaud.rate or rate
+            elif self.realtime and arrived and not reading:
+                first_byte = arrived - (len(frame) + 2) * 10 / rate
+                if not self.buffers.fits(first_byte):
+                    self.stats.lost_frames += 1
+                    return
             self.timeline.at_least(arrived)
             if isinstance(loader, StubLoader) and loader.reading is not None:
                 replies = loader.read_ack(frame)
@@ -337,6 +366,8 @@ class Board:
             post = loader.take_post() if isinstance(loader, StubLoader) else None
             if post is not None:
                 post()
+            if self.mode == "stub":
+                self.buffers.done(self.timeline.cpu)
         if self.realtime:
             delay = reply_at - time.monotonic()
             if delay > 0:
@@ -344,11 +375,10 @@ class Board:
         with self.lock:
             if generation != self._generation:
                 return  # the chip was reset while it worked
-            # The ROM autobauds on SYNC, so it always answers at the host's rate; the stub keeps
-            # the rate it inherited until CHANGE_BAUDRATE.
-            rate = self.host_baud if self.mode == "rom" else self.uart_baud
+            # The ROM answers at the rate it locked on; the stub keeps the rate it inherited from
+            # the ROM until CHANGE_BAUDRATE.
             for rep in replies:
-                self._send(encode(rep), rate)
+                self._send(encode(rep), self.uart_baud)
             actions, loader.after = loader.after, []
             for action in actions:
                 self._after(action)
@@ -358,12 +388,16 @@ class Board:
         if self.probe_host_baud is not None:
             self.host_baud = self.probe_host_baud() or self.host_baud
         if baud != self.host_baud:
-            data = bytes(self._garble.choice((0x00, 0x80, 0xF8, 0xE0, 0x7F, 0x1C)) for _ in data)
+            data = self._garbled(data)
         self.stats.bytes_out += len(data)
         if self.realtime and data:
             time.sleep(len(data) * 10 / baud)
         self.tx(data)
         self.stats.last_out = time.monotonic()
+
+    def _garbled(self, data: bytes) -> bytes:
+        """Bytes as a UART at another rate sees them (never a SLIP END)."""
+        return bytes(self._garble.choice((0x00, 0x80, 0xF8, 0xE0, 0x7F, 0x1C)) for _ in data)
 
     def _after(self, action: str) -> None:
         kind, _, arg = action.partition(":")
@@ -372,7 +406,8 @@ class Board:
             stub.regs.attached = True  # the stub attaches the flash when it starts
             self._loader = stub
             self.mode = "stub"
-            self.uart_baud = self.host_baud
+            self.buffers.reset()
+            # The stub keeps the divider the ROM's autobaud set (uart_baud), whatever the host does.
             self.emit(encode(OHAI), self.uart_baud)
         elif kind == "jump":
             self.mode = "hung"
@@ -390,6 +425,8 @@ class Board:
                 "bytes_in": s.bytes_in,
                 "bytes_out": s.bytes_out,
                 "commands": s.commands,
+                "lost_frames": s.lost_frames,
+                "rom_baud": self.autobaud.rate,
                 "resets": s.resets,
                 "boots": s.boots[-20:],
                 "corrupted": self.faults.corrupted,

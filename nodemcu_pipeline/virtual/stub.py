@@ -31,6 +31,9 @@ INFLATE_ERROR = 0xC7
 TOO_MUCH_DATA = 0xC9
 NOT_IMPLEMENTED = 0xFF
 MAX_BLOCK = 0x4000
+# esp-flasher-stub inflates into a 32 KB buffer (TINFL_LZ_DICT_SIZE) and writes it to flash only when
+# it is full or the stream ends, so the flash lags the compressed input by up to 32 KB.
+INFLATE_BUFFER = 0x8000
 # Software MD5 on the 80 MHz LX106 (ROM MD5Update), an estimate: ≈ 20 cycles per byte.
 MD5_S_PER_BYTE = 1 / 4e6
 
@@ -47,6 +50,7 @@ class StubLoader(RomLoader):
         self._error = 0  # a failed post-process, reported on the next command
         self._erase_next = 0
         self._erase_end = 0
+        self._inflated = bytearray()  # inflated, not yet written (less than INFLATE_BUFFER)
 
     def take_post(self) -> Callable[[], None] | None:
         """The work to run after the current reply went out (the stub's post-process)."""
@@ -178,6 +182,7 @@ class StubLoader(RomLoader):
         if isinstance(result, list):
             return result
         self._inflate = zlib.decompressobj()
+        self._inflated = bytearray()
         return self.ok(op)
 
     def op_11(self, op: int, data: bytes, chk: int) -> list[bytes]:  # FLASH_DEFL_DATA
@@ -190,10 +195,13 @@ class StubLoader(RomLoader):
 
         def post() -> int:
             try:
-                out = inflate.decompress(payload)
+                self._inflated += inflate.decompress(payload)
             except zlib.error:
                 return INFLATE_ERROR
-            return 0 if self._write(out) else TOO_MUCH_DATA
+            whole = len(self._inflated) if inflate.eof else len(self._inflated) // INFLATE_BUFFER
+            size = whole if inflate.eof else whole * INFLATE_BUFFER
+            out, self._inflated = bytes(self._inflated[:size]), self._inflated[size:]
+            return 0 if not out or self._write(out) else TOO_MUCH_DATA
 
         self.post = post
         return self.ok(op)
