@@ -1,10 +1,14 @@
 """The physical limit of one flash: what must cross the wire and what the flash chip must do.
 
-* Wire: the stub upload at 115200 (the ESP8266 ROM cannot change its rate) and every compressed
-  16 KB FLASH_DEFL_DATA block at the flash rate, each with its 24 header bytes and SLIP escapes,
-  10 bits per byte.
+* Wire: the stub upload at the fastest rate the ROM reliably accepts, min(flash rate, 460800): the
+  ESP8266 ROM cannot change its rate, but it autobauds on SYNC, reliably up to 460800 (esptool
+  maintainer, espressif/esptool#365; esp8266-rom-protocol.md §5.2) — so a tool that uploads at
+  115200, as esptool does, pays the difference as overhead; and every compressed 16 KB
+  FLASH_DEFL_DATA block at the flash rate, each with its 24 header bytes and SLIP escapes, 10 bits
+  per byte.
 * Flash: per block, the page programs of what it inflates to and the erases the stub starts ahead of
-  that data (64 KB blocks where aligned, else 4 KB sectors), with the virtual chip's datasheet times.
+  that data (64 KB blocks where aligned, else 4 KB sectors), with the virtual chip's datasheet times;
+  the stub writes its inflate buffer only when 32 KB are full or the stream ends (virtual/stub.py).
 * The stub receives block i+1 while it writes block i (one block of double buffering), so the best any
   host can do is  w0 + sum(max(w[i], f[i-1])) + f[last].
 
@@ -25,17 +29,20 @@ from nodemcu_pipeline.virtual.flashchip import (
     SECTOR,
     SECTOR_ERASE_S,
 )
+from nodemcu_pipeline.virtual.stub import INFLATE_BUFFER
 
 DEFL_BLOCK = 0x4000
 RAM_BLOCK = 0x1800
 HEADER = 8 + 16
+ROM_RELIABLE = 460800
 
 
 def wire_bytes(payload: bytes) -> int:
     return len(payload) + HEADER + 2 + payload.count(0xC0) + payload.count(0xDB)
 
 
-def stub_seconds() -> float:
+def stub_seconds(baud: int = 115200) -> float:
+    """The stub upload's wire time at min(``baud``, ROM_RELIABLE)."""
     stub = find_stub()
     if stub is None:
         return 0.0
@@ -43,7 +50,7 @@ def stub_seconds() -> float:
     for seg in (stub.text, stub.data):
         for i in range(0, len(seg), RAM_BLOCK):
             total += wire_bytes(seg[i : i + RAM_BLOCK])
-    return total * 10 / 115200
+    return total * 10 / min(baud, ROM_RELIABLE)
 
 
 def _erases(address: int, size: int) -> list[tuple[int, float]]:
@@ -75,9 +82,11 @@ def limit(address: int, data: bytes, baud: int, with_stub: bool = True) -> Limit
     inflate = zlib.decompressobj()
     erases = _erases(address, len(data))
     wire, flash = [], []
-    written = 0
-    for block in blocks:
-        out = len(inflate.decompress(block))
+    written = inflated = 0
+    for i, block in enumerate(blocks):
+        inflated += len(inflate.decompress(block))
+        ready = inflated if i == len(blocks) - 1 else inflated // INFLATE_BUFFER * INFLATE_BUFFER
+        out = ready - written
         end = address + written + out
         cost = out / PAGE * PAGE_PROGRAM_S
         while erases and erases[0][0] < end:
@@ -86,5 +95,5 @@ def limit(address: int, data: bytes, baud: int, with_stub: bool = True) -> Limit
         wire.append(wire_bytes(block) * 10 / baud)
         flash.append(cost)
     piped = wire[0] + sum(max(w, f) for w, f in zip(wire[1:], flash[:-1], strict=True)) + flash[-1]
-    stub = stub_seconds() if with_stub else 0.0
+    stub = stub_seconds(baud) if with_stub else 0.0
     return Limit(len(packed), sum(wire), sum(flash), stub, stub + piped)

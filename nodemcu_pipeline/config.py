@@ -47,6 +47,18 @@ SETTINGS: tuple[Setting, ...] = (
         high=4_000_000,
     ),
     Setting(
+        "rom_baud",
+        "auto-int",
+        "auto",
+        "rate to sync the ESP8266 ROM at and upload the stub at, before the switch to --baud: the "
+        "ROM autobauds on SYNC, so auto uses min(--baud, 460800), the fastest rate its autobaud "
+        "locks on reliably, and falls back to 115200 within ~0.3 s when the ROM does not answer "
+        "there; 115200 does what esptool does",
+        example="115200",
+        low=9600,
+        high=921600,
+    ),
+    Setting(
         "before",
         "choice",
         "auto",
@@ -204,6 +216,7 @@ class Settings:
 
     port: str
     baud: int
+    rom_baud: int | None  # None: auto
     before: str
     after: str
     flash_size: str
@@ -305,6 +318,7 @@ def origins(config: Any) -> dict[str, str]:
 KIND_NAMES = {
     "path": "path",
     "int": "whole number",
+    "auto-int": "`auto` or whole number",
     "bool": "true/false",
     "choice": "one of",
     "text": "text",

@@ -22,7 +22,7 @@ class Setting:
     """One setting: its type, accepted values, default and the help shared by flag and docs."""
 
     key: str
-    kind: str  # path | int | bool | choice | text | flash-size | url
+    kind: str  # path | int | auto-int | bool | choice | text | flash-size | url
     default: str
     help: str
     choices: tuple[str, ...] = ()
@@ -65,6 +65,8 @@ def parse_value(s: Setting, raw: Any, origin: str) -> tuple[Any, str]:
     text = "" if raw is None else str(raw).strip()
     if s.kind == "int":
         return parse_int(text, origin, s), ""
+    if s.kind == "auto-int":  # None: auto
+        return (None if text == "auto" else parse_int(text, origin, s)), ""
     if s.kind == "bool":
         return parse_bool(raw, origin), ""
     if s.kind == "choice":

@@ -18,6 +18,7 @@ from tests.conftest import ROOT, assert_one_line_error, run_invoke
 CASES: dict[str, tuple[str, str, str | None, str]] = {
     "port": ("/dev/ttyUSB7", "/dev/ttyUSB7", "", "empty"),
     "baud": ("115200", "115200", "abc", "whole number"),
+    "rom_baud": ("460800", "460800", "fast", "whole number"),
     "before": ("default_reset", "auto", "foo", "before"),
     "after": ("hard_reset", "hard-reset", "foo", "after"),
     "flash_size": ("32m", "4MB", "4M", "ambiguous"),

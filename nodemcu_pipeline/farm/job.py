@@ -27,6 +27,7 @@ class FarmPlan:
     """Options shared by every board of one farm run."""
 
     baud: int = 460800
+    rom_baud: int | None = None  # None: auto (session.rom_rate)
     after: str = "hard-reset"
     use_stub: bool = True
     verify: bool = True

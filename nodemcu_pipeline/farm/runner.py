@@ -80,6 +80,7 @@ def flash_board(job: BoardJob, plans: PlanCache, options: FarmPlan, say: Say) ->
             note,
             progress,
             leave_reset_to_check=check,
+            rom_baud=options.rom_baud,
         )
         with job.lock:
             job.mac, job.chip_id = report.info.mac, report.info.chip_id

@@ -50,9 +50,11 @@ def open_session(
     use_stub: bool,
     say: Say,
     after_connect: Callable[[Session], None] = lambda session: None,
+    rom_baud: int | None = None,
 ) -> Session:
-    """Connect, start the stub when allowed and available, and switch to ``baud``."""
-    session = Session(resolve_port(port), baud, before, say)
+    """Connect (syncing the ROM at ``rom_baud``, None: auto), start the stub when allowed and
+    available, and switch to ``baud``."""
+    session = Session(resolve_port(port), baud, before, say, rom_baud)
     try:
         say(f"connecting to {session.url}…")
         session.connect()
@@ -95,6 +97,7 @@ def flash(
     say: Say = lambda t: None,
     progress: ProgressCallback = null_progress,
     leave_reset_to_check: bool = False,
+    rom_baud: int | None = None,
 ) -> FlashReport:
     """Connect, build the plan for the detected flash size (``plan_for(size)``), write, verify, reset.
 
@@ -122,7 +125,7 @@ def flash(
         if use_stub:
             prefetch(early[0])
 
-    with open_session(port, baud, before, use_stub, say, plan_early) as session:
+    with open_session(port, baud, before, use_stub, say, plan_early, rom_baud) as session:
         assert session.info is not None
         detected = flash_size_name(session.info)
         plan = early[0]
@@ -269,9 +272,16 @@ def chip_info(port: str, before: str = "auto", say: Say = lambda t: None) -> Chi
         return session.info
 
 
-def erase(port: str, baud: int, before: str, region: tuple[int, int] | None, say: Say) -> int:
+def erase(
+    port: str,
+    baud: int,
+    before: str,
+    region: tuple[int, int] | None,
+    say: Say,
+    rom_baud: int | None = None,
+) -> int:
     """Erase ``region`` (address, size) or the whole chip; returns the bytes erased."""
-    with open_session(port, baud, before, True, say) as session:
+    with open_session(port, baud, before, True, say, rom_baud=rom_baud) as session:
         assert session.info is not None
         total = FLASH_SIZES[flash_size_name(session.info)].size_bytes
         if region is not None and region[0] + region[1] > total:
@@ -295,8 +305,9 @@ def read_flash(
     out: Path,
     say: Say,
     progress: ProgressCallback = null_progress,
+    rom_baud: int | None = None,
 ) -> None:
-    with open_session(port, baud, before, True, say) as session:
+    with open_session(port, baud, before, True, say, rom_baud=rom_baud) as session:
         assert session.info is not None
         total = FLASH_SIZES[flash_size_name(session.info)].size_bytes
         if address >= total:

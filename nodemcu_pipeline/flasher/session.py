@@ -32,6 +32,18 @@ ESP8266_MAGIC = 0xFFF0C101
 OTP = (0x3FF00050, 0x3FF00054, 0x3FF00058, 0x3FF0005C)
 SPI0 = 0x60000200
 ROM_BAUD = 115200
+# The ROM autobauds on SYNC (esp8266-rom-protocol.md §5.2), so the stub can go up faster than 115200:
+# ``--rom-baud auto`` syncs at min(--baud, 460800), the rate up to which its autobaud is reliable
+# (esptool maintainer, espressif/esptool#365), and falls back to esptool's 115200 when it gets no
+# answer there within FAST_SYNCS tries.
+ROM_BAUD_AUTO_MAX = 460800
+FAST_SYNCS = 3
+# A ROM or stub answers a SYNC within milliseconds (esptool waits 0.1 s for the first reply).
+SYNC_WINDOW = 0.1
+# After CHANGE_BAUDRATE the stub switches as soon as its reply has left, i.e. before we read it; the
+# pause only covers the host adapter's own switch (esptool sleeps 50 ms). A command lost meanwhile
+# is resent by ``exchange``.
+BAUD_SETTLE = 0.01
 GROW_AFTER = 4
 # Resends of one command (or one RAM block position) before the link is declared broken. Cheap: a
 # resend costs one packet, and only a lost frame costs a timeout.
@@ -96,6 +108,12 @@ def is_esp8285(r0: int, r2: int) -> bool:
     return bool(r0 & (1 << 4) or r2 & (1 << 16))
 
 
+def rom_rate(baud: int, rom_baud: int | None = None) -> int:
+    """The rate to sync the ROM and upload the stub at: ``rom_baud``, or for auto (None) the flash
+    rate capped at ROM_BAUD_AUTO_MAX."""
+    return rom_baud if rom_baud else min(baud, ROM_BAUD_AUTO_MAX)
+
+
 def flash_size_for_jedec(jedec: int) -> str | None:
     """``jedec`` as esptool prints it (mfr<<16 | type<<8 | cap) → size name, None when unknown."""
     if jedec >> 16 == 0x1F:  # Adesto encodes the size in the type byte
@@ -114,14 +132,17 @@ class Session:
         baud: int = ROM_BAUD,
         before: str = "auto",
         say: Callable[[str], None] = lambda text: None,
+        rom_baud: int | None = None,
     ) -> None:
         self.url = url
         self.target_baud = baud
         self.before = before
         self.say = say
-        self.link = Link(open_port(url, ROM_BAUD))
+        # The rate the ROM is synced at; it drops to 115200 for good once the ROM did not lock on it.
+        self.rom_baud = rom_rate(baud, rom_baud)
+        self.link = Link(open_port(url, self.rom_baud))
         self.stub = False
-        self.running_baud = ROM_BAUD
+        self.running_baud = self.rom_baud
         self.info: ChipInfo | None = None
         self.manual_wait = MANUAL_WAIT
         # Protocol anomalies (errors, silences, retries, restarts) and hazards (a flash-changing
@@ -245,10 +266,12 @@ class Session:
         self.exchange(p.WRITE_REG, struct.pack("<IIII", addr, value, mask, 0), timeout=SHORT)
 
     # -- connect -------------------------------------------------------------------------------
-    def sync(self) -> bool:
+    def sync(self, window: float = 0.3, frames: int = 1) -> bool:
+        """Send ``frames`` SYNCs back to back and wait ``window`` s for the first answer."""
         self.link.flush_input()
-        self.link.write_frame(p.request(p.SYNC, p.SYNC_PAYLOAD))
-        deadline = time.monotonic() + 0.3
+        for _ in range(frames):
+            self.link.write_frame(p.request(p.SYNC, p.SYNC_PAYLOAD))
+        deadline = time.monotonic() + window
         first: p.Response | None = None
         while first is None and time.monotonic() < deadline:
             frame = self.link.read_frame(max(0.0, deadline - time.monotonic()))
@@ -305,19 +328,34 @@ class Session:
     def _attempt(self, strategy: ResetStrategy) -> bool:
         if not strategy.run(self.link.port):
             self.say("the port cannot drive DTR/RTS, so the chip was not reset")
-        for _ in range(5):
-            if self.sync():
+        # Two SYNCs at a time: the ROM's autobaud uses up the first one it hears.
+        if self.rom_baud != ROM_BAUD:
+            if any(self._sync_at(self.rom_baud, 2) for _ in range(FAST_SYNCS)):
                 return True
-            time.sleep(0.05)
-        if self.target_baud != ROM_BAUD:
+            # No lock at the fast rate: the ROM still autobauds, so 115200 needs no new reset.
+            # Not an anomaly: nothing was sent that could have changed flash.
+            self.say(
+                f"the ROM did not answer at {self.rom_baud} baud; uploading the stub at {ROM_BAUD}"
+            )
+            self.rom_baud = ROM_BAUD
+        for i in range(5):
+            if self._sync_at(ROM_BAUD, 2):
+                return True
+            time.sleep(0.05 if i < 4 else 0.0)
+        if self.target_baud not in (ROM_BAUD, self.rom_baud):
             # Without reset lines a stub left running by an earlier session still listens at the rate
             # it was switched to; try that rate before giving up.
-            self.link.set_baud(self.target_baud)
-            if self.sync() and self.stub:
-                self.running_baud = self.target_baud
+            if self._sync_at(self.target_baud) and self.stub:
                 return True
-            self.link.set_baud(ROM_BAUD)
+            self.link.set_baud(self.rom_baud)
+            self.running_baud = self.rom_baud
         return False
+
+    def _sync_at(self, baud: int, frames: int = 1) -> bool:
+        if self.running_baud != baud:
+            self.link.set_baud(baud)
+            self.running_baud = baud
+        return self.sync(SYNC_WINDOW, frames)
 
     def detect(self) -> ChipInfo:
         magic = self.read_reg(CHIP_MAGIC_REG)
@@ -378,20 +416,22 @@ class Session:
         return True
 
     def change_baud(self, baud: int) -> int:
-        """Switch to ``baud`` (stub only); falls back to 115200 when the link fails at the new rate."""
-        if baud == self.running_baud:
-            return baud
-        if baud == ROM_BAUD or not self.stub:
-            return ROM_BAUD
-        self.command(p.CHANGE_BAUDRATE, struct.pack("<II", baud, ROM_BAUD))
+        """Switch to ``baud`` (stub only; the ROM keeps the rate it locked on); falls back to 115200
+        when the link fails at the new rate."""
+        if baud == self.running_baud or not self.stub:
+            return self.running_baud
+        # The stub scales its UART divider by new/old (§5.2), so ``old`` is the rate it runs at.
+        self.command(p.CHANGE_BAUDRATE, struct.pack("<II", baud, self.running_baud))
         self.link.set_baud(baud)
-        time.sleep(0.05)
+        time.sleep(BAUD_SETTLE)
         self.link.flush_input()
         try:
             self.read_reg(CHIP_MAGIC_REG)
+            self.running_baud = baud
             return baud
         except (ProtocolError, SerialPortError):
             self.say(f"{baud} baud failed on this link; reconnecting at {ROM_BAUD}")
+            self.rom_baud = self.running_baud = ROM_BAUD
             self.link.set_baud(ROM_BAUD)
             self.stub = False
             self.connect()
@@ -403,9 +443,9 @@ class Session:
         had_stub, want = self.stub, self.target_baud
         self.anomalies.append("the chip was reset into the loader again")
         self.resets += 1
-        self.link.set_baud(ROM_BAUD)
+        self.link.set_baud(self.rom_baud)
         self.stub = False
-        self.running_baud = ROM_BAUD
+        self.running_baud = self.rom_baud
         self.connect()
         if had_stub:
             self.run_stub()

@@ -17,4 +17,5 @@ def settings(c):
     values = asdict(effective(c.config))
     where = origins(c.config)
     for s in SETTINGS:
-        print(f"{s.key:<13} {values[s.key]!s:<40} {where.get(s.key, 'default')}")
+        value = "auto" if s.kind == "auto-int" and values[s.key] is None else values[s.key]
+        print(f"{s.key:<13} {value!s:<40} {where.get(s.key, 'default')}")

@@ -46,6 +46,7 @@ def flash_farm(s, source, ports, ports_file, jobs, timeout, report, **flags) -> 
     targets = farm_targets(ports, ports_file, s.before)
     options = FarmPlan(
         baud=s.baud,
+        rom_baud=s.rom_baud,
         after=s.after,
         use_stub=not flags["no_stub"],
         verify=not flags["no_verify"],

@@ -42,6 +42,7 @@ def flash(
     firmware=None,
     port=None,
     baud=None,
+    rom_baud=None,
     before=None,
     after=None,
     erase_all=False,
@@ -84,6 +85,7 @@ def flash(
         c.config,
         port=ports[0] if len(ports) == 1 and not farm else None,
         baud=baud,
+        rom_baud=rom_baud,
         before=before,
         after=after,
         flash_size=flash_size,
@@ -130,6 +132,7 @@ def flash(
             say,
             progress,
             leave_reset_to_check=check,
+            rom_baud=s.rom_baud,
         )
     info = report.info
     print(
@@ -182,13 +185,13 @@ def chip_info(c, port=None, before=None):
     }
 )
 @task_errors
-def erase(c, port=None, baud=None, before=None, address=None, size=None):
+def erase(c, port=None, baud=None, rom_baud=None, before=None, address=None, size=None):
     """Erase the whole flash, or one region of it."""
     from nodemcu_pipeline.config import settings
     from nodemcu_pipeline.errors import UsageError
     from nodemcu_pipeline.flasher.api import erase as run_erase
 
-    s = settings(c.config, port=port, baud=baud, before=before)
+    s = settings(c.config, port=port, baud=baud, rom_baud=rom_baud, before=before)
     region = None
     if address is not None or size is not None:
         flags, example = "--address and --size", "--address 0x100000 --size 0x10000"
@@ -199,7 +202,7 @@ def erase(c, port=None, baud=None, before=None, address=None, size=None):
         if region[0] % 4096 or region[1] % 4096 or region[1] <= 0:
             raise UsageError("erase regions are whole 4 KB sectors", "Use multiples of 0x1000")
     started = time.monotonic()
-    erased = run_erase(s.port, s.baud, s.before, region, say)
+    erased = run_erase(s.port, s.baud, s.before, region, say, s.rom_baud)
     took = time.monotonic() - started
     where = f"0x{region[0]:x}+0x{region[1]:x}" if region else "the whole flash"
     print(f"erased {where}: {erased // 4096} sectors, {erased} bytes in {took:.1f} s")
@@ -213,19 +216,19 @@ def erase(c, port=None, baud=None, before=None, address=None, size=None):
     }
 )
 @task_errors
-def read_flash(c, output, port=None, baud=None, before=None, address="0", size="0"):
+def read_flash(c, output, port=None, baud=None, rom_baud=None, before=None, address="0", size="0"):
     """Read flash contents to a file (needs the stub)."""
     from nodemcu_pipeline.config import settings
     from nodemcu_pipeline.flasher.api import read_flash as run_read
     from nodemcu_pipeline.progress import console_progress
 
-    s = settings(c.config, port=port, baud=baud, before=before)
+    s = settings(c.config, port=port, baud=baud, rom_baud=rom_baud, before=before)
     _refuse_output_onto_port(output, s.port)
     flags, example = "--address and --size", "--address 0 --size 0x100000"
     addr, length = whole_number(address, flags, example), whole_number(size, flags, example)
     target = output_file(output, "OUTPUT")
     with console_progress() as progress:
-        run_read(s.port, s.baud, s.before, addr, length, target, say, progress)
+        run_read(s.port, s.baud, s.before, addr, length, target, say, progress, s.rom_baud)
     print(f"wrote {output}")
 
 
