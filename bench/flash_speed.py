@@ -10,7 +10,9 @@ start-up, no port opening), ``wall`` = the whole process.
 Cases
 * full write of a NodeMCU-sized image (``BENCH_IMAGE_KB``, default 512; random and repetitive parts,
   zlib -9 to ~0.55) at 0x10000 on a blank chip, per baud and transport; the limit is ``_limit.py``'s
-  (stub upload + compressed blocks on the wire, pipelined with the flash chip's erase/program time).
+  (stub upload at min(baud, 460800), the fastest rate the ROM's autobaud reliably takes, +
+  compressed blocks on the wire, pipelined with the flash chip's erase/program time). Ours syncs the
+  ROM at that rate too (``--rom-baud auto``); esptool at 115200.
 * unchanged reflash at 921600: ours vs ``esptool write-flash --skip-flashed``.
 * rebuild reflash at 921600 (new build date + one changed function): ours (sector diff) vs esptool
   ``--diff-with OLD`` (its fast reflash) and plain esptool; bytes rewritten.
@@ -36,8 +38,8 @@ from _common import report  # noqa: E402
 from _limit import limit  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
-BAUDS = (115200, 460800, 921600)
-TRANSPORTS = ("pty", "rfc2217")
+BAUDS = tuple(int(b) for b in os.environ.get("BENCH_BAUDS", "115200,460800,921600").split(","))
+TRANSPORTS = tuple(os.environ.get("BENCH_TRANSPORTS", "pty,rfc2217").split(","))
 ADDRESS = 0x10000
 FLASH_SIZE = 4 << 20
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
