@@ -19,3 +19,14 @@ def test_bad_access_point_is_one_error_line(ap: str) -> None:
         timeout=60,
     )
     assert_one_line_error(proc, "--ap", "SSID")
+
+
+@pytest.mark.parametrize("p", ["1.5", "-0.1"])
+def test_bad_autobaud_probability_is_one_error_line(p: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "nodemcu_pipeline.virtual", "--autobaud-fail", p],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert_one_line_error(proc, "--autobaud-fail", "0 to 1")
