@@ -527,7 +527,10 @@ class Session:
         """Start the firmware without the reset lines: the stub's RUN_USER_CODE, or the ROM's
         FLASH_BEGIN(0, 0) + FLASH_END(1), as esptool's soft-reset does."""
         if self.stub:
-            self.link.write_frame(p.request(p.RUN_USER_CODE))
+            frame = p.request(p.RUN_USER_CODE)
+            self.link.write_frame(frame)
+            # No reply to wait for, and the REPL check reopens the port at 115200 next.
+            self.link.drain(len(frame) + 2)
         else:
             self.checked(p.FLASH_BEGIN, struct.pack("<IIII", 0, 0, 0x400, 0))
             self.command(p.FLASH_END, struct.pack("<I", 1))

@@ -18,6 +18,10 @@ from nodemcu_pipeline.flasher.rfc2217 import QuickRfc2217Serial
 from nodemcu_pipeline.flasher.slip import SlipDecoder, encode
 
 READ_SLICE = 0.02
+# After the last frame a chip answers with nothing (RUN_USER_CODE): the time the far end may take to
+# take the bytes in beyond their wire time (an adapter's latency timer is 16 ms by default; a loaded
+# host's virtual board takes longer).
+DRAIN_MARGIN = 0.1
 DIALOUT_HINT = (
     "Add yourself to the dialout group: sudo usermod -a -G dialout $USER (then log in again)"
 )
@@ -128,6 +132,16 @@ class Link:
                 self.port.read(self.port.in_waiting)
         except (serial.SerialException, OSError):
             pass
+
+    def drain(self, sent: int, margin: float = DRAIN_MARGIN) -> None:
+        """Wait until ``sent`` bytes just written are on the wire: a USB adapter still holds them
+        after write() returns, and closing the port or changing its rate first drops or garbles
+        them (a pty has no wire, and the board's reader samples the rate only when it reads)."""
+        try:
+            self.port.flush()
+        except (serial.SerialException, OSError):
+            pass
+        time.sleep(sent * 10 / max(1, self.port.baudrate) + margin)
 
     def set_baud(self, baud: int) -> None:
         self.port.baudrate = baud
