@@ -30,7 +30,9 @@ def executable() -> str | None:
     return str(local) if local.is_file() else None
 
 
-def _run(args: list[str], url: str, baud: int, timeout: float = 600) -> float | None:
+def _run(
+    args: list[str], url: str, baud: int, timeout: float = 600, done: str | None = None
+) -> float | None:
     tool = executable()
     if tool is None:
         return None
@@ -41,16 +43,15 @@ def _run(args: list[str], url: str, baud: int, timeout: float = 600) -> float | 
     except (OSError, subprocess.TimeoutExpired):
         return None
     spent = time.perf_counter() - start
-    # It prints its failures but exits 0 on some of them; a run that did not report the transfer
-    # complete is no figure.
-    if proc.returncode != 0 or ("upload" in args and "Transfer complete" not in proc.stdout):
+    # It prints its failures but exits 0 on some of them; a run that did not print ``done`` is no figure.
+    if proc.returncode != 0 or (done is not None and done not in proc.stdout):
         return None
     return spent
 
 
 def upload(url: str, path: Path, name: str, baud: int) -> float | None:
     """Seconds for ``nodemcu-tool upload PATH --remotename NAME`` as a whole process."""
-    return _run(["upload", str(path), "--remotename", name], url, baud)
+    return _run(["upload", str(path), "--remotename", name], url, baud, done="Transfer complete")
 
 
 def connect_only(url: str, baud: int) -> float | None:
