@@ -93,7 +93,7 @@ def flash_and_check(
         outcomes = ", ".join(f"0x{r.address:x} {r.outcome}" for r in result.results)
         t.detail = f"{board.url} at {result.baud} baud: {outcomes}"
     with report.timed("check") as t:
-        report.check = check_after_flash(board.url, fs_mode, say=say)
+        report.check = check_after_flash(board.url, fs_mode, say=say, port=result.handover)
         t.detail = report.check.summary().removeprefix("check: ")
 
 

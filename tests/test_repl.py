@@ -37,8 +37,11 @@ def board_with(tmp_path: Path, prepare, size: int = 1 << 20) -> VirtualBoard:
 def test_fresh_flash_shows_the_first_boot_format_and_passes_without_formatting_again(tmp_path, pty):
     with VirtualBoard("1MB", pty=pty) as board:
         source = plan_source(tmp_path / "build", firmware=split_images(tmp_path))
-        flash(board.url, source, leave_reset_to_check=True)
-        report = check_after_flash(board.url)
+        flashed = flash(board.url, source, leave_reset_to_check=True)
+        # A pty has no reset lines: the flasher starts the firmware and hands its port over, so the
+        # check reads the first boot from its first byte (a reopened port would have lost it).
+        assert (flashed.handover is not None) is pty
+        report = check_after_flash(board.url, port=flashed.handover)
     assert report.first_boot_format is True
     assert report.formatted is False
     assert report.total > 0

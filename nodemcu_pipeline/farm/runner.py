@@ -89,11 +89,18 @@ def flash_board(job: BoardJob, plans: PlanCache, options: FarmPlan, say: Say) ->
         if check:
             from nodemcu_pipeline.repl import check_after_flash
 
-            job.raise_if_stopped()
+            try:
+                job.raise_if_stopped()
+            except BoardStopped:
+                if report.handover is not None:
+                    report.handover.close()
+                raise
             job.set_stage("REPL check")
             # The check's own wait for the prompt ends with the board's time, not minutes later.
             limit = max(1.0, job.deadline - time.monotonic()) if job.deadline else 300.0
-            fs = check_after_flash(job.target.port, options.format, say=note, limit=limit)
+            fs = check_after_flash(
+                job.target.port, options.format, say=note, limit=limit, port=report.handover
+            )
             job.check = fs.summary()
         verified = all(r.verified for r in report.results)
         job.finish("verified" if verified else "written")

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+import serial
+
 from nodemcu_pipeline.atomic import atomic_write_bytes
 from nodemcu_pipeline.errors import (
     FlashError,
@@ -23,7 +25,7 @@ from nodemcu_pipeline.flasher import diff
 from nodemcu_pipeline.flasher.board_state import BoardState
 from nodemcu_pipeline.flasher.outside import OutsideGuard, OutsideVerdict, describe, footprint
 from nodemcu_pipeline.flasher.ports import resolve_port
-from nodemcu_pipeline.flasher.session import ChipInfo, Session, flash_size_name
+from nodemcu_pipeline.flasher.session import FIRMWARE_BAUD, ChipInfo, Session, flash_size_name
 from nodemcu_pipeline.flasher.write import Capabilities, RegionResult, prefetch, write_plan
 from nodemcu_pipeline.layout import FLASH_MODES, FLASH_SIZES
 from nodemcu_pipeline.plan import FlashPlan
@@ -41,6 +43,9 @@ class FlashReport:
     reset: bool = False
     outside: OutsideVerdict | None = None
     anomalies: list[str] = field(default_factory=list)
+    # With leave_reset_to_check on a port without reset lines: the port, open at the firmware's rate
+    # right after the soft reset, for the REPL check to read the first boot on (and then close).
+    handover: serial.SerialBase | None = None
 
 
 def open_session(
@@ -102,7 +107,9 @@ def flash(
     """Connect, build the plan for the detected flash size (``plan_for(size)``), write, verify, reset.
 
     With ``leave_reset_to_check`` and a port that drives the reset lines, the hard reset is left to the
-    REPL check, which then sees the whole first boot (partition setup, file-system format).
+    REPL check, which then sees the whole first boot (partition setup, file-system format). Without
+    the lines, the firmware is started here and the open port handed over (``report.handover``):
+    the caller passes it to ``check_after_flash(port=...)``, which closes it.
     """
     early: list[FlashPlan] = []
 
@@ -143,6 +150,10 @@ def flash(
         lines = session.lines_supported()
         if after == "hard-reset" and not (leave_reset_to_check and lines):
             if lines and session.hard_reset():
+                report.reset = True
+            elif leave_reset_to_check:
+                say("the port cannot drive RTS: starting the firmware with a soft reset")
+                report.handover = session.start_firmware_here(FIRMWARE_BAUD)
                 report.reset = True
             else:
                 say("the port cannot drive RTS: starting the firmware with a soft reset")

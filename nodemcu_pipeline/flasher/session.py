@@ -54,6 +54,11 @@ FINAL_STATUS = frozenset({0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xFF})
 # unlucky: at a 1e-3 byte error rate a lost frame is a few-percent event, four in a row ~1e-6.
 SILENCE_LIMIT = 4
 SHORT = 1.0  # seconds to wait for the answer to a short command
+# A chip started by RUN_USER_CODE prints its ROM's boot lines within milliseconds; a silent one is
+# given this long before the port changes rate anyway.
+BOOT_SIGN_S = 0.5
+# The rate NodeMCU's UART starts at, where the REPL check reads.
+FIRMWARE_BAUD = 115200
 MANUAL_PROMPT = (
     "hold GPIO0 low (FLASH button) and press RESET, then release GPIO0; "
     "retrying until the chip answers"
@@ -534,6 +539,24 @@ class Session:
         else:
             self.checked(p.FLASH_BEGIN, struct.pack("<IIII", 0, 0, 0x400, 0))
             self.command(p.FLASH_END, struct.pack("<I", 1))
+
+    def start_firmware_here(self, baud: int) -> serial.SerialBase:
+        """Soft-reset into the firmware and return the port, still open, at ``baud``.
+
+        For a port without reset lines the REPL check cannot restart the board, and whatever the
+        firmware prints before the check opens the port is lost (pyserial flushes the input on open):
+        a first boot's "Formatting file system" among it. So the check reads on this port, from the
+        first byte. The rate changes only once the chip has answered (its ROM's boot lines, at 74880):
+        changed earlier, the command's last bytes would go out garbled from an adapter's FIFO.
+        """
+        if self.stub:
+            self.link.write_frame(p.request(p.RUN_USER_CODE))
+        else:
+            self.checked(p.FLASH_BEGIN, struct.pack("<IIII", 0, 0, 0x400, 0))
+            self.command(p.FLASH_END, struct.pack("<I", 1))
+        if not self.link.wait_for_any(BOOT_SIGN_S):
+            self.link.drain(0)
+        return self.link.hand_over(baud)
 
     def close(self) -> None:
         self.link.close()

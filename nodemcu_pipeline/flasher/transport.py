@@ -87,6 +87,7 @@ class Link:
         self.port = port
         self.decoder = SlipDecoder()
         self._frames: list[bytes] = []
+        self._handed_over = False
 
     def write_frame(self, payload: bytes) -> None:
         try:
@@ -146,7 +147,32 @@ class Link:
     def set_baud(self, baud: int) -> None:
         self.port.baudrate = baud
 
+    def wait_for_any(self, timeout: float) -> bool:
+        """True once the far end sends any byte within ``timeout`` (what it is does not matter)."""
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                if self.port.read(1):
+                    return True
+        except (serial.SerialException, OSError):
+            pass
+        return False
+
+    def hand_over(self, baud: int) -> serial.SerialBase:
+        """The open port, switched to ``baud``; from now on the caller closes it, not this link."""
+        try:
+            self.port.baudrate = baud
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise SerialPortError(
+                f"switching the serial port to {baud} baud failed ({exc})",
+                "The board was unplugged or the port closed; reconnect it",
+            ) from None
+        self._handed_over = True
+        return self.port
+
     def close(self) -> None:
+        if self._handed_over:
+            return
         try:
             self.port.close()
         except (serial.SerialException, OSError):

@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import serial
+
 from nodemcu_pipeline.errors import FileSystemError, LuaError, UsageError
 from nodemcu_pipeline.flasher.reset import hard_reset
 from nodemcu_pipeline.flasher.transport import open_port
@@ -240,15 +242,25 @@ def check_after_flash(
     reset: bool = True,
     quiet: float = 20.0,
     limit: float = 300.0,
+    port: serial.SerialBase | None = None,
 ) -> FsReport:
-    """Reset the board into its firmware, wait for the prompt, check the file system."""
+    """Reset the board into its firmware, wait for the prompt, check the file system.
+
+    ``port``: the flasher's port, open at APP_BAUD since it soft-reset a board without reset lines
+    (``FlashReport.handover``); read as it is, from the first byte of the boot, and closed here.
+    """
     if mode not in FORMAT_CHOICES:
+        if port is not None:
+            port.close()
         raise UsageError(f"unknown --format '{mode}'", "Use auto, always or never")
-    port = open_port(url, APP_BAUD)
+    started = port is not None
+    if port is None:
+        port = open_port(url, APP_BAUD)
     try:
-        port.reset_input_buffer()
-        joined = not (reset and hard_reset(port))
-        if reset and joined:
+        if not started:
+            port.reset_input_buffer()
+        joined = started or not (reset and hard_reset(port))
+        if reset and joined and not started:
             say("the port cannot drive RTS: reading whatever the board prints")
         repl = NodeMCURepl(port, say)
         banner = repl.wait_for_prompt(quiet, limit, nudge=joined)

@@ -147,7 +147,8 @@ def flash(
         from nodemcu_pipeline.flasher.ports import resolve_port
         from nodemcu_pipeline.repl import check_after_flash
 
-        print(check_after_flash(resolve_port(s.port), s.format, say=say).summary())
+        fs = check_after_flash(resolve_port(s.port), s.format, say=say, port=report.handover)
+        print(fs.summary())
     if monitor:
         from nodemcu_pipeline.tasks.monitor import watch
 
