@@ -3,8 +3,8 @@
     python bench/_flash_once.py PORT BAUD ADDRESS FILE [LAYOUT]
 
 Prints one JSON line: per region its outcome and the bytes it rewrote. ``BENCH_OUTSIDE_PROOF=off``
-skips the outside-the-plan baseline (flasher/outside.py: one MD5 per 64 KB outside the plan before
-the first write), to show what that proof costs; it is never off outside this bench.
+flashes as ``--no-outside-proof`` does: no outside-the-plan baseline (flasher/outside.py: one MD5 per
+64 KB outside the plan before the first write), to show what that proof costs.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from nodemcu_pipeline.plan import FlashPlan, Region  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
-    if os.environ.get("BENCH_OUTSIDE_PROOF") == "off":
-        api.OutsideGuard.arm = lambda self, *args, **kwargs: setattr(self, "writing", True)  # type: ignore[method-assign]
     port, baud, address, path = argv[:4]
     layout = argv[4] if len(argv) > 4 else None
     region = Region(int(address, 0), Path(path).read_bytes(), "firmware")
@@ -31,6 +29,7 @@ def main(argv: list[str]) -> int:
         lambda size: FlashPlan(size, "keep", "keep", (region,), layout),
         baud=int(baud),
         after="no-reset",
+        outside_proof=os.environ.get("BENCH_OUTSIDE_PROOF") != "off",
     )
     print(
         json.dumps(

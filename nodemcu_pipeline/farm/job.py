@@ -31,6 +31,7 @@ class FarmPlan:
     after: str = "hard-reset"
     use_stub: bool = True
     verify: bool = True
+    outside_proof: bool = True  # False: --no-outside-proof (flasher/outside.py)
     erase_all: bool = False
     check: bool = True
     format: str = "auto"

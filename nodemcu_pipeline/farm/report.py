@@ -63,6 +63,7 @@ def farm_record(
         "options": {
             "baud": options.baud,
             "verify": options.verify,
+            "outside_proof": options.outside_proof,
             "stub": options.use_stub,
             "check": options.check,
             "jobs": options.jobs or len(jobs),

@@ -81,6 +81,7 @@ def flash_board(job: BoardJob, plans: PlanCache, options: FarmPlan, say: Say) ->
             progress,
             leave_reset_to_check=check,
             rom_baud=options.rom_baud,
+            outside_proof=options.outside_proof,
         )
         with job.lock:
             job.mac, job.chip_id = report.info.mac, report.info.chip_id

@@ -103,6 +103,7 @@ def flash(
     progress: ProgressCallback = null_progress,
     leave_reset_to_check: bool = False,
     rom_baud: int | None = None,
+    outside_proof: bool = True,
 ) -> FlashReport:
     """Connect, build the plan for the detected flash size (``plan_for(size)``), write, verify, reset.
 
@@ -144,7 +145,7 @@ def flash(
         report = FlashReport(session.info, session.target_baud, session.stub)
         caps = Capabilities.for_session(session, verify)
         report.results, report.outside = _write_guarded(
-            session, plan, caps, detected, erase_all, say, progress
+            session, plan, caps, detected, erase_all, say, progress, outside_proof
         )
         report.anomalies = list(session.anomalies)
         lines = session.lines_supported()
@@ -180,13 +181,15 @@ def _write_guarded(
     erase_all: bool,
     say: Say,
     progress: ProgressCallback,
+    outside_proof: bool = True,
 ) -> tuple[list[RegionResult], OutsideVerdict | None]:
     """Write the plan while tracking each region's state (for an interrupted flash's last words) and
     guarding the flash outside the plan (outside.py); raise OutsideDamage unless that proof holds."""
     state = BoardState([(r.address, len(r.data)) for r in plan.regions], caps.verify)
     spans = footprint((r.address, len(r.data)) for r in plan.regions)
     owned = list(diff.firmware_owned(plan))
-    guard = None if erase_all else OutsideGuard(FLASH_SIZES[detected].size_bytes, spans, owned)
+    chip = FLASH_SIZES[detected].size_bytes
+    guard = None if erase_all else OutsideGuard(chip, spans, owned, baseline=outside_proof)
     hasher = session.md5 if caps.verify else None
 
     def before_write(op: int, data: bytes) -> None:
@@ -235,11 +238,15 @@ def _outside_error(verdict: OutsideVerdict, verified: bool) -> OutsideDamage:
             f"{done}; restore those ranges from a backup (e.g. upload the file system again) "
             "and use a shorter cable or a lower --baud",
         )
+    again = (
+        "without --no-outside-proof"
+        if "--no-outside-proof" in verdict.reason
+        else "with the stub on a better link"
+    )
     return OutsideDamage(
         f"line errors during the flash, and flash outside the plan cannot be proven unchanged "
         f"({verdict.reason}): {describe(verdict.unvouched)}",
-        f"{done}; check those ranges (e.g. the file system), or flash again with the stub "
-        "on a better link",
+        f"{done}; check those ranges (e.g. the file system), or flash again {again}",
     )
 
 

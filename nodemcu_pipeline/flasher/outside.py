@@ -8,7 +8,8 @@ done, so the "before" has to be taken before the first command that can change f
 
 - ``OutsideGuard.arm`` runs right before that first command (the session calls it), on the stub path
   only: one SPI_FLASH_MD5 per 64 KB block of everything outside the plan's footprint. A flash that
-  writes nothing (every region unchanged) never arms, and so pays nothing.
+  writes nothing (every region unchanged) never arms, and so pays nothing; ``--no-outside-proof``
+  (``baseline=False``) skips the hashing, as a user's trade of the proof for speed.
 - ``OutsideGuard.verdict`` runs after the plan verified. Without any anomaly nothing more is done: every
   corruption that can move an erase or a write also shows up as an anomaly (a misplaced write leaves
   the region's MD5 wrong, a longer size leaves FLASH_DEFL_END short, a shorter one overflows, a
@@ -129,6 +130,9 @@ class OutsideGuard:
     writing: bool = False
     checked_twice: bool = False
     unguarded: list[str] = field(default_factory=list)  # hazards seen before the baseline
+    # False with --no-outside-proof: no baseline, so after an anomaly the verdict can only name the
+    # ranges it cannot vouch for (the user traded that for ~0.5 s per MB of chip outside the plan).
+    baseline: bool = True
 
     def __post_init__(self) -> None:
         outside = outside_blocks(self.inside, self.chip_size)
@@ -151,7 +155,7 @@ class OutsideGuard:
         self.writing = True
         self.unguarded = list(hazards)
         self.checked_twice = noisy
-        if hasher is not None:
+        if hasher is not None and self.baseline:
             self.before = {
                 b: agreed(hasher, b) if noisy else hasher(b[0], b[1] - b[0]) for b in self.blocks
             }
@@ -174,10 +178,13 @@ class OutsideGuard:
         if not self.writing:
             return OutsideVerdict(False, reason="nothing was written, nothing to prove")
         if self.before is None or hasher is None:
+            why = (
+                "no baseline with --no-outside-proof" if hasher else "no flash MD5 without the stub"
+            )
             return OutsideVerdict(
                 False,
                 unvouched=tuple(self.blocks),
-                reason=f"{len(anomalies)} protocol error(s) and no flash MD5 without the stub",
+                reason=f"{len(anomalies)} protocol error(s) and {why}",
             )
         # A block that differs is asked again until two answers agree, for the same reason.
         changed = tuple(

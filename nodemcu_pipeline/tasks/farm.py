@@ -50,6 +50,7 @@ def flash_farm(s, source, ports, ports_file, jobs, timeout, report, **flags) -> 
         after=s.after,
         use_stub=not flags["no_stub"],
         verify=not flags["no_verify"],
+        outside_proof=not flags.get("no_outside_proof", False),
         erase_all=flags["erase_all"],
         check=not flags["no_check"],
         format=s.format,

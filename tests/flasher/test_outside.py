@@ -33,17 +33,41 @@ def plan(size: str) -> FlashPlan:
     return FlashPlan(size, "dio", "40m", (Region(ADDRESS, DATA, "one"),))
 
 
-def flash_with(faults: Faults, pty: bool = False) -> tuple[object, bytes, bytes]:
+def flash_with(
+    faults: Faults, pty: bool = False, proof: bool = True
+) -> tuple[object, bytes, bytes]:
     """Flash DATA over a chip full of user data; (report or error, flash before, flash after)."""
     with VirtualBoard("1MB", pty=pty, faults=faults) as board:
         board.flash.data[:] = os.urandom(CHIP)
         before = bytes(board.flash.data)
         try:
-            outcome: object = api.flash(board.url, plan, baud=115200, after="no-reset")
+            outcome: object = api.flash(
+                board.url, plan, baud=115200, after="no-reset", outside_proof=proof
+            )
         except PipelineError as exc:
             outcome = exc
         after = bytes(board.flash.data)
     return outcome, before, after
+
+
+def md5_requests(proof: bool) -> int:
+    """SPI_FLASH_MD5 requests one clean flash of DATA sends."""
+    from nodemcu_pipeline.flasher.session import Session
+
+    sent: list[int] = []
+    real = Session.md5
+
+    def counting(self: Session, address: int, size: int) -> bytes:
+        sent.append(address)
+        return real(self, address, size)
+
+    Session.md5 = counting  # type: ignore[method-assign]
+    try:
+        with VirtualBoard("1MB") as board:
+            api.flash(board.url, plan, baud=115200, after="no-reset", outside_proof=proof)
+    finally:
+        Session.md5 = real  # type: ignore[method-assign]
+    return len(sent)
 
 
 def changed_outside(before: bytes, after: bytes) -> list[int]:
@@ -85,6 +109,22 @@ def test_a_clean_flash_hashes_the_outside_once_and_proves_nothing_more() -> None
     assert isinstance(outcome, api.FlashReport)
     assert outcome.outside is not None and not outcome.outside.checked
     assert not changed_outside(before, after)
+
+
+def test_no_outside_proof_skips_the_map_and_a_flipped_begin_is_named_not_vouched_for() -> None:
+    # The trade --no-outside-proof makes: one MD5 per 64 KB outside the plan fewer (15 on this 1 MB
+    # chip), and after a line error an error naming what cannot be vouched for, never `verified`.
+    assert md5_requests(True) - md5_requests(False) == len(
+        outside_blocks(footprint([(ADDRESS, len(DATA))]), CHIP)
+    )
+    outcome, before, after = flash_with(Faults(flip_begin=("offset", 18)), proof=False)
+    assert changed_outside(before, after)
+    assert isinstance(outcome, OutsideDamage), outcome
+    line = outcome.line()
+    assert "cannot be proven unchanged" in line and "--no-outside-proof" in line, line
+    named = [(int(a, 16), int(b, 16)) for a, b in re.findall(r"0x([0-9a-f]+)-0x([0-9a-f]+)", line)]
+    damage = changed_outside(before, after)
+    assert all(any(lo <= a <= hi for lo, hi in named) for a in damage), (line, damage)
 
 
 def test_without_reset_lines_the_region_is_rewritten_and_the_damage_named() -> None:
@@ -144,3 +184,23 @@ def test_firmware_owned_sectors_changed_after_a_reset_are_the_firmware_s_not_the
     assert rebooted.proven and "0x00d000-0x00ffff rewritten by the firmware" in rebooted.summary()
     noisy = guard.verdict(hasher, ["no answer to command 0x11"], [])
     assert not noisy.proven and describe(noisy.changed) == "0x00d000-0x00ffff"
+
+
+def test_the_flash_task_takes_no_outside_proof(tmp_path) -> None:
+    from nodemcu_pipeline.image import example_image
+    from nodemcu_pipeline.layout import Generation
+    from tests.conftest import run_invoke
+
+    images = []
+    for name, data in zip(
+        ("0x00000.bin", "0x10000.bin"), example_image(Generation.NODEMCU3), strict=True
+    ):
+        (tmp_path / name).write_bytes(data)
+        images += ["--firmware", str(tmp_path / name)]
+    with VirtualBoard("1MB") as board:
+        proc = run_invoke(
+            "flash", "--port", board.url, *images, "--no-check",
+            "--build-dir", str(tmp_path / "build"), "--no-outside-proof",
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "0x010000" in proc.stdout and "verified" in proc.stdout, proc.stdout
