@@ -13,6 +13,10 @@
   host can do is  w0 + sum(max(w[i], f[i-1])) + f[last].
 
 Not in the limit: reset and sync, the MD5 verification both tools do, process start-up.
+``verify_seconds`` prices the reads a verified flash cannot skip, for the second and third limits
+bench/flash_speed.py prints beside this one: + one MD5 pass over the region after its last block (a
+flash is verified before it is called done); + one over the chip outside the plan before the first
+write (our outside-the-plan proof, flasher/outside.py; off with BENCH_OUTSIDE_PROOF=off).
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from nodemcu_pipeline.virtual.flashchip import (
     BLOCK_ERASE_S,
     PAGE,
     PAGE_PROGRAM_S,
+    READ_S_PER_BYTE,
     SECTOR,
     SECTOR_ERASE_S,
 )
-from nodemcu_pipeline.virtual.stub import INFLATE_BUFFER
+from nodemcu_pipeline.virtual.stub import INFLATE_BUFFER, MD5_S_PER_BYTE
 
 DEFL_BLOCK = 0x4000
 RAM_BLOCK = 0x1800
@@ -97,3 +102,9 @@ def limit(address: int, data: bytes, baud: int, with_stub: bool = True) -> Limit
     piped = wire[0] + sum(max(w, f) for w, f in zip(wire[1:], flash[:-1], strict=True)) + flash[-1]
     stub = stub_seconds(baud) if with_stub else 0.0
     return Limit(len(packed), sum(wire), sum(flash), stub, stub + piped)
+
+
+def verify_seconds(size: int) -> float:
+    """One SPI_FLASH_MD5 pass over ``size`` bytes as the stub does it: the SPI read, then the hash
+    (virtual/stub.py's model; no reply or command overhead)."""
+    return size * (READ_S_PER_BYTE + MD5_S_PER_BYTE)
