@@ -33,11 +33,13 @@ def board_with(tmp_path: Path, prepare, size: int = 1 << 20) -> VirtualBoard:
     return VirtualBoard({1 << 20: "1MB", 4 << 20: "4MB"}[size], state=state)
 
 
-@pytest.mark.parametrize("pty", [False, True])
-def test_fresh_flash_shows_the_first_boot_format_and_passes_without_formatting_again(tmp_path, pty):
+@pytest.mark.parametrize(("pty", "stub"), [(False, True), (True, True), (True, False)])
+def test_fresh_flash_shows_the_first_boot_format_and_passes_without_formatting_again(
+    tmp_path, pty, stub
+):
     with VirtualBoard("1MB", pty=pty) as board:
         source = plan_source(tmp_path / "build", firmware=split_images(tmp_path))
-        flashed = flash(board.url, source, leave_reset_to_check=True)
+        flashed = flash(board.url, source, use_stub=stub, leave_reset_to_check=True)
         # A pty has no reset lines: the flasher starts the firmware and hands its port over, so the
         # check reads the first boot from its first byte (a reopened port would have lost it).
         assert (flashed.handover is not None) is pty
