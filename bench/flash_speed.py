@@ -193,7 +193,8 @@ def full_writes(tmp: Path, data: bytes, path: Path) -> dict[str, object]:
             guarded = verified + (0.0 if PROOF_OFF else verify_seconds(outside))
             print(
                 f"full write {len(data) // 1024} KB, {transport} at {baud}: limit {lim.total_s:.2f} s"
-                f" (verified {verified:.2f} s, ours with its outside proof {guarded:.2f} s)"
+                f" (verified {verified:.2f} s; what ours must do, "
+                f"{'no outside proof' if PROOF_OFF else 'with its outside proof'}, {guarded:.2f} s)"
             )
             print_row("ours", o, lim.total_s, "limit")
             print_row("ours", o, guarded, "limit of what ours must do")
