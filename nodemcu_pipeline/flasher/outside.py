@@ -179,7 +179,9 @@ class OutsideGuard:
             return OutsideVerdict(False, reason="nothing was written, nothing to prove")
         if self.before is None or hasher is None:
             why = (
-                "no baseline with --no-outside-proof" if hasher else "no flash MD5 without the stub"
+                "no baseline with --no-outside-proof"
+                if not self.baseline
+                else "no flash MD5 without the stub"
             )
             return OutsideVerdict(
                 False,

@@ -521,7 +521,7 @@ class Session:
         return hard_reset(self.link.port)
 
     def lines_supported(self) -> bool:
-        """Whether this port can drive DTR/RTS (a pty or socket:// cannot)."""
+        """Whether this port can drive DTR/RTS (a pty cannot; pyserial's socket:// takes and ignores it)."""
         try:
             self.link.port.dtr = False
             return True
@@ -546,16 +546,19 @@ class Session:
         For a port without reset lines the REPL check cannot restart the board, and whatever the
         firmware prints before the check opens the port is lost (pyserial flushes the input on open):
         a first boot's "Formatting file system" among it. So the check reads on this port, from the
-        first byte. The rate changes only once the chip has answered (its ROM's boot lines, at 74880):
-        changed earlier, the command's last bytes would go out garbled from an adapter's FIFO.
+        first byte. The rate changes only once the chip has answered (the ROM's reply to FLASH_END, or,
+        to the stub's RUN_USER_CODE, which gets none, its ROM's boot lines at 74880): changed earlier,
+        the command's last bytes would go out garbled from an adapter's FIFO.
         """
         if self.stub:
             self.link.write_frame(p.request(p.RUN_USER_CODE))
+            if not self.link.wait_for_any(BOOT_SIGN_S):
+                self.link.drain(0)
         else:
+            # The ROM's reply to FLASH_END is the sign; waiting on would let the boot run on at
+            # the loader's rate (a first boot's format message garbled).
             self.checked(p.FLASH_BEGIN, struct.pack("<IIII", 0, 0, 0x400, 0))
             self.command(p.FLASH_END, struct.pack("<I", 1))
-        if not self.link.wait_for_any(BOOT_SIGN_S):
-            self.link.drain(0)
         return self.link.hand_over(baud)
 
     def close(self) -> None:

@@ -143,6 +143,15 @@ def test_no_baseline_means_the_outside_is_named_not_vouched_for() -> None:
     assert describe(verdict.unvouched) == "0x000000-0x00ffff, 0x018000-0x0fffff"
 
 
+def test_without_a_baseline_the_reason_names_the_flag_whatever_else_was_off() -> None:
+    # --no-outside-proof with --no-verify: no hasher either, but the missing map is the user's flag.
+    for hasher in (None, lambda a, n: b"x" * 16):
+        guard = OutsideGuard(CHIP, footprint([(ADDRESS, len(DATA))]), baseline=False)
+        guard.arm(hasher, [])
+        verdict = guard.verdict(hasher, ["a lost reply"], [])
+        assert "--no-outside-proof" in verdict.reason and verdict.unvouched
+
+
 def test_a_flash_write_we_did_not_send_before_the_baseline_is_not_vouched_for() -> None:
     guard = OutsideGuard(CHIP, footprint([(ADDRESS, len(DATA))]))
     guard.arm(lambda a, n: b"x" * 16, ["0x03 instead of 0x07"])
