@@ -26,7 +26,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import ROOT, invoke_cmd, report  # noqa: E402
+
+from nodemcu_pipeline.sources.docker_build import CCACHE_VOLUME  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "sources"
 TARBALL = "nodemcu-firmware-release-36cbf9f0.tar.gz"
@@ -81,10 +84,34 @@ def differing_sectors(old: bytes, new: bytes) -> int:
     )
 
 
+def cache_volumes() -> set[str]:
+    """The pipeline's compiler-cache volumes on the engine now (``docker volume ls``)."""
+    proc = subprocess.run(
+        ["docker", "volume", "ls", "-q", "--filter", f"name={CCACHE_VOLUME}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return set(proc.stdout.split()) if proc.returncode == 0 else set()
+
+
 def main() -> None:
     if shutil.which("docker") is None or not (SHARED / TARBALL).exists():
         report({"name": "edit_loop", "skipped": "needs docker and ../shared/sources"})
         return
+    # The temporary tree gets a compiler cache of its own, which nobody will use again: removed at
+    # the end, and only if it was not there before (a user's build of a new tree meanwhile would
+    # lose its fresh cache too, as with the test session's clean-up).
+    before = cache_volumes()
+    try:
+        measure()
+    finally:
+        made = sorted(cache_volumes() - before)
+        if made:
+            subprocess.run(["docker", "volume", "rm", *made], capture_output=True, timeout=120)
+
+
+def measure() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         with tarfile.open(SHARED / TARBALL) as tar:
