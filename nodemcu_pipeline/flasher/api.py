@@ -152,13 +152,12 @@ def flash(
         if after == "hard-reset" and not (leave_reset_to_check and lines):
             if lines and session.hard_reset():
                 report.reset = True
-            elif leave_reset_to_check:
-                say("the port cannot drive RTS: starting the firmware with a soft reset")
-                report.handover = session.start_firmware_here(FIRMWARE_BAUD)
-                report.reset = True
             else:
                 say("the port cannot drive RTS: starting the firmware with a soft reset")
-                session.soft_reset()
+                if leave_reset_to_check:
+                    report.handover = session.start_firmware_here(FIRMWARE_BAUD)
+                else:
+                    session.soft_reset()
                 report.reset = True
         elif after == "soft-reset":
             session.soft_reset()
@@ -225,11 +224,11 @@ def _write_guarded(
     finally:
         session.before_write = None
     if verdict is not None and not verdict.proven:
-        raise _outside_error(verdict, caps.verify)
+        raise _outside_error(verdict, caps.verify, outside_proof)
     return results, verdict
 
 
-def _outside_error(verdict: OutsideVerdict, verified: bool) -> OutsideDamage:
+def _outside_error(verdict: OutsideVerdict, verified: bool, proof: bool) -> OutsideDamage:
     done = "The plan's regions are written" + (" and verified" if verified else "")
     if verdict.changed:
         return OutsideDamage(
@@ -238,11 +237,7 @@ def _outside_error(verdict: OutsideVerdict, verified: bool) -> OutsideDamage:
             f"{done}; restore those ranges from a backup (e.g. upload the file system again) "
             "and use a shorter cable or a lower --baud",
         )
-    again = (
-        "without --no-outside-proof"
-        if "--no-outside-proof" in verdict.reason
-        else "with the stub on a better link"
-    )
+    again = "with the stub on a better link" if proof else "without --no-outside-proof"
     return OutsideDamage(
         f"line errors during the flash, and flash outside the plan cannot be proven unchanged "
         f"({verdict.reason}): {describe(verdict.unvouched)}",

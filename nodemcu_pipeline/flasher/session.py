@@ -531,14 +531,10 @@ class Session:
     def soft_reset(self) -> None:
         """Start the firmware without the reset lines: the stub's RUN_USER_CODE, or the ROM's
         FLASH_BEGIN(0, 0) + FLASH_END(1), as esptool's soft-reset does."""
-        if self.stub:
-            frame = p.request(p.RUN_USER_CODE)
-            self.link.write_frame(frame)
-            # No reply to wait for, and the REPL check reopens the port at 115200 next.
-            self.link.drain(len(frame) + 2)
-        else:
-            self.checked(p.FLASH_BEGIN, struct.pack("<IIII", 0, 0, 0x400, 0))
-            self.command(p.FLASH_END, struct.pack("<I", 1))
+        unanswered = self._run_firmware()
+        if unanswered:
+            # No reply to wait for, and the port is closed next.
+            self.link.drain(unanswered)
 
     def start_firmware_here(self, baud: int) -> serial.SerialBase:
         """Soft-reset into the firmware and return the port, still open, at ``baud``.
@@ -548,18 +544,22 @@ class Session:
         a first boot's "Formatting file system" among it. So the check reads on this port, from the
         first byte. The rate changes only once the chip has answered (the ROM's reply to FLASH_END, or,
         to the stub's RUN_USER_CODE, which gets none, its ROM's boot lines at 74880): changed earlier,
-        the command's last bytes would go out garbled from an adapter's FIFO.
+        the command's last bytes would go out garbled from an adapter's FIFO. On the ROM path the
+        reply is the sign; waiting on would let the boot run on at the loader's rate.
         """
-        if self.stub:
-            self.link.write_frame(p.request(p.RUN_USER_CODE))
-            if not self.link.wait_for_any(BOOT_SIGN_S):
-                self.link.drain(0)
-        else:
-            # The ROM's reply to FLASH_END is the sign; waiting on would let the boot run on at
-            # the loader's rate (a first boot's format message garbled).
-            self.checked(p.FLASH_BEGIN, struct.pack("<IIII", 0, 0, 0x400, 0))
-            self.command(p.FLASH_END, struct.pack("<I", 1))
+        if self._run_firmware() and not self.link.wait_for_any(BOOT_SIGN_S):
+            self.link.drain(0)
         return self.link.hand_over(baud)
+
+    def _run_firmware(self) -> int:
+        """Send the soft reset; the wire bytes of a frame nothing answers (the stub's), else 0."""
+        if self.stub:
+            frame = p.request(p.RUN_USER_CODE)
+            self.link.write_frame(frame)
+            return len(frame) + 2
+        self.checked(p.FLASH_BEGIN, struct.pack("<IIII", 0, 0, 0x400, 0))
+        self.command(p.FLASH_END, struct.pack("<I", 1))
+        return 0
 
     def close(self) -> None:
         self.link.close()
