@@ -86,11 +86,17 @@ def strategies(before: str, url: str) -> list[ResetStrategy]:
 
 
 def hard_reset(port: serial.SerialBase) -> bool:
-    """Pulse EN with GPIO0 high so the chip boots the firmware; False if the lines are not there."""
+    """Pulse EN with GPIO0 high so the chip boots the firmware; False if the lines are not there.
+
+    Input is dropped while EN is held low: what arrived until then is the previous run's (a boot
+    still printing at 74880, say), and a reader of the new boot (the monitor, the REPL check) would
+    take it for the new one's. Dropped after the release, it would take the new boot's first bytes.
+    """
     try:
         port.dtr = False
         port.rts = True
         time.sleep(0.1)
+        port.reset_input_buffer()
         port.rts = False
         return True
     except (serial.SerialException, OSError, ValueError):
