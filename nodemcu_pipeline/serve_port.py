@@ -3,9 +3,10 @@
 A host with boards plugged in needs only this package (or esptool's ``esp_rfc2217_server`` or ser2net,
 which speak the same protocol) for another machine to flash them with ``--port rfc2217://host:port``.
 pyserial's ``PortManager`` does the protocol; baud changes and the DTR/RTS reset lines the client sets
-are applied to the real port, so auto-reset works across the network. RFC 2217 has no authentication
-and no encryption: anyone who reaches the TCP port can flash the board. So the default is loopback,
-and listening anywhere else is done only when asked, with a warning.
+are applied to the real port, so auto-reset works across the network. The one step of a reset that
+cannot wait for the network (GPIO0 low and EN released together) is completed here (``_LinePort``).
+RFC 2217 has no authentication and no encryption: anyone who reaches the TCP port can flash the
+board. So the default is loopback, and listening anywhere else is done only when asked, with a warning.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import serial
 import serial.rfc2217
 
 from nodemcu_pipeline.errors import SerialPortError, UsageError
+from nodemcu_pipeline.flasher.reset import release_into_loader
 from nodemcu_pipeline.flasher.transport import open_port
 from nodemcu_pipeline.hosts import is_loopback
 from nodemcu_pipeline.one_client_server import ClientWriter, OneClientServer
@@ -72,7 +74,15 @@ class _LinePort:
         if name in SETTINGS and getattr(self._port, name) == value:
             return
         try:
-            setattr(self._port, name, value)
+            if name == "dtr" and value and self._port.rts and not self._port.dtr:
+                # DTR asserted while RTS holds EN low starts a bootloader entry, whoever the client:
+                # its RTS release follows an acknowledgement's round trip later, long after a real
+                # board would have started with GPIO0 still high. So the entry is finished here, at
+                # once; the client's RTS release then changes nothing. esptool's esp_rfc2217_server
+                # exists for the same reason (espressif/esptool#383).
+                release_into_loader(self._port)
+            else:
+                setattr(self._port, name, value)
         except (serial.SerialException, OSError, ValueError):
             if name not in LINES:
                 raise

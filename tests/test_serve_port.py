@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import serial
 
 from tests.conftest import ROOT, run_invoke
 from tests.farm.farmkit import expected_plan, flash_holds, write_images
@@ -82,3 +86,42 @@ def test_esptool_reads_the_chip_through_serve_port(virtual_board):
         stop(server)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ESP8266" in proc.stdout and "16MB" in proc.stdout
+
+
+def slow_bootloader_entry(url: str) -> None:
+    """esptool's classic entry from pyserial's own client, with the RTS release 0.3 s after DTR:
+    a client on a slow network, three times the virtual board's EN delay."""
+    port = serial.serial_for_url(url, baudrate=115200, timeout=0.1)
+    try:
+        port.dtr = False
+        port.rts = True  # EN low
+        time.sleep(0.1)
+        port.dtr = True  # GPIO0 low
+        time.sleep(0.3)
+        port.rts = False  # EN released
+        time.sleep(0.2)
+        port.dtr = False
+        time.sleep(0.3)  # the board samples GPIO0 0.1 s after EN rises
+    finally:
+        port.close()
+
+
+def last_boot(board) -> str:  # type: ignore[no-untyped-def]
+    return json.loads(board.stop().strip().splitlines()[-1])["boots"][-1]
+
+
+def test_the_server_finishes_a_slow_clients_bootloader_entry(virtual_board):
+    """Between DTR asserted and RTS released both lines are released: EN is up with GPIO0 high.
+    The board alone boots its firmware when the client is slow; through serve-port the entry is
+    finished when DTR arrives, so it reaches the loader."""
+    direct = virtual_board("--flash-size", "1MB", "--boot", "flash")
+    slow_bootloader_entry(direct.url)
+    assert last_boot(direct) == "flash"
+
+    board = virtual_board("--flash-size", "1MB", "--boot", "flash")
+    server, url = serve("--port", board.url, "--listen", "127.0.0.1:0")
+    try:
+        slow_bootloader_entry(url)
+    finally:
+        stop(server)
+    assert last_boot(board) == "download"

@@ -49,6 +49,22 @@ class ResetStrategy:
             return False
 
 
+def release_into_loader(port: serial.SerialBase) -> None:
+    """From EN held low, GPIO0 low (DTR) and EN released (RTS) as one step, for ``serve-port``.
+
+    Between the two the lines pass through (True, True), where EN is up with GPIO0 still high; a
+    real board's EN network lets the chip start within milliseconds, so the pair must land together:
+    over RFC 2217 (a server chained to another) as one pair of requests instead of each waiting for
+    its acknowledgement (~50 ms, espressif/esptool#383), on a device path as two ioctls.
+    """
+    pair = getattr(port, "set_lines", None)
+    if pair is not None:
+        pair(True, False)
+        return
+    port.dtr = True
+    port.rts = False
+
+
 def _lines(port: serial.SerialBase, dtr: bool, rts: bool) -> None:
     # Set both lines as close together as the transport allows; a device path supports TIOCMSET.
     fd = getattr(port, "fd", None)

@@ -7,8 +7,9 @@ check). Here the same acknowledgements are awaited by polling every few millisec
 not sleep: a server accepts the next connection once it has seen this one end, and the TCP backlog
 holds a quick reconnect until then.
 
-Line changes after the port is open (DTR/RTS, i.e. resets) keep pyserial's pace on purpose: boards
-behind a server and the virtual board's reset circuit are timed against it (docs/ARCHITECTURE.md).
+Line changes after the port is open (DTR/RTS, i.e. resets) keep pyserial's pace on purpose: the
+virtual board's reset circuit is timed against it (docs/ARCHITECTURE.md). ``set_lines`` sends a DTR
+and an RTS change as one pair, for ``serve-port`` finishing a bootloader entry on a remote port.
 """
 
 from __future__ import annotations
@@ -135,6 +136,19 @@ class QuickRfc2217Serial(r.Serial):  # type: ignore[misc]
             self._opening_control(value)
         else:
             super().rfc2217_set_control(value)
+
+    def set_lines(self, dtr: bool, rts: bool) -> None:
+        """DTR and RTS in one go: both requests leave back to back, then the last one's answer is
+        awaited. A server applies them as they arrive, so the board never sits for an
+        acknowledgement's round trip in the state between them (both released: EN up with GPIO0
+        high, the chip boots the firmware instead of the loader)."""
+        item = self._rfc2217_options["control"]
+        item.set(r.SET_CONTROL_DTR_ON if dtr else r.SET_CONTROL_DTR_OFF)
+        item.set(r.SET_CONTROL_RTS_ON if rts else r.SET_CONTROL_RTS_OFF)
+        # The DTR answer arrives while the item expects the RTS one and marks it rejected; only the
+        # RTS answer settles it.
+        self._await(lambda: item.state == r.ACTIVE, "a control line change")
+        self._dtr_state, self._rts_state = dtr, rts
 
     def rfc2217_send_purge(self, value: bytes) -> None:
         item = self._rfc2217_options["purge"]
