@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
     region = Region(int(address, 0), Path(path).read_bytes(), "firmware")
     report = api.flash(
         port,
-        lambda size: FlashPlan(size, "keep", "keep", (region,), layout),
+        lambda size, esp8285=False: FlashPlan(size, "keep", "keep", (region,), layout),
         baud=int(baud),
         after="no-reset",
         outside_proof=os.environ.get("BENCH_OUTSIDE_PROOF") != "off",

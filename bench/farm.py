@@ -29,6 +29,7 @@ from flash_speed import image  # noqa: E402
 from nodemcu_pipeline.farm.batch import flash_batch  # noqa: E402
 from nodemcu_pipeline.farm.job import FarmPlan  # noqa: E402
 from nodemcu_pipeline.farm.targets import BoardTarget  # noqa: E402
+from nodemcu_pipeline.flasher import api  # noqa: E402
 from nodemcu_pipeline.plan import FlashPlan, Region  # noqa: E402
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_FARM_N", "1,4,8,16").split(","))
@@ -81,7 +82,7 @@ def one_batch(n: int, transport: str, plan: FlashPlan) -> tuple[float, float, fl
     cpu = time.process_time()
     start = time.perf_counter()
     try:
-        flash_batch(targets, lambda size: plan, options, out=io.StringIO(), err=io.StringIO())
+        flash_batch(targets, api.fixed_plan(plan), options, out=io.StringIO(), err=io.StringIO())
         wall = time.perf_counter() - start
         ours = time.process_time() - cpu
     finally:

@@ -200,7 +200,7 @@ def full_writes(tmp: Path, data: bytes, path: Path) -> dict[str, object]:
             print_row("ours", o, guarded, "limit of what ours must do")
             print_row("esptool", e, lim.total_s, "limit")
             print_row("esptool", e, verified, "verified limit")
-            figures[f"{transport}_{baud}"] = {
+            figures[f"{transport}_{baud}"] = case = {
                 "limit_s": round(lim.total_s, 3),
                 "verified_limit_s": round(verified, 3),
                 "guarded_limit_s": round(guarded, 3),
@@ -219,7 +219,7 @@ def full_writes(tmp: Path, data: bytes, path: Path) -> dict[str, object]:
                 "ours_vs_esptool": ratio(o.get("board_median"), e.get("board_median")),
                 "ours_vs_esptool_wall": ratio(o.get("wall_median"), e.get("wall_median")),
             }
-            print(f"  {'ours / esptool':<28} {figures[f'{transport}_{baud}']['ours_vs_esptool']}")
+            print(f"  {'ours / esptool':<28} {case['ours_vs_esptool']}")
     return figures
 
 

@@ -44,7 +44,11 @@ def one_flash(kind: str, rate: float, seed: int, pty: bool) -> tuple[str, str]:
     """One seeded flash through the noise: (outcome, error line or "")."""
     rnd = random.Random(seed)
     user, data = rnd.randbytes(CHIP), rnd.randbytes(SIZE)
-    plan = lambda size: FlashPlan(size, "dio", "40m", (Region(ADDRESS, data, "firmware"),))  # noqa: E731
+    region = Region(ADDRESS, data, "firmware")
+
+    def plan(size: str, esp8285: bool = False) -> FlashPlan:
+        return FlashPlan(size, "dio", "40m", (region,))
+
     faults = Faults(
         corrupt_rate=rate if kind == "corrupt" else 0.0,
         drop_rate=rate if kind == "drop" else 0.0,

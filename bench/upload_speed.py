@@ -173,8 +173,8 @@ def main() -> None:
                     finally:
                         stop(board)
             med = {k: (statistics.median(v) if v else None) for k, v in runs.items()}
-            mo, mt = med["ours"], med["theirs"]
-            assert mo is not None
+            mo, mt, frames = med["ours"], med["theirs"], med["ours_transfer"]
+            assert mo is not None and frames is not None  # ours ran every round
             figures[kind] = {
                 "bytes": len(data),
                 "wire_s": round(wire, 2),
@@ -182,13 +182,13 @@ def main() -> None:
                 "ours_vs_nodemcu_uploader": mt and round(mo / mt, 3),
                 "ours_vs_nodemcu_uploader_verify_raw": med["theirs_raw"]
                 and round(mo / med["theirs_raw"], 3),
-                "transfer_vs_nodemcu_uploader": mt and round(med["ours_transfer"] / mt, 3),
+                "transfer_vs_nodemcu_uploader": mt and round(frames / mt, 3),
                 "ours_vs_nodemcu_tool": med["nodemcu_tool"] and round(mo / med["nodemcu_tool"], 3),
                 "ours_vs_wire": round(mo / wire, 3),
-                "transfer_vs_wire": round(med["ours_transfer"] / wire, 3),
+                "transfer_vs_wire": round(frames / wire, 3),
             }
             print(line(f"ours, {kind} {len(data)} B (checked)", mo, wire, "wire limit"))
-            print(line("  of which the frames", med["ours_transfer"], wire, "wire limit"))
+            print(line("  of which the frames", frames, wire, "wire limit"))
             print(line("nodemcu-uploader --verify none", mt, wire, "wire limit"))
             print(line("nodemcu-uploader --verify raw", med["theirs_raw"], wire, "wire limit"))
             print(line("NodeMCU-Tool (process - connect)", med["nodemcu_tool"], wire, "wire limit"))
