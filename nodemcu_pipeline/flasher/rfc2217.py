@@ -10,6 +10,9 @@ holds a quick reconnect until then.
 Line changes after the port is open (DTR/RTS, i.e. resets) keep pyserial's pace on purpose: the
 virtual board's reset circuit is timed against it (docs/ARCHITECTURE.md). ``set_lines`` sends a DTR
 and an RTS change as one pair, for ``serve-port`` finishing a bootloader entry on a remote port.
+``?ign_set_control`` in the URL (pyserial's option, which esptool's docs give for its
+``esp_rfc2217_server``) means the server does not answer line changes: they are sent and not
+awaited, while opening too (pyserial then paces them by 0.1 s, as its own client does).
 """
 
 from __future__ import annotations
@@ -129,7 +132,10 @@ class QuickRfc2217Serial(r.Serial):  # type: ignore[misc]
     def _opening_control(self, value: bytes) -> None:
         item = self._rfc2217_options["control"]
         item.set(value)
-        self._await(lambda: item.is_ready(), "a control line change")
+        # ``?ign_set_control``: the server never answers line changes (esp_rfc2217_server, which
+        # runs the resets itself, and sredird); the requests still arrive in order.
+        if not self._ignore_set_control_answer:
+            self._await(lambda: item.is_ready(), "a control line change")
 
     def rfc2217_set_control(self, value: bytes) -> None:
         if getattr(self, "_opening", False):
@@ -147,7 +153,8 @@ class QuickRfc2217Serial(r.Serial):  # type: ignore[misc]
         item.set(r.SET_CONTROL_RTS_ON if rts else r.SET_CONTROL_RTS_OFF)
         # The DTR answer arrives while the item expects the RTS one and marks it rejected; only the
         # RTS answer settles it.
-        self._await(lambda: item.state == r.ACTIVE, "a control line change")
+        if not self._ignore_set_control_answer:
+            self._await(lambda: item.state == r.ACTIVE, "a control line change")
         self._dtr_state, self._rts_state = dtr, rts
 
     def rfc2217_send_purge(self, value: bytes) -> None:

@@ -74,6 +74,14 @@ def _port_error(url: str, exc: BaseException) -> SerialPortError:
             "Check the host and port: it must be `invoke serve-port`, esp_rfc2217_server or ser2net"
             " with telnet(rfc2217)",
         )
+    # esp_rfc2217_server (esptool's) runs resets itself and never answers a line change; pyserial's
+    # option tells a client not to wait for the answer.
+    if "waiting for a control line change" in text and "ign_set_control" not in url:
+        return SerialPortError(
+            f"{url} does not answer DTR/RTS changes",
+            f"If it is esptool's esp_rfc2217_server, use {url}{'&' if '?' in url else '?'}"
+            "ign_set_control",
+        )
     first = text.splitlines()[0] if text else type(exc).__name__
     return SerialPortError(
         f"cannot open serial port {url} ({first})", "Check the port name and the cable"

@@ -31,6 +31,8 @@ CHIP_ID = 0x0076811A
 # A real board's EN RC network delays the start by milliseconds; pyserial's RFC 2217 client delivers
 # each line change about 50 ms after the previous one, so the sample point sits between IO0 going
 # low (≈50 ms after EN) and esptool releasing it again (≈200 ms after EN).
+# A real chip starts within milliseconds; ``Board.en_rc_delay`` takes that value where a test needs
+# a chip as strict as a real one (a server that runs the reset itself, like esp_rfc2217_server).
 EN_RC_DELAY = 0.1
 # rst_info.reason (node.bootreason()'s second value) for a ROM rst cause when nothing says more.
 REASON_FOR_CAUSE = {1: 0, 2: 6, 4: 1}
@@ -85,6 +87,7 @@ class Board:
         self.autobaud = Autobaud(autobaud_fail, self.faults.seed)
         self.buffers = FrameBuffers()
         self.stats = BoardStats()
+        self.en_rc_delay = EN_RC_DELAY
         self.tx: Callable[[bytes], None] = lambda data: None
         self.lock = threading.RLock()
         self.mode = "off"
@@ -173,7 +176,7 @@ class Board:
                 self.mode = "off"
             elif rising:
                 # The ROM samples GPIO0 a little after EN rises (see EN_RC_DELAY).
-                timer = threading.Timer(EN_RC_DELAY, self._power_up)
+                timer = threading.Timer(self.en_rc_delay, self._power_up)
                 timer.daemon = True
                 timer.start()
 

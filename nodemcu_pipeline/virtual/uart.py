@@ -76,7 +76,13 @@ class BoardPort:
 
 
 class Rfc2217Server(OneClientServer):
-    """Serve one RFC 2217 client at a time on ``host:port`` (port 0 picks a free one)."""
+    """Serve one RFC 2217 client at a time on ``host:port`` (port 0 picks a free one).
+
+    ``port_manager`` applies the client's requests; pyserial's passes line changes straight
+    through, as ser2net does. A test may give another server's behaviour (esp_rfc2217_server's).
+    """
+
+    port_manager: type[serial.rfc2217.PortManager] = serial.rfc2217.PortManager
 
     def __init__(self, board: Board, host: str = "127.0.0.1", port: int = 0) -> None:
         self.board = board
@@ -98,7 +104,7 @@ class Rfc2217Server(OneClientServer):
     def _client(self, conn: socket.socket) -> None:
         port = BoardPort(self.board)
         connection = ClientWriter(conn, self._send_lock)
-        manager = serial.rfc2217.PortManager(port, connection)
+        manager = self.port_manager(port, connection)
         self.board.tx = lambda data: connection.write(b"".join(manager.escape(data)))
         try:
             for payload in self.client_bytes(conn, manager):
