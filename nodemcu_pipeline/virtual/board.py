@@ -29,10 +29,10 @@ APP_BAUD = 115200
 OHAI = b"OHAI"
 CHIP_ID = 0x0076811A
 # A real board's EN RC network delays the start by milliseconds; pyserial's RFC 2217 client delivers
-# each line change about 50 ms after the previous one, so the sample point sits between IO0 going
-# low (≈50 ms after EN) and esptool releasing it again (≈200 ms after EN).
-# A real chip starts within milliseconds; ``Board.en_rc_delay`` takes that value where a test needs
-# a chip as strict as a real one (a server that runs the reset itself, like esp_rfc2217_server).
+# each line change about 50 ms after the previous one, so the default sample point sits between IO0
+# going low (≈50 ms after EN) and esptool releasing it again (≈200 ms after EN). ``Board.en_rc_delay``
+# takes a real chip's few ms where a test needs one as strict (a server that runs the reset itself,
+# like esp_rfc2217_server).
 EN_RC_DELAY = 0.1
 # rst_info.reason (node.bootreason()'s second value) for a ROM rst cause when nothing says more.
 REASON_FOR_CAUSE = {1: 0, 2: 6, 4: 1}

@@ -107,7 +107,7 @@ def test_flash_through_esp_rfc2217_server_with_ign_set_control(
     board, url = esp_server
     data = os.urandom(64 * 1024)
     report = api.flash(f"{url}?ign_set_control", plan_of(data), baud=460800)
-    assert [(r.outcome, r.verified) for r in report.results] == [("written", True)]
+    assert [(region.outcome, region.verified) for region in report.results] == [("written", True)]
     assert bytes(board.flash.data[0x10000 : 0x10000 + len(data)]) == data
     deadline = time.monotonic() + 5
     while board.board.stats.boots[-1:] != ["flash"] and time.monotonic() < deadline:
