@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nodemcu_pipeline.sources.docker_build import CCACHE_VOLUME, ccache_volume
+from nodemcu_pipeline.build.docker_build import CCACHE_VOLUME, ccache_volume
 from tests.conftest import ROOT, image_tag
 from tests.docker_leftovers import EngineLedger, cache_volumes
 

@@ -21,11 +21,11 @@ from nodemcu_pipeline.errors import (
     StubRefused,
     SyncError,
 )
+from nodemcu_pipeline.firmware.layout import FLASH_SIZES
 from nodemcu_pipeline.flasher import protocol as p
-from nodemcu_pipeline.flasher.reset import ResetStrategy, hard_reset, strategies
 from nodemcu_pipeline.flasher.stub import StubImage, find_stub
-from nodemcu_pipeline.flasher.transport import Link, open_port
-from nodemcu_pipeline.layout import FLASH_SIZES
+from nodemcu_pipeline.link.reset import ResetStrategy, hard_reset, strategies
+from nodemcu_pipeline.link.transport import Link, open_port
 
 CHIP_MAGIC_REG = 0x40001000
 ESP8266_MAGIC = 0xFFF0C101

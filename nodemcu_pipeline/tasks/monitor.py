@@ -34,7 +34,7 @@ def monitor(
     firmware_dir=None,
 ):
     """Show the board's output live (Ctrl-] quits), type into its REPL, decode crashes and boot lines."""
-    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, port=port, build_dir=build_dir, firmware_dir=firmware_dir)
     watch(s, baud, elf, log, reset, plain, duration)
@@ -45,7 +45,7 @@ def watch(s, baud, elf, log, reset, plain, duration) -> None:  # noqa: ANN001 - 
     from pathlib import Path
 
     from nodemcu_pipeline.errors import UsageError
-    from nodemcu_pipeline.flasher.ports import resolve_port
+    from nodemcu_pipeline.link.ports import resolve_port
     from nodemcu_pipeline.monitor.console import run_monitor
     from nodemcu_pipeline.monitor.elf import choose_elf
     from nodemcu_pipeline.monitor.session import MonitorOptions

@@ -5,7 +5,7 @@ Modelled on NodeMCU's user_main.c, lua.c and file.c (nodemcu-facts.md §3–§6)
 * The flash size is the one in the image header (byte 3, high nibble) — never the chip's — so a
   1 MB header on a 4 MB board gives a 1 MB layout, as on real hardware. Flash addresses beyond the
   chip wrap around, as SPI NOR chips do; the file system is clipped to the chip.
-* The generation comes from the image's version strings (``nodemcu_pipeline.image.detect_generation``);
+* The generation comes from the image's version strings (``nodemcu_pipeline.firmware.image.detect_generation``);
   images without any are treated as current 3.x.
 * SDK-2 firmware needs init data (byte 0 = 0x05) in the 4th-last sector of the header's size, else the
   SDK prints ``rf_cal[0] !=0x05,is 0xFF`` and the board restarts in a loop.
@@ -30,9 +30,9 @@ import zlib
 from typing import Any, Protocol
 
 from nodemcu_pipeline.errors import PipelineError
-from nodemcu_pipeline.image import detect_generation, parse_image
-from nodemcu_pipeline.layout import Generation, flash_size_from_header_code
-from nodemcu_pipeline.partitions import Partitions, place, read_default_table
+from nodemcu_pipeline.firmware.image import detect_generation, parse_image
+from nodemcu_pipeline.firmware.layout import Generation, flash_size_from_header_code
+from nodemcu_pipeline.firmware.partitions import Partitions, place, read_default_table
 from nodemcu_pipeline.virtual import modules
 from nodemcu_pipeline.virtual.clock import BoardClock
 from nodemcu_pipeline.virtual.environment import Environment
@@ -194,7 +194,7 @@ class NodeMCUApp:
         """A real SPIFFS image at the FS offset (``invoke assemble --fs-dir``) mounts as it does on a
         board: its files are read (virtual/spiffs_image.py) into this board's own file system
         model, which then replaces the image in flash. None when there is no SPIFFS there."""
-        from nodemcu_pipeline.virtual import spiffs_image
+        from nodemcu_pipeline.firmware import spiffs_image
 
         data = self.flash.read(start, size)
         geometry = spiffs_image.probe(data, 0, size)
@@ -382,13 +382,13 @@ def install_example_firmware(
     header_size: int | None = None,
     first_boot: bool = False,
 ) -> None:
-    """Put ``nodemcu_pipeline.image.example_image`` on ``flash`` as a tool would (0x0 and 0x10000 images;
+    """Put ``nodemcu_pipeline.firmware.image.example_image`` on ``flash`` as a tool would (0x0 and 0x10000 images;
     SDK-2 also gets init data in the 4th-last sector): a board with NodeMCU installed, for tests and
     rehearsals. The header says ``header_size`` (default: the chip's size). ``first_boot`` also runs
     the firmware's first boot(s) — partition setup, PHY data, format — so the file system exists
     (e.g. for ``fs.corrupt``)."""
-    from nodemcu_pipeline.image import example_image
-    from nodemcu_pipeline.layout import flash_size_from_bytes
+    from nodemcu_pipeline.firmware.image import example_image
+    from nodemcu_pipeline.firmware.layout import flash_size_from_bytes
 
     size = header_size or flash.size
     first, irom = example_image(generation, size_code=flash_size_from_bytes(size).header_code)

@@ -1,0 +1,202 @@
+"""Assemble: firmware files + flash size + generation (+ init data) → a written flash plan.
+
+The one place that reads input files for a plan, so every file problem becomes a one-line error
+before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from nodemcu_pipeline.atomic import atomic_write_bytes
+from nodemcu_pipeline.errors import PlanError, UsageError
+from nodemcu_pipeline.firmware.image import detect_generation, parse_image
+from nodemcu_pipeline.firmware.layout import (
+    Generation,
+    Layout,
+    layout_for,
+    parse_flash_size,
+    parse_generation,
+)
+from nodemcu_pipeline.paths import Bounded, read_bounded, refuse_overwriting
+from nodemcu_pipeline.plan.file import PLAN_NAME, per_size_name, plan_outputs, write_plan
+from nodemcu_pipeline.plan.model import FlashPlan, build_plan, merge, split_firmware, validate
+
+
+@dataclass(frozen=True)
+class AssembleResult:
+    plan: FlashPlan
+    plan_path: Path
+    merged_path: Path | None
+    layout: Layout
+    detected: bool  # the generation came from the image, not from --layout
+
+
+# No flash is bigger, so no input may be: a device or FIFO named by mistake is refused, not read forever.
+MAX_INPUT = 16 * 1024 * 1024
+
+
+def read_input(path: str | Path, what: str) -> bytes:
+    """Read a user-named input file, with a one-line error when it is not there."""
+    return read_bounded(path, Bounded(what, MAX_INPUT, "the largest ESP8266 flash (16MB)"))
+
+
+def parse_init_data_arg(arg: str) -> tuple[str, int | None]:
+    """``FILE`` or ``FILE@ADDR`` (the address users copy from old docs is checked, not trusted)."""
+    if "@" in arg:
+        name, _, addr = arg.rpartition("@")
+        try:
+            return name, int(addr, 0)
+        except ValueError:
+            raise UsageError(
+                f"'{addr}' in --init-data is not an address", "Use FILE or FILE@0x3fc000"
+            ) from None
+    return arg, None
+
+
+def choose_generation(layout: str, firmware: bytes) -> tuple[Generation, bool]:
+    """The generation from --layout, or from the image's version strings when it is ``auto``."""
+    if layout != "auto":
+        return parse_generation(layout), False
+    found = detect_generation(firmware)
+    if found is None:
+        raise PlanError(
+            "cannot tell the firmware generation from the image (no NodeMCU release tag found)",
+            "Pass --layout sdk2, nodemcu3 (3.0-master_20200910 and later) or nodemcu3-early",
+        )
+    return found, True
+
+
+def assemble(
+    firmware: list[str],
+    flash_size: str,
+    build_dir: Path,
+    layout: str = "auto",
+    flash_mode: str = "keep",
+    flash_freq: str = "keep",
+    init_data: str | None = None,
+    merged: str | None = None,
+    fs_dir: str | None = None,
+    tool_image: str | None = None,
+    plan_name: str = PLAN_NAME,
+) -> AssembleResult:
+    """Validate the inputs, build the plan, write ``<plan_name>.json`` (+ region files under
+    ``<plan_name>/``) and the merged image.
+
+    With ``fs_dir`` the plan also carries a SPIFFS image of that directory at the firmware's
+    file-system offset, made by the build's spiffsimg (in ``tool_image``, default the build's image).
+    """
+    if not firmware:
+        raise UsageError(
+            "no firmware image given", "Pass a combined image or 0x00000.bin 0x10000.bin"
+        )
+    by_header = str(flash_size).lower() == "header"
+    size = None if by_header else parse_flash_size(flash_size)
+    files = [(str(f), read_input(f, "firmware image")) for f in firmware]
+    regions = split_firmware(files)
+    if regions[0].address != 0:
+        raise PlanError(
+            "no image at 0x0, so the board has nothing to boot",
+            "Include 0x00000.bin (or the combined image)",
+        )
+    boot = parse_image(regions[0].data, Path(regions[0].file or "image").name)
+    if size is None:
+        # Only on request: NodeMCU's own headers say 1MB whatever the board has, so the header is
+        # a poor default and a wrong size silently loses the file system.
+        size = boot.flash_size
+    generation, detected = choose_generation(layout, b"".join(d for _, d in files))
+    the_layout = layout_for(size, generation)
+    blob, address, name = None, None, ""
+    if init_data:
+        name, address = parse_init_data_arg(init_data)
+        blob = read_input(name, "init data")
+    plan = build_plan(regions, the_layout, blob, address, flash_mode, flash_freq)
+    if fs_dir:
+        from nodemcu_pipeline.build.fs_image import fs_region
+
+        fs = fs_region(fs_dir, the_layout, list(plan.regions), build_dir, tool_image)
+        plan = replace(plan, regions=(*plan.regions, fs))
+        validate(plan, the_layout)
+    inputs = [Path(f) for f in firmware] + ([Path(name)] if init_data else [])
+    outputs = plan_outputs(plan, build_dir, plan_name) + ([Path(merged)] if merged else [])
+    refuse_overwriting(outputs, inputs, "--merged / --build-dir")
+    merged_bytes = merge(plan) if merged else None
+    plan_path = write_plan(plan, build_dir, plan_name)
+    merged_path = None
+    if merged and merged_bytes is not None:
+        merged_path = Path(merged)
+        atomic_write_bytes(merged_path, merged_bytes)
+    return AssembleResult(plan, plan_path, merged_path, the_layout, detected)
+
+
+def latest_build_images(build_dir: Path) -> list[str]:
+    """The images the last ``invoke build`` recorded (docker or cloud), [] when there is none."""
+    from nodemcu_pipeline.records.handoff import built_images
+
+    return built_images(build_dir)
+
+
+def plan_source(
+    build_dir: Path,
+    plan: str | None = None,
+    firmware: list[str] | None = None,
+    layout: str = "auto",
+    flash_mode: str = "keep",
+    flash_freq: str = "keep",
+    init_data: str | None = None,
+    flash_size: str = "detect",
+    fs_dir: str | None = None,
+    tool_image: str | None = None,
+    per_size: bool = False,
+):  # noqa: ANN201
+    """A function of the detected flash size that yields the plan to flash.
+
+    ``--plan`` wins; then explicit images; then the last build's images. Images are assembled for the
+    board's detected size (or ``flash_size`` when given), so the header matches the chip. One board's
+    plan is ``build/plan.json``; with ``per_size`` (a farm, whose boards may differ) each size's plan
+    is ``build/plan-<size>.json`` with its own region files, and ``plan.json`` is left as it was.
+    """
+    from nodemcu_pipeline.plan.model import load_plan
+
+    if plan:
+        if fs_dir:
+            raise UsageError(
+                "--fs-dir cannot be added to a ready --plan",
+                "Pass --fs-dir to invoke assemble when making the plan, or drop --plan",
+            )
+        loaded = load_plan(Path(plan))
+        return lambda detected, esp8285=False: loaded
+    images = list(firmware or []) or latest_build_images(build_dir)
+    if not images:
+        raise UsageError(
+            "nothing to flash",
+            "Pass --plan build/plan.json or --firmware FILE, or run invoke build first",
+        )
+    for image in images:
+        read_input(image, "firmware image")
+
+    def for_size(detected: str, esp8285: bool = False) -> FlashPlan:
+        size = detected if flash_size in (None, "", "detect") else flash_size
+        # An ESP8285's flash is wired for DOUT; "keep" would write NodeMCU's dio header and hang it.
+        mode = "dout" if esp8285 and flash_mode == "keep" else flash_mode
+        name = per_size_name(_size_name(size), esp8285) if per_size else PLAN_NAME
+        return assemble(
+            images,
+            size,
+            build_dir,
+            layout,
+            mode,
+            flash_freq,
+            init_data,
+            fs_dir=fs_dir,
+            tool_image=tool_image,
+            plan_name=name,
+        ).plan
+
+    return for_size
+
+
+def _size_name(size: str) -> str:
+    """``4MB`` for any spelling of it (``4M``, ``32m``...); ``header`` as it is."""
+    return size if size.lower() == "header" else parse_flash_size(size).name
