@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nodemcu_pipeline.errors import PipelineError
 
-_CHECKOUT = Path(__file__).resolve().parent.parent
+_CHECKOUT = Path(__file__).resolve().parents[2]
 # Package-data name -> the folder it comes from in a checkout.
 _SOURCES = {
     "recipe": _CHECKOUT / "docker",

@@ -35,7 +35,7 @@ VARIANTS = ("float", "integer")
 DEFAULT_FLASH_SIZES = ("1MB", "4MB", "16MB")
 SUMS_NAME = "SHA256SUMS"
 # The checkout this module runs from, if it is one (an installed wheel has no .git: no commit).
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class ReleaseError(PipelineError):
