@@ -3,8 +3,8 @@
 A plan is pure data (``FlashPlan`` of ``Region``s). ``build_plan`` turns firmware images, a layout and
 optional init data into a plan; ``validate`` rejects anything that could not work on the board (beyond
 the end of flash, overlaps, firmware over init data or system parameters, init data that is not init
-data). ``write_plan`` stores ``plan.json`` plus one file per region; ``merge`` gives the single image
-``esptool merge-bin`` would produce for the same inputs.
+data); ``merge`` gives the single image ``esptool merge-bin`` would produce for the same inputs.
+On disk (``plan.json`` plus one file per region) it is ``plan.file``'s business.
 """
 
 from __future__ import annotations
@@ -279,20 +279,6 @@ def _check_filesystem(r: Region, layout: Layout) -> None:
             f"firmware and the system parameters (0x{low:x}-0x{layout.system_params[0] - 1:x})",
             "Regenerate the plan with invoke assemble --fs-dir",
         )
-
-
-def write_plan(plan: FlashPlan, build_dir: Path, name: str = "plan") -> Path:
-    """Write the plan's region files and ``<name>.json`` under ``build_dir`` (see plan_file)."""
-    from nodemcu_pipeline.plan.file import write_plan as write
-
-    return write(plan, build_dir, name)
-
-
-def load_plan(path: Path) -> FlashPlan:
-    """Read a plan.json and its region files, validated as strictly as a built plan (see plan_file)."""
-    from nodemcu_pipeline.plan.file import load_plan as load
-
-    return load(path)
 
 
 def merge(plan: FlashPlan, pad_to: int | None = None) -> bytes:

@@ -157,7 +157,7 @@ def plan_source(
     plan is ``build/plan.json``; with ``per_size`` (a farm, whose boards may differ) each size's plan
     is ``build/plan-<size>.json`` with its own region files, and ``plan.json`` is left as it was.
     """
-    from nodemcu_pipeline.plan.model import load_plan
+    from nodemcu_pipeline.plan.file import load_plan
 
     if plan:
         if fs_dir:

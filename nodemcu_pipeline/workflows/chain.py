@@ -28,7 +28,7 @@ from nodemcu_pipeline.downloads.cloud import fetch_cloud_image
 from nodemcu_pipeline.downloads.initdata import get_init_data
 from nodemcu_pipeline.firmware.banner import read_banner
 from nodemcu_pipeline.flasher.api import PlanFor, fixed_plan, flash
-from nodemcu_pipeline.plan.model import load_plan
+from nodemcu_pipeline.plan.file import load_plan
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
 from nodemcu_pipeline.records.stage import sha256_file
 from nodemcu_pipeline.virtual import VirtualBoard

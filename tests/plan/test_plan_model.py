@@ -11,15 +11,14 @@ from hypothesis import strategies as st
 from nodemcu_pipeline.errors import PlanError
 from nodemcu_pipeline.firmware.image import example_image
 from nodemcu_pipeline.firmware.layout import FLASH_SIZES, Generation, layout_for
+from nodemcu_pipeline.plan.file import load_plan, write_plan
 from nodemcu_pipeline.plan.model import (
     FlashPlan,
     Region,
     build_plan,
-    load_plan,
     merge,
     split_firmware,
     validate,
-    write_plan,
 )
 from tests.conftest import SHARED_DATA
 
