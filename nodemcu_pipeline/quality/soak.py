@@ -41,23 +41,25 @@ from typing import Any
 
 from nodemcu_pipeline.atomic import atomic_write_text
 from nodemcu_pipeline.errors import PipelineError, UsageError
+from nodemcu_pipeline.quality.soak_runs import (
+    BOARD_FLASH,
+    SoakError,
+    classify_failure,
+    stop_board,
+    virtual_board,
+)
 
 FLASH_KINDS = ("clean", "corrupt", "drop", "reset", "unplug", "begin-flip")
 DOWNLOAD_KINDS = ("dl-truncate", "dl-flip", "dl-500", "dl-length")
 BOARD_KINDS = ("user-files",)  # soak_files.py: the check must keep a user's files
 KINDS = FLASH_KINDS + DOWNLOAD_KINDS + BOARD_KINDS
-BOARD_FLASH = "1MB"
 BOARD_BYTES = 1 << 20
 SECTOR = 0x1000
 USER_FS = (0x80000, 0x40000)  # where the user's file system sits (start, size)
 FLASH_TIMEOUT = 120.0
 
 # The checkout (soak_files' boards run from it); the soak itself runs the packaged collection.
-CHECKOUT = Path(__file__).resolve().parent.parent
-
-
-class SoakError(PipelineError):
-    """The soak found silent corruption or a crash, or could not run."""
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -110,15 +112,6 @@ def parse_kinds(text: str | None) -> tuple[str, ...]:
             f"Choose from {', '.join(KINDS)}",
         )
     return kinds
-
-
-def classify_failure(proc: subprocess.CompletedProcess[str]) -> tuple[str, str]:
-    """A failed command: ``error`` with its line when it failed cleanly, else ``crash``."""
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("error: ")]
-    if "Traceback" in proc.stderr + proc.stdout or len(errors) != 1:
-        return "crash", (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]
-    return "error", errors[0][:300]
 
 
 # --- flash faults ----------------------------------------------------------------------------------
@@ -193,37 +186,6 @@ def flash_command(url: str, build_dir: Path) -> list[str]:
         "--after",
         "no-reset",
     ]
-
-
-@contextmanager
-def virtual_board(args: list[str], state: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    cmd = [sys.executable, "-m", "nodemcu_pipeline.virtual", "--flash-size", BOARD_FLASH, "--state"]
-    proc = subprocess.Popen(
-        [*cmd, str(state), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url:
-            raise SoakError(
-                "the virtual board did not start", "Run `python -m nodemcu_pipeline.virtual`"
-            )
-        yield proc, url
-    finally:
-        stop_board(proc)
-
-
-def stop_board(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def flash_params(kind: str, rng: random.Random, image_size: int) -> dict[str, Any]:

@@ -72,7 +72,7 @@ def _files(chip: Any) -> dict[str, bytes]:
 
 def run_user_files(params: dict[str, Any], work: Path, root: Path) -> tuple[str, str]:
     """``invoke check`` on a board holding user files; the outcome and its detail line."""
-    from nodemcu_pipeline.quality.soak import classify_failure, virtual_board
+    from nodemcu_pipeline.quality.soak_runs import classify_failure, virtual_board
     from nodemcu_pipeline.virtual.flashchip import FlashChip
 
     chip = _user_board(params)
