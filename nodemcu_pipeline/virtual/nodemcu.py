@@ -27,7 +27,7 @@ import re
 import struct
 import time
 import zlib
-from typing import Any, Protocol
+from typing import Any
 
 from nodemcu_pipeline.errors import PipelineError
 from nodemcu_pipeline.firmware.image import detect_generation, parse_image
@@ -39,6 +39,7 @@ from nodemcu_pipeline.virtual.environment import Environment
 from nodemcu_pipeline.virtual.flashchip import SECTOR, FlashChip
 from nodemcu_pipeline.virtual.fs import ALIGN, MAGIC, FileSystem
 from nodemcu_pipeline.virtual.heap import free_heap
+from nodemcu_pipeline.virtual.host import FirmwareHost
 from nodemcu_pipeline.virtual.lfs_region import LfsRegion
 from nodemcu_pipeline.virtual.lua_repl import LuaRepl
 from nodemcu_pipeline.virtual.taskloop import TaskLoop
@@ -63,23 +64,6 @@ def _embedded_init_data() -> bytes:
 
 
 INIT_DATA = _embedded_init_data()
-
-
-class FirmwareHost(Protocol):
-    """What the board gives the firmware (see notes/interfaces.md)."""
-
-    flash: FlashChip
-    chip_id: int
-    realtime: bool
-
-    def emit(self, data: bytes, baud: int = 115200) -> None: ...
-    def request_reset(self, cause: int = 2, reason: int = 4) -> None: ...
-    def sleep(self, seconds: float) -> None: ...
-
-
-# Optional host attributes: ``manual_clock`` (True: the clock moves only through
-# ``NodeMCUApp.idle``, for in-process tests), ``wake()`` (a timer was armed: re-plan the wait) and
-# ``env`` (an ``Environment``: pins, ADC, access points; it outlives resets).
 
 
 class NodeMCUApp:
@@ -121,7 +105,7 @@ class NodeMCUApp:
             self.header_size = flash_size_from_header_code(head[3] & 0xF0).size_bytes
         except PipelineError:
             self.header_size = self.flash.size
-        fw_end = self._firmware_end()
+        fw_end = self.firmware_end()
         image = self.flash.read(0, min(fw_end, self.flash.size))
         self.generation = detect_generation(image) or Generation.NODEMCU3
         if self.generation is Generation.SDK2:
@@ -145,7 +129,7 @@ class NodeMCUApp:
             self.say(f"rf_cal[0] !=0x05,is 0x{init:02X}\n", ROM_BAUD)
             self.host.request_reset(2)
             return None
-        start = _round_up(self._firmware_end(), ALIGN)
+        start = _round_up(self.firmware_end(), ALIGN)
         return start, self.header_size - 5 * SECTOR
 
     def _boot_nodemcu3(self, fw_end: int) -> tuple[int, int] | None:
@@ -302,7 +286,7 @@ class NodeMCUApp:
     def _read_wrapped(self, addr: int, length: int) -> bytes:
         return self.flash.read(addr % self.flash.size, length)
 
-    def _firmware_end(self) -> int:
+    def firmware_end(self) -> int:
         """End of the firmware: the 0x0 image, then IROM0 text up to the first blank sector (or FS)."""
         try:
             end = parse_image(self.flash.read(0, min(self.flash.size, IROM))).length
