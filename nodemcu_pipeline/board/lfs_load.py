@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from nodemcu_pipeline.build.lfs import image_modules
 from nodemcu_pipeline.errors import ReplError
+from nodemcu_pipeline.firmware.lfs_image import image_modules
 
 Say = Callable[[str], None]
 

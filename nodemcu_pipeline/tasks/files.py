@@ -78,7 +78,7 @@ def _upload_lfs(c, paths, to, port):  # type: ignore[no-untyped-def]
     import re
 
     from nodemcu_pipeline.board.lfs_load import upload_lfs
-    from nodemcu_pipeline.build.lfs import image_modules
+    from nodemcu_pipeline.firmware.lfs_image import image_modules
 
     if len(paths) != 1:
         raise UsageError("--lfs takes one image", "invoke upload lfs.img --lfs")

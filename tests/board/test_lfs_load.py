@@ -8,8 +8,8 @@ import pytest
 
 from nodemcu_pipeline.board import check_after_flash
 from nodemcu_pipeline.board.lfs_load import parse_list, upload_lfs
-from nodemcu_pipeline.build.lfs import image_modules
 from nodemcu_pipeline.errors import ReplError
+from nodemcu_pipeline.firmware.lfs_image import image_modules
 from nodemcu_pipeline.virtual import VirtualBoard
 from tests.firmware.test_partitions import real_layout_flash
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nodemcu_pipeline.board import NodeMCURepl
-from nodemcu_pipeline.build.lfs import read_header
+from nodemcu_pipeline.firmware.lfs_image import read_header
 from nodemcu_pipeline.firmware.partitions import place, read_default_table
 from nodemcu_pipeline.link.transport import open_port
 from tests.conftest import PinnedBuild, assert_one_line_error, run_invoke
