@@ -11,14 +11,13 @@ import pytest
 from nodemcu_pipeline.errors import PlanError
 from nodemcu_pipeline.firmware.image import example_image
 from nodemcu_pipeline.firmware.layout import FLASH_SIZES, Generation, layout_for
+from nodemcu_pipeline.plan.file import load_plan, write_plan
 from nodemcu_pipeline.plan.model import (
     PURPOSE_FILESYSTEM,
     Region,
     build_plan,
-    load_plan,
     split_firmware,
     validate,
-    write_plan,
 )
 
 LAYOUT = layout_for(FLASH_SIZES["4MB"], Generation.NODEMCU3)
