@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from nodemcu_pipeline.build.docker_build import docker_client
+from nodemcu_pipeline.build.container_policy import IMAGE_BUILD, ContainerPolicy
+from nodemcu_pipeline.build.docker_engine import docker_client
 from nodemcu_pipeline.errors import DockerError
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
 from nodemcu_pipeline.settings.project import cache_root
@@ -33,6 +36,9 @@ RECIPE_DIRS = ("compat",)
 RECIPE_INPUTS = {"picolibc": "picolibc-1.8.tar.gz"}
 RECIPE_LABEL = "org.nodemcu-pipeline.recipe"
 DEFAULT_TAG = "nodemcu-pipeline/build:local"
+# The engine's (legacy builder's) log: each RUN step's container, and the image it made.
+STEP_CONTAINER = re.compile(r"^---> Running in ([0-9a-f]{12,64})$")
+BUILT_IMAGE = re.compile(r"^(?:Successfully built |sha256:)([0-9a-f]{12,64})$")
 DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 # Package caches and apt lists are not needed to compile and would double the image.
 ROOTFS_EXCLUDES = (
@@ -229,22 +235,86 @@ def build_image(
         repo, base_tag = base.split(":")
         client.api.import_image(src=str(tarball), repository=repo, tag=base_tag)
     progress(ProgressEvent("build-image", "build", 0, None, tag))
+    with tempfile.TemporaryDirectory(prefix="build-context-") as tmp:
+        image_id = run_build(
+            client,
+            build_context(recipe_dir, Path(tmp), inputs),
+            tag,
+            base,
+            {RECIPE_LABEL: digest},
+            force=force,
+            progress=progress,
+        )
+    return ImageResult(tag, image_id, digest, built=True)
+
+
+def run_build(
+    client: Any,
+    context: Path,
+    tag: str,
+    base: str,
+    labels: dict[str, str],
+    *,
+    force: bool = False,
+    policy: ContainerPolicy = IMAGE_BUILD,
+    progress: ProgressCallback = null_progress,
+) -> str:
+    """``docker build`` of ``context`` under ``policy``; the image id. The engine names each step
+    container in its log ("Running in <id>"); each is reported as a ``step`` event, and the one
+    running when the time limit passes is killed, which ends the build."""
+    import docker.errors
+
+    steps: list[str] = []
+    expired = threading.Event()
+
+    def stop() -> None:
+        expired.set()
+        if steps:
+            try:
+                client.api.kill(steps[-1])
+            except docker.errors.APIError:
+                pass  # the step finished meanwhile; the next one is checked on its first line
+
+    timer = threading.Timer(policy.time_limit, stop)
+    image_id = None
+    last = "no output"
+    timer.start()
     try:
-        with tempfile.TemporaryDirectory(prefix="build-context-") as tmp:
-            image, _log = client.images.build(
-                path=str(build_context(recipe_dir, Path(tmp), inputs)),
-                tag=tag,
-                buildargs={"BASE": base},
-                labels={RECIPE_LABEL: digest},
-                rm=True,
-                forcerm=True,
-                nocache=force,
-                pull=False,
-                # Every input is in the context: the recipe's steps need no network.
-                network_mode="none",
-            )
-    except docker.errors.BuildError as exc:
+        for chunk in client.api.build(
+            path=str(context),
+            tag=tag,
+            buildargs={"BASE": base},
+            labels=labels,
+            rm=True,
+            forcerm=True,
+            nocache=force,
+            pull=False,
+            decode=True,
+            **policy.build_options(),
+        ):
+            line = str(chunk.get("stream", "")).strip()
+            if running := STEP_CONTAINER.search(line):
+                steps.append(running[1])
+                progress(ProgressEvent("build-image", "step", len(steps), None, running[1]))
+                if expired.is_set():
+                    stop()
+            if built := BUILT_IMAGE.search(line):
+                image_id = built[1]
+            if "error" in chunk:
+                last = str(chunk["error"]).strip().splitlines()[-1][:200]
+                break
+            last = line or last
+    except docker.errors.APIError as exc:
+        last = str(exc.explanation or exc)[:200]
+    finally:
+        timer.cancel()
+    if expired.is_set():
         raise DockerError(
-            f"docker build of {tag} failed ({exc.msg})", "Run `invoke build-image --force`"
-        ) from None
-    return ImageResult(tag, image.id, digest, built=True)
+            f"docker build of {tag} took longer than {policy.time_limit:.0f} s and was stopped",
+            "Check the machine's load, then run `invoke build-image --force`",
+        )
+    if image_id is None:
+        raise DockerError(
+            f"docker build of {tag} failed ({last})", "Run `invoke build-image --force`"
+        )
+    return str(client.images.get(image_id).id)
