@@ -19,7 +19,8 @@ setup(
     package_dir={"": ".", **DATA},
     package_data={
         "nodemcu_pipeline": ["py.typed"],
-        "nodemcu_pipeline.data.recipe": ["Dockerfile", "build", "read.me", "rootfs.conf"],
+        # Every file: the recipe's hash and build context take them all (docker_image.recipe_files).
+        "nodemcu_pipeline.data.recipe": ["**/*"],
         "nodemcu_pipeline.data.manifests": ["*.json"],
         "nodemcu_pipeline.data.firmware": [
             "Makefile",

@@ -1,10 +1,11 @@
 """`invoke build-image`: the nodemcu-build contract on a debootstrapped Debian root, no registry needed.
 
 Three steps, each skipped when its result is already there: debootstrap the packages in
-docker/rootfs.conf into a tarball cached in the user cache dir (``~/.cache/nodemcu-pipeline``) (keyed by that file's
-hash), import the tarball as a base image, and build docker/Dockerfile on it (a local base image lets
-``docker build`` run offline). The final image carries the recipe hash as a label, so an unchanged
-recipe skips everything.
+docker/rootfs.conf into a tarball cached in the user cache dir (``~/.cache/nodemcu-pipeline``)
+(keyed by that file's hash), import the tarball as a base image (named by the same hash), and build
+docker/Dockerfile on it (a local base image lets ``docker build`` run offline). The final image
+carries the recipe hash (content only) as a label, so an unchanged recipe skips everything, whether
+the recipe is read from a checkout's docker/ or from an installed wheel.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from nodemcu_pipeline.settings.resources import recipe_dir
 # Packaged data (resources.py): three folders up from an installed module is site-packages, whose
 # docker/ is docker-py itself.
 RECIPE_DIR = recipe_dir()
-RECIPE_FILES = ("rootfs.conf", "Dockerfile", "build", "read.me")
-RECIPE_DIRS = ("compat",)
 # Downloaded recipe inputs (name in sdk_cache/firmware-sources.json -> file name in the context).
 RECIPE_INPUTS = {"picolibc": "picolibc-1.8.tar.gz"}
 RECIPE_LABEL = "org.nodemcu-pipeline.recipe"
@@ -61,23 +60,30 @@ class ImageResult:
 
 
 def recipe_files(recipe_dir: Path = RECIPE_DIR) -> list[str]:
-    names = list(RECIPE_FILES)
-    for sub in RECIPE_DIRS:
-        names += sorted(
-            p.relative_to(recipe_dir).as_posix()
-            for p in (recipe_dir / sub).rglob("*")
-            if p.is_file()
-        )
-    return names
+    """Every file of the recipe, as sorted '/'-separated paths relative to it: the build context and
+    the hash take them all, so a file the Dockerfile copies cannot be left out of either. Hidden
+    names, ``__pycache__`` and symlinks are not recipe files (an editor's or a packager's)."""
+    root = Path(recipe_dir)
+    names = []
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            continue
+        if path.is_file() and not path.is_symlink():
+            names.append(rel.as_posix())
+    return sorted(names)
 
 
 def recipe_hash(recipe_dir: Path = RECIPE_DIR) -> str:
-    """SHA-256 over the recipe files (names and contents) and the pinned sums of its downloads."""
+    """SHA-256 of the recipe's content only — each file's relative path, size and bytes, in sorted
+    order, and the pinned sums of its downloads — never a modification time or an absolute path, so
+    a checkout and an installed wheel of the same recipe name the same image."""
     from nodemcu_pipeline.build.firmware_sources import load_manifest
 
     digest = hashlib.sha256()
     for name in recipe_files(recipe_dir):
-        digest.update(name.encode() + b"\0" + (recipe_dir / name).read_bytes() + b"\0")
+        data = (Path(recipe_dir) / name).read_bytes()
+        digest.update(f"{name}\0{len(data)}\0".encode() + data)
     files = load_manifest().files
     for name, file_name in sorted(RECIPE_INPUTS.items()):
         digest.update(f"{file_name}\0{files[name].sha256}\0".encode())
@@ -97,12 +103,16 @@ def default_cache_dir() -> Path:
     return cache_root()
 
 
+def rootfs_key(recipe_dir: Path) -> str:
+    """What names the root file system (tarball and base image): the hash of rootfs.conf."""
+    return hashlib.sha256((Path(recipe_dir) / "rootfs.conf").read_bytes()).hexdigest()[:16]
+
+
 def rootfs_tarball(recipe_dir: Path, cache_dir: Path, progress: ProgressCallback) -> Path:
     """The cached debootstrap tarball for docker/rootfs.conf, making it first when missing."""
     conf_path = recipe_dir / "rootfs.conf"
     conf = read_rootfs_conf(conf_path)
-    key = hashlib.sha256(conf_path.read_bytes()).hexdigest()[:16]
-    tarball = cache_dir / f"rootfs-{conf.get('SUITE', 'bookworm')}-{key}.tar"
+    tarball = cache_dir / f"rootfs-{conf.get('SUITE', 'bookworm')}-{rootfs_key(recipe_dir)}.tar"
     if tarball.is_file():
         return tarball
     if shutil.which("debootstrap") is None:
@@ -226,11 +236,13 @@ def build_image(
         except docker.errors.ImageNotFound:
             pass
     inputs = recipe_inputs(sources_cache, mirror, progress)
-    tarball = rootfs_tarball(recipe_dir, cache_dir or default_cache_dir(), progress)
-    base = f"nodemcu-pipeline/rootfs:{tarball.stem.rsplit('-', 1)[-1]}"
+    # The base image is named by the rootfs.conf hash, like the tarball: when the engine has it
+    # (made from another checkout, an install, or a cache since cleaned) no debootstrap runs.
+    base = f"nodemcu-pipeline/rootfs:{rootfs_key(recipe_dir)}"
     try:
         client.images.get(base)
     except docker.errors.ImageNotFound:
+        tarball = rootfs_tarball(recipe_dir, cache_dir or default_cache_dir(), progress)
         progress(ProgressEvent("build-image", "import", 0, None, base))
         repo, base_tag = base.split(":")
         client.api.import_image(src=str(tarball), repository=repo, tag=base_tag)
