@@ -272,25 +272,30 @@ def run_build(
     progress: ProgressCallback = null_progress,
 ) -> str:
     """``docker build`` of ``context`` under ``policy``; the image id. The engine names each step
-    container in its log ("Running in <id>"); each is reported as a ``step`` event, and the one
-    running when the time limit passes is killed, which ends the build."""
+    container in its log ("Running in <id>"); each is reported as a ``step`` event, and once the
+    time limit has passed the latest one is killed (again each second: a step may be named before
+    it starts), which ends the build."""
     import docker.errors
 
     steps: list[str] = []
+    done = threading.Event()
     expired = threading.Event()
 
-    def stop() -> None:
+    def watchdog() -> None:
+        if done.wait(policy.time_limit):
+            return
         expired.set()
-        if steps:
-            try:
-                client.api.kill(steps[-1])
-            except docker.errors.APIError:
-                pass  # the step finished meanwhile; the next one is checked on its first line
+        while not done.is_set():
+            if steps:
+                try:
+                    client.api.kill(steps[-1])
+                except docker.errors.APIError:
+                    pass  # not started yet, or already gone: try again
+            done.wait(1.0)
 
-    timer = threading.Timer(policy.time_limit, stop)
+    threading.Thread(target=watchdog, daemon=True).start()
     image_id = None
     last = "no output"
-    timer.start()
     try:
         for chunk in client.api.build(
             path=str(context),
@@ -308,8 +313,6 @@ def run_build(
             if running := STEP_CONTAINER.search(line):
                 steps.append(running[1])
                 progress(ProgressEvent("build-image", "step", len(steps), None, running[1]))
-                if expired.is_set():
-                    stop()
             if built := BUILT_IMAGE.search(line):
                 image_id = built[1]
             if "error" in chunk:
@@ -319,8 +322,8 @@ def run_build(
     except docker.errors.APIError as exc:
         last = str(exc.explanation or exc)[:200]
     finally:
-        timer.cancel()
-    if expired.is_set():
+        done.set()
+    if image_id is None and expired.is_set():
         raise DockerError(
             f"docker build of {tag} took longer than {policy.time_limit:.0f} s and was stopped",
             "Check the machine's load, then run `invoke build-image --force`",
