@@ -20,6 +20,7 @@ setup(
     package_data={
         "nodemcu_pipeline": ["py.typed"],
         # The Lua that runs on boards or in the virtual NodeMCU, beside the Python that loads it.
+        "nodemcu_pipeline.board": ["lua/*.lua"],
         "nodemcu_pipeline.virtual": ["lua/*.lua"],
         "nodemcu_pipeline.virtual.modules": ["lua/*.lua"],
         "nodemcu_pipeline.data.recipe": ["Dockerfile", "build", "read.me", "rootfs.conf"],
