@@ -2,7 +2,6 @@
 local lib = ...
 local argerror, checkint = lib.argerror, lib.checkint
 i2c = {SLOW = 100000, FAST = 400000, FASTPLUS = 1000000, TRANSMITTER = 0, RECEIVER = 1}
-local ready = {}
 local function bus(id)
   id = checkint(2, 1, id)
   if id ~= 0 then error("i2c " .. id .. " does not exist", 3) end
@@ -13,18 +12,18 @@ function i2c.setup(id, sda, scl, speed)
   sda, scl, speed = checkint(1, 2, sda), checkint(1, 3, scl), checkint(1, 4, speed)
   if sda < 1 or sda > 12 then argerror(1, 2, "Invalid pin") end
   if scl < 1 or scl > 12 then argerror(1, 3, "Invalid pin") end
-  ready[id] = true
   return speed
 end
 function i2c.start(id) bus(id) end
 function i2c.stop(id) bus(id) end
 function i2c.address(id, addr, dir)
   bus(id)
-  addr, dir = checkint(1, 2, addr), checkint(1, 3, dir)
+  addr = checkint(1, 2, addr)
+  checkint(1, 3, dir)
   if addr < 0 or addr > 127 then argerror(1, 2, "wrong arg range") end
   return false
 end
-function i2c.write(id, ...)
+function i2c.write(id)  -- the data: nothing on the bus acknowledges it
   bus(id)
   return 0
 end

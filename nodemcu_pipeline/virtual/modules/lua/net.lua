@@ -30,7 +30,7 @@ function net.createConnection(kind, secure)
   return t
 end
 function net.createUDPSocket() local t = new("udp", sock_mt) return t end
-function net.createServer(kind, timeout)
+function net.createServer(_kind, _timeout)
   local t = new("server", server_mt)
   return t
 end
@@ -84,7 +84,7 @@ function S.getaddr(t)
   if not s.connected then return nil end
   return api.local_ip(), s.local_port
 end
-function S.listen(t, port) ud(t, "udp") end
+function S.listen(t, _port) ud(t, "udp") end
 function S.dns(t, name, f)
   ud(t)
   net.dns.resolve(name, function(ip) if f then f(t, ip) end end)
@@ -105,9 +105,9 @@ function net.dns.resolve(name, f)
   if type(f) ~= "function" then argerror(1, 2, "not a function") end
   api.resolve(name, f)
 end
-function net.dns.getdnsserver(i) return "0.0.0.0" end
+function net.dns.getdnsserver(_i) return "0.0.0.0" end
 function net.dns.setdnsserver() end
-function net.ifinfo(i)
+function net.ifinfo(_interface)
   local ip = api.local_ip()
   if not ip then return nil end
   return {ip = ip, netmask = "255.255.255.0", gateway = api.gateway()}

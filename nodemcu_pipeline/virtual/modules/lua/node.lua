@@ -46,14 +46,12 @@ function node.input(s)
   s = checkstr(1, 1, s)
   api.input(s)
 end
-local output
 function node.output(f, serial_debug)
   if f ~= nil then checkfn(1, 1, f) end
-  output = f
   api.output(f, f == nil or tonumber(serial_debug or 1) ~= 0)
 end
 function node.restore() end
-function node.stripdebug(level) return 3 end
+function node.stripdebug(_level) return 3 end
 function node.osprint() end
 function node.random(l, u)
   if l == nil then return math.random() end
@@ -76,14 +74,14 @@ function node.compile(name)
     error("cannot open/write to file", 2)
   end
 end
-function node.dsleep(us) api.dsleep() end
+function node.dsleep(_us) api.dsleep() end
 function node.dsleepMax() return 13003406255 end
 function node.sleep() end
-function node.startupcommand(s) return true end
-function node.startup(t) return {} end
+function node.startupcommand(_s) return true end
+function node.startup(_t) return {} end
 function node.startupcounts() return nil end
 node.egc = {NOT_ACTIVE = 0, ON_ALLOC_FAILURE = 1, ON_MEM_LIMIT = 2, ALWAYS = 4}
-function node.egc.setmode(mode, limit) end
+function node.egc.setmode(_mode, _limit) end
 function node.egc.meminfo()
   local used = math.floor(collectgarbage("count") * 1024)
   return used, used, api.heap(), api.heap()

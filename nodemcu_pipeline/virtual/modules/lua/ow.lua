@@ -1,6 +1,6 @@
 -- NodeMCU's ow module on the virtual board; its Python half is ../ow.py.
 local lib = ...
-local argerror, checkint, checkstr = lib.argerror, lib.checkint, lib.checkstr
+local checkint, checkstr = lib.checkint, lib.checkstr
 ow = {}
 local function pin(p)
   p = checkint(2, 1, p)
@@ -11,14 +11,14 @@ function ow.setup(p) pin(p) end
 function ow.reset(p) pin(p) return 0 end
 function ow.skip(p) pin(p) end
 function ow.select(p, rom) pin(p) checkstr(1, 2, rom) end
-function ow.write(p, v, power) pin(p) checkint(1, 2, v) end
-function ow.write_bytes(p, s, power) pin(p) checkstr(1, 2, s) end
+function ow.write(p, v, _power) pin(p) checkint(1, 2, v) end
+function ow.write_bytes(p, s, _power) pin(p) checkstr(1, 2, s) end
 function ow.read(p) pin(p) return 255 end
 function ow.read_bytes(p, n) pin(p) return string.rep("\255", checkint(1, 2, n)) end
 function ow.depower(p) pin(p) end
 function ow.reset_search(p) pin(p) end
 function ow.target_search(p, c) pin(p) checkint(1, 2, c) end
-function ow.search(p, alarm) pin(p) return nil end
+function ow.search(p, _alarm) pin(p) return nil end
 function ow.set_timings() end
 local function xor(a, b)
   local r, p = 0, 1

@@ -3,19 +3,17 @@ local lib = ...
 local argerror, checkint = lib.argerror, lib.checkint
 spi = {MASTER = 0, SLAVE = 1, CPOL_LOW = 0, CPOL_HIGH = 1, CPHA_LOW = 0, CPHA_HIGH = 1,
        HALFDUPLEX = 0, FULLDUPLEX = 1, DATABITS_8 = 8}
-local bits = {}
 local function id_of(id)
   id = checkint(2, 1, id)
   if id ~= 0 and id ~= 1 then error("spi " .. id .. " does not exist", 3) end
   return id
 end
-function spi.setup(id, mode, cpol, cpha, databits, clock_div, duplex)
-  id = id_of(id)
+function spi.setup(id, mode, _cpol, _cpha, databits, clock_div, _duplex)
+  id_of(id)
   mode = checkint(1, 2, mode)
   if mode ~= 0 and mode ~= 1 then argerror(1, 2, "wrong arg type") end
   databits = checkint(1, 5, databits)
   if databits < 1 or databits > 32 then argerror(1, 5, "out of range") end
-  bits[id] = databits
   return clock_div or 8
 end
 function spi.send(id, ...)
@@ -30,14 +28,14 @@ function spi.send(id, ...)
   end
   return wrote, unpack(out)
 end
-function spi.recv(id, size, default)
+function spi.recv(id, size, _default)
   id_of(id)
   size = checkint(1, 2, size)
   return string.rep("\255", size)
 end
 function spi.set_clock_div(id, div) id_of(id) return div end
-function spi.set_mosi(id, ...) id_of(id) end
-function spi.get_miso(id, offset, bitlen, num)
+function spi.set_mosi(id) id_of(id) end  -- the data: nothing reads it
+function spi.get_miso(id, _offset, bitlen, num)
   id_of(id)
   bitlen = checkint(1, 3, bitlen)
   local r = {}

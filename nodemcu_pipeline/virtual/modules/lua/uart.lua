@@ -56,4 +56,4 @@ function uart.on(method, a, b, c)
   end
 end
 function uart.alt(set) checkint(1, 1, set) end
-function uart.fifodepth(id, dir) return 0 end
+function uart.fifodepth(_id, _dir) return 0 end

@@ -7,7 +7,7 @@ wifi = {NULLMODE = 0, STATION = 1, SOFTAP = 2, STATIONAP = 3, PHYMODE_B = 1, PHY
         STA_WRONGPWD = 2, STA_APNOTFOUND = 3, STA_FAIL = 4, STA_GOTIP = 5, COUNTRY_AUTO = 0,
         COUNTRY_MANUAL = 1}
 local mode, phy = 1, 3
-function wifi.setmode(m, save)
+function wifi.setmode(m, _save)
   m = checkint(1, 1, m)
   if m ~= 0 and m ~= 1 and m ~= 2 and m ~= 3 then argerror(1, 1, "Invalid mode") end
   mode = m
