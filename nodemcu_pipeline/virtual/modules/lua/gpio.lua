@@ -25,15 +25,18 @@ function gpio.write(pin, level)
   api.write(pin, level)
 end
 local kinds = {none = 0, up = 1, down = 2, both = 3, low = 4, high = 5}
-function gpio.trig(pin, kind, f)
-  local nargs = select('#', pin, kind, f)
+function gpio.trig(...)
+  -- gpio.c keeps the old callback only when exactly two arguments came (lua_gettop(L) == 2): an
+  -- explicit nil callback is an error, as any other non-function.
+  local pin, kind, f = ...
+  local nargs = select('#', ...)
   pin = checkint(1, 1, pin)
   if not exists(pin) or pin == 0 then argerror(1, 1, "Invalid interrupt pin") end
   kind = kind == nil and "none" or kind
   local k = kinds[kind]
   if k == nil then argerror(1, 2, "invalid option '" .. tostring(kind) .. "'") end
   if k == 0 then api.trig(pin, 0, nil)
-  elseif f == nil and api.has_trig(pin) then api.trig(pin, k, false)
+  elseif nargs == 2 and api.has_trig(pin) then api.trig(pin, k, false)
   elseif type(f) == "function" then api.trig(pin, k, f)
   else api.trig(pin, 0, nil) argerror(1, 3, "invalid callback type") end
 end
