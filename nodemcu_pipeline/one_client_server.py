@@ -25,7 +25,8 @@ def _to_stderr(text: str) -> None:
 
 
 class OneClientServer:
-    """Accept clients on ``sock`` one at a time and hand each to ``serve_client`` until ``stop``."""
+    """Accept clients on ``sock`` one at a time and hand each to ``serve_client`` until ``stop``;
+    ``say`` gets a line (starting with ``name``, the port served) for each client dropped."""
 
     def __init__(
         self, sock: socket.socket, name: str, say: Callable[[str], None] = _to_stderr
@@ -34,6 +35,7 @@ class OneClientServer:
         self.name = name
         self.say = say
         self.peer = ("", 0)
+        self.clients = 0  # accepted so far: a test tells "never connected" from "connected"
         self.host, self.tcp_port = sock.getsockname()[:2]
         self._stop = threading.Event()
         self.thread = threading.Thread(
@@ -90,6 +92,7 @@ class OneClientServer:
             # Protocol bytes are small and latency-bound (a flasher waits for each reply).
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.peer = peer[:2]
+            self.clients += 1
             try:
                 self.serve_client(conn, self.peer)
             except Exception as exc:  # noqa: BLE001 - one client's failure must not end the server
