@@ -72,21 +72,21 @@ NO_BOARD_TOUCHED = [
     PortCase(
         "farm-one-server-two-host-names",
         ("flash", "--port", "{board}", "--port", "rfc2217://localhost:{port}", *FW),
-        ("rfc2217://localhost:", "rfc2217://127.0.0.1:", "same port"),
+        ("rfc2217://localhost:", "rfc2217://127.0.0.1:", "listed twice"),
         2,
         FW3,
     ),
     PortCase(
         "farm-one-url-with-ign-set-control",
         ("flash", "--port", "{board}", "--port", "{board}?ign_set_control", *FW),
-        ("?ign_set_control", "same port"),
+        ("?ign_set_control", "listed twice"),
         2,
         FW3,
     ),
     PortCase(
         "farm-one-endpoint-two-schemes",
         ("flash", "--port", "{board}", "--port", "socket://127.0.0.1:0{port}", *FW),
-        ("socket://", "same port"),
+        ("socket://", "listed twice"),
         2,
         FW3,
     ),
@@ -100,7 +100,7 @@ NO_BOARD_TOUCHED = [
     PortCase(
         "farm-pty-and-its-symlink",
         ("flash", "--port", "{board}", "--port", "board-link", *FW),
-        ("board-link", "same port"),
+        ("board-link", "listed twice"),
         2,
         FW3,
         pty=True,

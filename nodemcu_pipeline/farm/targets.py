@@ -6,9 +6,9 @@ error line, not fifteen flashed boards and a failure.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
-import socket
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,24 +63,18 @@ def port_keys(port: str) -> frozenset[tuple[object, ...]]:
     """What two spellings of one port share, as far as can be told before connecting.
 
     A URL is its TCP endpoint: the scheme and options (``?ign_set_control``) do not change the
-    server, and ``localhost`` and ``127.0.0.1`` are one server (two names sharing an address and the
-    port number are one server). A device is its device number, so a ``/dev/serial/by-id`` link or a
-    pty's symlink and its target are one; a path that is not there yet is its resolved path.
-    Ports that still turn out to be one board are caught by MAC when they connect (``BoardClaims``).
+    server, an address is compared as an address (``::ffff:127.0.0.1`` is ``127.0.0.1``), and
+    ``localhost`` is the loopback addresses. Other names are compared as written: looking them up
+    could wait seconds on a DNS server per name. A device is its device number, so a
+    ``/dev/serial/by-id`` link or a pty's symlink and its target are one; a path that is not there
+    is its resolved path. Ports that still turn out to be one board are caught by MAC when they
+    connect (``runner.BoardClaims``).
     """
     if "://" in port:
         rest = port.split("://", 1)[1].partition("?")[0].rstrip("/")
         host, _, number = rest.rpartition(":")
-        host = host.strip("[]").lower()
         tcp = int(number) if number.isdigit() else number
-        keys: set[tuple[object, ...]] = {("tcp", host, tcp)}
-        try:
-            keys |= {
-                ("tcp", a[4][0], tcp) for a in socket.getaddrinfo(host, None, 0, socket.SOCK_STREAM)
-            }
-        except (OSError, UnicodeError):
-            pass  # an unknown name fails at its connect, with its own error
-        return frozenset(keys)
+        return frozenset(("tcp", address, tcp) for address in _addresses(host))
     try:
         status = os.stat(port)
     except OSError:
@@ -88,6 +82,18 @@ def port_keys(port: str) -> frozenset[tuple[object, ...]]:
     if stat.S_ISCHR(status.st_mode):
         return frozenset({("device", status.st_rdev)})
     return frozenset({("path", os.path.realpath(port))})
+
+
+def _addresses(host: str) -> set[str]:
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost":  # RFC 6761: always the loopback
+        return {name, "127.0.0.1", "::1"}
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return {name}
+    mapped = getattr(address, "ipv4_mapped", None)
+    return {str(mapped or address)}
 
 
 class SeenPorts:
@@ -120,11 +126,10 @@ def from_ports(ports: list[str], before: str) -> list[BoardTarget]:
                 f"{problem} (in --port)", "Name device paths or rfc2217://host:port URLs"
             )
         first = seen.earlier(port, port)
-        if first == port:
-            raise UsageError(f"--port {port} is listed twice", "Name each board once")
         if first is not None:
             raise UsageError(
-                f"--port {port} and --port {first} are the same port", "Name each board once"
+                f"--port {port} is listed twice" + (f" (as {first})" if first != port else ""),
+                "Name each board once",
             )
         targets.append(BoardTarget(port, port, before))
     return targets
