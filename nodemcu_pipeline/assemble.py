@@ -10,9 +10,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nodemcu_pipeline.atomic import atomic_write_bytes
-from nodemcu_pipeline.errors import PlanError, UsageError
+from nodemcu_pipeline.errors import PipelineError, PlanError, UsageError
 from nodemcu_pipeline.image import EspImage, detect_generation, parse_image
 from nodemcu_pipeline.layout import (
+    FLASH_SIZES,
     Generation,
     Layout,
     layout_for,
@@ -118,6 +119,22 @@ def read_inputs(firmware: list[str], layout: str = "auto", init_data: str | None
     return Inputs(regions, boot, generation, detected, blob, address, name)
 
 
+def plannable(inputs: Inputs, sizes: list[str], flash_mode: str, flash_freq: str) -> None:
+    """Raise the plan's error when no flash of ``sizes`` could take ``inputs`` (NodeMCU 3.x with
+    SDK init data, a firmware no flash holds): refused before a board is touched, not after."""
+    failures: list[PipelineError] = []
+    for size in sizes:
+        try:
+            the_layout = inputs.layout(size)
+            blob, address = inputs.init_data, inputs.init_data_address
+            build_plan(inputs.regions, the_layout, blob, address, flash_mode, flash_freq)
+            return
+        except PipelineError as exc:
+            failures.append(exc)
+    # The largest flash's reason: a smaller one may fail only for its size.
+    raise failures[-1]
+
+
 def assemble(
     firmware: list[str],
     flash_size: str,
@@ -208,8 +225,8 @@ def plan_source(
     # Lua file or an empty image named as firmware used to be refused only after the connect had
     # put the chip in its loader. The flash size, when not given, is the one thing left to detect.
     inputs = read_inputs(images, layout, init_data)
-    if flash_size not in (None, "", "detect"):
-        inputs.layout(flash_size)
+    fixed = flash_size not in (None, "", "detect")
+    plannable(inputs, [flash_size] if fixed else list(FLASH_SIZES), flash_mode, flash_freq)
 
     def for_size(detected: str, esp8285: bool = False) -> FlashPlan:
         size = detected if flash_size in (None, "", "detect") else flash_size

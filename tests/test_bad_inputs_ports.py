@@ -68,6 +68,29 @@ NO_BOARD_TOUCHED = [
         ("0 bytes",),
         files={"fw.bin": b""},
     ),
+    # Found beside item 10: refused once the board was in its loader, now before.
+    PortCase(
+        "erase-size-without-address",
+        ("erase", "--port", "{board}", "--size", "0x1000"),
+        ("needs --address",),
+        2,
+    ),
+    PortCase(
+        "erase-beyond-any-flash",
+        ("erase", "--port", "{board}", "--address", "0x100000000", "--size", "0x1000"),
+        ("beyond the largest",),
+    ),
+    PortCase(
+        "read-flash-beyond-any-flash",
+        ("read-flash", "out.bin", "--port", "{board}", "--address", "0x2000000"),
+        ("beyond the largest",),
+    ),
+    PortCase(
+        "flash-nodemcu3-with-sdk-init-data",
+        ("flash", "--port", "{board}", *FW, "--init-data", "init.bin"),
+        ("writes its own init data",),
+        files={**FW3, "init.bin": b"\x05" + b"\x00" * 127},
+    ),
     # Item 8: one board is one board; spellings of one port are refused before connecting.
     PortCase(
         "farm-one-server-two-host-names",

@@ -28,7 +28,7 @@ from nodemcu_pipeline.flasher.outside import OutsideGuard, OutsideVerdict, descr
 from nodemcu_pipeline.flasher.ports import resolve_port
 from nodemcu_pipeline.flasher.session import FIRMWARE_BAUD, ChipInfo, Session, flash_size_name
 from nodemcu_pipeline.flasher.write import Capabilities, RegionResult, prefetch, write_plan
-from nodemcu_pipeline.layout import FLASH_MODES, FLASH_SIZES
+from nodemcu_pipeline.layout import FLASH_MODES, FLASH_SIZES, MB
 from nodemcu_pipeline.plan import FlashPlan
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
 
@@ -176,6 +176,19 @@ def flash(
         return report
 
 
+def _within_any_flash(address: int, size: int | None) -> None:
+    """Refuse, before connecting, a range no ESP8266 flash holds (``size`` None: to its end); the
+    board's own size is checked once it is detected."""
+    largest = max(f.size_bytes for f in FLASH_SIZES.values())
+    end = address + (size if size is not None else 1)
+    if address < 0 or end > largest:
+        where = f"0x{address:x}" + (f"+0x{size:x}" if size is not None else "")
+        raise PlanError(
+            f"{where} is beyond the largest ESP8266 flash ({largest // MB} MB)",
+            f"Use addresses inside 0x0..0x{largest:x}",
+        )
+
+
 def _leave_running(session: Session, after: str) -> None:
     """Start the firmware of a board the flasher put in its loader and then refused."""
     if after == "no-reset":
@@ -314,6 +327,8 @@ def erase(
     rom_baud: int | None = None,
 ) -> int:
     """Erase ``region`` (address, size) or the whole chip; returns the bytes erased."""
+    if region is not None:
+        _within_any_flash(*region)
     with open_session(port, baud, before, True, say, rom_baud=rom_baud) as session:
         assert session.info is not None
         total = FLASH_SIZES[flash_size_name(session.info)].size_bytes
@@ -343,6 +358,7 @@ def read_flash(
     """``size`` bytes of flash from ``address`` (None: to the end of the flash) into ``out``."""
     if size is not None and size <= 0:
         raise PlanError(f"a read of {size} bytes reads nothing", "Read at least one byte")
+    _within_any_flash(address, size)
     with open_session(port, baud, before, True, say, rom_baud=rom_baud) as session:
         assert session.info is not None
         total = FLASH_SIZES[flash_size_name(session.info)].size_bytes

@@ -200,19 +200,24 @@ def erase(c, port=None, baud=None, rom_baud=None, before=None, address=None, siz
 
     s = settings(c.config, port=port, baud=baud, rom_baud=rom_baud, before=before)
     region = None
-    if address is not None and size is None:
-        raise UsageError(
-            f"erase --address {address} needs --size, the bytes to erase",
-            "Add e.g. --size 0x1000 (whole 4 KB sectors), or leave both out to erase the whole flash",
-        )
     if address is not None or size is not None:
         flags, example = "--address and --size", "--address 0x100000 --size 0x10000"
-        region = (
-            whole_number(address or 0, flags, example),
-            whole_number(size, flags, example),
-        )
-        if region[0] % 4096 or region[1] % 4096 or region[1] <= 0:
+        if size is None:
+            raise UsageError(
+                f"erase --address {address} needs --size, the bytes to erase",
+                "Add e.g. --size 0x1000 (whole 4 KB sectors), or leave both out to erase it all",
+            )
+        length = whole_number(size, flags, example)
+        start = None if address is None else whole_number(address, flags, example)
+        if (start or 0) % 4096 or length % 4096 or length <= 0:
             raise UsageError("erase regions are whole 4 KB sectors", "Use multiples of 0x1000")
+        if start is None:
+            # Not 0 by default: an erase from 0 takes the bootloader with it.
+            raise UsageError(
+                f"erase --size {size} needs --address, where the erase starts",
+                "Add e.g. --address 0x100000, or leave both out to erase the whole flash",
+            )
+        region = (start, length)
     started = time.monotonic()
     erased = run_erase(s.port, s.baud, s.before, region, say, s.rom_baud)
     took = time.monotonic() - started
