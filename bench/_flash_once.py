@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nodemcu_pipeline.flasher import api  # noqa: E402
-from nodemcu_pipeline.plan import FlashPlan, Region  # noqa: E402
+from nodemcu_pipeline.plan.model import FlashPlan, Region  # noqa: E402
 
 
 def main(argv: list[str]) -> int:

@@ -30,7 +30,7 @@ from nodemcu_pipeline.farm.batch import flash_batch  # noqa: E402
 from nodemcu_pipeline.farm.job import FarmPlan  # noqa: E402
 from nodemcu_pipeline.farm.targets import BoardTarget  # noqa: E402
 from nodemcu_pipeline.flasher import api  # noqa: E402
-from nodemcu_pipeline.plan import FlashPlan, Region  # noqa: E402
+from nodemcu_pipeline.plan.model import FlashPlan, Region  # noqa: E402
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_FARM_N", "1,4,8,16").split(","))
 RUNS = int(os.environ.get("BENCH_FARM_RUNS", "2"))

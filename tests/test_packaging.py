@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from nodemcu_pipeline.image import Segment, build_image
+from nodemcu_pipeline.firmware.image import Segment, build_image
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -79,7 +79,7 @@ def test_installed_cli_runs_from_anywhere(installed, tmp_path):
         [
             "python",
             "-c",
-            "import nodemcu_pipeline, nodemcu_pipeline.resources as r;"
+            "import nodemcu_pipeline, nodemcu_pipeline.settings.resources as r;"
             "print(nodemcu_pipeline.__file__); print(r.recipe_dir()); print(r.sdk_manifest())",
         ],
         cwd=work,
@@ -93,7 +93,7 @@ def test_installed_cli_runs_from_anywhere(installed, tmp_path):
         [
             "python",
             "-c",
-            "from pathlib import Path; from nodemcu_pipeline.resources import buildable_tree,"
+            "from pathlib import Path; from nodemcu_pipeline.settings.resources import buildable_tree,"
             " example_firmware; print(buildable_tree(example_firmware(), Path('b')))",
         ],
         cwd=work,

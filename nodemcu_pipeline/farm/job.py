@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from nodemcu_pipeline.errors import BoardStopped
 from nodemcu_pipeline.farm.targets import BoardTarget
 from nodemcu_pipeline.flasher.write import RegionResult
-from nodemcu_pipeline.plan import FlashPlan
+from nodemcu_pipeline.plan.model import FlashPlan
 from nodemcu_pipeline.progress import ProgressEvent
 
 # Results a board can end with; "verified" needs the stub's MD5 check of every region.

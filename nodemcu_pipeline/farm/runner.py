@@ -19,7 +19,7 @@ from nodemcu_pipeline.farm.job import BoardJob, FarmPlan
 from nodemcu_pipeline.flasher import api
 from nodemcu_pipeline.flasher.api import PlanFor
 from nodemcu_pipeline.flasher.session import ROM_BAUD, ChipInfo, Session
-from nodemcu_pipeline.plan import FlashPlan
+from nodemcu_pipeline.plan.model import FlashPlan
 
 Say = Callable[[str], None]
 # How long stopped boards get to unwind (a flasher command waits at most a few seconds).
@@ -110,7 +110,7 @@ def flash_board(
             job.flash_size = report.info.flash_size or job.flash_size
             job.regions = report.results
         if check:
-            from nodemcu_pipeline.repl import check_after_flash
+            from nodemcu_pipeline.board import check_after_flash
 
             try:
                 job.raise_if_stopped()

@@ -16,8 +16,8 @@ from pathlib import Path
 from serial.tools import list_ports
 
 from nodemcu_pipeline.errors import PortsFileError, SerialPortError, UsageError
-from nodemcu_pipeline.flasher.ports import KNOWN_BRIDGES
-from nodemcu_pipeline.flasher.reset import BEFORE_CHOICES
+from nodemcu_pipeline.link.ports import KNOWN_BRIDGES
+from nodemcu_pipeline.link.reset import BEFORE_CHOICES
 
 URL_SCHEMES = ("rfc2217://", "socket://")
 FILE_KEYS = ("name", "before")

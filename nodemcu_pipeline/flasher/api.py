@@ -22,14 +22,14 @@ from nodemcu_pipeline.errors import (
     PlanError,
     ProtocolError,
 )
+from nodemcu_pipeline.firmware.layout import FLASH_MODES, FLASH_SIZES, MB
 from nodemcu_pipeline.flasher import diff
 from nodemcu_pipeline.flasher.board_state import BoardState
 from nodemcu_pipeline.flasher.outside import OutsideGuard, OutsideVerdict, describe, footprint
-from nodemcu_pipeline.flasher.ports import resolve_port
 from nodemcu_pipeline.flasher.session import FIRMWARE_BAUD, ChipInfo, Session, flash_size_name
 from nodemcu_pipeline.flasher.write import Capabilities, RegionResult, prefetch, write_plan
-from nodemcu_pipeline.layout import FLASH_MODES, FLASH_SIZES, MB
-from nodemcu_pipeline.plan import FlashPlan
+from nodemcu_pipeline.link.ports import resolve_port
+from nodemcu_pipeline.plan.model import FlashPlan
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
 
 Say = Callable[[str], None]

@@ -69,18 +69,18 @@ def flash(
     monitor=False,
 ):
     """Flash a plan or images with the built-in flasher, verify them, then check the REPL."""
-    from nodemcu_pipeline.assemble import plan_source
-    from nodemcu_pipeline.config import settings
     from nodemcu_pipeline.flasher.api import flash as run_flash
     from nodemcu_pipeline.progress import console_progress
+    from nodemcu_pipeline.settings.table import settings
+    from nodemcu_pipeline.workflows.assemble import plan_source
 
     ports = list(port or [])
     farm = farm_requested(ports, ports_file, jobs, timeout, report)
     if report:
         from pathlib import Path
 
-        from nodemcu_pipeline.assemble import parse_init_data_arg
         from nodemcu_pipeline.paths import refuse_overwriting
+        from nodemcu_pipeline.workflows.assemble import parse_init_data_arg
 
         named = [plan, *(firmware or []), ports_file]
         named += [parse_init_data_arg(init_data)[0]] if init_data else []
@@ -150,8 +150,8 @@ def flash(
     if report.outside is not None and report.outside.checked:
         print(f"  {report.outside.summary()}")
     if check:
-        from nodemcu_pipeline.flasher.ports import resolve_port
-        from nodemcu_pipeline.repl import check_after_flash
+        from nodemcu_pipeline.board import check_after_flash
+        from nodemcu_pipeline.link.ports import resolve_port
 
         fs = check_after_flash(resolve_port(s.port), s.format, say=say, port=report.handover)
         print(fs.summary())
@@ -175,8 +175,8 @@ def region_line(r) -> str:
 @task_errors
 def chip_info(c, port=None, before=None):
     """Show the chip's MAC, chip id, JEDEC flash id and flash size."""
-    from nodemcu_pipeline.config import settings
     from nodemcu_pipeline.flasher.api import chip_info as run_chip_info
+    from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, port=port, before=before)
     info = run_chip_info(s.port, s.before, say)
@@ -194,9 +194,9 @@ def chip_info(c, port=None, before=None):
 @task_errors
 def erase(c, port=None, baud=None, rom_baud=None, before=None, address=None, size=None):
     """Erase the whole flash, or one region of it."""
-    from nodemcu_pipeline.config import settings
     from nodemcu_pipeline.errors import UsageError
     from nodemcu_pipeline.flasher.api import erase as run_erase
+    from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, port=port, baud=baud, rom_baud=rom_baud, before=before)
     region = None
@@ -235,10 +235,10 @@ def erase(c, port=None, baud=None, rom_baud=None, before=None, address=None, siz
 @task_errors
 def read_flash(c, output, port=None, baud=None, rom_baud=None, before=None, address="0", size=None):
     """Read flash contents to a file (needs the stub)."""
-    from nodemcu_pipeline.config import settings
     from nodemcu_pipeline.errors import UsageError
     from nodemcu_pipeline.flasher.api import read_flash as run_read
     from nodemcu_pipeline.progress import console_progress
+    from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, port=port, baud=baud, rom_baud=rom_baud, before=before)
     _refuse_output_onto_port(output, s.port)

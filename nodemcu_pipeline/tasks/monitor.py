@@ -34,7 +34,7 @@ def monitor(
     firmware_dir=None,
 ):
     """Show the board's output live (Ctrl-] quits), type into its REPL, decode crashes and boot lines."""
-    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, port=port, build_dir=build_dir, firmware_dir=firmware_dir)
     watch(s, baud, elf, log, reset, plain, duration)
@@ -44,7 +44,7 @@ def watch(s, baud, elf, log, reset, plain, duration) -> None:  # noqa: ANN001 - 
     """Run the monitor with task-level options (shared by ``monitor`` and ``flash --monitor``)."""
     from pathlib import Path
 
-    from nodemcu_pipeline.flasher.ports import resolve_port
+    from nodemcu_pipeline.link.ports import resolve_port
     from nodemcu_pipeline.monitor.console import run_monitor
     from nodemcu_pipeline.monitor.elf import choose_elf
     from nodemcu_pipeline.monitor.session import MonitorOptions
@@ -70,8 +70,8 @@ def baud_rate(baud: object) -> int:
     """``--baud`` in the flasher's range (``baud`` in config.SETTINGS): a serial adapter's rates."""
     from dataclasses import replace
 
-    from nodemcu_pipeline.config import BY_KEY
-    from nodemcu_pipeline.values import parse_int
+    from nodemcu_pipeline.settings.table import BY_KEY
+    from nodemcu_pipeline.settings.values import parse_int
 
     spec = replace(BY_KEY["baud"], default="115200", example="115200")
     return parse_int(str(baud).strip(), "--baud", spec)

@@ -8,11 +8,11 @@ import signal
 import threading
 from pathlib import Path
 
-from nodemcu_pipeline.assemble import plan_source
 from nodemcu_pipeline.farm.batch import flash_batch
 from nodemcu_pipeline.farm.job import FarmPlan
 from nodemcu_pipeline.farm.targets import BoardTarget
 from nodemcu_pipeline.virtual import VirtualBoard
+from nodemcu_pipeline.workflows.assemble import plan_source
 from tests.conftest import assert_one_line_error
 from tests.farm.farmkit import (
     FarmProcess,

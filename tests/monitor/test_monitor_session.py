@@ -122,7 +122,7 @@ def test_duration_ends_the_monitor_without_keys(tmp_path: Path, virtual_board) -
 
 
 def test_flash_then_monitor(tmp_path: Path, virtual_board) -> None:  # type: ignore[no-untyped-def]
-    from nodemcu_pipeline.image import example_image
+    from nodemcu_pipeline.firmware.image import example_image
 
     low, high = example_image()
     (tmp_path / "0x00000.bin").write_bytes(low)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nodemcu_host import RecordingHost, blank_image, flash_with
 
-from nodemcu_pipeline.layout import Generation
+from nodemcu_pipeline.firmware.layout import Generation
 from nodemcu_pipeline.virtual import fs
 from nodemcu_pipeline.virtual.flashchip import FlashChip
 from nodemcu_pipeline.virtual.nodemcu import INIT_DATA, RECORD_MAGIC, RECORD_OFFSET

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nodemcu_pipeline.firmware.partitions import IROM
+
 if TYPE_CHECKING:
-    from nodemcu_pipeline.virtual.nodemcu import NodeMCUApp
+    from nodemcu_pipeline.virtual.host import Firmware as NodeMCUApp
 
 IROM_MAP = 0x40210000
 REASON_EXCEPTION = 2
@@ -37,9 +39,8 @@ end
 
 def irom_code_address(app: NodeMCUApp) -> int:
     """An instruction address in the middle of the flashed IROM code (trailing 0xFF not counted)."""
-    from nodemcu_pipeline.virtual.nodemcu import IROM
 
-    code = app.flash.read(IROM, max(0, app._firmware_end() - IROM)).rstrip(b"\xff")
+    code = app.flash.read(IROM, max(0, app.firmware_end() - IROM)).rstrip(b"\xff")
     return IROM_MAP + (len(code) // 2 & ~3)
 
 
@@ -54,7 +55,7 @@ def dump(cause: int, epc1: int) -> str:
 
 
 def install(app: NodeMCUApp, lib: Any) -> None:
-    from nodemcu_pipeline.virtual.modules import lua_table
+    from nodemcu_pipeline.virtual.modules.base import lua_table
 
     def crash(cause: int, epc1: int) -> None:
         assert app.repl is not None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from nodemcu_pipeline.virtual.fs import NAME_MAX
 
 if TYPE_CHECKING:
-    from nodemcu_pipeline.virtual.nodemcu import NodeMCUApp
+    from nodemcu_pipeline.virtual.host import Firmware as NodeMCUApp
 
 MAX_OPEN_FILES = 4  # SPIFFS_MAX_OPEN_FILES: a fifth open returns nil until one is closed
 
@@ -266,7 +266,7 @@ _METHODS = (
 
 
 def install(app: NodeMCUApp, lib: Any) -> None:
-    from nodemcu_pipeline.virtual.modules import lua_table
+    from nodemcu_pipeline.virtual.modules.base import lua_table
 
     assert app.repl is not None
     api = FileApi(app)
@@ -276,7 +276,7 @@ def install(app: NodeMCUApp, lib: Any) -> None:
 
 def install_base(app: NodeMCUApp) -> None:
     """dofile/loadfile/require from the file system: Lua's base library, in every build."""
-    from nodemcu_pipeline.virtual.modules import lua_table
+    from nodemcu_pipeline.virtual.modules.base import lua_table
 
     assert app.repl is not None
     api = FileApi(app)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from nodemcu_pipeline.virtual.nodemcu import NodeMCUApp
+    from nodemcu_pipeline.virtual.host import Firmware as NodeMCUApp
 
 _LUA = r"""
 local api, info, lib, cpu = ...
@@ -222,7 +222,7 @@ _METHODS = (
 
 
 def install(app: NodeMCUApp, lib: Any, info: dict[str, Any]) -> None:
-    from nodemcu_pipeline.virtual.modules import lua_table
+    from nodemcu_pipeline.virtual.modules.base import lua_table
 
     assert app.repl is not None
     api = NodeApi(app)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from nodemcu_pipeline.virtual.nodemcu import NodeMCUApp
+    from nodemcu_pipeline.virtual.host import Firmware as NodeMCUApp
 
 CPU_HZ = 80_000_000
 
@@ -181,7 +181,7 @@ class TmrApi:
 
 
 def install(app: NodeMCUApp, lib: Any) -> None:
-    from nodemcu_pipeline.virtual.modules import lua_table
+    from nodemcu_pipeline.virtual.modules.base import lua_table
 
     assert app.repl is not None
     api = TmrApi(app)

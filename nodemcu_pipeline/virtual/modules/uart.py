@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from nodemcu_pipeline.virtual.nodemcu import NodeMCUApp
+    from nodemcu_pipeline.virtual.host import Firmware as NodeMCUApp
 
 LUA_MAXINPUT = 256
 
@@ -102,7 +102,7 @@ class UartApi:
 
 
 def install(app: NodeMCUApp, lib: Any) -> None:
-    from nodemcu_pipeline.virtual.modules import lua_table
+    from nodemcu_pipeline.virtual.modules.base import lua_table
 
     assert app.repl is not None
     api = UartApi(app)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from nodemcu_pipeline.virtual.environment import AccessPoint
 
 if TYPE_CHECKING:
-    from nodemcu_pipeline.virtual.nodemcu import NodeMCUApp
+    from nodemcu_pipeline.virtual.host import Firmware as NodeMCUApp
 
 IDLE, CONNECTING, WRONGPWD, APNOTFOUND, FAIL, GOTIP = range(6)
 ASSOC_S, DHCP_S, SCAN_S = 1.0, 1.0, 2.0
@@ -301,7 +301,7 @@ _METHODS = (
 
 
 def install(app: NodeMCUApp, lib: Any) -> None:
-    from nodemcu_pipeline.virtual.modules import lua_table
+    from nodemcu_pipeline.virtual.modules.base import lua_table
 
     assert app.repl is not None
     api = WifiApi(app)
