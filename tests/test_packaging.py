@@ -70,6 +70,8 @@ def test_wheel_carries_the_data_and_the_licence(installed):
         "nodemcu_pipeline/py.typed",
     ):
         assert needed in names, needed
+    lua = {p.relative_to(ROOT).as_posix() for p in (ROOT / "nodemcu_pipeline").rglob("*.lua")}
+    assert lua and not lua - names, sorted(lua - names)  # setup.py's package_data: lua/*.lua
     assert any(n.endswith("licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
     assert not any(n.startswith(("pipeline/", "tests/", "bench/")) for n in names)
 
@@ -104,6 +106,21 @@ def test_installed_cli_runs_from_anywhere(installed, tmp_path):
     ).stdout.strip()
     assert copied == "b/example-firmware" and (work / copied / "Makefile").is_file(), copied
     shutil.rmtree(work / "b")
+
+    # The packaged Lua, read from the wheel's copy: a board helper and a virtual module.
+    lua = _run(
+        [
+            "python",
+            "-c",
+            "from nodemcu_pipeline.board.lua_sources import source;"
+            "from nodemcu_pipeline.settings.resources import lua_file;"
+            "print(source('sum')[:5].decode(), b'file = {}' in lua_file("
+            "'nodemcu_pipeline.virtual.modules', 'file'))",
+        ],
+        cwd=work,
+        env=env,
+    ).stdout.split()
+    assert lua == ["_plS=", "True"], lua
 
     helped = _run(["nodemcu-pipeline", "--help"], cwd=work, env=env).stdout
     assert "nodemcu-pipeline" in helped
