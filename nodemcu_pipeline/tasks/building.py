@@ -132,6 +132,7 @@ def build(
         raise UsageError(f"unknown source {s.source!r}", "Use --source docker or --source cloud")
     from nodemcu_pipeline.build.docker_build import BuildOptions, build_firmware
     from nodemcu_pipeline.build.firmware_config import parse_lfs_size
+    from nodemcu_pipeline.build.host_build import default_store
 
     limit = seconds(timeout if timeout is not None else "1800", "--timeout", "1800")
     options = BuildOptions(
@@ -143,6 +144,7 @@ def build(
         lfs_size=lfs_size,
         ssl=True if ssl else None,
         flash_size=_flash_size(flash_size),
+        host_store=default_store(s.cache_dir),
     )
     _check_options(options)
     parse_lfs_size(lfs_size)
@@ -152,6 +154,21 @@ def build(
     state = "built" if result.built else "up to date, no container started"
     print(f"build: {result.combined} ({state}, {time.monotonic() - started:.1f} s)")
     print(f"build: split images {result.low} + {result.high}")
+    _say_host(result.host)
+
+
+def _say_host(host):
+    """Where the tree's host build went (the virtual board runs it for these images), or why not."""
+    from nodemcu_pipeline.cli import say
+
+    if host.build is not None:
+        missing = host.build.record.not_on_host
+        print(
+            f"build: host firmware {host.build.binary} (the virtual board runs it for these images"
+            + (f"; not on the host: {','.join(missing)})" if missing else ")")
+        )
+    elif host.note:
+        say(host.note)
 
 
 def _flash_size(value):

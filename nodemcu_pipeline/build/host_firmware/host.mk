@@ -6,7 +6,8 @@ B     := $(abspath $(BUILD))
 S     := $(B)/src
 APP   := $(S)/app
 OBJ   := $(B)/obj
-CC    := gcc -m32
+# CCACHE: the build container passes its ccache (the same cache as the firmware build's).
+CC    := $(CCACHE) gcc -m32
 LUA   ?= 51
 
 # Modules that need what the host does not have (the network stack, the radio's monitor modes, or peripherals
