@@ -53,11 +53,17 @@ INCLUDES := -I$(S)/sdk-overrides/include -I$(S)/sdk/include \
 DEFINES  := -D_GNU_SOURCE -D_C_TYPES_H_ -DNODEMCU_HOST -DLWIP_OPEN_SRC \
             -DMBEDTLS_USER_CONFIG_FILE='"user_mbedtls.h"' \
             -DESP_INIT_DATA_DEFAULT='"$(S)/sdk/bin/esp_init_data_default_v05.bin"'
-CFLAGS   := -std=gnu11 -O2 -g -msse2 -mfpmath=sse -fno-builtin -fno-strict-aliasing -malign-data=abi -fno-pie -fcommon -w \
+CFLAGS   := -std=gnu11 -O2 -g -msse2 -mfpmath=sse -malign-double -funsigned-char -fno-builtin -fno-strict-aliasing -malign-data=abi -fno-pie -fcommon -w \
             $(INCLUDES) $(DEFINES) $(EXTRA_CFLAGS)
 # -msse2: IEEE double arithmetic without x87's extra precision, and luaconf.h's portable number
 # conversions (without SSE2 it picks a rounding "Pentium trick" the chip does not use).
 # -fno-builtin: calls reach the firmware's own libc (floor, pow, strtod, snprintf), as on the chip.
+# -funsigned-char: char is unsigned on Xtensa, signed on x86; file.c's read loop compares a char
+# with EOF (-1), so with signed chars file.getcontents stops at the first 0xFF byte.
+# -malign-double: doubles and 64-bit integers 8-byte aligned in structs, as the Xtensa ABI has them,
+# so Lua's TValue is 16 bytes (12 under the i386 ABI) and a table slot, a stack slot, a closure's
+# upvalue cost on the host what they cost on the chip. (Nothing here hands the C library a struct
+# with such members: flash.c sizes the flash with lseek, not fstat.)
 # sjson's directory Makefile compiles with these forced includes
 CFLAGS_jsonsl := -include $(APP)/sjson/memcompat.h -include $(APP)/sjson/json_config.h
 

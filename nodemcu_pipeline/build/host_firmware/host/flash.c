@@ -49,9 +49,10 @@ int host_flash_open(const char *path, int create_kb) {
     fprintf(stderr, "error: cannot open flash file %s: %s\n", path, strerror(errno));
     return -1;
   }
-  struct stat st;
-  fstat(fd, &st);
-  if (st.st_size == 0 && create_kb) {
+  /* lseek, not fstat: struct stat has 64-bit members, laid out differently under -malign-double
+   * (host.mk) than in the C library. */
+  off_t bytes = lseek(fd, 0, SEEK_END);
+  if (bytes == 0 && create_kb) {
     static uint8_t blank[65536];
     memset(blank, 0xFF, sizeof blank);
     for (int i = 0; i < create_kb / 64; i++)
@@ -59,9 +60,9 @@ int host_flash_open(const char *path, int create_kb) {
         fprintf(stderr, "error: cannot write %s\n", path);
         return -1;
       }
-    fstat(fd, &st);
+    bytes = lseek(fd, 0, SEEK_END);
   }
-  size = (uint32_t)st.st_size;
+  size = bytes < 0 ? 0 : (uint32_t)bytes;
   if (size < 256 * 1024 || size > 16 * 1024 * 1024 || (size & (size - 1))) {
     fprintf(stderr, "error: flash file %s is %u bytes; it must be 256 KB..16 MB, a power of two\n",
             path, size);
