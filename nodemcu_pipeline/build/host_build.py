@@ -103,6 +103,8 @@ def collect(
         status = read_output(copy, STATUS).decode("utf-8", "replace")
     except FileNotFoundError:
         return HostOutcome(note=f"the build left no host build ({FALLBACK})")
+    except PipelineError as exc:  # a link or a device where the status should be
+        return HostOutcome(note=f"the host build was not taken: {exc.message} ({FALLBACK})")
     first, _, rest = status.partition("\n")
     if not first.startswith("ok "):
         why = first.removeprefix("failed:").strip()[:300] or "no reason given"
@@ -120,8 +122,10 @@ def collect(
         )
     try:
         program = read_output(copy, PROGRAM)
-    except (FileNotFoundError, PipelineError) as exc:
-        return HostOutcome(note=f"the host build's program cannot be taken: {exc} ({FALLBACK})")
+    except FileNotFoundError:
+        return HostOutcome(note=f"the host build left no program ({FALLBACK})")
+    except PipelineError as exc:
+        return HostOutcome(note=f"the host build was not taken: {exc.message} ({FALLBACK})")
     found = MODULES_LINE.search(rest)
     record = HostRecord(
         version=_version(high),
