@@ -60,8 +60,7 @@ class VirtualBoard:
             from nodemcu_pipeline.build.host_build import default_store
 
             host_firmware = [default_store()]
-        if host_firmware is not None:
-            self.board.firmware = HostFirmware(host_firmware, notes)
+        self.board.firmware = HostFirmware(host_firmware or [], notes)
         if mac:
             self.board.otp.update(otp_for_mac(mac))
             self.board.chip_id = chip_id_for_otp(self.board.otp)
@@ -94,8 +93,7 @@ class VirtualBoard:
             if self.state:
                 self.board.flash.save(self.state)
         self.board.flash.unshare()
-        if self.board.firmware is not None:
-            self.board.firmware.close()
+        self.board.firmware.close()
 
     def __enter__(self) -> VirtualBoard:
         return self.start()

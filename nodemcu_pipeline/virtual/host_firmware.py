@@ -68,11 +68,12 @@ class HostFirmware:
 
         build = self._match(board)
         if build is None:
-            self._say(
-                "model",
-                "the virtual board runs its Python model of NodeMCU (no host build "
-                "of the flashed image is known)",
+            why = (
+                "no host build of the flashed image is known"
+                if self.places
+                else "host builds are not looked for"
             )
+            self._say("model", f"the virtual board runs its Python model of NodeMCU ({why})")
             return NodeMCUApp(board)
         self._say(build.record.binary_sha256, f"the virtual board runs {build.describe()}")
         return HostFirmwareApp(board, build, self)
