@@ -40,6 +40,7 @@ def rehearse(c, plan=None, format=None, build_dir=None, state=None):
     """Flash a plan to a virtual ESP8266 and run the REPL check: a smoke test without hardware."""
     from pathlib import Path
 
+    from nodemcu_pipeline.build.host_build import default_store
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
     from nodemcu_pipeline.workflows.chain import rehearse as run_rehearse
@@ -52,6 +53,8 @@ def rehearse(c, plan=None, format=None, build_dir=None, state=None):
             say,
             progress,
             Path(state) if state else None,
+            # where `invoke build` put the host builds, and this build's own
+            host_firmware=[s.build_dir / "firmware", default_store(s.cache_dir)],
         )
     print(report.summary())
 

@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +37,7 @@ from nodemcu_pipeline.flasher.api import PlanFor, fixed_plan, flash
 from nodemcu_pipeline.plan.file import load_plan
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
 from nodemcu_pipeline.records.stage import sha256_file
-from nodemcu_pipeline.virtual import VirtualBoard
+from nodemcu_pipeline.virtual import DEFAULT_STORE, VirtualBoard
 from nodemcu_pipeline.workflows.assemble import assemble
 
 Say = Callable[[str], None]
@@ -109,11 +109,15 @@ def rehearse(
     say: Say = lambda t: None,
     progress: ProgressCallback = null_progress,
     state: Path | None = None,
+    host_firmware: Sequence[Path] | None = None,
 ) -> ChainReport:
-    """Flash ``plan_path`` to a fresh virtual board of the plan's flash size and run the REPL check."""
+    """Flash ``plan_path`` to a fresh virtual board of the plan's flash size and run the REPL check.
+    ``host_firmware``: where the board looks for the host build of the plan's images (default: the
+    user cache's store)."""
     plan = load_plan(plan_path)
     report = ChainReport()
-    with VirtualBoard(plan.flash_size, state=state) as board:
+    places = DEFAULT_STORE if host_firmware is None else host_firmware
+    with VirtualBoard(plan.flash_size, state=state, notes=say, host_firmware=places) as board:
         flash_and_check(board, fixed_plan(plan), report, fs_mode, say, progress)
     return report
 
@@ -252,7 +256,7 @@ def demo(
             f"{assembled.layout.generation.value} layout on {flash_size}, "
             f"{len(assembled.plan.regions)} regions -> {assembled.plan_path}"
         )
-    with VirtualBoard(flash_size) as board:
+    with VirtualBoard(flash_size, notes=say) as board:
         flash_and_check(board, fixed_plan(assembled.plan), report, "auto", say, progress)
         with report.timed("reflash") as t:
             again = flash(board.url, fixed_plan(assembled.plan), say=say, after="no-reset")
