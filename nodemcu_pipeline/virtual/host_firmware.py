@@ -211,7 +211,9 @@ class HostFirmwareApp:
             if kind == "rx":
                 data, age = value
                 if self.realtime:
-                    at = max(self._now, at - int(age * NS))
+                    # ``age`` dates the last byte; the chip wants when the first started arriving
+                    wire = len(data) * 10 * NS // self.baud
+                    at = max(self._now, at - int(age * NS) - wire)
                 self._chip.rx(at, data)
                 start = max(at, self._rx_until)
                 self._rx_until = start + len(data) * 10 * NS // self.baud

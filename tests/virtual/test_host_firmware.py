@@ -103,7 +103,7 @@ def test_one_mac_wifi_config_in_flash_and_the_watchdog(
         port.close()
 
 
-def test_the_state_file_keeps_what_the_host_build_wrote(
+def test_the_state_file_keeps_what_the_host_build_wrote_and_realtime_runs_it(
     pinned_build: PinnedBuild, virtual_board, tmp_path: Path
 ) -> None:
     state = tmp_path / "flash.bin"
@@ -115,7 +115,8 @@ def test_the_state_file_keeps_what_the_host_build_wrote(
     finally:
         port.close()
     board.stop()
-    again = host_board(virtual_board, pinned_build, "--boot", "flash", state=state)
+    # The same flash on a board paced by the wall clock: the firmware boots and answers there too.
+    again = host_board(virtual_board, pinned_build, "--boot", "flash", "--realtime", state=state)
     port = open_port(again.url)
     try:
         assert NodeMCURepl(port).eval('file.getcontents("kept.txt")') == "across power cycles"
