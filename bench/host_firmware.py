@@ -4,8 +4,8 @@ check`` alone).
 
 Set-up (not timed): the pinned nodemcu-firmware built with a 64 KB LFS (and so its host build) in
 the local build image — or ``BENCH_BUILD_DIR``, a build directory that already holds one — and a
-flash holding its images after their first boot (partition setup, SPIFFS format), made once on a
-board and kept as a ``--state`` file. Each case then runs ``BENCH_RUNS`` times (default 5) on fresh
+flash holding its images after their first boot (partition setup, SPIFFS format), made once per
+kind on a board and kept as a ``--state`` file. Each case then runs ``BENCH_RUNS`` times (default 5) on fresh
 board processes from that state, the host build (``--host-firmware``) and the model
 (``--no-host-firmware``) interleaved, without and with ``--realtime``:
 
@@ -109,17 +109,19 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-host-"))
     try:
         build = build_dir(tmp)
-        state = tmp / "flash.bin"
-        first = Board("host", build, "--state", str(state))
-        timed(invoke_cmd("flash", "--build-dir", str(build), "--port", first.url))
-        first.stop()
+        states = {}
+        for kind in KINDS:  # each NodeMCU's own first boot (the model keeps its own file system)
+            states[kind] = tmp / f"flashed-{kind}.bin"
+            first = Board(kind, build, "--state", str(states[kind]))
+            timed(invoke_cmd("flash", "--build-dir", str(build), "--port", first.url))
+            first.stop()
         figures: dict[str, dict[str, list[float]]] = {}
         for realtime in ((), ("--realtime",)):
             mode = "realtime" if realtime else "fast"
             for _ in range(RUNS):
                 for kind in KINDS:
                     copy = tmp / f"{kind}.bin"
-                    shutil.copyfile(state, copy)
+                    shutil.copyfile(states[kind], copy)
                     board = Board(kind, build, "--state", str(copy), "--boot", "flash", *realtime)
                     try:
                         figures.setdefault(f"boot_{mode}", {}).setdefault(kind, []).append(
