@@ -6,7 +6,9 @@ from a reset to the next. The chip runs only inside grants of board time; betwee
 UART bytes, pin levels and ADC readings, each stamped with the board time it happens at, and it
 answers with UART output, GPIO changes, notes, and at the end of a run a reset or deep-sleep event.
 
-``HostChip`` is synchronous and knows nothing of boards or clocks: ``virtual/host_firmware.py``
+The process is started confined (``host_confine.py``): its own program, the descriptors it is
+handed, and nothing else of the machine. ``HostChip`` is synchronous and knows nothing of boards
+or clocks: ``virtual/host_firmware.py``
 drives it from the virtual board, and ``run_lua`` below drives it alone (a flash file, a Lua
 chunk, its output) for callers that only want NodeMCU to run something.
 
@@ -21,6 +23,8 @@ import struct
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from nodemcu_pipeline.virtual.host_confine import spawn
 
 NOTHING_DUE = (1 << 64) - 1
 MAX_FRAME = 1 << 20
@@ -81,14 +85,17 @@ class HostChip:
         ]
         if options.rtc_fd is not None:
             args += ["--rtc", f"/proc/self/fd/{options.rtc_fd}"]
-        self.proc = subprocess.Popen(
+        spawned = spawn(
             args,
+            Path(binary),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             pass_fds=fds,
             close_fds=True,
         )
+        self.proc = spawned.process
+        self.unconfined = spawned.unconfined  # why the program runs unconfined, or None
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._in, self._out = self.proc.stdin, self.proc.stdout
         kind, payload = self._read()

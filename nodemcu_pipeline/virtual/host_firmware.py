@@ -60,6 +60,7 @@ class HostFirmware:
         self.places = [Path(p) for p in places]
         self.notes = notes or (lambda text: None)
         self._said: str | None = None
+        self._unconfined_said = False
         self._rtc: int | None = None
 
     def app_for(self, board: Any) -> Any:
@@ -99,6 +100,11 @@ class HostFirmware:
         if key != self._said:
             self._said = key
             self.notes(text)
+
+    def unconfined(self, why: str) -> None:
+        if not self._unconfined_said:
+            self._unconfined_said = True
+            self.notes(f"the host build runs unconfined on this machine ({why})")
 
     def fell_back(self, why: str) -> None:
         self._said = "model"
@@ -147,6 +153,8 @@ class HostFirmwareApp:
         except (OSError, ChipGone) as exc:
             self._fall_back(str(exc), cause, reason)
             return
+        if self._chip.unconfined:
+            self.chooser.unconfined(self._chip.unconfined)
         for pin, level in sorted(board.env.pins.items()):
             self._inbox.put(("pin", (pin, level)))
         threading.Thread(target=self._run, daemon=True, name="nodemcu-host").start()
