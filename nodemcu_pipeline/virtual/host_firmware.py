@@ -243,13 +243,17 @@ class HostFirmwareApp:
             if self._wait_until(self._now):
                 return None
             return self._board_now() + REALTIME_SLICE_NS
-        if not self.realtime and self._now < self._rx_until and self._due <= self._rx_until:
+        receiving = self._now < self._rx_until and self._due <= self._rx_until
+        if receiving and not self.realtime:
             return self._rx_until  # bytes on the wire: jump through them
-        if self._due != NOTHING_DUE and self._due <= self._board_now():
+        due = self._due
+        if receiving:  # with --realtime, a few bytes a grant rather than one (the chip dates each)
+            due = min(self._rx_until, due + REALTIME_SLICE_NS)
+        if due != NOTHING_DUE and due <= self._board_now():
             return self._board_now()
-        if self._wait_until(self._due):
+        if self._wait_until(due):
             return None
-        return max(self._board_now(), self._due if self._due != NOTHING_DUE else 0)
+        return max(self._board_now(), due if due != NOTHING_DUE else 0)
 
     def _wait_until(self, board_ns: int) -> bool:
         """Let the wall clock reach ``board_ns``; True when input (or a halt) came first."""
