@@ -19,6 +19,7 @@ payloads are checked for their size, an unknown frame type ends the run as a gar
 from __future__ import annotations
 
 import os
+import select
 import struct
 import subprocess
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from nodemcu_pipeline.virtual.host_confine import spawn
 NOTHING_DUE = (1 << 64) - 1
 MAX_FRAME = 1 << 20
 NS = 1_000_000_000
+HELLO_S = 10.0
 
 
 class ChipGone(Exception):
@@ -98,6 +100,10 @@ class HostChip:
         self.unconfined = spawned.unconfined  # why the program runs unconfined, or None
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._in, self._out = self.proc.stdin, self.proc.stdout
+        # The hello comes at once; a program that says nothing (stuck before its main) is no chip.
+        ready, _, _ = select.select([self._out], [], [], HELLO_S)
+        if not ready:
+            raise self._gone(f"the program said nothing in {HELLO_S:.0f} s")
         kind, payload = self._read()
         if kind != b"H":
             raise self._gone(f"the program said {kind!r} before its hello")
