@@ -27,9 +27,11 @@ def main(argv: list[str]) -> int:
     report = api.flash(
         port,
         lambda size, esp8285=False: FlashPlan(size, "keep", "keep", (region,), layout),
-        baud=int(baud),
-        after="no-reset",
-        outside_proof=os.environ.get("BENCH_OUTSIDE_PROOF") != "off",
+        api.FlashOptions(
+            baud=int(baud),
+            after="no-reset",
+            outside_proof=os.environ.get("BENCH_OUTSIDE_PROOF") != "off",
+        ),
     )
     print(
         json.dumps(

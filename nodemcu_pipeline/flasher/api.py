@@ -1,6 +1,8 @@
 """The flasher's plain-function API: connect, flash a plan, erase, read, chip info.
 
-Tasks and the chain call these; each takes its own ``say`` and ``progress`` callbacks.
+Each takes the port first and its options as one frozen record (``FlashOptions``, ``ConnectOptions``),
+whose fields say what the flash may do (Zephyr's ``RunnerCaps``), never what it must skip; tasks, the
+farm and the chain call these with their own ``say`` and ``progress`` callbacks.
 """
 
 from __future__ import annotations
@@ -34,6 +36,42 @@ from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_prog
 Say = Callable[[str], None]
 
 
+def quiet(text: str) -> None:
+    """A ``say`` that drops the notes."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectOptions:
+    """How to reach the loader: the rate to talk at once connected (the stub's, or the ROM's after a
+    baud change), the rate the ROM is synced at (None: auto), and how to reset it into the loader."""
+
+    baud: int = 460800
+    rom_baud: int | None = None
+    before: str = "auto"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlashOptions:
+    """What one flash may do. ``stub``: upload the flasher stub (compression, MD5 verification);
+    ``verify``: MD5-check each written region; ``erase_all``: erase the whole chip first;
+    ``outside_proof``: map the flash outside the plan before writing, so a line error can be proven
+    harmless; ``leave_reset_to_check``: the REPL check that follows does the hard reset."""
+
+    baud: int = 460800
+    rom_baud: int | None = None
+    before: str = "auto"
+    after: str = "hard-reset"
+    stub: bool = True
+    verify: bool = True
+    erase_all: bool = False
+    outside_proof: bool = True
+    leave_reset_to_check: bool = False
+
+    @property
+    def connect(self) -> ConnectOptions:
+        return ConnectOptions(baud=self.baud, rom_baud=self.rom_baud, before=self.before)
+
+
 @dataclass
 class FlashReport:
     info: ChipInfo
@@ -50,21 +88,21 @@ class FlashReport:
 
 def open_session(
     port: str,
-    baud: int,
-    before: str,
-    use_stub: bool,
-    say: Say,
+    options: ConnectOptions,
+    *,
+    stub: bool,
+    say: Say = quiet,
     after_connect: Callable[[Session], None] = lambda session: None,
-    rom_baud: int | None = None,
 ) -> Session:
-    """Connect (syncing the ROM at ``rom_baud``, None: auto), start the stub when allowed and
-    available, and switch to ``baud``."""
-    session = Session(resolve_port(port), baud, before, say, rom_baud)
+    """Connect (syncing the ROM at ``options.rom_baud``, None: auto), start the stub when ``stub``
+    allows it and it is available, and switch to ``options.baud``."""
+    baud = options.baud
+    session = Session(resolve_port(port), baud, options.before, say, options.rom_baud)
     try:
         say(f"connecting to {session.url}…")
         session.connect()
         after_connect(session)
-        if use_stub and not _resuming(session, session.run_stub, "uploading the stub again", say):
+        if stub and not _resuming(session, session.run_stub, "uploading the stub again", say):
             say(
                 "stub not available: the ROM cannot verify what it writes; install the `stub` extra"
             )
@@ -78,13 +116,13 @@ def open_session(
 class PlanFor(Protocol):
     """The plan for a detected flash size; an ESP8285 may want its header's mode set to DOUT."""
 
-    def __call__(self, size: str, esp8285: bool = False) -> FlashPlan: ...
+    def __call__(self, size: str, /, *, esp8285: bool = False) -> FlashPlan: ...
 
 
 def fixed_plan(plan: FlashPlan) -> PlanFor:
     """The same plan whatever the board reports (a rehearsal's plan, one read from plan.json)."""
 
-    def plan_for(size: str, esp8285: bool = False) -> FlashPlan:
+    def plan_for(size: str, *, esp8285: bool = False) -> FlashPlan:
         return plan
 
     return plan_for
@@ -93,24 +131,17 @@ def fixed_plan(plan: FlashPlan) -> PlanFor:
 def flash(
     port: str,
     plan_for: PlanFor,
-    baud: int = 460800,
-    before: str = "auto",
-    after: str = "hard-reset",
-    use_stub: bool = True,
-    verify: bool = True,
-    erase_all: bool = False,
-    say: Say = lambda t: None,
+    options: FlashOptions = FlashOptions(),
+    *,
+    say: Say = quiet,
     progress: ProgressCallback = null_progress,
-    leave_reset_to_check: bool = False,
-    rom_baud: int | None = None,
-    outside_proof: bool = True,
 ) -> FlashReport:
     """Connect, build the plan for the detected flash size (``plan_for(size)``), write, verify, reset.
 
-    With ``leave_reset_to_check`` and a port that drives the reset lines, the hard reset is left to the
+    With ``options.leave_reset_to_check`` and a port that drives the reset lines, the hard reset is left to the
     REPL check, which then sees the whole first boot (partition setup, file-system format). Without
     the lines, the firmware is started here and the open port handed over (``report.handover``):
-    the caller passes it to ``check_after_flash(port=...)``, which closes it.
+    the caller passes it to ``check_after_flash(handover=...)``, which closes it.
     """
     early: list[FlashPlan] = []
 
@@ -130,10 +161,13 @@ def flash(
                 f"{header_mode(plan)}: pass --flash-mode dout"
             )
         early.append(plan)
-        if use_stub:
+        if options.stub:
             prefetch(early[0])
 
-    with open_session(port, baud, before, use_stub, say, plan_early, rom_baud) as session:
+    connected = open_session(
+        port, options.connect, stub=options.stub, say=say, after_connect=plan_early
+    )
+    with connected as session:
         assert session.info is not None
         detected = flash_size_name(session.info)
         plan = early[0]
@@ -143,18 +177,19 @@ def flash(
                 f"Assemble again with --flash-size {detected}",
             )
         report = FlashReport(session.info, session.target_baud, session.stub)
-        caps = Capabilities.for_session(session, verify)
+        caps = Capabilities.for_session(session, verify=options.verify)
         report.results, report.outside = _write_guarded(
-            session, plan, caps, detected, erase_all, say, progress, outside_proof
+            session, plan, caps, options, say=say, progress=progress
         )
         report.anomalies = list(session.anomalies)
         lines = session.lines_supported()
-        if after == "hard-reset" and not (leave_reset_to_check and lines):
+        after = options.after
+        if after == "hard-reset" and not (options.leave_reset_to_check and lines):
             if lines and session.hard_reset():
                 report.reset = True
             else:
                 say("the port cannot drive RTS: starting the firmware with a soft reset")
-                if leave_reset_to_check:
+                if options.leave_reset_to_check:
                     report.handover = session.start_firmware_here(FIRMWARE_BAUD)
                 else:
                     session.soft_reset()
@@ -176,19 +211,21 @@ def _write_guarded(
     session: Session,
     plan: FlashPlan,
     caps: Capabilities,
-    detected: str,
-    erase_all: bool,
+    options: FlashOptions,
+    *,
     say: Say,
     progress: ProgressCallback,
-    outside_proof: bool = True,
 ) -> tuple[list[RegionResult], OutsideVerdict | None]:
     """Write the plan while tracking each region's state (for an interrupted flash's last words) and
     guarding the flash outside the plan (outside.py); raise OutsideDamage unless that proof holds."""
+    assert session.info is not None
+    detected = flash_size_name(session.info)
+    erase_all = options.erase_all
     state = BoardState([(r.address, len(r.data)) for r in plan.regions], caps.verify)
     spans = footprint((r.address, len(r.data)) for r in plan.regions)
     owned = list(diff.firmware_owned(plan))
     chip = FLASH_SIZES[detected].size_bytes
-    guard = None if erase_all else OutsideGuard(chip, spans, owned, baseline=outside_proof)
+    guard = None if erase_all else OutsideGuard(chip, spans, owned, baseline=options.outside_proof)
     hasher = session.md5 if caps.verify else None
 
     def before_write(op: int, data: bytes) -> None:
@@ -211,7 +248,7 @@ def _write_guarded(
             session, lambda: write_plan(session, plan, caps, tracked), "resuming", say
         )
         verdict = (
-            guard.verdict(hasher, session.anomalies, session.hazards, session.resets > 0)
+            guard.verdict(hasher, session.anomalies, session.hazards, rebooted=session.resets > 0)
             if guard
             else None
         )
@@ -224,11 +261,11 @@ def _write_guarded(
     finally:
         session.before_write = None
     if verdict is not None and not verdict.proven:
-        raise _outside_error(verdict, caps.verify, outside_proof)
+        raise _outside_error(verdict, verified=caps.verify, proof=options.outside_proof)
     return results, verdict
 
 
-def _outside_error(verdict: OutsideVerdict, verified: bool, proof: bool) -> OutsideDamage:
+def _outside_error(verdict: OutsideVerdict, *, verified: bool, proof: bool) -> OutsideDamage:
     done = "The plan's regions are written" + (" and verified" if verified else "")
     if verdict.changed:
         return OutsideDamage(
@@ -279,22 +316,24 @@ def _resuming(session: Session, step: Callable[[], T], doing: str, say: Say) -> 
             say(f"{exc.message}: {doing}")
 
 
-def chip_info(port: str, before: str = "auto", say: Say = lambda t: None) -> ChipInfo:
-    with open_session(port, 115200, before, False, say) as session:
+def chip_info(port: str, *, before: str = "auto", say: Say = quiet) -> ChipInfo:
+    """The chip's MAC, chip id, JEDEC flash id and flash size, from the ROM alone."""
+    with open_session(
+        port, ConnectOptions(baud=115200, before=before), stub=False, say=say
+    ) as session:
         assert session.info is not None
         return session.info
 
 
 def erase(
     port: str,
-    baud: int,
-    before: str,
-    region: tuple[int, int] | None,
-    say: Say,
-    rom_baud: int | None = None,
+    region: tuple[int, int] | None = None,
+    options: ConnectOptions = ConnectOptions(),
+    *,
+    say: Say = quiet,
 ) -> int:
     """Erase ``region`` (address, size) or the whole chip; returns the bytes erased."""
-    with open_session(port, baud, before, True, say, rom_baud=rom_baud) as session:
+    with open_session(port, options, stub=True, say=say) as session:
         assert session.info is not None
         total = FLASH_SIZES[flash_size_name(session.info)].size_bytes
         if region is not None and region[0] + region[1] > total:
@@ -311,16 +350,17 @@ def erase(
 
 def read_flash(
     port: str,
-    baud: int,
-    before: str,
-    address: int,
-    size: int,
+    region: tuple[int, int],
     out: Path,
-    say: Say,
+    options: ConnectOptions = ConnectOptions(),
+    *,
+    say: Say = quiet,
     progress: ProgressCallback = null_progress,
-    rom_baud: int | None = None,
 ) -> None:
-    with open_session(port, baud, before, True, say, rom_baud=rom_baud) as session:
+    """Read ``region`` (address, size; size 0: to the end of the flash) into the file ``out``,
+    written atomically (needs the stub)."""
+    address, size = region
+    with open_session(port, options, stub=True, say=say) as session:
         assert session.info is not None
         total = FLASH_SIZES[flash_size_name(session.info)].size_bytes
         if address >= total:
