@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from invoke import Context
+
 from nodemcu_pipeline.cli import task, task_errors
+
+if TYPE_CHECKING:
+    from nodemcu_pipeline.workflows.clean import Freed
 
 
 @task(
@@ -12,7 +19,13 @@ from nodemcu_pipeline.cli import task, task_errors
     }
 )
 @task_errors
-def clean(c, all_=False, build_dir=None, cache_dir=None):
+def clean(
+    c: Context,
+    *,
+    all_: bool = False,
+    build_dir: str | None = None,
+    cache_dir: str | None = None,
+) -> None:
     """Remove the build outputs this tool made (never other files), and say how much that freed."""
     from nodemcu_pipeline.settings.table import settings
     from nodemcu_pipeline.workflows.clean import (
@@ -37,7 +50,7 @@ def clean(c, all_=False, build_dir=None, cache_dir=None):
     print(f"clean: freed {human(freed.total)}" if freed.items else "clean: nothing to remove")
 
 
-def _clean_docker(freed):
+def _clean_docker(freed: Freed) -> None:
     from nodemcu_pipeline.build.docker_build import CCACHE_VOLUME, docker_client
     from nodemcu_pipeline.build.docker_image import RECIPE_LABEL
     from nodemcu_pipeline.cli import say

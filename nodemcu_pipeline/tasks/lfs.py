@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from invoke import task
+from invoke import Context, task
 
 from nodemcu_pipeline.cli import PORT_HELP, say, task_errors
 
@@ -20,7 +20,17 @@ from nodemcu_pipeline.cli import PORT_HELP, say, task_errors
     },
 )
 @task_errors
-def lfs(c, src, out="lfs.img", build_dir=None, image=None, upload=False, port=None, to="lfs.img"):
+def lfs(
+    c: Context,
+    *,
+    src: str,
+    out: str = "lfs.img",
+    build_dir: str | None = None,
+    image: str | None = None,
+    upload: bool = False,
+    port: str | None = None,
+    to: str = "lfs.img",
+) -> None:
     """Compile Lua sources with the build's luac.cross -f into an LFS image that fits the firmware."""
     from pathlib import Path
 

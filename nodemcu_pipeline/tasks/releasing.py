@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from invoke import Context
+
 from nodemcu_pipeline.cli import task, task_errors, whole_number
+
+if TYPE_CHECKING:
+    from nodemcu_pipeline.quality.soak import RunResult
 
 # ==== release: release, bench, soak =================================================================
 
@@ -19,14 +26,15 @@ from nodemcu_pipeline.cli import task, task_errors, whole_number
 )
 @task_errors
 def release(
-    c,
-    variants="float,integer",
-    flash_sizes="1MB,4MB,16MB",
-    out=None,
-    build_root=None,
-    collect_only=False,
-    build_image=True,
-):
+    c: Context,
+    *,
+    variants: str = "float,integer",
+    flash_sizes: str = "1MB,4MB,16MB",
+    out: str | None = None,
+    build_root: str | None = None,
+    collect_only: bool = False,
+    build_image: bool = True,
+) -> None:
     """Build, assemble and rehearse every variant, then collect images, plans and SHA256SUMS."""
     from pathlib import Path
 
@@ -53,7 +61,7 @@ def release(
     }
 )
 @task_errors
-def bench(c, only=None, output="bench/results.json"):
+def bench(c: Context, *, only: str | None = None, output: str = "bench/results.json") -> None:
     """Run bench/*.py and write their figures and ratios to bench/results.json."""
     from pathlib import Path
 
@@ -83,7 +91,14 @@ def bench(c, only=None, output="bench/results.json"):
     }
 )
 @task_errors
-def soak(c, runs="200", seed="1", kinds=None, report=None):
+def soak(
+    c: Context,
+    *,
+    runs: str = "200",
+    seed: str = "1",
+    kinds: str | None = None,
+    report: str | None = None,
+) -> None:
     """Fault soak on the virtual board and a faulty server: verified / error / silent counts."""
     from pathlib import Path
 
@@ -91,13 +106,13 @@ def soak(c, runs="200", seed="1", kinds=None, report=None):
     from nodemcu_pipeline.settings.table import settings
 
     flags, example = "--runs and --seed", "--runs 200 --seed 1"
-    runs, seed = whole_number(runs, flags, example), whole_number(seed, flags, example)
+    count, start = whole_number(runs, flags, example), whole_number(seed, flags, example)
 
-    def show(r):
+    def show(r: RunResult) -> None:
         print(f"soak: run {r.index:4d} {r.kind:<12} {r.outcome:<8} {r.detail}", flush=True)
 
     path = Path(report) if report else settings(c.config).build_dir / "soak.json"
-    result = soaking.soak(runs, seed, soaking.parse_kinds(kinds), report_path=path, on_run=show)
+    result = soaking.soak(count, start, soaking.parse_kinds(kinds), report_path=path, on_run=show)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts().items())
     print(f"soak: {len(result.runs)} runs: {counts} (report {path})")
 
