@@ -138,7 +138,7 @@ def seconds(value: object, flag: str, default: str) -> float:
     return positive_seconds(value, flag, default)
 
 
-def output_file(value: object, flag: str, make_parents: bool = False) -> Path:
+def output_file(value: object, flag: str, *, make_parents: bool = False) -> Path:
     """A file the task will write: named, not a directory, under a directory (made later, with
     ``make_parents``, if missing) and no file standing where a directory must be."""
     text = str(value or "").strip()

@@ -135,7 +135,7 @@ class NotAnswering(ReplError):
 class BoardRestarted(ReplError):
     """The board printed its boot banner while we waited for an answer."""
 
-    def __init__(self, started: bool) -> None:
+    def __init__(self, *, started: bool) -> None:
         what = "while running the command" if started else "before the command started"
         super().__init__(
             f"the board restarted {what}",
