@@ -34,7 +34,9 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 
 def test_importing_the_package_loads_nothing_behind_the_api() -> None:
     # The console script imports the package first: it must not pay for serial, Docker or HTTP.
-    probe = "import sys, nodemcu_pipeline; print(sorted(m for m in sys.modules if 'pipeline.' in m))"
+    probe = (
+        "import sys, nodemcu_pipeline; print(sorted(m for m in sys.modules if 'pipeline.' in m))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=_env()
     ).stdout

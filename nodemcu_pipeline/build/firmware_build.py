@@ -21,6 +21,7 @@ from pathlib import Path
 
 from nodemcu_pipeline.build import firmware_sources
 from nodemcu_pipeline.build.docker_build import VARIANTS, BuildOptions, BuildResult
+from nodemcu_pipeline.build.docker_build import build_firmware as build_in_container
 from nodemcu_pipeline.build.docker_engine import DEFAULT_IMAGE
 from nodemcu_pipeline.build.firmware_config import parse_lfs_size
 from nodemcu_pipeline.build.firmware_tree import is_nodemcu
@@ -133,8 +134,6 @@ def build_tree(
     log: Callable[[str], None] = print,
 ) -> BuildResult:
     """Build ``tree`` in ``image`` and write the handoff record naming the split images."""
-    from nodemcu_pipeline.build.docker_build import build_firmware as build_in_container
-
     options = options or BuildOptions()
     if tree.commit is not None:
         # The pinned release is the same verified bytes wherever it is cached: one compiler cache.
