@@ -138,10 +138,11 @@ def flash(
 ) -> FlashReport:
     """Connect, build the plan for the detected flash size (``plan_for(size)``), write, verify, reset.
 
-    With ``options.leave_reset_to_check`` and a port that drives the reset lines, the hard reset is left to the
-    REPL check, which then sees the whole first boot (partition setup, file-system format). Without
-    the lines, the firmware is started here and the open port handed over (``report.handover``):
-    the caller passes it to ``check_after_flash(handover=...)``, which closes it.
+    With ``options.leave_reset_to_check`` and a port that drives the reset lines, the hard reset is
+    left to the REPL check, which then sees the whole first boot (partition setup, file-system
+    format). Without the lines, the firmware is started here and the open port handed over
+    (``report.handover``): the caller passes it to ``check_after_flash(handover=...)``, which
+    closes it.
     """
     early: list[FlashPlan] = []
 
