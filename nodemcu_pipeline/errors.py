@@ -164,6 +164,10 @@ class FarmInterrupted(PipelineError):
     exit_code = 130
 
 
+class DuplicateBoard(UsageError):
+    """Two ports of one farm reached the same board (the same MAC): naming it twice is a usage error."""
+
+
 class BoardStopped(PipelineError):
     """Raised inside one board's own callbacks when its time is up or the user pressed Ctrl-C."""
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import serial
 
-from nodemcu_pipeline.board import framing
+from nodemcu_pipeline.board import framing, lua_sources
 from nodemcu_pipeline.board.repl import APP_BAUD, Banner, NodeMCURepl
 from nodemcu_pipeline.errors import FileSystemError, LuaError, UsageError
 from nodemcu_pipeline.link.ports import resolve_port
@@ -34,16 +34,7 @@ from nodemcu_pipeline.link.transport import open_port
 
 FORMAT_CHOICES = ("auto", "always", "never")
 FULL_BELOW = 8192  # one SPIFFS logical block (app/spiffs/spiffs.c LOG_BLOCK_SIZE)
-PROBE_TEXT = "nodemcu-pipeline probe 0123456789"
 FORMAT_S = 300.0  # nodemcu-uploader's limit; a 16 MB part takes minutes
-
-SURVEY_LUA = framing.LUA_QUOTE + (
-    "local ok,r,u,t=pcall(file.fsinfo) "
-    'if ok then print("I",r,u,t) else print("E",q(r)) end '
-    "local lok,l=pcall(file.list) "
-    'if lok and type(l)=="table" then for k,v in pairs(l) do print("F",v,q(k)) end '
-    'else print("X",q(l)) end'
-)
 
 
 @dataclass
@@ -79,19 +70,7 @@ def parse_survey(text: bytes) -> FsState:
 
 
 def survey(repl: NodeMCURepl) -> FsState:
-    return parse_survey(repl.exec_bytes(SURVEY_LUA))
-
-
-def probe_lua(name: str) -> str:
-    """Write, read back and remove ``name``; prints ok, or the step that failed."""
-    return (
-        f'local n,t="{name}","{PROBE_TEXT}" local f=file.open(n,"w") '
-        'if not f then print("open") return end '
-        "local w=f:write(t) f:close() "
-        'if not w then file.remove(n) print("write") return end '
-        'local g=file.open(n,"r") local s=g and g:read() if g then g:close() end '
-        'file.remove(n) print(s==t and "ok" or "read")'
-    )
+    return parse_survey(repl.exec_bytes(lua_sources.source("survey", one_line=True)))
 
 
 def probe_name(files: dict[str, int]) -> str:
@@ -103,7 +82,9 @@ def probe_name(files: dict[str, int]) -> str:
 
 
 def probe(repl: NodeMCURepl, files: dict[str, int]) -> str:
-    return repl.exec(probe_lua(probe_name(files)), timeout=30.0).strip()
+    """Write, read back and remove a probe file (``lua/probe.lua``): "ok", or the step that failed."""
+    lua = lua_sources.source("probe", one_line=True, name=probe_name(files).encode())
+    return repl.exec(lua, timeout=30.0).strip()
 
 
 # -- the decision -------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Lua files on the board: upload, download, list, remove, run, format — built on the framed REPL.
 
-Uploads go through ``transfer.py``: raw frames through ``uart.on``, two in flight (never more than
+Uploads go through ``upload.py``: raw frames through ``uart.on``, two in flight (never more than
 the UART's 256-byte receive ring holds), into a temporary name; the board checks what arrived (size,
 then SHA-1 with ``crypto.fhash`` when the firmware has it, else an Adler-32 computed as the bytes
 arrive) and only then renames it over the target, moving the old file aside first and putting it
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from nodemcu_pipeline.board import framing
+from nodemcu_pipeline.board import framing, lua_sources
 from nodemcu_pipeline.board import upload as transfer
 from nodemcu_pipeline.board.check import FsState, survey
 from nodemcu_pipeline.board.repl import APP_BAUD, NodeMCURepl
@@ -27,36 +27,9 @@ from nodemcu_pipeline.link.transport import open_port
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
 
 NAME_MAX = 31  # SPIFFS FS_OBJ_NAME_LEN in NodeMCU (app/spiffs/spiffs_config.h)
-CHUNK_DOWN = 2048  # per command: ~0.2 s of UART at 115200, well inside the watchdog
 # SPIFFS spends ~5 bytes per 256-byte page on headers plus index pages; refuse what cannot fit.
 OVERHEAD = 1.05
 Say = Callable[[str], None]
-# Size, then SHA-1 by crypto.fhash when the firmware has it, else Adler-32 from ``o`` to ``e`` in
-# 1 KB reads: eight bytes per string.byte call and one modulo per eight bytes, ~3 Lua instructions a
-# byte (the sums stay far below 2^31, so the integer build computes the same).
-SUM_LUA = b"""_plS=function(n,o,e,a,b)
-local f=file.open(n,"r") if not f then print(-1) return end
-local size=f:seek("end")
-if crypto and crypto.fhash and crypto.toHex then
-f:close() print(size,"sha1",crypto.toHex(crypto.fhash("sha1",n))) return end
-f:seek("set",o) local m,byte=65521,string.byte
-while o<e do
-local s=f:read(1024) if not s then break end o=o+#s
-local k=#s-#s%8
-for i=1,k,8 do
-local c1,c2,c3,c4,c5,c6,c7,c8=byte(s,i,i+7)
-a=a+c1 b=b+a a=a+c2 b=b+a a=a+c3 b=b+a a=a+c4 b=b+a
-a=a+c5 b=b+a a=a+c6 b=b+a a=a+c7 b=b+a a=a+c8 b=b+a
-a=a%m b=b%m
-end
-for i=k+1,#s do a=(a+byte(s,i))%m b=(b+a)%m end
-end
-f:close() print(size,"adler32",o,a,b) end"""
-DOWNLOAD_LUA = (
-    framing.LUA_QUOTE
-    + """_plD=function(n,o) local f=file.open(n,"r") f:seek("set",o)
-local s=f:read(%d) f:close() if s then uart.write(0,q(s)) end end"""
-).encode()
 SUM_STEP = 64 * 1024  # ~200k Lua instructions, ~0.3 s on an 80 MHz ESP8266
 
 
@@ -112,11 +85,8 @@ class BoardFiles:
         return state
 
     def size(self, name: bytes) -> int:
-        out = self.repl.eval(
-            f'(function() local f=file.open({lit(name)},"r") if not f then return -1 end '
-            'local n=f:seek("end") f:close() return n end)()'
-        )
-        return int(float(out))
+        out = self.repl.exec(lua_sources.source("size", one_line=True, name=name))
+        return int(float(out.strip()))
 
     def exists(self, name: str) -> bool:
         return self.size(check_name(name)) >= 0
@@ -128,7 +98,7 @@ class BoardFiles:
         offset, a, b, size = 0, 1, 0, 0
         while True:
             args = b"%s,%d,%d,%d,%d" % (framing.lua_literal(name), offset, offset + SUM_STEP, a, b)
-            out = self.repl.call("_plS", SUM_LUA, args).decode().split()
+            out = self.repl.call("_plS", lua_sources.source("sum"), args).decode().split()
             size = int(float(out[0]))
             if size < 0:
                 raise FileTransferError(f"{name.decode()} vanished on the board", "Try again")
@@ -176,7 +146,8 @@ class BoardFiles:
         done = 0
         while done < size:
             args = b"%s,%d" % (framing.lua_literal(raw), done)
-            chunk = framing.unquote(self.repl.call("_plD", DOWNLOAD_LUA % CHUNK_DOWN, args))
+            # _plD sends at most 2048 bytes a command (lua/download.lua).
+            chunk = framing.unquote(self.repl.call("_plD", lua_sources.source("download"), args))
             if not chunk:
                 break
             parts.append(chunk)

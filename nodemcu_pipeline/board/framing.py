@@ -33,15 +33,10 @@ TERMINATOR = b"]]]=]]==]]===]"
 _ESCAPED = frozenset(b'\x00\x01\x08\n\r\x7f"\\L')
 _SHORT = {0x22: b'\\"', 0x5C: b"\\\\", 0x0A: b"\\n", 0x0D: b"\\r"}
 _ESC_TABLE = [_SHORT.get(b, b"\\%03d" % b) if b in _ESCAPED else bytes([b]) for b in range(256)]
-# The board escapes what it prints with the same three rules (see LUA_QUOTE).
+# What the board prints escapes three bytes (q in lua/download.lua and lua/survey.lua): uart0_putc
+# drops a lone CR and sends LF as CR LF, so CR must not appear raw; 0x01 is our frame byte.
 _UNQUOTE = re.compile(rb"\\(\\|r|1)")
 _UNQUOTE_MAP = {b"\\": b"\\", b"r": b"\r", b"1": b"\x01"}
-# A Lua function that makes any string safe to print: uart0_putc drops a lone CR and sends LF as
-# CR LF, so CR must not appear raw; 0x01 is our frame byte.
-LUA_QUOTE = (
-    r'local function q(s) return (tostring(s):gsub("[\\\r\1]",'
-    r'{["\\"]="\\\\",["\r"]="\\r",["\1"]="\\1"})) end '
-)
 BANNER = re.compile(rb"powered by Lua \d")
 
 
@@ -68,7 +63,7 @@ def literal_pieces(data: bytes, room: int) -> list[bytes]:
 
 
 def unquote(data: bytes) -> bytes:
-    """Undo ``LUA_QUOTE``'s escapes (after CR LF → LF)."""
+    """Undo the board's ``q`` escapes (after CR LF → LF)."""
     return _UNQUOTE.sub(lambda m: _UNQUOTE_MAP[m.group(1)], data)
 
 

@@ -4,7 +4,7 @@ A long command normally goes as acknowledged pieces of at most 250 characters, e
 compiled as a line and answered before the next: for a 2 KB helper that is a dozen round trips and
 ~40% more bytes. Here one line (``loader_line``) takes the UART with ``uart.on("data", 128, cb, 0)``
 and collects the source in 128-byte frames, two in flight (2 x 128 bytes = the 256-byte RX ring, as
-in ``transfer.py``), into the global ``_plL``; then an ordinary framed command compiles and runs it.
+in ``upload.py``), into the global ``_plL``; then an ordinary framed command compiles and runs it.
 
 The source must be text without NUL (it is padded with spaces to whole frames): a frame that starts
 with 0 aborts, which is what 2 x 128 zeros from the host do whatever frame the board is in. Firmware

@@ -8,6 +8,7 @@ farm and the chain call these with their own ``say`` and ``progress`` callbacks.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -23,7 +24,7 @@ from nodemcu_pipeline.errors import (
     PlanError,
     ProtocolError,
 )
-from nodemcu_pipeline.firmware.layout import FLASH_MODES, FLASH_SIZES
+from nodemcu_pipeline.firmware.layout import FLASH_MODES, FLASH_SIZES, MB
 from nodemcu_pipeline.flasher import diff
 from nodemcu_pipeline.flasher.board_state import BoardState
 from nodemcu_pipeline.flasher.outside import OutsideGuard, OutsideVerdict, describe, footprint
@@ -135,8 +136,13 @@ def flash(
     *,
     say: Say = quiet,
     progress: ProgressCallback = null_progress,
+    identified: Callable[[ChipInfo], None] = lambda info: None,
 ) -> FlashReport:
     """Connect, build the plan for the detected flash size (``plan_for(size)``), write, verify, reset.
+
+    ``identified`` sees the chip (its MAC) before anything is planned or written; an error it raises
+    refuses the board, which is then started again as ``options.after`` says (a farm that met the
+    board under another port has flashed it already).
 
     With ``options.leave_reset_to_check`` and a port that drives the reset lines, the hard reset is
     left to the REPL check, which then sees the whole first boot (partition setup, file-system
@@ -153,6 +159,11 @@ def flash(
         # Which chip this is, before the long work: a farm's live view shows each board's MAC.
         chip = f"ESP8266 {session.info.mac} 0x{session.info.chip_id:08x} {detected}"
         progress(ProgressEvent("connect", chip, 1, 1, "done"))
+        try:
+            identified(session.info)
+        except PipelineError:
+            _leave_running(session, options.after)
+            raise
         # Only an ESP8285 passes the flag, so a plain ``lambda size: plan`` stays a valid source.
         plan = plan_for(detected, esp8285=True) if session.info.esp8285 else plan_for(detected)
         if session.info.esp8285 and header_mode(plan) != "dout":
@@ -199,6 +210,28 @@ def flash(
             session.soft_reset()
             report.reset = True
         return report
+
+
+def _within_any_flash(address: int, size: int | None) -> None:
+    """Refuse, before connecting, a range no ESP8266 flash holds (``size`` None: to its end); the
+    board's own size is checked once it is detected."""
+    largest = max(f.size_bytes for f in FLASH_SIZES.values())
+    end = address + (size if size is not None else 1)
+    if address < 0 or end > largest:
+        where = f"0x{address:x}" + (f"+0x{size:x}" if size is not None else "")
+        raise PlanError(
+            f"{where} is beyond the largest ESP8266 flash ({largest // MB} MB)",
+            f"Use addresses inside 0x0..0x{largest:x}",
+        )
+
+
+def _leave_running(session: Session, after: str) -> None:
+    """Start the firmware of a board the flasher put in its loader and then refused."""
+    if after == "no-reset":
+        return
+    with suppress(PipelineError, OSError, serial.SerialException):
+        if not (session.lines_supported() and session.hard_reset()):
+            session.soft_reset()
 
 
 def header_mode(plan: FlashPlan) -> str:
@@ -334,6 +367,8 @@ def erase(
     say: Say = quiet,
 ) -> int:
     """Erase ``region`` (address, size) or the whole chip; returns the bytes erased."""
+    if region is not None:
+        _within_any_flash(*region)
     with open_session(port, options, stub=True, say=say) as session:
         assert session.info is not None
         total = FLASH_SIZES[flash_size_name(session.info)].size_bytes
@@ -351,16 +386,19 @@ def erase(
 
 def read_flash(
     port: str,
-    region: tuple[int, int],
+    region: tuple[int, int | None],
     out: Path,
     options: ConnectOptions = ConnectOptions(),
     *,
     say: Say = quiet,
     progress: ProgressCallback = null_progress,
 ) -> None:
-    """Read ``region`` (address, size; size 0: to the end of the flash) into the file ``out``,
+    """Read ``region`` (address, size; size None: to the end of the flash) into the file ``out``,
     written atomically (needs the stub)."""
     address, size = region
+    if size is not None and size <= 0:
+        raise PlanError(f"a read of {size} bytes reads nothing", "Read at least one byte")
+    _within_any_flash(address, size)
     with open_session(port, options, stub=True, say=say) as session:
         assert session.info is not None
         total = FLASH_SIZES[flash_size_name(session.info)].size_bytes
@@ -369,7 +407,7 @@ def read_flash(
                 f"0x{address:x} is beyond the {total // 1024} KB flash",
                 f"Read inside 0x0..0x{total:x}",
             )
-        if size <= 0:
+        if size is None:
             size = total - address
         if address < 0 or size <= 0 or address + size > total:
             raise PlanError(

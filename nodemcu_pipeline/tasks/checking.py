@@ -114,15 +114,15 @@ def demo(
     print(report.summary())
 
 
-def _sources_dir(option: str | None) -> Path:
+def _sources_dir(option: str | None) -> Path | None:
     import os
 
-    from nodemcu_pipeline.build.firmware_sources import MIRROR_ENV, ROOT
+    from nodemcu_pipeline.build.firmware_sources import MIRROR_ENV, default_sources_dir
 
     for value in (option, os.environ.get(MIRROR_ENV)):
         if value and "://" not in value:
             return Path(value)
-    return ROOT.parent / "shared" / "sources"
+    return default_sources_dir()
 
 
 # ==== end repl and chain ===========================================================================

@@ -259,12 +259,22 @@ def erase(
     region = None
     if address is not None or size is not None:
         flags, example = "--address and --size", "--address 0x100000 --size 0x10000"
-        region = (
-            whole_number(address or 0, flags, example),
-            whole_number(size, flags, example),
-        )
-        if region[0] % 4096 or region[1] % 4096 or region[1] <= 0:
+        if size is None:
+            raise UsageError(
+                f"erase --address {address} needs --size, the bytes to erase",
+                "Add e.g. --size 0x1000 (whole 4 KB sectors), or leave both out to erase it all",
+            )
+        length = whole_number(size, flags, example)
+        start = None if address is None else whole_number(address, flags, example)
+        if (start or 0) % 4096 or length % 4096 or length <= 0:
             raise UsageError("erase regions are whole 4 KB sectors", "Use multiples of 0x1000")
+        if start is None:
+            # Not 0 by default: an erase from 0 takes the bootloader with it.
+            raise UsageError(
+                f"erase --size {size} needs --address, where the erase starts",
+                "Add e.g. --address 0x100000, or leave both out to erase the whole flash",
+            )
+        region = (start, length)
     started = time.monotonic()
     connect = ConnectOptions(baud=s.baud, rom_baud=s.rom_baud, before=s.before)
     erased = run_erase(s.port, region, connect, say=say)
@@ -276,7 +286,7 @@ def erase(
 @task(
     help={
         "address": "start address (default 0)",
-        "size": "bytes to read (default: to the end)",
+        "size": "bytes to read (default: to the end of the flash)",
         "output": "file to write (written atomically)",
     }
 )
@@ -290,9 +300,10 @@ def read_flash(
     rom_baud: str | None = None,
     before: str | None = None,
     address: str = "0",
-    size: str = "0",
+    size: str | None = None,
 ) -> None:
     """Read flash contents to a file (needs the stub)."""
+    from nodemcu_pipeline.errors import UsageError
     from nodemcu_pipeline.flasher.api import ConnectOptions
     from nodemcu_pipeline.flasher.api import read_flash as run_read
     from nodemcu_pipeline.progress import console_progress
@@ -301,7 +312,13 @@ def read_flash(
     s = settings(c.config, port=port, baud=baud, rom_baud=rom_baud, before=before)
     _refuse_output_onto_port(output, s.port)
     flags, example = "--address and --size", "--address 0 --size 0x100000"
-    addr, length = whole_number(address, flags, example), whole_number(size, flags, example)
+    addr = whole_number(address, flags, example)
+    length = None if size is None else whole_number(size, flags, example)
+    if length == 0:
+        # It once meant "to the end": --size 0 read the whole chip.
+        raise UsageError(
+            "--size 0 reads nothing", "Give a byte count (e.g. --size 0x1000), or leave --size out"
+        )
     target = output_file(output, "OUTPUT")
     with console_progress() as progress:
         connect = ConnectOptions(baud=s.baud, rom_baud=s.rom_baud, before=s.before)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Context, task
 
-from nodemcu_pipeline.cli import PORT_HELP, say, seconds, task_errors, whole_number
+from nodemcu_pipeline.cli import PORT_HELP, say, seconds, task_errors
 
 MONITOR_HELP = {
     "port": PORT_HELP,
@@ -37,14 +37,11 @@ def monitor(
     """Show the board's output live (Ctrl-] quits), type into its REPL, decode crashes and boot lines."""
     from pathlib import Path
 
-    from nodemcu_pipeline.errors import UsageError
     from nodemcu_pipeline.monitor.watch import WatchOptions, watch
     from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, port=port, build_dir=build_dir, firmware_dir=firmware_dir)
-    rate = whole_number(baud, "--baud", "--baud 115200")
-    if rate <= 0:
-        raise UsageError(f"--baud {baud} is not a baud rate", "Use e.g. --baud 115200")
+    rate = baud_rate(baud)
     limit = seconds(duration, "--duration", "60") if duration is not None else None
     options = WatchOptions(
         baud=rate,
@@ -57,3 +54,14 @@ def monitor(
         firmware_dir=s.firmware_dir,
     )
     say(watch(s.port, options, say=say).summary())
+
+
+def baud_rate(baud: object) -> int:
+    """``--baud`` in the flasher's range (``baud`` in config.SETTINGS): a serial adapter's rates."""
+    from dataclasses import replace
+
+    from nodemcu_pipeline.settings.table import BY_KEY
+    from nodemcu_pipeline.settings.values import parse_int
+
+    spec = replace(BY_KEY["baud"], default="115200", example="115200")
+    return parse_int(str(baud).strip(), "--baud", spec)
