@@ -28,9 +28,10 @@ SDK_NAMES = {
 }
 
 _LUA = r"""
-local api, lib = ...
+local api, lib, cpu = ...
 function node.crash(cause, epc1)
   api.crash(lib.optint(1, 1, cause, 28), lib.optint(1, 2, epc1, -1))
+  cpu.halt()
 end
 """
 
@@ -64,4 +65,4 @@ def install(app: NodeMCUApp, lib: Any) -> None:
         app.host.request_reset(2, REASON_EXCEPTION)
 
     assert app.repl is not None
-    app.repl.lua.execute(_LUA, lua_table(app, {"crash": crash}), lib)
+    app.repl.lua.execute(_LUA, lua_table(app, {"crash": crash}), lib, app.repl.cpu)
