@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import serial
 
 from nodemcu_pipeline.errors import FileSystemError, LuaError, UsageError
+from nodemcu_pipeline.file_names import shown
 from nodemcu_pipeline.flasher.reset import hard_reset
 from nodemcu_pipeline.flasher.transport import open_port
 from nodemcu_pipeline.repl import framing
@@ -40,7 +41,8 @@ SURVEY_LUA = framing.LUA_QUOTE + (
     "local ok,r,u,t=pcall(file.fsinfo) "
     'if ok then print("I",r,u,t) else print("E",q(r)) end '
     "local lok,l=pcall(file.list) "
-    'if lok and type(l)=="table" then for k,v in pairs(l) do print("F",v,q(k)) end '
+    'if lok and type(l)=="table" then for k,v in pairs(l) do '
+    'print("F",v,(q(k):gsub("\\n","\\\\n"))) end '
     'else print("X",q(l)) end'
 )
 
@@ -174,7 +176,7 @@ def _refuse(found: str, state: FsState, mode: str) -> FileSystemError:
         held = (
             "the file list cannot be read"
             if state.files is None
-            else f"{state.file_count} file(s) are on it ({', '.join(sorted(state.files or {})[:3])})"
+            else f"{state.file_count} file(s) are on it ({', '.join(map(shown, sorted(state.files or {})[:3]))})"
         )
         return FileSystemError(
             f"the file system fails: {what}, and {held}; not formatting, to keep them",

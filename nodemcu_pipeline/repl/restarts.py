@@ -1,0 +1,101 @@
+"""Why the board reset under a command, in one line: what it printed before its banner and, once it
+is back at its prompt, what ``node.bootreason()`` says.
+
+``node.bootreason()`` (app/modules/node.c) returns the ROM's reset code, the SDK's
+``rst_info.reason`` and, for an exception, ``exccause, epc1, epc2, epc3, excvaddr, depc``. The SDK's
+own dump (``Fatal exception 28(LoadProhibitedCause):`` and ``epc1=…``) comes at 115200 just before the
+restart and says the same; the monitor's decoder (monitor/decode.py) puts both in words.
+"""
+
+from __future__ import annotations
+
+from nodemcu_pipeline.errors import BoardRestarted, ReplError
+from nodemcu_pipeline.monitor import decode
+from nodemcu_pipeline.repl.session import NodeMCURepl
+
+# rst_info.reason (ESP8266 NONOS SDK user_interface.h, REASON_*): (what it was, how to fix it)
+REASONS: dict[int, tuple[str, str]] = {
+    0: ("power-on (the supply dropped: a brown-out)", "Check the power supply and the USB cable"),
+    1: (
+        "the hardware watchdog (code ran for seconds without yielding)",
+        "Long loops must yield: split the work with tmr or node.task.post",
+    ),
+    2: (
+        "an exception",
+        "Decode the crash with invoke monitor --elf FIRMWARE.elf while running it again",
+    ),
+    3: (
+        "the software watchdog (code ran for seconds without yielding)",
+        "Long loops must yield: split the work with tmr or node.task.post",
+    ),
+    4: (
+        "a software restart (node.restart())",
+        "Remove the node.restart() call if it is not wanted",
+    ),
+    5: (
+        "a wake from deep sleep (node.dsleep())",
+        "Remove the node.dsleep() call if it is not wanted",
+    ),
+    6: (
+        "the reset pin (RST/EN, or the serial adapter's reset line)",
+        "Check what is wired to RST and that no other program opened the port",
+    ),
+}
+EXCEPTION = 2
+
+
+def bootreason(repl: NodeMCURepl) -> list[int]:
+    """``node.bootreason()`` as numbers; [] when the firmware cannot say."""
+    try:
+        out = repl.exec(
+            "if node and node.bootreason then print(node.bootreason()) end", timeout=5.0
+        )
+    except ReplError:
+        return []
+    values = []
+    for word in out.split():
+        try:
+            values.append(int(float(word)))
+        except ValueError:
+            return values
+    return values
+
+
+def describe(values: list[int], seen: bytes) -> tuple[str, str]:
+    """(the cause in words, a hint) from ``node.bootreason()``'s values and the output before the
+    banner. Pure."""
+    text = seen.decode("latin-1")
+    dumped = next(
+        (c for c in map(decode.exception_cause, text.splitlines()) if c is not None), None
+    )
+    epc1 = next((r["epc1"] for r in map(decode.registers, text.splitlines()) if "epc1" in r), None)
+    reason = values[1] if len(values) >= 2 else None
+    if reason == EXCEPTION or (reason is None and dumped is not None):
+        cause = values[2] if len(values) >= 4 else dumped
+        where = values[3] if len(values) >= 4 else epc1
+        what = decode.describe_cause(cause) if cause is not None else "an exception"
+        if where is not None:
+            what += f" (epc1=0x{where:08x})"
+        return what, REASONS[EXCEPTION][1]
+    if reason in REASONS:
+        return REASONS[reason]
+    for line in text.splitlines():
+        boot = decode.explain_boot_line(line)
+        if boot:
+            return boot, "See invoke monitor for what the board prints"
+    return "a reset whose cause the board did not tell", "See invoke monitor for what it prints"
+
+
+def explain(repl: NodeMCURepl, exc: BoardRestarted, doing: str) -> ReplError:
+    """The one-line error for ``exc`` (raised while ``doing``, e.g. "running app.lua"): waits for
+    the board's prompt (bounded) and asks it why it reset."""
+    values: list[int] = []
+    back = True
+    try:
+        repl.recover()
+        values = bootreason(repl)
+    except ReplError:
+        back = False
+    what, hint = describe(values, exc.seen)
+    tail = "" if back else "; it did not come back to its Lua prompt"
+    return ReplError(f"the board reset while {doing}: {what}{tail}", hint)
