@@ -73,8 +73,8 @@ def odd(name: str) -> str | None:
         if 0xDC80 <= code <= 0xDCFF:
             return f"a byte that is not UTF-8 ({_escape(ch)})"
         if _odd(ch):
-            kind = "control" if unicodedata.category(ch) == "Cc" else "invisible"
-            return f"a {kind} character ({_escape(ch)})"
+            kind = "a control" if unicodedata.category(ch) == "Cc" else "an invisible"
+            return f"{kind} character ({_escape(ch)})"
     return None
 
 

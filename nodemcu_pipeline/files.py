@@ -88,7 +88,8 @@ TMP_PATTERN = "^~up%x%x%x%x%x%x%.tmp$"
 # a killed process or a reset left behind. Prints their names.
 SWEEP_LUA = (
     "if _plE then pcall(_plE,false) " + transfer.ECHO_LUA % 1 + " end "
-    f'for n in pairs(file.list()) do if n:match("{TMP_PATTERN}") then file.remove(n) print(n) end end'
+    f'for n in pairs(file.list()) do if n:match("{TMP_PATTERN}") then file.remove(n) '
+    'print("removed",n) end end'
 )
 
 
@@ -104,6 +105,19 @@ def lit(name: bytes) -> bytes:
 
 def _bytes(n: int) -> str:
     return "no data" if n < 0 else f"{n} byte{'s' * (n != 1)}"
+
+
+def _damaged(name: str, listed: int, size: int, outcome: str) -> FileTransferError:
+    where = (
+        f"reads {_bytes(size)} from {shown(name)} but does not list it"
+        if listed < 0
+        else f"lists {shown(name)} with {_bytes(listed)} but reads {_bytes(size)} from it"
+    )
+    return FileTransferError(
+        f"the board {where}: its file system is damaged; {outcome}",
+        "Run invoke check to see the file system's state; copy off what still reads "
+        "whole before invoke format",
+    )
 
 
 def _free_name(files: dict[str, int], stem: str) -> str:
@@ -156,7 +170,8 @@ class BoardFiles:
     def sweep(self) -> list[str]:
         """End an upload of ours that was cut off and remove the temporary files it left; their
         names."""
-        return self.repl.exec(SWEEP_LUA).split()
+        out = self.repl.exec(SWEEP_LUA).split("\n")
+        return [line.split("\t", 1)[1] for line in out if line.startswith("removed\t")]
 
     def board_sum(self, name: bytes) -> tuple[int, str, str]:
         """(size, "sha1", hex) with crypto, else (size, "adler32", hex), computed on the board.
@@ -233,12 +248,7 @@ class BoardFiles:
         if listed < 0 and size < 0:
             raise FileTransferError(f"there is no file {shown(name)} on the board", "See invoke ls")
         if listed != size:
-            raise FileTransferError(
-                f"the board lists {shown(name)} with {_bytes(listed)} but reads {_bytes(size)} from "
-                "it: its file system is damaged; nothing was written",
-                "Run invoke check to see the file system's state; copy off what still reads "
-                "whole before invoke format",
-            )
+            raise _damaged(name, listed, size, "nothing was written")
         parts = []
         done = 0
         while done < size:
@@ -263,19 +273,28 @@ class BoardFiles:
     # -- the rest ------------------------------------------------------------------------------
     def remove(self, name: str) -> None:
         raw = check_name(name, allow_odd=True)
-        if self.size(raw) < 0:
+        if max(self.stat(raw)) < 0:
             raise FileTransferError(f"there is no file {shown(name)} on the board", "See invoke ls")
         self.repl.exec(b"file.remove(" + lit(raw) + b")")
+        if self.stat(raw)[0] >= 0:  # file.remove says nothing when it fails
+            raise FileTransferError(
+                f"the board still lists {shown(name)} after file.remove: its file system may be "
+                "damaged",
+                "Run invoke check to see the file system's state",
+            )
 
     def run(self, name: str, on_output: Callable[[bytes], None], timeout: float) -> None:
         """``dofile(name)``, its output streamed; a reset while it runs is reported at once, with
         its cause (the watchdog, an exception, a restart)."""
         raw = check_name(name, allow_odd=True)
-        if self.size(raw) < 0:
+        listed, size = self.stat(raw)
+        if listed < 0 and size < 0:
             raise FileTransferError(
                 f"there is no file {shown(name)} on the board",
                 "Upload it first: invoke upload FILE",
             )
+        if listed != size:
+            raise _damaged(name, listed, size, "nothing was run")
         try:
             self.repl.exec_bytes(b"dofile(" + lit(raw) + b")", timeout, on_output)
         except BoardRestarted as exc:

@@ -45,6 +45,25 @@ DOWNLOADS = [
         ("2048 bytes", "reads 0 bytes"),
         chip=DAMAGED,
     ),
+    Case(  # ran the empty data as the script and said nothing
+        "run-on-a-damaged-fs",
+        ("run", "init.lua", "--port", "{board}"),
+        ("lists init.lua with 12 bytes", "reads 0 bytes", "nothing was run"),
+        chip=DAMAGED,
+    ),
+    Case(  # said "removed data.bin" while the file stayed listed
+        "rm-on-a-damaged-fs",
+        ("rm", "data.bin", "--port", "{board}"),
+        ("still lists data.bin", "damaged"),
+        chip=DAMAGED,
+    ),
+    Case(  # said "no space left ... 889042 bytes free"
+        "upload-to-a-damaged-fs",
+        ("upload", "a.lua", "--port", "{board}"),
+        ("refused to write a.lua", "bytes are free", "damaged"),
+        files={"a.lua": b"print(1)\n"},
+        chip=DAMAGED,
+    ),
     Case(  # the name became a local path holding a line end
         "download-name-with-a-line-end-needs-out",
         ("download", "a\nb.lua", "--port", "{board}"),

@@ -300,6 +300,22 @@ def test_the_next_command_ends_an_upload_whose_process_was_killed(tmp_path, pty)
         assert sorted(board_files(board)) == ["app.lua", "init.lua"]
 
 
+def test_the_next_command_ends_a_literal_line_upload_whose_process_was_killed(tmp_path):
+    """Without uart.on the upload goes as echo-off lines: the next session closes the receiver
+    (its report is not a file name), turns echo back on and removes the partial file."""
+    chip = nodemcu_chip()
+    put_files(chip, {"init.lua": b"uart.on = nil\n"})
+    with board_from(tmp_path, chip) as board:
+        _stop_mid_upload(board, tmp_path, signal.SIGKILL)
+        listing = run_invoke("ls", "--port", board.url, cwd=tmp_path)
+        assert listing.returncode == 0, listing.stderr
+        assert "removed" not in listing.stderr, listing.stderr
+        assert board_files(board) == {"init.lua": 14}
+        with board_session(board.url) as repl:
+            repl.port.write(b"print('echo ' .. 'on')\n")
+            assert "print('echo ' .. 'on')" in repl.drain(quiet=0.5, limit=5.0).decode()
+
+
 def test_a_session_removes_the_temporary_files_of_ours_and_nothing_else(tmp_path):
     """An upload cut off by a reset leaves its ~upXXXXXX.tmp; only that pattern is ours."""
     chip = nodemcu_chip()
@@ -340,6 +356,20 @@ def test_run_reports_a_reset_at_once_with_its_cause(tmp_path, pty, script, cause
         assert "\ufffd" not in proc.stdout and not re.search(r"[\x00\x02-\x08\x7f]", proc.stdout)
         after = run_invoke("run", "wd.lua", "--timeout", "300", "--port", board.url, cwd=tmp_path)
         assert "watchdog" in after.stderr  # the board is usable again at once
+
+
+def test_a_reset_into_a_boot_loop_is_reported_without_waiting_for_the_timeout(tmp_path):
+    chip = nodemcu_chip()
+    put_files(
+        chip,
+        {
+            "init.lua": b"if file.exists('go') then while true do end end\n",
+            "go.lua": b"file.open('go', 'w'):close() print('set') while true do end\n",
+        },
+    )
+    with board_from(tmp_path, chip) as board:
+        proc = run_invoke("run", "go.lua", "--timeout", "300", "--port", board.url, cwd=tmp_path)
+        assert_one_line_error(proc, "reset while running go.lua", "did not come back", "init.lua")
 
 
 def test_any_command_a_reset_interrupts_names_the_cause(tmp_path):

@@ -42,6 +42,7 @@ REASONS: dict[int, tuple[str, str]] = {
     ),
 }
 EXCEPTION = 2
+UNTOLD = "a reset whose cause the board did not tell"
 
 
 def bootreason(repl: NodeMCURepl) -> list[int]:
@@ -83,19 +84,26 @@ def describe(values: list[int], seen: bytes) -> tuple[str, str]:
         boot = decode.explain_boot_line(line)
         if boot:
             return boot, "See invoke monitor for what the board prints"
-    return "a reset whose cause the board did not tell", "See invoke monitor for what it prints"
+    return UNTOLD, "See invoke monitor for what it prints"
+
+
+BACK_S = 5.0  # a boot reaches its prompt in about a second; a boot loop never does
 
 
 def explain(repl: NodeMCURepl, exc: BoardRestarted, doing: str) -> ReplError:
     """The one-line error for ``exc`` (raised while ``doing``, e.g. "running app.lua"): waits for
-    the board's prompt (bounded) and asks it why it reset."""
-    values: list[int] = []
-    back = True
+    the board's prompt (bounded: ``BACK_S``, twice at most) and asks it why it reset."""
     try:
-        repl.recover()
-        values = bootreason(repl)
+        repl.recover(limit=BACK_S, attempts=1)
     except ReplError:
-        back = False
-    what, hint = describe(values, exc.seen)
-    tail = "" if back else "; it did not come back to its Lua prompt"
-    return ReplError(f"the board reset while {doing}: {what}{tail}", hint)
+        what, hint = describe([], exc.seen)
+        if what == UNTOLD:
+            what = "it did not come back to its Lua prompt to say why (a boot loop?)"
+        else:
+            what += "; it did not come back to its Lua prompt"
+        return ReplError(
+            f"the board reset while {doing}: {what}",
+            "Its init.lua may loop or crash at every boot: watch it with invoke monitor",
+        )
+    what, hint = describe(bootreason(repl), exc.seen)
+    return ReplError(f"the board reset while {doing}: {what}", hint)

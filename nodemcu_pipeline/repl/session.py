@@ -289,9 +289,9 @@ class NodeMCURepl:
             "Check the port and baud (115200), or that NodeMCU firmware is flashed",
         )
 
-    def _after_restart(self) -> None:
+    def _after_restart(self, limit: float = 30.0) -> None:
         """The board rebooted under us: let it reach its prompt (formatting, if it must, first)."""
-        deadline = time.monotonic() + 30.0
+        deadline = time.monotonic() + limit
         last = time.monotonic()
         while time.monotonic() < min(deadline, last + 3.0):
             chunk = self._read()
@@ -317,14 +317,17 @@ class NodeMCURepl:
             self.wait_for_prompt(quiet=20.0, limit=300.0)
         self.sync()
 
-    def recover(self) -> None:
-        """After BoardRestarted: wait for the new boot's prompt and get back in step."""
-        self._after_restart()
-        self.sync()
+    def recover(self, limit: float = 30.0, attempts: int = 3) -> None:
+        """After BoardRestarted: wait for the new boot's prompt (at most ``limit`` s unless it
+        formats) and get back in step."""
+        self._after_restart(limit)
+        self.sync(attempts, limit=limit)
 
-    def sync(self, attempts: int = 3, timeout: float = START_S) -> None:
+    def sync(self, attempts: int = 3, timeout: float = START_S, limit: float = 30.0) -> None:
         """Get a framed answer from the board, closing any chunk left unfinished at ``>> `` and
-        ending a transfer of ours left holding the UART (an upload interrupted or cut off)."""
+        ending a transfer of ours left holding the UART (an upload interrupted or cut off).
+        ``timeout`` bounds each attempt's wait for an answer, ``limit`` a restart's wait for its
+        prompt."""
         released = False
         for _ in range(attempts):
             self._send(framing.TERMINATOR)
@@ -333,7 +336,7 @@ class NodeMCURepl:
                 self.run(b"", timeout=timeout, retry=False)
                 return
             except BoardRestarted:
-                self._after_restart()
+                self._after_restart(limit)
             except _HeldUart:
                 released = True
                 self.say("an earlier transfer still held the board's UART: ending it")
