@@ -86,10 +86,11 @@ TMP_PATTERN = "^~up%x%x%x%x%x%x%.tmp$"
 # Run at the start of every session: end an upload through literal lines that was cut off (it left
 # echo off and the receiver defined), then remove temporary files of ours that an upload cut off by
 # a killed process or a reset left behind. Prints their names.
+# (Short enough for one stored piece and the runner: uart.PARITY_NONE is 0, STOPBITS_1 1.)
 SWEEP_LUA = (
-    "if _plE then pcall(_plE,false) " + transfer.ECHO_LUA % 1 + " end "
-    f'for n in pairs(file.list()) do if n:match("{TMP_PATTERN}") then file.remove(n) '
-    'print("removed",n) end end'
+    "if _plE then pcall(_plE,false) uart.setup(0,115200,8,0,1,1) end "
+    f"for n in pairs(file.list()) do if n:find('{TMP_PATTERN}') then file.remove(n) "
+    "print('R',n) end end"
 )
 
 
@@ -171,7 +172,7 @@ class BoardFiles:
         """End an upload of ours that was cut off and remove the temporary files it left; their
         names."""
         out = self.repl.exec(SWEEP_LUA).split("\n")
-        return [line.split("\t", 1)[1] for line in out if line.startswith("removed\t")]
+        return [line[2:] for line in out if line.startswith("R\t")]
 
     def board_sum(self, name: bytes) -> tuple[int, str, str]:
         """(size, "sha1", hex) with crypto, else (size, "adler32", hex), computed on the board.
