@@ -79,6 +79,7 @@ def upload(
 def _upload_lfs(c, paths, to, port):  # type: ignore[no-untyped-def]
     import re
 
+    from nodemcu_pipeline.file_names import shown
     from nodemcu_pipeline.lfs import image_modules
     from nodemcu_pipeline.lfs_upload import upload_lfs
 
@@ -90,7 +91,7 @@ def _upload_lfs(c, paths, to, port):  # type: ignore[no-untyped-def]
     data = _read_local(paths)[0]
     modules = tuple(image_modules(data))
     listed = upload_lfs(_url(c, port), name, data, modules, say)
-    print(f"uploaded {name}; node.LFS.list() = {','.join(listed)}")
+    print(f"uploaded {name}; node.LFS.list() = {','.join(map(shown, listed))}")
 
 
 @task(

@@ -38,12 +38,13 @@ def lfs(c, src, out="lfs.img", build_dir=None, image=None, upload=False, port=No
         f"{result.lfs_size} LFS bytes) modules {','.join(result.modules)}"
     )
     if upload:
+        from nodemcu_pipeline.file_names import shown
         from nodemcu_pipeline.flasher.ports import resolve_port
         from nodemcu_pipeline.lfs_upload import upload_lfs
 
         data = result.path.read_bytes()
         listed = upload_lfs(resolve_port(s.port), to, data, result.modules, say)
-        print(f"lfs: node.LFS.list() = {','.join(listed)}")
+        print(f"lfs: node.LFS.list() = {','.join(map(shown, listed))}")
 
 
 def _board_name_ok(name: str) -> bool:
