@@ -87,7 +87,73 @@ BOOT_LOOPS = [
 ]
 
 
-CATALOG: list[Case] = BOOT_LOOPS
+def _table_board(code: int, files: dict[str, bytes], lfs: int = 0) -> Callable[[], Any]:
+    """A 1 MB board running a firmware with NodeMCU's partition table, after its first boots
+    (its file system placed and formatted), holding ``files``."""
+
+    def make() -> Any:
+        from nodemcu_pipeline.virtual.flashchip import FlashChip
+        from nodemcu_pipeline.virtual.nodemcu import boot_quietly
+        from tests.board.boards import put_files
+        from tests.firmware.partition_tables import table_firmware
+
+        chip = FlashChip(1 << 20)
+        low, high = table_firmware(code, lfs)
+        chip.program(0, low)
+        chip.program(0x10000, high)
+        boot_quietly(chip)
+        put_files(chip, files)
+        return chip
+
+    return make
+
+
+def _table_plan(code: int, lfs: int = 0, fs_image: bool = False) -> dict[str, bytes]:
+    from tests.firmware.partition_tables import table_firmware
+
+    return _plan_files(*table_firmware(code, lfs), fs_image=fs_image)
+
+
+USER = {"init.lua": b"print('app')\n", "config.json": b"{}", "data.csv": b"1,2,3\n" * 50}
+MOVES = [
+    Case(  # the issue's board: a 512 KB firmware over the 6 KB one moves SPIFFS from 0x12000
+        "flash-larger-firmware-over-the-file-system",
+        ("flash", "--port", "{board}", *PLAN),
+        ("0x12000", "3 file(s)", "config.json, data.csv, init.lua", "nothing was written", "--yes"),
+        files=_table_plan(512 * 1024),
+        chip=_board_with(USER),
+    ),
+    Case(  # a rebuild with --lfs-size: the same code, the file system after a new LFS
+        "flash-lfs-moves-the-file-system",
+        ("flash", "--port", "{board}", *PLAN),
+        ("keeps its file system at 0x", "not at 0x", "1 file(s)", "app.lua", "--yes"),
+        files=_table_plan(64 * 1024, lfs=0x10000),
+        chip=_table_board(64 * 1024, {"app.lua": b"print(1)"}),
+    ),
+    Case(  # the same firmware with a 1 MB header on a 4 MB board: the partition ends at 1 MB
+        "flash-1mb-header-shrinks-the-file-system",
+        ("flash", "--port", "{board}", *PLAN),
+        ("smaller than the 4008 KB one", "flash size in its header", "2 file(s)", "--yes"),
+        files=_example_plan(),
+        chip=_board_with({"init.lua": b"print(3)", "cfg.json": b"{}"}, size=4 << 20),
+    ),
+    Case(  # names from the board are shown as they are, on one line
+        "flash-moves-files-with-control-characters-in-their-names",
+        ("flash", "--port", "{board}", *PLAN),
+        ("2 file(s)", "a\\x0ab.lua", "bell\\x07.txt", "--yes"),
+        files=_table_plan(512 * 1024),
+        chip=_board_with({"a\nb.lua": b"x", "bell\a.txt": b"y"}),
+    ),
+    Case(  # --fs-dir's image replaces the board's file system: what it does not carry is lost
+        "flash-fs-image-over-other-files",
+        ("flash", "--port", "{board}", *PLAN),
+        ("file-system image replaces", "1 file(s)", "mine.txt", "--yes"),
+        files=_table_plan(64 * 1024, fs_image=True),
+        chip=_table_board(64 * 1024, {"init.lua": b"print(2)", "mine.txt": b"precious"}),
+    ),
+]
+
+CATALOG: list[Case] = BOOT_LOOPS + MOVES
 
 
 def board_files(flash: bytes) -> dict[str, int]:
