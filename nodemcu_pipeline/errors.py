@@ -81,6 +81,11 @@ class OutsideDamage(FlashError):
     """Flash outside the plan changed during the flash, or cannot be proven unchanged."""
 
 
+class FilesWouldBeLost(PipelineError):
+    """The plan would erase files the board lists (its file system moves or is written over);
+    refused before the first write unless the user says yes."""
+
+
 class FlashInterrupted(KeyboardInterrupt):
     """Ctrl-C during a flash, carrying what state the board was left in (one sentence)."""
 

@@ -30,12 +30,14 @@ from nodemcu_pipeline.errors import (
     ReplError,
     SerialPortError,
 )
+from nodemcu_pipeline.link.rates import looks_like_garbage
 
 APP_BAUD = 115200
 ROM_BAUD = 74880
 START_S = 5.0  # a runner line prints its start marker at once; a busy board gets this long
 BANNER_GRACE_S = 1.5
 BOOT_LOOP_BANNERS = 3
+BANNER_TAIL = 15  # one byte less than framing.BANNER's shortest match
 PROMPT = re.compile(rb"(?:^|\n)> ")
 Output = Callable[[bytes], None]
 
@@ -80,6 +82,11 @@ class NodeMCURepl:
         self.seen = ""  # the boot output read by wait_for_prompt, for the banner
         self._buf = bytearray()
         self.restarts = 0
+        # Every boot banner and every burst of bytes at another rate (the ROM's 74880-baud boot
+        # lines) read on this port, with the time it was read: restarts.py counts restarts by them.
+        self.banners: list[float] = []
+        self.garbage: list[float] = []
+        self._tail = b""
         self.helpers: dict[
             str, int
         ] = {}  # board-side helper -> the boot (restarts) it was defined in
@@ -87,11 +94,32 @@ class NodeMCURepl:
     # -- raw I/O -------------------------------------------------------------------------------
     def _read(self) -> bytes:
         try:
-            return bytes(self.port.read(max(1, self.port.in_waiting)))
+            data = bytes(self.port.read(max(1, self.port.in_waiting)))
         except (serial.SerialException, OSError) as exc:
             raise SerialPortError(
                 f"reading from the serial port failed ({exc})", "Reconnect the board"
             ) from None
+        if data:
+            self._note_boots(data)
+        return data
+
+    def _note_boots(self, data: bytes) -> None:
+        now = time.monotonic()
+        # The tail is shorter than a banner match, so each match is counted in one read only.
+        window = self._tail + data
+        self.banners += [now] * len(framing.BANNER.findall(window))
+        self._tail = window[-BANNER_TAIL:]
+        if looks_like_garbage(data):
+            self.garbage.append(now)
+
+    def listen(self, seconds: float) -> None:
+        """Read for ``seconds`` without sending: what arrives is noise (boots are counted)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self._buf += self._read()
+            if len(self._buf) > 4096:
+                self.on_noise(bytes(self._buf[:-64]))
+                del self._buf[:-64]
 
     def _send(self, line: bytes) -> None:
         assert len(line) <= framing.LINE_LIMIT, len(line)
@@ -169,8 +197,9 @@ class NodeMCURepl:
                     self.seen = raw.decode("latin-1")
                     raise BootLoopError(
                         f"the board restarted {len(banners)} times before its Lua prompt",
-                        "Its init.lua may loop or crash (the watchdog resets it): fix init.lua, "
-                        "or erase the flash and reflash",
+                        "Its init.lua may loop or crash (the watchdog resets it), and NodeMCU "
+                        "runs init.lua at every start: break the loop from the ROM loader with "
+                        "invoke flash --erase-all (every file on the board is erased)",
                     )
                 continue
             if now - last > quiet or now - start > limit:

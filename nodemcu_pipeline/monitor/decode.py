@@ -65,6 +65,8 @@ EXCEPTION_CAUSES: dict[int, tuple[str, str]] = {
     ),
 }
 
+# The last line of NodeMCU's start-up banner (app/lua*/lua.c print_version), printed at every start.
+_BANNER = re.compile(r"powered by Lua \d")
 _ROM_LINE = re.compile(r"rst cause:\s*(\d+),\s*boot mode:\s*\((\d+),\s*(\d+)\)")
 _EXCEPTION = re.compile(
     r"(?:Fatal exception\s*\(?(\d+)\)?(?:\((\w*)\))?|^\s*Exception\s*\((\d+)\))\s*:"
@@ -167,7 +169,7 @@ def classify(line: str, state: CrashState) -> tuple[str, Named, str | None]:
     """One line of board output → (kind, code addresses to name as (label, address), a text
     explanation).
 
-    kind is ``boot`` (ROM boot line), ``exception`` (header), ``registers``, ``stack-start``,
+    kind is ``boot`` (ROM boot line), ``banner`` (NodeMCU's start-up banner), ``exception`` (header), ``registers``, ``stack-start``,
     ``stack``, ``stack-end``, ``hint`` or ``text``. Registers name epc1..epc3/depc addresses that
     point at code (excvaddr is data, reported as such); stack rows name words that look like code.
     """
@@ -182,6 +184,8 @@ def classify(line: str, state: CrashState) -> tuple[str, Named, str | None]:
     boot = explain_boot_line(line)
     if boot:
         return "boot", [], boot
+    if _BANNER.search(line):
+        return "banner", [], None
     cause = exception_cause(line)
     if cause is not None:
         state.stack_follows = "Fatal exception" not in line

@@ -32,6 +32,9 @@ from nodemcu_pipeline.tasks.farm import FARM_HELP, farm_requested, flash_farm
         "outside the plan changed, and fails naming those ranges",
         "init-data": "SDK init data for sdk2 layouts",
         "no-check": "do not run the Lua REPL check after flashing",
+        "yes": "flash even when files on the board would be lost (the new firmware keeps its file "
+        "system elsewhere, or the plan writes over it); without it such a flash stops before "
+        "writing and names the files",
         "fs-dir": "also flash a SPIFFS image of this directory at the firmware's file-system offset "
         "(NodeMCU 3.x built by invoke build; see invoke assemble --fs-dir)",
         "image": "build image whose spiffsimg makes the --fs-dir image (default: the build's)",
@@ -67,6 +70,7 @@ def flash(
     fs_dir=None,
     image=None,
     monitor=False,
+    yes=False,
 ):
     """Flash a plan or images with the built-in flasher, verify them, then check the REPL."""
     from nodemcu_pipeline.flasher.api import flash as run_flash
@@ -121,7 +125,7 @@ def flash(
         raise UsageError("--monitor watches one board", "Run invoke monitor --port P per board")
     if farm:
         flags = dict(no_stub=no_stub, no_verify=no_verify, erase_all=erase_all, no_check=no_check)
-        flags["no_outside_proof"] = no_outside_proof
+        flags["no_outside_proof"], flags["yes"] = no_outside_proof, yes
         return flash_farm(s, source, ports, ports_file, jobs, timeout, report, **flags)
     with console_progress() as progress:
         check = not no_check and s.after == "hard-reset"
@@ -139,6 +143,7 @@ def flash(
             leave_reset_to_check=check,
             rom_baud=s.rom_baud,
             outside_proof=not no_outside_proof,
+            allow_file_loss=yes,
         )
     info = report.info
     print(
