@@ -30,14 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, line, report  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
-from nodemcu_pipeline.sources.docker_build import (  # noqa: E402
+from nodemcu_pipeline.build.docker_build import (  # noqa: E402
     DEFAULT_IMAGE,
     MAKE_RECORD,
     BuildOptions,
     build_firmware,
 )
-from nodemcu_pipeline.sources.docker_image import build_image  # noqa: E402
-from nodemcu_pipeline.sources.firmware_sources import get_sources  # noqa: E402
+from nodemcu_pipeline.build.docker_image import build_image  # noqa: E402
+from nodemcu_pipeline.build.firmware_sources import get_sources  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 TARGETS = {"noop": (0.5, "issue 11 target"), "one_file": (15.0, "issue 11 target")}

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import ROOT, invoke_cmd, report  # noqa: E402
 
-from nodemcu_pipeline.sources.docker_build import CCACHE_VOLUME  # noqa: E402
+from nodemcu_pipeline.build.docker_build import CCACHE_VOLUME  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "sources"
 TARBALL = "nodemcu-firmware-release-36cbf9f0.tar.gz"

@@ -30,7 +30,7 @@ from nodemcu_pipeline.farm.batch import flash_batch  # noqa: E402
 from nodemcu_pipeline.farm.job import FarmPlan  # noqa: E402
 from nodemcu_pipeline.farm.targets import BoardTarget  # noqa: E402
 from nodemcu_pipeline.flasher import api  # noqa: E402
-from nodemcu_pipeline.plan import FlashPlan, Region  # noqa: E402
+from nodemcu_pipeline.plan.model import FlashPlan, Region  # noqa: E402
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_FARM_N", "1,4,8,16").split(","))
 RUNS = int(os.environ.get("BENCH_FARM_RUNS", "2"))
@@ -49,13 +49,16 @@ def start_boards(n: int, transport: str) -> list[tuple[subprocess.Popen[str], st
                 "--flash-size",
                 "4MB",
                 "--realtime",
+                # Boards of one farm are distinct boards: the farm refuses a MAC met twice.
+                "--mac",
+                f"18:fe:34:00:{n:02x}:{i:02x}",
                 *extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        for _ in range(n)
+        for i in range(n)
     ]
     return [(p, p.stdout.readline().strip()) for p in procs if p.stdout]
 

@@ -29,7 +29,7 @@ from _common import report  # noqa: E402
 
 from nodemcu_pipeline.errors import PipelineError  # noqa: E402
 from nodemcu_pipeline.flasher import api  # noqa: E402
-from nodemcu_pipeline.plan import FlashPlan, Region  # noqa: E402
+from nodemcu_pipeline.plan.model import FlashPlan, Region  # noqa: E402
 from nodemcu_pipeline.virtual import VirtualBoard  # noqa: E402
 from nodemcu_pipeline.virtual.faults import Faults  # noqa: E402
 

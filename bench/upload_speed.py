@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _nodemcu_tool  # noqa: E402
 from _common import line, report  # noqa: E402
 
-from nodemcu_pipeline.files import BoardFiles, board_session  # noqa: E402
+from nodemcu_pipeline.board.files import BoardFiles, board_session  # noqa: E402
 from nodemcu_pipeline.virtual.flashchip import FlashChip  # noqa: E402
 from nodemcu_pipeline.virtual.nodemcu import install_example_firmware  # noqa: E402
 
@@ -73,7 +73,7 @@ def stop(proc: subprocess.Popen[str]) -> None:
 def ours(url: str, data: bytes) -> tuple[float, float]:
     """(the whole upload: helper definition, space check, frames, on-board check and rename;
     the frames alone, from the first one sent to the board's report after the end frame)."""
-    from nodemcu_pipeline import transfer
+    from nodemcu_pipeline.board import upload as transfer
 
     spent = []
     send_raw = transfer.send_raw

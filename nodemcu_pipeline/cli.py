@@ -20,8 +20,8 @@ from invoke import Argument, Task
 from invoke import task as invoke_task
 from invoke.exceptions import Exit
 
-from nodemcu_pipeline.config import help_for
 from nodemcu_pipeline.errors import PipelineError, UsageError
+from nodemcu_pipeline.settings.table import help_for
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -133,7 +133,7 @@ def whole_number(value: object, flags: str, example: str) -> int:
 
 def seconds(value: object, flag: str, default: str) -> float:
     """A finite, positive number of seconds for ``flag`` (``inf``/``nan``/0 are usage errors)."""
-    from nodemcu_pipeline.values import positive_seconds
+    from nodemcu_pipeline.settings.values import positive_seconds
 
     return positive_seconds(value, flag, default)
 
@@ -179,7 +179,7 @@ class PipelineTask(Task):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["auto_shortflags"] = False
         super().__init__(*args, **kwargs)
-        from nodemcu_pipeline.config import BY_KEY
+        from nodemcu_pipeline.settings.table import BY_KEY
 
         for name in list(inspect.signature(self.body).parameters)[1:]:
             dashed = name.replace("_", "-")

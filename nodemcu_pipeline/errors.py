@@ -81,6 +81,11 @@ class OutsideDamage(FlashError):
     """Flash outside the plan changed during the flash, or cannot be proven unchanged."""
 
 
+class FilesWouldBeLost(PipelineError):
+    """The plan would erase files the board lists (its file system moves or is written over);
+    refused before the first write unless the user says yes."""
+
+
 class FlashInterrupted(KeyboardInterrupt):
     """Ctrl-C during a flash, carrying what state the board was left in (one sentence)."""
 
@@ -171,6 +176,10 @@ class FarmInterrupted(PipelineError):
     """Ctrl-C during a farm: every board was stopped; the summary says which were complete."""
 
     exit_code = 130
+
+
+class DuplicateBoard(UsageError):
+    """Two ports of one farm reached the same board (the same MAC): naming it twice is a usage error."""
 
 
 class BoardStopped(PipelineError):

@@ -134,7 +134,7 @@ class PipelineProgram(Program):
 
     def parse_collection(self) -> None:
         super().parse_collection()
-        from nodemcu_pipeline.project import project_root
+        from nodemcu_pipeline.settings.project import project_root
 
         given = self.args["project-dir"].value
         if given:

@@ -157,8 +157,8 @@ def pinned_build(nodemcu_image: str, tmp_path_factory: pytest.TempPathFactory) -
     Without an engine it fails in CI like every Docker test (``docker_engine``)."""
     if not SHARED_SOURCES.is_dir():
         pytest.fail(f"{SHARED_SOURCES} is missing: the real NodeMCU build tests need it")
-    from nodemcu_pipeline.sources.docker_build import BuildOptions, build_firmware
-    from nodemcu_pipeline.sources.firmware_sources import get_sources
+    from nodemcu_pipeline.build.docker_build import BuildOptions, build_firmware
+    from nodemcu_pipeline.build.firmware_sources import get_sources
 
     root = tmp_path_factory.mktemp("pinned")
     got = get_sources(root / "cache", mirror=str(SHARED_SOURCES))

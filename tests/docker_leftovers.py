@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from nodemcu_pipeline.sources.docker_build import CCACHE_VOLUME, CONTAINER_LABEL
+from nodemcu_pipeline.build.docker_build import CCACHE_VOLUME, CONTAINER_LABEL
 
 
 def cache_volumes(client: Any, prefix: str = CCACHE_VOLUME) -> set[str]:

@@ -98,7 +98,7 @@ BENCH = [
 
 
 def _image(text: bytes, repeat: int = 8) -> bytes:
-    from nodemcu_pipeline.image import Segment, build_image
+    from nodemcu_pipeline.firmware.image import Segment, build_image
 
     return build_image(0x40100000, [Segment(0x40100000, text * repeat)])
 
@@ -600,7 +600,7 @@ UNVERIFIED = [
 def _nodemcu_with(files: dict[str, bytes], damage: bool = False) -> Callable[[], Any]:
     def make() -> Any:
         from nodemcu_pipeline.virtual import fs as vfs
-        from tests.repl.boards import nodemcu_chip, put_files
+        from tests.board.boards import nodemcu_chip, put_files
 
         chip = nodemcu_chip()
         put_files(chip, files)
@@ -637,7 +637,7 @@ CHECK = [
 
 
 def _full_board() -> Any:
-    from tests.repl.boards import fill, nodemcu_chip, put_files
+    from tests.board.boards import fill, nodemcu_chip, put_files
 
     chip = nodemcu_chip()
     put_files(chip, {"init.lua": b"print(1)"})
@@ -1137,7 +1137,7 @@ def silent_port() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def page_server() -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 that answers every file with an HTML error page."""
-    from tests.sources.faultserver import fault_server
+    from tests.downloads.faultserver import fault_server
 
     page = b"<html><body>Service unavailable, try again later</body></html>"
     with fault_server() as srv:

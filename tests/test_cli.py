@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from nodemcu_pipeline.cli import NUMBER_FLAGS, SHORT_FLAGS
-from nodemcu_pipeline.config import BY_KEY, parse_value
 from nodemcu_pipeline.errors import UsageError
 from nodemcu_pipeline.program import normalise_argv
+from nodemcu_pipeline.settings.table import BY_KEY, parse_value
 from nodemcu_pipeline.tasks import collection
 from tests.conftest import assert_one_line_error, run_invoke
 
@@ -68,7 +68,7 @@ def test_unknown_values_are_usage_errors(key, text):
 
 
 def fw(tmp: Path) -> str:
-    from nodemcu_pipeline.image import Segment, build_image
+    from nodemcu_pipeline.firmware.image import Segment, build_image
 
     image = build_image(
         0x40100000, [Segment(0x40100000, b"NodeMCU 3.0.0.0 3.0-master_20200910\0" * 8)]

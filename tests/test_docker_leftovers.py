@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nodemcu_pipeline.sources.docker_build import CCACHE_VOLUME, ccache_volume
+from nodemcu_pipeline.build.docker_build import CCACHE_VOLUME, ccache_volume
 from tests.conftest import ROOT, image_tag
 from tests.docker_leftovers import EngineLedger, cache_volumes
 
@@ -50,7 +50,7 @@ def test_a_build_test_run_leaves_the_volumes_as_they_were(tmp_path: Path) -> Non
     client = _client()
     before = {v.name for v in client.volumes.list()}
     started = int(time.time()) - 1
-    test = "tests/sources/test_docker_build.py::test_integer_variant"
+    test = "tests/build/test_docker_build.py::test_integer_variant"
     basetemp = tmp_path / "inner"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(

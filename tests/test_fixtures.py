@@ -9,7 +9,7 @@ import sys
 
 from tests.conftest import ROOT
 
-PINNED_USERS = ("tests/monitor/test_monitor_nodemcu.py", "tests/sources/test_nodemcu_build.py")
+PINNED_USERS = ("tests/monitor/test_monitor_nodemcu.py", "tests/build/test_nodemcu_build.py")
 
 
 def _pytest(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

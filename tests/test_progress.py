@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from nodemcu_pipeline.image import Segment, build_image
+from nodemcu_pipeline.firmware.image import Segment, build_image
 from nodemcu_pipeline.progress import ProgressEvent, RichProgress, console_progress
 from tests.conftest import run_invoke
 

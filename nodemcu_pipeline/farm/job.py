@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from nodemcu_pipeline.errors import BoardStopped
 from nodemcu_pipeline.farm.targets import BoardTarget
 from nodemcu_pipeline.flasher.write import RegionResult
-from nodemcu_pipeline.plan import FlashPlan
+from nodemcu_pipeline.plan.model import FlashPlan
 from nodemcu_pipeline.progress import ProgressEvent
 
 # Results a board can end with; "verified" needs the stub's MD5 check of every region.
@@ -32,6 +32,7 @@ class FarmPlan:
     use_stub: bool = True
     verify: bool = True
     outside_proof: bool = True  # False: --no-outside-proof (flasher/outside.py)
+    allow_file_loss: bool = False  # --yes: flash even when a board's files would be lost
     erase_all: bool = False
     check: bool = True
     format: str = "auto"

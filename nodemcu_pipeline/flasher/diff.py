@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from nodemcu_pipeline.layout import FLASH_SIZES, Generation, layout_for
-from nodemcu_pipeline.plan import FlashPlan
+from nodemcu_pipeline.firmware.layout import FLASH_SIZES, Generation, layout_for
+from nodemcu_pipeline.plan.model import FlashPlan
 
 SECTOR = 0x1000
 BLOCK = 0x10000

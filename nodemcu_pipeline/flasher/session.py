@@ -21,11 +21,13 @@ from nodemcu_pipeline.errors import (
     StubRefused,
     SyncError,
 )
+from nodemcu_pipeline.firmware.layout import FLASH_SIZES
 from nodemcu_pipeline.flasher import protocol as p
-from nodemcu_pipeline.flasher.reset import ResetStrategy, hard_reset, strategies
+from nodemcu_pipeline.flasher.limits import ATTEMPTS, SHORT, SILENCE_LIMIT
 from nodemcu_pipeline.flasher.stub import StubImage, find_stub
-from nodemcu_pipeline.flasher.transport import Link, open_port
-from nodemcu_pipeline.layout import FLASH_SIZES
+from nodemcu_pipeline.flasher.stub_upload import start_stub, upload_segment
+from nodemcu_pipeline.link.reset import ResetStrategy, hard_reset, strategies
+from nodemcu_pipeline.link.transport import Link, open_port
 
 CHIP_MAGIC_REG = 0x40001000
 ESP8266_MAGIC = 0xFFF0C101
@@ -44,16 +46,8 @@ SYNC_WINDOW = 0.1
 # pause only covers the host adapter's own switch (esptool sleeps 50 ms). A command lost meanwhile
 # is resent by ``exchange``.
 BAUD_SETTLE = 0.01
-GROW_AFTER = 4
-# Resends of one command (or one RAM block position) before the link is declared broken. Cheap: a
-# resend costs one packet, and only a lost frame costs a timeout.
-ATTEMPTS = 10
 # Stub failures a resend cannot cure: the stub's state, not the packet, is wrong.
 FINAL_STATUS = frozenset({0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xFF})
-# Silences in a row after which the chip is taken for gone (reset, unplugged, hung) rather than
-# unlucky: at a 1e-3 byte error rate a lost frame is a few-percent event, four in a row ~1e-6.
-SILENCE_LIMIT = 4
-SHORT = 1.0  # seconds to wait for the answer to a short command
 # A chip started by RUN_USER_CODE prints its ROM's boot lines within milliseconds; a silent one is
 # given this long before the port changes rate anyway.
 BOOT_SIGN_S = 0.5
@@ -412,8 +406,6 @@ class Session:
         image = image or find_stub()
         if image is None:
             return False
-        from nodemcu_pipeline.flasher.stub_upload import start_stub, upload_segment
-
         for data, addr in ((image.text, image.text_start), (image.data, image.data_start)):
             if data:
                 upload_segment(self, data, addr)

@@ -9,22 +9,37 @@ from __future__ import annotations
 
 import struct
 import time
+from typing import Protocol
 
 from nodemcu_pipeline.errors import ProtocolError
 from nodemcu_pipeline.flasher import protocol as p
-from nodemcu_pipeline.flasher.session import (
-    ATTEMPTS,
-    GROW_AFTER,
-    SHORT,
-    SILENCE_LIMIT,
-    Session,
-)
+from nodemcu_pipeline.flasher.limits import ATTEMPTS, GROW_AFTER, SHORT, SILENCE_LIMIT
+from nodemcu_pipeline.link.transport import Link
+
+
+class LoaderSession(Protocol):
+    """What the stub upload needs of a session (``flasher.session.Session``), so that the session
+    can call the upload without the two modules importing each other."""
+
+    link: Link
+    stub: bool
+    silences: int
+    anomalies: list[str]
+
+    def exchange(self, op: int, data: bytes = ..., *, timeout: float = ...) -> p.Response: ...
+    def checked(
+        self, op: int, *, packet: bytes | None = ..., timeout: float = ...
+    ) -> p.Response: ...
+    def resync(self, op: int, window: float = ...) -> p.Response | None: ...
+    def reply_timeout(self, size: int, floor: float = ...) -> float: ...
+    def sync(self, window: float = ..., frames: int = ...) -> bool: ...
+
 
 RAM_BLOCK = 0x1800
 MIN_RAM_BLOCK = 0x100
 
 
-def upload_segment(session: Session, data: bytes, addr: int) -> None:
+def upload_segment(session: LoaderSession, data: bytes, addr: int) -> None:
     """MEM_BEGIN + MEM_DATA blocks, the block size adapting to the line.
 
     Every failure starts a new MEM_BEGIN at the first byte not yet acknowledged, so the ROM's own
@@ -54,7 +69,7 @@ def upload_segment(session: Session, data: bytes, addr: int) -> None:
             block, streak, seq = min(RAM_BLOCK, block * 2), 0, -1
 
 
-def start_stub(session: Session, entry: int) -> None:
+def start_stub(session: LoaderSession, entry: int) -> None:
     """MEM_END(0, entry) until the stub says OHAI.
 
     No OHAI means either MEM_END was lost (the ROM still answers SYNC with its own value) or only
@@ -75,7 +90,7 @@ def start_stub(session: Session, entry: int) -> None:
     )
 
 
-def _wait_ohai(session: Session) -> bool:
+def _wait_ohai(session: LoaderSession) -> bool:
     deadline = time.monotonic() + SHORT
     while time.monotonic() < deadline:
         frame = session.link.read_frame(max(0.0, deadline - time.monotonic()))

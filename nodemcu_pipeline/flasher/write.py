@@ -17,8 +17,9 @@ from nodemcu_pipeline.errors import FlashError, ProtocolError, StubRefused, Veri
 from nodemcu_pipeline.flasher import diff
 from nodemcu_pipeline.flasher import protocol as p
 from nodemcu_pipeline.flasher.deflate import deflate
-from nodemcu_pipeline.flasher.session import ATTEMPTS, SILENCE_LIMIT, Session
-from nodemcu_pipeline.plan import FlashPlan, Region
+from nodemcu_pipeline.flasher.limits import ATTEMPTS, SILENCE_LIMIT
+from nodemcu_pipeline.flasher.session import Session
+from nodemcu_pipeline.plan.model import FlashPlan, Region
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
 
 SECTOR = 0x1000

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import IO
 
 from nodemcu_pipeline.errors import UsageError
-from nodemcu_pipeline.flasher.reset import hard_reset
-from nodemcu_pipeline.flasher.transport import open_port
+from nodemcu_pipeline.link.reset import hard_reset
+from nodemcu_pipeline.link.transport import open_port
 from nodemcu_pipeline.monitor.elf import FirmwareElf
 from nodemcu_pipeline.monitor.render import PlainLines, Renderer, TerminalText
 from nodemcu_pipeline.monitor.session import KeyReader, MonitorOptions, MonitorSession, MonitorStats

@@ -9,7 +9,7 @@ from __future__ import annotations
 from invoke import Collection
 
 from nodemcu_pipeline.cli import adopt
-from nodemcu_pipeline.config import DEFAULTS
+from nodemcu_pipeline.settings.table import DEFAULTS
 from nodemcu_pipeline.tasks import (
     assembling,
     building,

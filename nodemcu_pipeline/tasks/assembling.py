@@ -37,10 +37,10 @@ def assemble(
     image=None,
 ):
     """Compute and check the flash plan for a board: addresses, init data, header, fit."""
-    from nodemcu_pipeline.assemble import assemble as run_assemble
-    from nodemcu_pipeline.assemble import latest_build_images
-    from nodemcu_pipeline.config import settings
     from nodemcu_pipeline.errors import UsageError
+    from nodemcu_pipeline.settings.table import settings
+    from nodemcu_pipeline.workflows.assemble import assemble as run_assemble
+    from nodemcu_pipeline.workflows.assemble import latest_build_images
 
     s = settings(
         c.config,

@@ -12,8 +12,8 @@ MIRROR_HELP = (
 
 
 def _mirror(c, mirror):
-    from nodemcu_pipeline.config import settings
-    from nodemcu_pipeline.sources.firmware_sources import mirror_from
+    from nodemcu_pipeline.build.firmware_sources import mirror_from
+    from nodemcu_pipeline.settings.table import settings
 
     return mirror_from(mirror or settings(c.config).sources_mirror or None)
 
@@ -28,10 +28,10 @@ def _mirror(c, mirror):
 @task_errors
 def sources(c, mirror=None, cache_dir=None, allow_http=False):
     """Fetch the pinned nodemcu-firmware tree, SDK, esptool and picolibc; check each sum; cache them."""
-    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.build.firmware_sources import get_sources
+    from nodemcu_pipeline.downloads.download import DownloadPolicy
     from nodemcu_pipeline.progress import console_progress
-    from nodemcu_pipeline.sources.download import DownloadPolicy
-    from nodemcu_pipeline.sources.firmware_sources import get_sources
+    from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, cache_dir=cache_dir, allow_http=allow_http or None)
     with console_progress() as progress:
@@ -56,8 +56,8 @@ def sources(c, mirror=None, cache_dir=None, allow_http=False):
 @task_errors
 def build_image(c, image=None, force=False, mirror=None):
     """Make the build image from docker/ (debootstrapped Debian + xtensa gcc); no registry needed."""
-    from nodemcu_pipeline.config import settings
-    from nodemcu_pipeline.sources.docker_image import build_image as make_image
+    from nodemcu_pipeline.build.docker_image import build_image as make_image
+    from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, image=image)
     result = make_image(
@@ -112,9 +112,9 @@ def build(
     """Build the firmware in Docker (or fetch a cloud build) into <build-dir>/firmware/."""
     import time
 
-    from nodemcu_pipeline.config import settings
     from nodemcu_pipeline.errors import UsageError
-    from nodemcu_pipeline.handoff import record_build
+    from nodemcu_pipeline.records.handoff import record_build
+    from nodemcu_pipeline.settings.table import settings
 
     s = settings(
         c.config,
@@ -130,8 +130,8 @@ def build(
         return
     if s.source != "docker":
         raise UsageError(f"unknown source {s.source!r}", "Use --source docker or --source cloud")
-    from nodemcu_pipeline.sources.docker_build import BuildOptions, build_firmware
-    from nodemcu_pipeline.sources.firmware_config import parse_lfs_size
+    from nodemcu_pipeline.build.docker_build import BuildOptions, build_firmware
+    from nodemcu_pipeline.build.firmware_config import parse_lfs_size
 
     limit = seconds(timeout if timeout is not None else "1800", "--timeout", "1800")
     options = BuildOptions(
@@ -157,7 +157,7 @@ def build(
 def _flash_size(value):
     if value is None or value == "detect":
         return None
-    from nodemcu_pipeline.layout import parse_flash_size
+    from nodemcu_pipeline.firmware.layout import parse_flash_size
 
     return parse_flash_size(value).name
 
@@ -166,8 +166,8 @@ def _check_options(options):
     """Usage errors before any download or engine work."""
     import re
 
+    from nodemcu_pipeline.build.docker_build import VARIANTS
     from nodemcu_pipeline.errors import UsageError
-    from nodemcu_pipeline.sources.docker_build import VARIANTS
 
     if options.variant not in VARIANTS:
         raise UsageError(
@@ -185,11 +185,11 @@ def _tree_and_inputs(c, s, options, mirror):
     missing cache/ inputs (the SDK, esptool its Makefile pins) are supplied from the pinned files."""
     import dataclasses
 
+    from nodemcu_pipeline.build import firmware_sources as fs
+    from nodemcu_pipeline.build.firmware_tree import is_nodemcu
+    from nodemcu_pipeline.downloads.download import DownloadPolicy
     from nodemcu_pipeline.errors import UsageError
     from nodemcu_pipeline.progress import console_progress
-    from nodemcu_pipeline.sources import firmware_sources as fs
-    from nodemcu_pipeline.sources.download import DownloadPolicy
-    from nodemcu_pipeline.sources.firmware_tree import is_nodemcu
 
     policy = DownloadPolicy(allow_http=s.allow_http)
     with console_progress() as progress:
@@ -215,12 +215,12 @@ def _tree_and_inputs(c, s, options, mirror):
 
 def _build_from_cloud(s, url, sha256):
     from nodemcu_pipeline.errors import UsageError
-    from nodemcu_pipeline.handoff import record_build
+    from nodemcu_pipeline.records.handoff import record_build
 
     if not url:
         raise UsageError("--source cloud needs --url", "Pass the URL of a nodemcu-build.com image")
     try:
-        from nodemcu_pipeline.sources.cloud import fetch_cloud_image
+        from nodemcu_pipeline.downloads.cloud import fetch_cloud_image
     except ImportError:
         raise UsageError(
             "cloud builds are not available in this version", "Use --source docker"

@@ -20,9 +20,9 @@ FORMAT_HELP = (
 @task_errors
 def check(c, port=None, format=None, no_reset=False, timeout="20"):
     """Check a flashed board through the Lua REPL: prompt, banner, file system (never erases files)."""
-    from nodemcu_pipeline.config import settings
-    from nodemcu_pipeline.flasher.ports import resolve_port
-    from nodemcu_pipeline.repl import check_after_flash
+    from nodemcu_pipeline.board import check_after_flash
+    from nodemcu_pipeline.link.ports import resolve_port
+    from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, port=port, format=format)
     quiet = seconds(timeout, "--timeout", "20")
@@ -40,9 +40,9 @@ def rehearse(c, plan=None, format=None, build_dir=None, state=None):
     """Flash a plan to a virtual ESP8266 and run the REPL check: a smoke test without hardware."""
     from pathlib import Path
 
-    from nodemcu_pipeline.chain import rehearse as run_rehearse
-    from nodemcu_pipeline.config import settings
     from nodemcu_pipeline.progress import console_progress
+    from nodemcu_pipeline.settings.table import settings
+    from nodemcu_pipeline.workflows.chain import rehearse as run_rehearse
 
     s = settings(c.config, format=format, build_dir=build_dir)
     with console_progress() as progress:
@@ -69,10 +69,10 @@ def rehearse(c, plan=None, format=None, build_dir=None, state=None):
 @task_errors
 def demo(c, firmware_dir=None, image=None, build_dir=None, flash_size="4MB", sources=None):
     """The whole chain on embedded defaults: no board, no internet (virtual ESP8266, local server)."""
-    from nodemcu_pipeline.chain import demo as run_demo
-    from nodemcu_pipeline.config import settings
-    from nodemcu_pipeline.layout import parse_flash_size
+    from nodemcu_pipeline.firmware.layout import parse_flash_size
     from nodemcu_pipeline.progress import console_progress
+    from nodemcu_pipeline.settings.table import settings
+    from nodemcu_pipeline.workflows.chain import demo as run_demo
 
     s = settings(c.config, firmware_dir=firmware_dir, image=image, build_dir=build_dir)
     size = parse_flash_size(flash_size).name
@@ -87,12 +87,12 @@ def _sources_dir(option):
     import os
     from pathlib import Path
 
-    from nodemcu_pipeline.sources.firmware_sources import MIRROR_ENV, ROOT
+    from nodemcu_pipeline.build.firmware_sources import MIRROR_ENV, default_sources_dir
 
     for value in (option, os.environ.get(MIRROR_ENV)):
         if value and "://" not in value:
             return Path(value)
-    return ROOT.parent / "shared" / "sources"
+    return default_sources_dir()
 
 
 # ==== end repl and chain ===========================================================================

@@ -14,7 +14,8 @@ from nodemcu_pipeline.cli import task, task_errors
 @task_errors
 def clean(c, all_=False, build_dir=None, cache_dir=None):
     """Remove the build outputs this tool made (never other files), and say how much that freed."""
-    from nodemcu_pipeline.clean import (
+    from nodemcu_pipeline.settings.table import settings
+    from nodemcu_pipeline.workflows.clean import (
         Freed,
         build_copies,
         build_outputs,
@@ -23,7 +24,6 @@ def clean(c, all_=False, build_dir=None, cache_dir=None):
         remove_copies,
         remove_files,
     )
-    from nodemcu_pipeline.config import settings
 
     s = settings(c.config, build_dir=build_dir, cache_dir=cache_dir)
     freed = Freed()
@@ -38,11 +38,11 @@ def clean(c, all_=False, build_dir=None, cache_dir=None):
 
 
 def _clean_docker(freed):
-    from nodemcu_pipeline.clean import clean_docker
+    from nodemcu_pipeline.build.docker_build import CCACHE_VOLUME, docker_client
+    from nodemcu_pipeline.build.docker_image import RECIPE_LABEL
     from nodemcu_pipeline.cli import say
     from nodemcu_pipeline.errors import DockerError
-    from nodemcu_pipeline.sources.docker_build import CCACHE_VOLUME, docker_client
-    from nodemcu_pipeline.sources.docker_image import RECIPE_LABEL
+    from nodemcu_pipeline.workflows.clean import clean_docker
 
     try:
         client = docker_client()

@@ -11,8 +11,8 @@ def settings(c):
     """Show every setting's effective value and where it came from (file, variable or default)."""
     from dataclasses import asdict
 
-    from nodemcu_pipeline.config import SETTINGS, origins
-    from nodemcu_pipeline.config import settings as effective
+    from nodemcu_pipeline.settings.table import SETTINGS, origins
+    from nodemcu_pipeline.settings.table import settings as effective
 
     values = asdict(effective(c.config))
     where = origins(c.config)

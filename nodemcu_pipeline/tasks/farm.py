@@ -51,6 +51,7 @@ def flash_farm(s, source, ports, ports_file, jobs, timeout, report, **flags) -> 
         use_stub=not flags["no_stub"],
         verify=not flags["no_verify"],
         outside_proof=not flags.get("no_outside_proof", False),
+        allow_file_loss=flags.get("yes", False),
         erase_all=flags["erase_all"],
         check=not flags["no_check"],
         format=s.format,
@@ -71,8 +72,8 @@ def flash_farm(s, source, ports, ports_file, jobs, timeout, report, **flags) -> 
 @task_errors
 def serve_port(c, port, listen="127.0.0.1:4000"):
     """Serve local serial ports over RFC 2217 so other machines can flash them (--port rfc2217://...)."""
+    from nodemcu_pipeline.farm.serve_port import serve_ports
     from nodemcu_pipeline.farm.targets import from_ports
-    from nodemcu_pipeline.serve_port import serve_ports
 
     if not port:
         from nodemcu_pipeline.errors import UsageError

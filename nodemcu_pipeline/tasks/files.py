@@ -14,8 +14,8 @@ from nodemcu_pipeline.paths import Bounded, read_bounded
 
 # ==== files: upload, download, ls, rm, run, format ================================================
 def _url(c, port):  # type: ignore[no-untyped-def]
-    from nodemcu_pipeline.config import settings
-    from nodemcu_pipeline.flasher.ports import resolve_port
+    from nodemcu_pipeline.link.ports import resolve_port
+    from nodemcu_pipeline.settings.table import settings
 
     return resolve_port(settings(c.config, port=port).port)
 
@@ -53,8 +53,8 @@ def upload(
     c, file, to=None, compile=False, restart=False, port=None, lfs=False, allow_odd_names=False
 ):
     """Upload files to the board, byte-exact, checked on the board before they replace anything."""
-    from nodemcu_pipeline.file_names import shown
-    from nodemcu_pipeline.files import BoardFiles, board_names, board_session
+    from nodemcu_pipeline.board.files import BoardFiles, board_names, board_session
+    from nodemcu_pipeline.board.names import shown
     from nodemcu_pipeline.progress import console_progress
 
     paths = [p for p in file.split(",") if p]
@@ -79,9 +79,9 @@ def upload(
 def _upload_lfs(c, paths, to, port):  # type: ignore[no-untyped-def]
     import re
 
-    from nodemcu_pipeline.file_names import shown
-    from nodemcu_pipeline.lfs import image_modules
-    from nodemcu_pipeline.lfs_upload import upload_lfs
+    from nodemcu_pipeline.board.lfs_load import upload_lfs
+    from nodemcu_pipeline.board.names import shown
+    from nodemcu_pipeline.firmware.lfs_image import image_modules
 
     if len(paths) != 1:
         raise UsageError("--lfs takes one image", "invoke upload lfs.img --lfs")
@@ -107,8 +107,8 @@ def download(c, name, out=None, force=False, port=None):
     """Download a file from the board, checked against its listed size and a hash computed on the
     board; the local file is written (or replaced, with --force) only when every byte arrived."""
     from nodemcu_pipeline.atomic import atomic_write_bytes
-    from nodemcu_pipeline.file_names import check_name, local_path_name, shown
-    from nodemcu_pipeline.files import BoardFiles, board_session
+    from nodemcu_pipeline.board.files import BoardFiles, board_session
+    from nodemcu_pipeline.board.names import check_name, local_path_name, shown
     from nodemcu_pipeline.progress import console_progress
 
     check_name(name, allow_odd=True)
@@ -128,8 +128,8 @@ def download(c, name, out=None, force=False, port=None):
 def ls(c, port=None):
     """List the files on the board and the file system's space (names shown with escapes for
     control characters and bytes that are not UTF-8)."""
-    from nodemcu_pipeline.file_names import shown
-    from nodemcu_pipeline.files import BoardFiles, board_session
+    from nodemcu_pipeline.board.files import BoardFiles, board_session
+    from nodemcu_pipeline.board.names import shown
 
     with board_session(_url(c, port), say) as repl:
         state = BoardFiles(repl).state()
@@ -142,8 +142,8 @@ def ls(c, port=None):
 @task_errors
 def rm(c, name, port=None):
     """Remove a file from the board."""
-    from nodemcu_pipeline.file_names import shown
-    from nodemcu_pipeline.files import BoardFiles, board_session
+    from nodemcu_pipeline.board.files import BoardFiles, board_session
+    from nodemcu_pipeline.board.names import shown
 
     with board_session(_url(c, port), say) as repl:
         BoardFiles(repl).remove(name)
@@ -160,7 +160,7 @@ def rm(c, name, port=None):
 @task_errors
 def run(c, file, timeout="60", port=None):
     """Run a Lua file on the board (dofile) and show what it prints while it runs."""
-    from nodemcu_pipeline.files import BoardFiles, board_session
+    from nodemcu_pipeline.board.files import BoardFiles, board_session
 
     limit = seconds(timeout, "--timeout", "60")
 
@@ -176,9 +176,9 @@ def run(c, file, timeout="60", port=None):
 @task_errors
 def format(c, yes=False, port=None):
     """Format the board's file system (erases every file; asks first)."""
-    from nodemcu_pipeline.file_names import shown
-    from nodemcu_pipeline.files import BoardFiles, board_session
-    from nodemcu_pipeline.repl.check import format_fs
+    from nodemcu_pipeline.board.check import format_fs
+    from nodemcu_pipeline.board.files import BoardFiles, board_session
+    from nodemcu_pipeline.board.names import shown
 
     with board_session(_url(c, port), say) as repl:
         state = BoardFiles(repl).state()

@@ -30,12 +30,12 @@ def initdata(
     cache_dir=None,
 ):
     """Fetch SDK init data from a pinned source, verify it and print the cached file's path."""
-    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.downloads import initdata as idata
+    from nodemcu_pipeline.downloads.download import DownloadPolicy
     from nodemcu_pipeline.errors import UsageError
     from nodemcu_pipeline.progress import console_progress
-    from nodemcu_pipeline.resources import sdk_manifest
-    from nodemcu_pipeline.sources import initdata as idata
-    from nodemcu_pipeline.sources.download import DownloadPolicy
+    from nodemcu_pipeline.settings.resources import sdk_manifest
+    from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, cache_dir=cache_dir, allow_http=allow_http or None, sdk_mirror=mirror)
     # A project may pin its own sources (sdk_cache/manifest.json beside invoke.yaml, as in a checkout);

@@ -24,9 +24,9 @@ def lfs(c, src, out="lfs.img", build_dir=None, image=None, upload=False, port=No
     """Compile Lua sources with the build's luac.cross -f into an LFS image that fits the firmware."""
     from pathlib import Path
 
-    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.build.lfs import compile_lfs
     from nodemcu_pipeline.errors import UsageError
-    from nodemcu_pipeline.lfs import compile_lfs
+    from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, build_dir=build_dir, port=port)
     if upload and not _board_name_ok(to):
@@ -38,9 +38,9 @@ def lfs(c, src, out="lfs.img", build_dir=None, image=None, upload=False, port=No
         f"{result.lfs_size} LFS bytes) modules {','.join(result.modules)}"
     )
     if upload:
-        from nodemcu_pipeline.file_names import shown
-        from nodemcu_pipeline.flasher.ports import resolve_port
-        from nodemcu_pipeline.lfs_upload import upload_lfs
+        from nodemcu_pipeline.board.lfs_load import upload_lfs
+        from nodemcu_pipeline.board.names import shown
+        from nodemcu_pipeline.link.ports import resolve_port
 
         data = result.path.read_bytes()
         listed = upload_lfs(resolve_port(s.port), to, data, result.modules, say)

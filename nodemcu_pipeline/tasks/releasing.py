@@ -30,8 +30,8 @@ def release(
     """Build, assemble and rehearse every variant, then collect images, plans and SHA256SUMS."""
     from pathlib import Path
 
-    from nodemcu_pipeline import release as rel
-    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.settings.table import settings
+    from nodemcu_pipeline.workflows import release as rel
 
     s = settings(c.config)
     root = Path(build_root) if build_root else s.build_dir
@@ -57,11 +57,11 @@ def bench(c, only=None, output="bench/results.json"):
     """Run bench/*.py and write their figures and ratios to bench/results.json."""
     from pathlib import Path
 
-    from nodemcu_pipeline import bench as benchmarks
+    from nodemcu_pipeline.quality import bench as benchmarks
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
-    from nodemcu_pipeline.config import settings
     from nodemcu_pipeline.errors import UsageError
+    from nodemcu_pipeline.settings.table import settings
 
     bench_dir = settings(c.config).project_dir / "bench"
     if not bench_dir.is_dir():
@@ -87,8 +87,8 @@ def soak(c, runs="200", seed="1", kinds=None, report=None):
     """Fault soak on the virtual board and a faulty server: verified / error / silent counts."""
     from pathlib import Path
 
-    from nodemcu_pipeline import soak as soaking
-    from nodemcu_pipeline.config import settings
+    from nodemcu_pipeline.quality import soak as soaking
+    from nodemcu_pipeline.settings.table import settings
 
     flags, example = "--runs and --seed", "--runs 200 --seed 1"
     runs, seed = whole_number(runs, flags, example), whole_number(seed, flags, example)

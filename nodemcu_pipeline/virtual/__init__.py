@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nodemcu_pipeline.layout import parse_flash_size
+from nodemcu_pipeline.firmware.layout import parse_flash_size
 from nodemcu_pipeline.virtual.board import Board
 from nodemcu_pipeline.virtual.environment import Environment
 from nodemcu_pipeline.virtual.faults import Faults
 from nodemcu_pipeline.virtual.flashchip import FlashChip
-from nodemcu_pipeline.virtual.loader_uart import AUTOBAUD_FAIL
+from nodemcu_pipeline.virtual.frontends import PtyServer, Rfc2217Server
+from nodemcu_pipeline.virtual.loader_input import AUTOBAUD_FAIL
 from nodemcu_pipeline.virtual.rom import chip_id_for_otp, otp_for_mac
-from nodemcu_pipeline.virtual.uart import PtyServer, Rfc2217Server
 
 
 class VirtualBoard:

@@ -17,7 +17,7 @@ from nodemcu_pipeline.errors import PipelineError
 from nodemcu_pipeline.virtual import VirtualBoard
 from nodemcu_pipeline.virtual.environment import Environment
 from nodemcu_pipeline.virtual.faults import Faults, parse_flip_begin
-from nodemcu_pipeline.virtual.loader_uart import AUTOBAUD_FAIL
+from nodemcu_pipeline.virtual.loader_input import AUTOBAUD_FAIL
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from nodemcu_pipeline.flasher.slip import SlipDecoder, encode
+from nodemcu_pipeline.link.slip import SlipDecoder, encode
 from nodemcu_pipeline.virtual.environment import Environment
 from nodemcu_pipeline.virtual.faults import Faults
 from nodemcu_pipeline.virtual.flashchip import FlashChip
-from nodemcu_pipeline.virtual.loader_uart import AUTOBAUD_FAIL, Autobaud, FrameBuffers
+from nodemcu_pipeline.virtual.loader_input import AUTOBAUD_FAIL, Autobaud, FrameBuffers
 from nodemcu_pipeline.virtual.rom import OTP, STUB_ENTRIES, Registers, RomLoader
 from nodemcu_pipeline.virtual.stub import StubLoader
 
@@ -302,7 +302,7 @@ class Board:
 
     def _boot_flash(self, cause: int, reason: int | None = None) -> None:
         from nodemcu_pipeline.errors import ImageError
-        from nodemcu_pipeline.image import parse_image
+        from nodemcu_pipeline.firmware.image import parse_image
 
         self.stats.boots.append("flash")
         header = self.flash.read(0, 4)

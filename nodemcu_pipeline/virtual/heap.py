@@ -16,7 +16,7 @@ little stricter than a real board's.
 from __future__ import annotations
 
 from nodemcu_pipeline.errors import PipelineError
-from nodemcu_pipeline.image import parse_image
+from nodemcu_pipeline.firmware.image import parse_image
 
 DRAM_START = 0x3FFE8000
 DRAM_END = 0x3FFFC000

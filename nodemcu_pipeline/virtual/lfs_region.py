@@ -20,7 +20,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from nodemcu_pipeline.lfs import modules_in
+from nodemcu_pipeline.firmware.lfs_image import modules_in
 from nodemcu_pipeline.virtual.flashchip import SECTOR, FlashChip
 
 FORMAT_MASK, FORMAT_VERSION = 0xF00, 0x100

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from nodemcu_pipeline.image import Segment, build_image, parse_image
+from nodemcu_pipeline.firmware.image import Segment, build_image, parse_image
 
 TOOL = Path(__file__).resolve().parents[2] / "examples" / "firmware" / "tools" / "elf2bin.py"
 

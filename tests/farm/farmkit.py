@@ -11,9 +11,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nodemcu_pipeline.assemble import plan_source
-from nodemcu_pipeline.image import example_image
-from nodemcu_pipeline.plan import FlashPlan
+from nodemcu_pipeline.firmware.image import example_image
+from nodemcu_pipeline.plan.model import FlashPlan
+from nodemcu_pipeline.workflows.assemble import plan_source
 from tests.conftest import ROOT, VirtualBoard, start_virtual_board
 
 

@@ -3,10 +3,10 @@ that belongs to whichever size was assembled last."""
 
 from __future__ import annotations
 
-from nodemcu_pipeline.assemble import plan_source
 from nodemcu_pipeline.farm.runner import PlanCache
 from nodemcu_pipeline.flasher.api import header_mode
-from nodemcu_pipeline.plan import load_plan
+from nodemcu_pipeline.plan.file import load_plan
+from nodemcu_pipeline.workflows.assemble import plan_source
 from tests.conftest import run_invoke
 from tests.farm.farmkit import FarmProcess, expected_plan, ports_file, start_boards, write_images
 

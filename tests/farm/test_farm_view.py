@@ -9,7 +9,7 @@ from rich.console import Console
 from nodemcu_pipeline.farm.job import BoardJob
 from nodemcu_pipeline.farm.targets import BoardTarget
 from nodemcu_pipeline.farm.view import PlainView, live_table, summary
-from nodemcu_pipeline.plan import FlashPlan, Region
+from nodemcu_pipeline.plan.model import FlashPlan, Region
 from nodemcu_pipeline.progress import ProgressEvent
 
 

@@ -13,7 +13,7 @@ from nodemcu_pipeline.errors import FlashInterrupted, PipelineError
 from nodemcu_pipeline.flasher import api
 from nodemcu_pipeline.flasher import protocol as p
 from nodemcu_pipeline.flasher.board_state import BoardState
-from nodemcu_pipeline.plan import FlashPlan, Region
+from nodemcu_pipeline.plan.model import FlashPlan, Region
 from nodemcu_pipeline.progress import ProgressEvent
 from nodemcu_pipeline.virtual import VirtualBoard
 from nodemcu_pipeline.virtual.faults import Faults
@@ -84,7 +84,7 @@ def test_ctrl_c_during_invoke_flash_prints_the_board_state(tmp_path) -> None:
     import subprocess
     import sys
 
-    from nodemcu_pipeline import soak
+    from nodemcu_pipeline.quality import soak
     from tests.conftest import ROOT, start_virtual_board
 
     soak.write_soak_plan(tmp_path, soak.soak_image(random.Random(5), 256 * 1024))

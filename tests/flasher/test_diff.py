@@ -3,9 +3,9 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nodemcu_pipeline.firmware.layout import FLASH_SIZES, Generation, layout_for
 from nodemcu_pipeline.flasher import diff
-from nodemcu_pipeline.layout import FLASH_SIZES, Generation, layout_for
-from nodemcu_pipeline.plan import FlashPlan, Region
+from nodemcu_pipeline.plan.model import FlashPlan, Region
 
 SECTOR = diff.SECTOR
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from nodemcu_pipeline.assemble import plan_source
+from nodemcu_pipeline.firmware.image import Segment, build_image
 from nodemcu_pipeline.flasher.api import header_mode
 from nodemcu_pipeline.flasher.session import is_esp8285
-from nodemcu_pipeline.image import Segment, build_image
+from nodemcu_pipeline.workflows.assemble import plan_source
 
 
 def test_otp_bits_4_and_80_mark_an_esp8285():

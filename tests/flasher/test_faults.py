@@ -8,7 +8,7 @@ import pytest
 
 from nodemcu_pipeline.errors import PipelineError
 from nodemcu_pipeline.flasher import api
-from nodemcu_pipeline.plan import FlashPlan, Region
+from nodemcu_pipeline.plan.model import FlashPlan, Region
 from nodemcu_pipeline.virtual import VirtualBoard
 from nodemcu_pipeline.virtual.faults import Faults
 

@@ -20,7 +20,7 @@ from nodemcu_pipeline.flasher.outside import (
     footprint,
     outside_blocks,
 )
-from nodemcu_pipeline.plan import FlashPlan, Region
+from nodemcu_pipeline.plan.model import FlashPlan, Region
 from nodemcu_pipeline.virtual import VirtualBoard
 from nodemcu_pipeline.virtual.faults import Faults
 
@@ -196,8 +196,8 @@ def test_firmware_owned_sectors_changed_after_a_reset_are_the_firmware_s_not_the
 
 
 def test_the_flash_task_takes_no_outside_proof(tmp_path) -> None:
-    from nodemcu_pipeline.image import example_image
-    from nodemcu_pipeline.layout import Generation
+    from nodemcu_pipeline.firmware.image import example_image
+    from nodemcu_pipeline.firmware.layout import Generation
     from tests.conftest import run_invoke
 
     images = []

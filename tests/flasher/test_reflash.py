@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from nodemcu_pipeline.flasher import api
-from nodemcu_pipeline.plan import FlashPlan, Region
+from nodemcu_pipeline.plan.model import FlashPlan, Region
 
 
 def plan_of(data: bytes):

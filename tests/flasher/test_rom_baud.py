@@ -11,7 +11,7 @@ import pytest
 
 from nodemcu_pipeline.flasher import api
 from nodemcu_pipeline.flasher.session import rom_rate
-from nodemcu_pipeline.plan import FlashPlan, Region
+from nodemcu_pipeline.plan.model import FlashPlan, Region
 from nodemcu_pipeline.virtual import VirtualBoard
 
 DATA = random.Random(12).randbytes(0x5000) + b"NodeMCU " * 0x800

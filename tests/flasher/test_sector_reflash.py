@@ -6,7 +6,7 @@ import random
 import pytest
 
 from nodemcu_pipeline.flasher import api
-from nodemcu_pipeline.plan import FlashPlan, Region
+from nodemcu_pipeline.plan.model import FlashPlan, Region
 from nodemcu_pipeline.virtual import VirtualBoard
 from nodemcu_pipeline.virtual.faults import Faults
 

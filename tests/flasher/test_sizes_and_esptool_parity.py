@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
-from nodemcu_pipeline.assemble import plan_source
+from nodemcu_pipeline.firmware.image import example_image
+from nodemcu_pipeline.firmware.layout import Generation
 from nodemcu_pipeline.flasher import api
-from nodemcu_pipeline.image import example_image
-from nodemcu_pipeline.layout import Generation
+from nodemcu_pipeline.workflows.assemble import plan_source
 from tests.conftest import SHARED_DATA
 
 SIZES = ["512KB", "1MB", "2MB", "4MB", "8MB", "16MB"]

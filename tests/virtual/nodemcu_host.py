@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from nodemcu_pipeline.image import Segment, build_image, example_image
-from nodemcu_pipeline.layout import Generation
+from nodemcu_pipeline.firmware.image import Segment, build_image, example_image
+from nodemcu_pipeline.firmware.layout import Generation
 from nodemcu_pipeline.virtual.flashchip import FlashChip
 from nodemcu_pipeline.virtual.nodemcu import NodeMCUApp
 

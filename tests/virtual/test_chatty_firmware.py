@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nodemcu_pipeline.image import example_image
+from nodemcu_pipeline.firmware.image import example_image
 from nodemcu_pipeline.virtual import VirtualBoard
 from nodemcu_pipeline.virtual import fs as vfs
 from nodemcu_pipeline.virtual.flashchip import FlashChip

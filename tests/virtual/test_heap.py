@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nodemcu_host import RecordingHost, flash_with
 
-from nodemcu_pipeline.image import Segment, build_image
+from nodemcu_pipeline.firmware.image import Segment, build_image
 from nodemcu_pipeline.virtual.heap import DEFAULT_BUILD_FREE_HEAP, free_heap
 
 

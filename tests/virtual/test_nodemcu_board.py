@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from nodemcu_pipeline.image import example_image
+from nodemcu_pipeline.firmware.image import example_image
 from nodemcu_pipeline.virtual import VirtualBoard
 from nodemcu_pipeline.virtual.flashchip import FlashChip
 
@@ -93,7 +93,7 @@ def test_file_survives_node_restart_and_a_board_restart_from_state(tmp_path: Pat
 
 
 def test_sdk2_image_without_init_data_prints_rf_cal_repeatedly_at_74880() -> None:
-    from nodemcu_pipeline.layout import Generation
+    from nodemcu_pipeline.firmware.layout import Generation
 
     with VirtualBoard("1MB") as board:
         first, irom = example_image(Generation.SDK2, size_code=0x20)

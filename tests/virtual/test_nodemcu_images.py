@@ -9,11 +9,13 @@ from pathlib import Path
 
 from nodemcu_host import RecordingHost
 
-from tests.test_partitions import real_layout_flash
+from tests.firmware.test_partitions import real_layout_flash
 
 HERE = Path(__file__).parent
-SPIFFS = gzip.decompress((HERE / "spiffs_192k.img.gz").read_bytes())
-LFS_IMAGE = (HERE / "lfs_greet.img").read_bytes()  # luac.cross -f greet.lua _init.lua
+SPIFFS = gzip.decompress((HERE.parent / "data" / "spiffs_192k.img.gz").read_bytes())
+LFS_IMAGE = (
+    HERE.parent / "data" / "lfs_greet.img"
+).read_bytes()  # luac.cross -f greet.lua _init.lua
 
 
 def test_a_spiffs_image_at_the_fs_offset_mounts_with_its_files() -> None:

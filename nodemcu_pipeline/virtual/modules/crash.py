@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nodemcu_pipeline.firmware.partitions import IROM
+from nodemcu_pipeline.virtual.modules.base import lua_table, run_lua
+
 if TYPE_CHECKING:
-    from nodemcu_pipeline.virtual.nodemcu import NodeMCUApp
+    from nodemcu_pipeline.virtual.host import Firmware as NodeMCUApp
 
 IROM_MAP = 0x40210000
 REASON_EXCEPTION = 2
@@ -27,20 +30,11 @@ SDK_NAMES = {
     29: "StoreProhibitedCause",
 }
 
-_LUA = r"""
-local api, lib, cpu = ...
-function node.crash(cause, epc1)
-  api.crash(lib.optint(1, 1, cause, 28), lib.optint(1, 2, epc1, -1))
-  cpu.halt()
-end
-"""
-
 
 def irom_code_address(app: NodeMCUApp) -> int:
     """An instruction address in the middle of the flashed IROM code (trailing 0xFF not counted)."""
-    from nodemcu_pipeline.virtual.nodemcu import IROM
 
-    code = app.flash.read(IROM, max(0, app._firmware_end() - IROM)).rstrip(b"\xff")
+    code = app.flash.read(IROM, max(0, app.firmware_end() - IROM)).rstrip(b"\xff")
     return IROM_MAP + (len(code) // 2 & ~3)
 
 
@@ -55,8 +49,6 @@ def dump(cause: int, epc1: int) -> str:
 
 
 def install(app: NodeMCUApp, lib: Any) -> None:
-    from nodemcu_pipeline.virtual.modules import lua_table
-
     def crash(cause: int, epc1: int) -> None:
         assert app.repl is not None
         address = irom_code_address(app) if epc1 < 0 else epc1 & 0xFFFFFFFF
@@ -65,4 +57,4 @@ def install(app: NodeMCUApp, lib: Any) -> None:
         app.host.request_reset(2, REASON_EXCEPTION)
 
     assert app.repl is not None
-    app.repl.lua.execute(_LUA, lua_table(app, {"crash": crash}), lib, app.repl.cpu)
+    run_lua(app, "crash", lua_table(app, {"crash": crash}), lib, app.repl.cpu)

@@ -1,0 +1,1 @@
+"""Downloads: HTTP with resume, the verified cache, SDK init data, cloud-build images."""

@@ -1,0 +1,1 @@
+"""Flash plans: the model (regions, validation, merge) and its file on disk."""

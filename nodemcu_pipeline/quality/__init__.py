@@ -1,0 +1,1 @@
+"""Quality runs: the seeded fault soak and the benchmark runner."""

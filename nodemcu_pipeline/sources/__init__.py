@@ -1,1 +1,0 @@
-"""Download sources: SDK init data, cloud-build images, Docker builds."""

@@ -1,0 +1,1 @@
+"""Workflows that chain the stages: assemble a plan, the demo and rehearsal, releases, clean."""
