@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import serial
 
 from nodemcu_pipeline.board import framing, lua_sources, restarts
+from nodemcu_pipeline.board.names import shown
 from nodemcu_pipeline.board.repl import APP_BAUD, Banner, NodeMCURepl
 from nodemcu_pipeline.errors import FileSystemError, LuaError, ReplError, UsageError
 from nodemcu_pipeline.link.reset import hard_reset
@@ -159,7 +160,7 @@ def _refuse(found: str, state: FsState, mode: str) -> FileSystemError:
         held = (
             "the file list cannot be read"
             if state.files is None
-            else f"{state.file_count} file(s) are on it ({', '.join(sorted(state.files or {})[:3])})"
+            else f"{state.file_count} file(s) are on it ({', '.join(map(shown, sorted(state.files or {})[:3]))})"
         )
         return FileSystemError(
             f"the file system fails: {what}, and {held}; not formatting, to keep them",
