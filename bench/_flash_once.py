@@ -29,6 +29,7 @@ def main(argv: list[str]) -> int:
     port, baud, address, path = argv[:4]
     layout = argv[4] if len(argv) > 4 and argv[4] != "-" else None
     data = Path(path).read_bytes()
+    regions: tuple[Region, ...]
     if len(argv) > 5 and argv[5] == "split":
         regions = (
             Region(0, data[:0x10000].rstrip(b"\xff"), "firmware"),

@@ -319,7 +319,8 @@ def booted_nodemcu(tmp: Path, code_kb: int, spiffs_kb: int) -> tuple[Path, bytes
 
 def files_checks(tmp: Path) -> dict[str, object]:
     """What looking for the board's files costs (flasher/board_fs.py), at 921600 over RFC 2217."""
-    baud, figures = 921600, {}
+    baud = 921600
+    figures: dict[str, object] = {}
     state, same = booted_nodemcu(tmp, 448, 3392)
     same_path = tmp / "same.bin"
     same_path.write_bytes(same)
@@ -365,7 +366,7 @@ def listing(tmp: Path, state: Path, baud: int) -> dict[str, object]:
     finally:
         board.stop()
     assert found is not None
-    out = {
+    out: dict[str, object] = {
         "where_reads": where[0],
         "where_bytes": where[1],
         "where_s": round(where[2], 3),
