@@ -15,8 +15,9 @@ from pathlib import Path
 
 from nodemcu_pipeline.atomic import atomic_write_bytes
 from nodemcu_pipeline.board.check import FsState, format_fs
-from nodemcu_pipeline.board.files import BoardFiles, board_session, check_name, local_name
+from nodemcu_pipeline.board.files import BoardFiles, board_names, board_session
 from nodemcu_pipeline.board.lfs_load import upload_lfs
+from nodemcu_pipeline.board.names import check_name, local_path_name, shown
 from nodemcu_pipeline.errors import FileTransferError, UsageError
 from nodemcu_pipeline.firmware.lfs_image import image_modules
 from nodemcu_pipeline.link.ports import resolve_port
@@ -46,17 +47,20 @@ def quiet(text: str) -> None:
 class UploadOptions:
     """``to``: the name on the board (one file only; default: the file's base name); ``compile``:
     ``node.compile`` each .lua after upload (keeps NAME.lc, removes NAME.lua); ``restart``:
-    ``node.restart()`` once all are uploaded."""
+    ``node.restart()`` once all are uploaded; ``allow_odd_names``: keep board names with control
+    characters or bytes that are not UTF-8 (refused otherwise, see ``names.odd``)."""
 
     to: str | None = None
     compile: bool = False
     restart: bool = False
+    allow_odd_names: bool = False
 
 
 @dataclass(frozen=True)
 class Uploaded:
     """A file now on the board, checked there (``check``: sha1 or adler32); ``compiled``: the .lc
-    that ``node.compile`` made of it."""
+    that ``node.compile`` made of it. Names are as on the board: print them through
+    ``names.shown``."""
 
     name: str
     size: int
@@ -66,6 +70,9 @@ class Uploaded:
 
 @dataclass(frozen=True)
 class Downloaded:
+    """``name``: the board's file, as on the board (print it through ``names.shown``); ``path``:
+    the local file now holding all ``size`` of its bytes."""
+
     name: str
     path: Path
     size: int
@@ -81,19 +88,20 @@ def upload_files(
     on_file: Callable[[Uploaded], None] = lambda done: None,
 ) -> list[Uploaded]:
     """Upload ``files`` byte-exact, each checked on the board before it replaces anything.
-    ``on_file`` hears of each file as it lands, and again once it is compiled."""
+    ``on_file`` hears of each file as it lands, and again once it is compiled. The board names are
+    checked before the port is opened: each one SPIFFS takes, plain unless
+    ``options.allow_odd_names``, no two the same."""
     paths = [str(p) for p in files]
     if not paths:
         raise UsageError("no file to upload", "invoke upload init.lua")
-    names = [local_name(p, options.to, len(paths)) for p in paths]
-    for name in names:
-        check_name(name)
+    odd = options.allow_odd_names
+    names = board_names(paths, options.to, allow_odd=odd)
     contents = [read_bounded(p, LOCAL_FILE) for p in paths]
     done: list[Uploaded] = []
     with board_session(resolve_port(port), say) as repl:
         board = BoardFiles(repl, progress)
         for name, data in zip(names, contents, strict=True):
-            sent = board.upload(data, name)
+            sent = board.upload(data, name, allow_odd=odd)
             landed = Uploaded(name, sent.size, sent.check)
             on_file(landed)
             if options.compile and name.endswith(".lua"):
@@ -125,13 +133,16 @@ def download_file(
     say: Say = quiet,
     progress: ProgressCallback = null_progress,
 ) -> Downloaded:
-    """Download the board's file ``name`` to ``out`` (default: its name, in the working directory),
-    checked against a hash computed on the board; an existing ``out`` is replaced only when
-    ``replace`` allows it."""
-    check_name(name)
-    target = Path(out) if out else Path(Path(name).name)
+    """Download the board's file ``name`` to ``out`` (default: the last ``/`` part of its name, in
+    the working directory, when that is plain), checked against its listed size and a hash
+    computed on the board; written only when every byte arrived, and over an existing ``out`` only
+    when ``replace`` allows it (refused before the port is opened)."""
+    check_name(name, allow_odd=True)
+    target = Path(out) if out else Path(local_path_name(name))
     if target.exists() and not replace:
-        raise FileTransferError(f"{target} exists", "Pass --force to replace it, or --out PATH")
+        raise FileTransferError(
+            f"{shown(str(target))} exists", "Pass --force to replace it, or --out PATH"
+        )
     with board_session(resolve_port(port), say) as repl:
         data = BoardFiles(repl, progress).download(name)
     atomic_write_bytes(target, data)
@@ -171,7 +182,8 @@ def refuse_to_erase(names: list[str]) -> None:
 
 
 def listed(names: list[str]) -> str:
-    return ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+    """The first few of the board's ``names``, shown escaped, for a question or an error."""
+    return ", ".join(map(shown, names[:5])) + (" ..." if len(names) > 5 else "")
 
 
 def format_files(

@@ -17,6 +17,7 @@ import serial
 
 from nodemcu_pipeline.atomic import atomic_write_bytes
 from nodemcu_pipeline.errors import (
+    FilesWouldBeLost,
     FlashError,
     FlashInterrupted,
     OutsideDamage,
@@ -26,6 +27,7 @@ from nodemcu_pipeline.errors import (
 )
 from nodemcu_pipeline.firmware.layout import FLASH_MODES, FLASH_SIZES, MB
 from nodemcu_pipeline.flasher import diff
+from nodemcu_pipeline.flasher.board_fs import ChipReads, keep_files
 from nodemcu_pipeline.flasher.board_state import BoardState
 from nodemcu_pipeline.flasher.outside import OutsideGuard, OutsideVerdict, describe, footprint
 from nodemcu_pipeline.flasher.session import FIRMWARE_BAUD, ChipInfo, Session, flash_size_name
@@ -56,7 +58,9 @@ class FlashOptions:
     """What one flash may do. ``stub``: upload the flasher stub (compression, MD5 verification);
     ``verify``: MD5-check each written region; ``erase_all``: erase the whole chip first;
     ``outside_proof``: map the flash outside the plan before writing, so a line error can be proven
-    harmless; ``leave_reset_to_check``: the REPL check that follows does the hard reset."""
+    harmless; ``allow_file_loss`` (``--yes``): write even when the board's files would be lost (a
+    firmware that moves or overwrites its file system); ``leave_reset_to_check``: the REPL check
+    that follows does the hard reset."""
 
     baud: int = 460800
     rom_baud: int | None = None
@@ -66,6 +70,7 @@ class FlashOptions:
     verify: bool = True
     erase_all: bool = False
     outside_proof: bool = True
+    allow_file_loss: bool = False
     leave_reset_to_check: bool = False
 
     @property
@@ -82,6 +87,8 @@ class FlashReport:
     reset: bool = False
     outside: OutsideVerdict | None = None
     anomalies: list[str] = field(default_factory=list)
+    # What looking for the board's files cost (board_fs.py): None when it was not looked for.
+    files_check: ChipReads | None = None
     # With leave_reset_to_check on a port without reset lines: the port, open at the firmware's rate
     # right after the soft reset, for the REPL check to read the first boot on (and then close).
     handover: serial.SerialBase | None = None
@@ -144,6 +151,11 @@ def flash(
     refuses the board, which is then started again as ``options.after`` says (a farm that met the
     board under another port has flashed it already).
 
+    Before the first write the board's files are looked for (board_fs.py): a plan that would move
+    or overwrite a file system that lists files raises FilesWouldBeLost, unless
+    ``options.allow_file_loss`` (``--yes``) or ``options.erase_all`` (which erases them anyway, as
+    asked).
+
     With ``options.leave_reset_to_check`` and a port that drives the reset lines, the hard reset is
     left to the REPL check, which then sees the whole first boot (partition setup, file-system
     format). Without the lines, the firmware is started here and the open port handed over
@@ -188,7 +200,16 @@ def flash(
                 f"the plan is for {plan.flash_size} flash but the board has {detected}",
                 f"Assemble again with --flash-size {detected}",
             )
+        files_check = None
+        if not (options.erase_all or options.allow_file_loss):
+            try:
+                files_check = _keep_files(session, plan, detected, say)
+            except FilesWouldBeLost:
+                # Nothing was written: back to the firmware, so `invoke download` finds its prompt.
+                _leave_running(session, options.after)
+                raise
         report = FlashReport(session.info, session.target_baud, session.stub)
+        report.files_check = files_check
         caps = Capabilities.for_session(session, verify=options.verify)
         report.results, report.outside = _write_guarded(
             session, plan, caps, options, say=say, progress=progress
@@ -239,6 +260,19 @@ def header_mode(plan: FlashPlan) -> str:
     boot = next((r.data for r in plan.regions if r.address == 0 and len(r.data) > 2), None)
     names = {code: name for name, code in FLASH_MODES.items()}
     return names.get(boot[2], f"0x{boot[2]:02x}") if boot else "unknown"
+
+
+def _keep_files(session: Session, plan: FlashPlan, detected: str, say: Say) -> ChipReads | None:
+    if not session.stub:
+        say("the ROM cannot read flash: not checking whether this flash loses the board's files")
+        return None
+    chip = FLASH_SIZES[detected].size_bytes
+    return _resuming(
+        session,
+        lambda: keep_files(session.read_flash, plan, chip, say),
+        "looking for the board's files again",
+        say,
+    )
 
 
 def _write_guarded(

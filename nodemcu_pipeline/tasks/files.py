@@ -31,6 +31,7 @@ def _url(c: Context, port: str | None) -> str:
         "compile": "node.compile each .lua after upload (keeps NAME.lc, removes NAME.lua)",
         "restart": "node.restart() after uploading",
         "lfs": "the file is an LFS image (invoke lfs): node.LFS.reload it and check node.LFS.list()",
+        "allow_odd_names": "keep board names with control characters or bytes that are not UTF-8",
         "port": PORT_HELP,
     }
 )
@@ -44,9 +45,11 @@ def upload(
     restart: bool = False,
     port: str | None = None,
     lfs: bool = False,
+    allow_odd_names: bool = False,
 ) -> None:
     """Upload files to the board, byte-exact, checked on the board before they replace anything."""
     from nodemcu_pipeline.board.file_commands import UploadOptions, load_lfs, upload_files
+    from nodemcu_pipeline.board.names import shown
     from nodemcu_pipeline.progress import console_progress
 
     paths = [p for p in file.split(",") if p]
@@ -56,16 +59,20 @@ def upload(
         if len(paths) != 1:
             raise UsageError("--lfs takes one image", "invoke upload lfs.img --lfs")
         listed = load_lfs(_url(c, port), paths[0], to=to, say=say)
-        print(f"uploaded {to or Path(paths[0]).name}; node.LFS.list() = {','.join(listed)}")
+        name = to or Path(paths[0]).name  # load_lfs took it only as a plain name
+        print(f"uploaded {name}; node.LFS.list() = {','.join(map(shown, listed))}")
         return
 
     def show(done: Uploaded) -> None:
         if done.compiled is None:
-            print(f"uploaded {done.name} ({done.size} bytes, {done.check} checked on the board)")
+            name = shown(done.name)
+            print(f"uploaded {name} ({done.size} bytes, {done.check} checked on the board)")
         else:
-            print(f"compiled {done.name} -> {done.compiled}")
+            print(f"compiled {shown(done.name)} -> {shown(done.compiled)}")
 
-    options = UploadOptions(to=to, compile=compile, restart=restart)
+    options = UploadOptions(
+        to=to, compile=compile, restart=restart, allow_odd_names=allow_odd_names
+    )
     with console_progress() as progress:
         upload_files(_url(c, port), paths, options, say=say, progress=progress, on_file=show)
     if restart:
@@ -89,8 +96,10 @@ def download(
     force: bool = False,
     port: str | None = None,
 ) -> None:
-    """Download a file from the board, checked against a hash computed on the board."""
+    """Download a file from the board, checked against its listed size and a hash computed on the
+    board; the local file is written (or replaced, with --force) only when every byte arrived."""
     from nodemcu_pipeline.board.file_commands import download_file
+    from nodemcu_pipeline.board.names import shown
     from nodemcu_pipeline.progress import console_progress
 
     with console_progress() as progress:
@@ -102,18 +111,20 @@ def download(
             say=say,
             progress=progress,
         )
-    print(f"downloaded {got.name} -> {got.path} ({got.size} bytes)")
+    print(f"downloaded {shown(got.name)} -> {shown(str(got.path))} ({got.size} bytes)")
 
 
 @task(help={"port": PORT_HELP})
 @task_errors
 def ls(c: Context, *, port: str | None = None) -> None:
-    """List the files on the board and the file system's space."""
+    """List the files on the board and the file system's space (names shown with escapes for
+    control characters and bytes that are not UTF-8)."""
     from nodemcu_pipeline.board.file_commands import list_files
+    from nodemcu_pipeline.board.names import shown
 
     state = list_files(_url(c, port), say=say)
     for name, size in sorted((state.files or {}).items()):
-        print(f"{size:9d}  {name}")
+        print(f"{size:9d}  {shown(name)}")
     print(f"{state.file_count} files; {state.used} of {state.total} bytes used, {state.free} free")
 
 
@@ -122,9 +133,10 @@ def ls(c: Context, *, port: str | None = None) -> None:
 def rm(c: Context, *, name: str, port: str | None = None) -> None:
     """Remove a file from the board."""
     from nodemcu_pipeline.board.file_commands import remove_file
+    from nodemcu_pipeline.board.names import shown
 
     remove_file(_url(c, port), name, say=say)
-    print(f"removed {name}")
+    print(f"removed {shown(name)}")
 
 
 @task(

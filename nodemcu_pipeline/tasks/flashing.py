@@ -49,6 +49,9 @@ FARM_HELP = {
         "outside the plan changed, and fails naming those ranges",
         "init-data": "SDK init data for sdk2 layouts",
         "no-check": "do not run the Lua REPL check after flashing",
+        "yes": "flash even when files on the board would be lost (the new firmware keeps its file "
+        "system elsewhere, or the plan writes over it); without it such a flash stops before "
+        "writing and names the files",
         "fs-dir": "also flash a SPIFFS image of this directory at the firmware's file-system offset "
         "(NodeMCU 3.x built by invoke build; see invoke assemble --fs-dir)",
         "image": "build image whose spiffsimg makes the --fs-dir image (default: the build's)",
@@ -85,6 +88,7 @@ def flash(
     fs_dir: str | None = None,
     image: str | None = None,
     monitor: bool = False,
+    yes: bool = False,
 ) -> None:
     """Flash a plan or images with the built-in flasher, verify them, then check the REPL."""
     from nodemcu_pipeline.flasher.api import FlashOptions
@@ -150,6 +154,7 @@ def flash(
         verify=not no_verify,
         erase_all=erase_all,
         outside_proof=not no_outside_proof,
+        allow_file_loss=yes,
         leave_reset_to_check=not no_check and s.after == "hard-reset",
     )
     if farm:
