@@ -8,6 +8,7 @@ flash and its file list before and after.
 from __future__ import annotations
 
 import gzip
+import json
 import struct
 from pathlib import Path
 
@@ -77,6 +78,24 @@ def test_a_larger_firmware_that_moves_the_file_system_stops_and_names_the_files(
         )
         assert proc.returncode == 0, proc.stderr
         assert "the firmware formatted it at first boot" in proc.stdout
+        assert board_files(board) == {}
+
+
+def test_a_farm_refuses_the_same_flash_and_its_yes_goes_on(tmp_path):
+    """The farm's boards get the same FlashOptions: --yes must reach allow_file_loss there too."""
+    chip = nodemcu_chip(4 * MB)
+    put_files(chip, USER)
+    big = write_pair(tmp_path / "big", table_firmware(512 * 1024))
+    with board_from(tmp_path, chip) as board:
+        before, files = whole_flash(board), board_files(board)
+        farm = ("flash", "--port", board.url, *big, "--flash-size", "4MB", "--report", "farm.json")
+        proc = run_invoke(*farm, cwd=tmp_path)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        report = json.loads((tmp_path / "farm.json").read_text())
+        assert "3 file(s)" in json.dumps(report) and "--yes" in json.dumps(report)
+        assert whole_flash(board) == before and board_files(board) == files
+        proc = run_invoke(*farm, "--yes", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
         assert board_files(board) == {}
 
 
