@@ -72,6 +72,7 @@ __all__ = [
     # progress and errors
     "ProgressCallback",
     "ProgressEvent",
+    "BoardInterrupted",
     "BootLoopError",
     "BuildError",
     "ChecksumMismatch",
@@ -82,6 +83,7 @@ __all__ = [
     "ElfError",
     "FileSystemError",
     "FileTransferError",
+    "FilesWouldBeLost",
     "FlashError",
     "FlashInterrupted",
     "ImageError",
@@ -158,6 +160,7 @@ _HOME = {
     **{
         name: "nodemcu_pipeline.errors"
         for name in (
+            "BoardInterrupted",
             "BootLoopError",
             "BuildError",
             "ChecksumMismatch",
@@ -167,6 +170,7 @@ _HOME = {
             "ElfError",
             "FileSystemError",
             "FileTransferError",
+            "FilesWouldBeLost",
             "FlashError",
             "FlashInterrupted",
             "ImageError",
@@ -212,6 +216,7 @@ if TYPE_CHECKING:
     from nodemcu_pipeline.build.firmware_sources import SourcesError
     from nodemcu_pipeline.downloads.cloud import CloudImage, CloudImageChanged, LockFileError
     from nodemcu_pipeline.errors import (
+        BoardInterrupted,
         BootLoopError,
         BuildError,
         ChecksumMismatch,
@@ -219,6 +224,7 @@ if TYPE_CHECKING:
         DockerError,
         DownloadError,
         ElfError,
+        FilesWouldBeLost,
         FileSystemError,
         FileTransferError,
         FlashError,
