@@ -1,0 +1,298 @@
+"""Bad inputs of issue 22 that touch the disk: outputs that are not regular files, settings files that
+are code, options that are checked wrongly (items 2, 10, 12; ``clean``'s, item 3, are in test_clean.py).
+
+Same rules as the catalog in test_bad_inputs.py (one ``error:`` line, the exit code, nothing written),
+with a stricter "nothing written": every entry of the case directory is compared by its kind (a FIFO
+that became a regular file counts), its bytes, its link target and its device number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import tests.test_bad_inputs as catalog
+from tests.conftest import ROOT, assert_one_line_error, run_invoke
+from tests.test_bad_inputs import Case
+
+# The catalog's module fixtures, for the cases that need a live board or a silent port.
+board_url = catalog.board_url
+silent_port = catalog.silent_port
+
+
+@dataclass(frozen=True)
+class DiskCase(Case):
+    """A catalog case that may run the console script and may name words the line must not hold."""
+
+    console: bool = False  # python -m nodemcu_pipeline (from the case directory), not invoke
+    absent: tuple[str, ...] = ()
+
+
+# --- nothing written, strictly ---------------------------------------------------------------------
+Entry = tuple[int, str]
+
+
+def snapshot(root: Path) -> dict[str, Entry]:
+    """Every entry under ``root`` (links not followed): its kind and what identifies its content."""
+    seen: dict[str, Entry] = {}
+    for dirpath, dirs, files in os.walk(root, followlinks=False):
+        for name in dirs + files:
+            path = Path(dirpath, name)
+            rel = str(path.relative_to(root))
+            if catalog._is_cache_lock(Path(rel)):
+                continue
+            info = os.lstat(path)
+            kind = stat.S_IFMT(info.st_mode)
+            if stat.S_ISREG(info.st_mode):
+                what = hashlib.sha256(path.read_bytes()).hexdigest()
+            elif stat.S_ISLNK(info.st_mode):
+                what = os.readlink(path)
+            elif stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+                what = f"rdev {info.st_rdev}"
+            else:
+                what = ""
+            seen[rel] = (kind, what)
+    return seen
+
+
+def made_dirs(before: dict[str, Entry], after: dict[str, Entry]) -> list[str]:
+    """Directories that appeared (an empty cache skeleton aside)."""
+    return [
+        rel
+        for rel, (kind, _) in after.items()
+        if rel not in before
+        and kind == stat.S_IFDIR
+        and Path(rel).parts[0] != catalog.CACHE_SKELETON
+    ]
+
+
+def console_script(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -m nodemcu_pipeline ARGS`` from ``cwd``, the way a user runs the installed script."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_PIPELINE_")}
+    full.pop("PIPELINE_DEBUG", None)
+    full["PYTHONPATH"] = os.pathsep.join(
+        p for p in (os.environ.get("PYTHONPATH", ""), str(ROOT)) if p
+    )
+    full.update(env or {})
+    cmd = [sys.executable, "-m", "nodemcu_pipeline", *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full)
+
+
+def run_case(case: Case, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Run ``case`` in ``tmp_path``: one error line, its exit code, and every entry as it was."""
+    for name, data in case.files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    args = case.args + (case.extra(tmp_path) if case.extra else ())
+    if "{board}" in args:
+        url = request.getfixturevalue("board_url")
+        args = tuple(url if a == "{board}" else a for a in args)
+    if "{silent}" in args:
+        url = request.getfixturevalue("silent_port")
+        args = tuple(url if a == "{silent}" else a for a in args)
+    before = snapshot(tmp_path)
+    env = {"INVOKE_PIPELINE_CACHE_DIR": catalog.CACHE_SKELETON, **case.env}
+    if isinstance(case, DiskCase) and case.console:
+        proc = console_script(*args, cwd=tmp_path, env=env)
+    else:
+        proc = run_invoke(*args, cwd=tmp_path, timeout=120, env=env)
+    assert_one_line_error(proc, *case.needles, code=case.code)
+    for word in case.absent if isinstance(case, DiskCase) else ():
+        assert word.lower() not in proc.stderr.lower(), (word, proc.stderr)
+    after = snapshot(tmp_path)
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    assert not changed - set(made_dirs(before, after)), sorted(changed)
+    assert not made_dirs(before, after), made_dirs(before, after)
+
+
+def _fifo(name: str) -> Callable[[Path], tuple[str, ...]]:
+    def make(d: Path) -> tuple[str, ...]:
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        os.mkfifo(d / name)
+        return ()
+
+    return make
+
+
+# --- item 12: settings files are data, never code --------------------------------------------------
+RAN = b'open("RAN", "w").write("ran")\n'
+SETTINGS_FILES = [
+    DiskCase(
+        "console-f-python-file",
+        ("-f", "other.py", "settings"),
+        ("other.py", "YAML"),
+        2,
+        {"other.py": RAN},
+        console=True,
+    ),
+    DiskCase(
+        "console-f-text-file",
+        ("-f", "other.txt", "settings"),
+        ("other.txt", "YAML"),
+        2,
+        {"other.txt": b"pipeline:\n  baud: 9600\n"},
+        console=True,
+    ),
+    DiskCase(
+        "console-f-no-extension",
+        ("-f", "settings", "settings"),
+        ("YAML",),
+        2,
+        {"settings": b"pipeline:\n  baud: 9600\n"},
+        console=True,
+    ),
+    DiskCase("console-f-missing", ("-f", "nope.yaml", "settings"), ("nope.yaml",), 2, console=True),
+    DiskCase(
+        "console-f-fifo",
+        ("-f", "f.yaml", "settings"),
+        ("not a regular file",),
+        1,
+        extra=_fifo("f.yaml"),
+        console=True,
+    ),
+    DiskCase(
+        "console-f-directory",
+        ("-f", "d.yaml", "settings"),
+        ("not a regular file",),
+        1,
+        {"d.yaml/x": b""},
+        console=True,
+    ),
+    DiskCase(
+        "console-section-misspelt",
+        ("settings",),
+        ("pipline", "pipeline"),
+        2,
+        {"invoke.yaml": b"pipline:\n  baud: 9600\n"},
+        console=True,
+    ),
+    DiskCase(
+        "console-section-unknown",
+        ("settings",),
+        ("flasher",),
+        2,
+        {"invoke.yaml": b"flasher:\n  baud: 9600\n"},
+        console=True,
+    ),
+    DiskCase(
+        "invoke-f-section-misspelt",
+        ("-f", "run.yaml", "settings"),
+        ("pipelines",),
+        2,
+        {"run.yaml": b"pipelines:\n  baud: 9600\n"},
+    ),
+    DiskCase(
+        "console-yaml-not-utf8",
+        ("settings",),
+        ("utf-8",),
+        1,
+        {"invoke.yaml": b'pipeline:\n  port: "/dev/tty\xff\xfe"\n'},
+        console=True,
+        absent=("json",),
+    ),
+    DiskCase(
+        "console-env-unknown",
+        ("settings",),
+        ("INVOKE_PIPELINE_BAUDRATE", "INVOKE_PIPELINE_BAUD?"),
+        2,
+        env={"INVOKE_PIPELINE_BAUDRATE": "9600"},
+        console=True,
+    ),
+    DiskCase(
+        "invoke-env-unknown",
+        ("settings",),
+        ("INVOKE_PIPELINE_PROT", "INVOKE_PIPELINE_PORT"),
+        2,
+        env={"INVOKE_PIPELINE_PROT": "/dev/ttyUSB0"},
+    ),
+    DiskCase(
+        "console-env-far-from-any",
+        ("settings",),
+        ("INVOKE_PIPELINE_ZZZ",),
+        2,
+        env={"INVOKE_PIPELINE_ZZZ": "1"},
+        console=True,
+    ),
+    DiskCase(
+        "console-key-nearest",
+        ("settings",),
+        ("baudrate", "did you mean baud"),
+        2,
+        {"invoke.yaml": b"pipeline:\n  baudrate: 9600\n"},
+        console=True,
+    ),
+]
+
+
+def test_console_script_never_runs_python_from_its_directory(tmp_path: Path) -> None:
+    # invoke would execute a project invoke.py as settings, and `python -m` would import it as the
+    # invoke library itself: neither may happen.
+    (tmp_path / "invoke.py").write_bytes(RAN)
+    (tmp_path / "yaml.py").write_bytes(RAN)
+    proc = console_script("settings", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "RAN").exists()
+    assert "invoke.py" in proc.stderr and "not read" in proc.stderr
+    # The installed script's own path (its directory is not the cwd): invoke's config loader alone.
+    code = (
+        "import sys; sys.argv = ['nodemcu-pipeline', 'settings'];"
+        "from nodemcu_pipeline.program import main; main()"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVOKE_PIPELINE_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-P", "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "RAN").exists()
+
+
+def test_settings_in_yaml_still_apply(tmp_path: Path) -> None:
+    # The data path keeps working: invoke.yaml, -f run.yml, invoke's own sections.
+    (tmp_path / "invoke.yaml").write_text("pipeline:\n  baud: 9600\nrun:\n  echo: false\n")
+    (tmp_path / "run.yml").write_text("pipeline:\n  flash_mode: dout\n")
+    proc = console_script("-f", "run.yml", "settings", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines() if line.split()}
+    assert (rows["baud"], rows["flash_mode"]) == ("9600", "dout")
+
+
+def test_shared_user_file_may_hold_other_programs_sections(tmp_path: Path) -> None:
+    # ~/.invoke.yaml is read by every invoke program: its other sections are theirs.
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".invoke.yaml").write_text("deploy:\n  host: example\npipeline:\n  baud: 9600\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = console_script("settings", cwd=work, env={"HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr
+    (home / ".invoke.yaml").write_text("pipline:\n  baud: 9600\n")
+    assert_one_line_error(
+        console_script("settings", cwd=work, env={"HOME": str(home)}), "pipline", code=2
+    )
+
+
+CATALOG: list[Case] = [*SETTINGS_FILES]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CATALOG])
+def test_bad_input_fails_in_one_line_and_changes_nothing(
+    case: Case, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    run_case(case, tmp_path, request)
+
+
+def test_case_ids_are_unique_and_new() -> None:
+    ids = [c.id for c in CATALOG]
+    assert len(set(ids)) == len(ids)
+    assert not set(ids) & {c.id for c in catalog.CATALOG}
