@@ -26,6 +26,7 @@ from tests.test_bad_inputs import Case
 # The catalog's module fixtures, for the cases that need a live board or a silent port.
 board_url = catalog.board_url
 silent_port = catalog.silent_port
+page_server = catalog.page_server
 
 
 @dataclass(frozen=True)
@@ -63,15 +64,18 @@ def snapshot(root: Path) -> dict[str, Entry]:
     return seen
 
 
-def made_dirs(before: dict[str, Entry], after: dict[str, Entry]) -> list[str]:
-    """Directories that appeared (an empty cache skeleton aside)."""
-    return [
-        rel
-        for rel, (kind, _) in after.items()
-        if rel not in before
-        and kind == stat.S_IFDIR
-        and Path(rel).parts[0] != catalog.CACHE_SKELETON
-    ]
+def changes(before: dict[str, Entry], after: dict[str, Entry]) -> list[str]:
+    """Entries that differ, appeared or went; an empty cache skeleton may appear (the catalog's
+    rule: the download cache's directories hold nothing half-written)."""
+    differ = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    skeleton = {
+        k
+        for k in differ
+        if k not in before
+        and after[k][0] == stat.S_IFDIR
+        and Path(k).parts[0] == catalog.CACHE_SKELETON
+    }
+    return sorted(differ - skeleton)
 
 
 def console_script(
@@ -100,6 +104,10 @@ def run_case(case: Case, tmp_path: Path, request: pytest.FixtureRequest) -> None
     if "{silent}" in args:
         url = request.getfixturevalue("silent_port")
         args = tuple(url if a == "{silent}" else a for a in args)
+    if any("server}" in a for a in args):
+        base = request.getfixturevalue("page_server")
+        tls = base.replace("http://", "https://")
+        args = tuple(a.replace("{server}", base).replace("{https-server}", tls) for a in args)
     before = snapshot(tmp_path)
     env = {"INVOKE_PIPELINE_CACHE_DIR": catalog.CACHE_SKELETON, **case.env}
     if isinstance(case, DiskCase) and case.console:
@@ -109,10 +117,7 @@ def run_case(case: Case, tmp_path: Path, request: pytest.FixtureRequest) -> None
     assert_one_line_error(proc, *case.needles, code=case.code)
     for word in case.absent if isinstance(case, DiskCase) else ():
         assert word.lower() not in proc.stderr.lower(), (word, proc.stderr)
-    after = snapshot(tmp_path)
-    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
-    assert not changed - set(made_dirs(before, after)), sorted(changed)
-    assert not made_dirs(before, after), made_dirs(before, after)
+    assert changes(before, snapshot(tmp_path)) == [], "the task changed the case directory"
 
 
 def _fifo(name: str) -> Callable[[Path], tuple[str, ...]]:
@@ -282,7 +287,94 @@ def test_shared_user_file_may_hold_other_programs_sections(tmp_path: Path) -> No
     )
 
 
-CATALOG: list[Case] = [*SETTINGS_FILES]
+# --- item 10: every option is checked (the build timeout, TLS, manifest shapes) ----------------------
+SUM0 = "0" * 64
+LOCK_URL = "https://example.invalid/nodemcu.bin"
+
+
+def _manifest(sdks: bytes) -> dict[str, bytes]:
+    return {"sdk_cache/manifest.json": b'{"sdks": ' + sdks + b"}"}
+
+
+ENTRY = b'{"url": "https://example.invalid/a.zip", "member": "m.bin", "member_sha256": "%s"' % (
+    SUM0.encode()
+)
+OPTIONS = [
+    DiskCase("build-timeout-below-a-second", ("build", "--timeout", "0.5"), ("--timeout",), 2),
+    DiskCase("build-timeout-tiny", ("build", "--timeout", "1e-9"), ("--timeout",), 2),
+    DiskCase(
+        "initdata-https-to-plain-http",
+        ("initdata", "--init-data-url", "{https-server}/sdk.zip", "--sha256", SUM0),
+        ("does not speak tls", "http://"),
+        absent=("cannot connect",),
+    ),
+    DiskCase(
+        "cloud-https-to-plain-http",
+        ("build", "--source", "cloud", "--url", "{https-server}/" + catalog.CLOUD_NAME),
+        ("does not speak tls",),
+    ),
+    DiskCase(
+        "initdata-manifest-entry-is-a-string",
+        ("initdata", "--sdk", "3.0.6"),
+        ("manifest.json", "3.0.6", "a string"),
+        1,
+        _manifest(b'{"3.0.6": "v3.0.6"}'),
+        absent=("string indices",),
+    ),
+    DiskCase(
+        "initdata-list-manifest-entry-is-a-list",
+        ("initdata", "--list"),
+        ("manifest.json", "2.2.1", "a list"),
+        1,
+        _manifest(b'{"2.2.1": ["https://example.invalid/a.zip"]}'),
+    ),
+    DiskCase(
+        "initdata-manifest-entry-is-null",
+        ("initdata", "--sdk", "3.0.6"),
+        ("3.0.6", "null"),
+        1,
+        _manifest(b'{"3.0.6": null}'),
+    ),
+    DiskCase(
+        "initdata-manifest-url-is-a-number",
+        ("initdata", "--sdk", "3.0.6"),
+        ("url", "a number"),
+        1,
+        _manifest(b'{"3.0.6": ' + ENTRY.replace(b'"https://example.invalid/a.zip"', b"7") + b"}}"),
+    ),
+    DiskCase(
+        "initdata-manifest-archive-sum-is-a-list",
+        ("initdata", "--sdk", "3.0.6"),
+        ("archive_sha256", "a list"),
+        1,
+        _manifest(b'{"3.0.6": ' + ENTRY + b', "archive_sha256": ["x"]}}'),
+    ),
+    DiskCase(
+        "initdata-manifest-is-a-fifo",
+        ("initdata", "--sdk", "3.0.6"),
+        ("manifest", "not a regular file"),
+        1,
+        extra=_fifo("sdk_cache/manifest.json"),
+    ),
+    DiskCase(
+        "cloud-lock-file-is-a-fifo",
+        ("build", "--source", "cloud", "--url", LOCK_URL),
+        ("lock file", "not a regular file"),
+        1,
+        {"invoke.yaml": b"pipeline: {}\n"},
+        extra=_fifo("firmware.lock.json"),
+    ),
+    DiskCase(  # held already on main; kept as a neighbour of the manifest cases
+        "cloud-lock-entry-is-a-string",
+        ("build", "--source", "cloud", "--url", LOCK_URL),
+        ("firmware.lock.json",),
+        1,
+        {"firmware.lock.json": b'{"images": {"%s": "abc"}}' % LOCK_URL.encode()},
+    ),
+]
+
+
+CATALOG: list[Case] = [*SETTINGS_FILES, *OPTIONS]
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CATALOG])

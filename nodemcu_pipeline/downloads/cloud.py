@@ -17,7 +17,7 @@ from typing import Any
 from nodemcu_pipeline.atomic import atomic_output, atomic_write_text
 from nodemcu_pipeline.downloads.download import DownloadPolicy, download, normalise_sha256
 from nodemcu_pipeline.errors import ChecksumMismatch, ImageError, PipelineError, UsageError
-from nodemcu_pipeline.paths import name_from_url, refuse_overwriting
+from nodemcu_pipeline.paths import Bounded, name_from_url, read_bounded, refuse_overwriting
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
 from nodemcu_pipeline.records import stage
 
@@ -72,9 +72,10 @@ def read_lock(lock_file: Path) -> dict[str, Any]:
     if not Path(lock_file).exists():
         return {"schema": 1, "images": {}}
     fix = "Fix the JSON or delete the file to pin again"
+    rules = Bounded("lock file", 16 << 20, "16 MiB", LockFileError, itself_hint=fix, limit_hint=fix)
     try:
-        data = json.loads(Path(lock_file).read_text())
-    except (OSError, ValueError) as exc:
+        data = json.loads(read_bounded(lock_file, rules))
+    except ValueError as exc:
         raise LockFileError(f"cannot read {lock_file}: {exc}", fix) from None
     if not isinstance(data, dict):
         raise LockFileError(f"{lock_file} is not a JSON object", fix)

@@ -341,3 +341,17 @@ def test_a_cached_blob_that_fails_its_check_is_evicted_and_fetched_again(tmp_pat
         assert srv.hits("/a.zip") == 1
     assert got.path.read_bytes() == archive
     assert not (tmp_path / "blobs" / page_sum).exists()
+
+
+def test_https_to_a_plain_http_server_is_the_tls_failure_at_once(tmp_path: Path) -> None:
+    # Issue 22: each TLS handshake failure was retried with backoff (~8 s) and then reported as
+    # "cannot connect"; the server answers the same way every time, so one attempt says it all.
+    with fault_server() as srv:
+        url = srv.add("/file.bin", BODY).replace("http://", "https://")
+        connections: list[object] = []
+        srv.verify_request = lambda request, address: connections.append(address) or True  # type: ignore[method-assign]
+        with pytest.raises(DownloadError, match="does not speak TLS") as caught:
+            download(url, tmp_path, SUM, policy=DownloadPolicy(retries=4, backoff=0.5))
+    assert "plain HTTP" in caught.value.message and "http://" in caught.value.hint
+    assert len(connections) == 1
+    assert cache_files(tmp_path) == []
