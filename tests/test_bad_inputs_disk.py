@@ -374,7 +374,121 @@ OPTIONS = [
 ]
 
 
-CATALOG: list[Case] = [*SETTINGS_FILES, *OPTIONS]
+# --- item 2: outputs are written only to regular files (or new names) --------------------------------
+ROOT_USER = os.geteuid() == 0
+REFUSED = catalog.REFUSED
+FW3 = catalog.FW3
+
+
+def _node(kind: str, name: str) -> Callable[[Path], None]:
+    """Make ``name`` in the case directory as ``kind``: what a user may name as an output by mistake."""
+
+    def make(d: Path) -> None:
+        path = d / name
+        if kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "chardev":  # a /dev/null of the case's own; the real one is never touched
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        elif kind == "directory":
+            path.mkdir()
+            (path / "keep.txt").write_bytes(b"mine")
+        elif kind.startswith("link-to-"):
+            _node(kind.removeprefix("link-to-"), name + ".target")(d)
+            path.symlink_to(name + ".target")
+        elif kind == "regular":
+            path.write_bytes(b"the user's own file\n")
+
+    return make
+
+
+# Each task that writes a file the user names: its arguments ({out} is the output), input files, and
+# whether an existing regular file needs --force there (a log or a saved state is meant to be reused).
+OUTPUT_TASKS: dict[str, tuple[tuple[str, ...], dict[str, bytes], bool]] = {
+    "assemble-merged": ((*catalog.ASM, "--flash-size", "4MB", "--merged", "{out}"), FW3, True),
+    "read-flash": (("read-flash", "{out}", "--port", REFUSED), {}, True),
+    "flash-report": (
+        ("flash", "--port", REFUSED, "--firmware", "fw.bin", "--report", "{out}"),
+        FW3,
+        True,
+    ),
+    "download-out": (("download", "init.lua", "--out", "{out}", "--port", REFUSED), {}, True),
+    "lfs-out": (("lfs", "a.lua", "--out", "{out}"), {"a.lua": b"return 1\n"}, True),
+    "bench-output": (("bench", "--output", "{out}"), {}, True),
+    "soak-report": (("soak", "--runs", "1", "--kinds", "clean", "--report", "{out}"), {}, True),
+    "rehearse-state": (("rehearse", "--plan", "plan.json", "--state", "{out}"), {}, False),
+    "monitor-log": (("monitor", "--port", REFUSED, "--log", "{out}"), {}, False),
+}
+KINDS = ["fifo", "directory", "link-to-fifo", "link-to-directory"]
+KINDS += ["chardev", "link-to-chardev"] if ROOT_USER else []
+
+
+def _output_case(task: str, kind: str) -> DiskCase:
+    args, files, needs_force = OUTPUT_TASKS[task]
+    name = "out.bin"
+    made = _node(kind, name)
+
+    def extra(d: Path) -> tuple[str, ...]:
+        made(d)
+        return ()
+
+    argv = tuple(name if a == "{out}" else a for a in args)
+    if task == "download-out" and kind != "regular":
+        argv += ("--force",)  # --force replaces regular files only
+    if task == "rehearse-state":
+        files = {**files, **catalog._plan_files(catalog._image(b"NodeMCU 3.0.0.0 \0"))}
+    if kind == "regular":
+        needles: tuple[str, ...] = ("exists", "--force")
+    elif kind in ("directory", "link-to-directory"):
+        needles = ("directory",)
+    else:
+        needles = ("not a regular file",) if task != "monitor-log" else (name,)
+    return DiskCase(f"out-{task}-onto-{kind}", argv, needles, 2, files, extra=extra)
+
+
+OUTPUTS = [_output_case(t, k) for t in OUTPUT_TASKS for k in KINDS]
+OUTPUTS += [_output_case(t, "regular") for t, (_, _, force) in OUTPUT_TASKS.items() if force]
+
+
+CATALOG: list[Case] = [*SETTINGS_FILES, *OPTIONS, *OUTPUTS]
+
+
+def test_force_replaces_a_regular_output_and_a_link_not_what_it_points_at(tmp_path: Path) -> None:
+    (tmp_path / "fw.bin").write_bytes(FW3["fw.bin"])
+    (tmp_path / "merged.bin").write_bytes(b"old")
+    (tmp_path / "theirs.bin").write_bytes(b"theirs")
+    (tmp_path / "link.bin").symlink_to("theirs.bin")
+    for out in ("merged.bin", "link.bin"):
+        proc = run_invoke(
+            *catalog.ASM, "--flash-size", "4MB", "--merged", out, "--force", cwd=tmp_path
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert (tmp_path / out).read_bytes().startswith(b"\xe9")
+    assert not (tmp_path / "link.bin").is_symlink()
+    assert (tmp_path / "theirs.bin").read_bytes() == b"theirs"
+
+
+def test_read_flash_replaces_a_file_only_with_force(board_url: str, tmp_path: Path) -> None:
+    (tmp_path / "back.bin").write_bytes(b"old")
+    args = ("read-flash", "back.bin", "--port", board_url, "--size", "0x1000")
+    assert_one_line_error(run_invoke(*args, cwd=tmp_path), "exists", "--force", code=2)
+    assert (tmp_path / "back.bin").read_bytes() == b"old"
+    proc = run_invoke(*args, "--force", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert len((tmp_path / "back.bin").read_bytes()) == 0x1000
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("flag", ["--state", "--stats"])
+def test_virtual_board_refuses_a_state_that_is_not_a_file(
+    flag: str, kind: str, tmp_path: Path
+) -> None:
+    # It saves its flash (and statistics) at exit: refused at start, not replaced at the end.
+    _node(kind, "out.bin")(tmp_path)
+    before = snapshot(tmp_path)
+    cmd = [sys.executable, "-m", "nodemcu_pipeline.virtual", flag, str(tmp_path / "out.bin")]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert_one_line_error(proc, flag, code=2)
+    assert changes(before, snapshot(tmp_path)) == []
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CATALOG])

@@ -42,6 +42,7 @@ from nodemcu_pipeline.build.firmware_config import (
 )
 from nodemcu_pipeline.build.firmware_tree import USER_MODULES, is_nodemcu, tree_files, tree_hash
 from nodemcu_pipeline.errors import BuildError, UsageError
+from nodemcu_pipeline.records.marker import mark, read_record
 from nodemcu_pipeline.records.stage import is_fresh, recorded_outputs, save_record
 
 CCACHE_VOLUME = "nodemcu-pipeline-ccache"
@@ -52,6 +53,7 @@ VARIANTS = ("float", "integer")
 CCACHE_DIR_ENV = "PIPELINE_CCACHE_DIR"
 COPY_DIR = "firmware-tree"  # the build copy inside the build directory
 MAKE_RECORD = "firmware-make.json"  # what the copy's build products were made with
+MAKE_KIND = "build-make"  # its marker's kind
 # The uid builds run as when the pipeline itself runs as root (containers never get root).
 BUILD_USER = "65532:65532"
 # Re-exported: callers and tests import these from here.
@@ -151,7 +153,10 @@ def build_firmware(
     if os.getuid() == 0 and not remote:
         uid, _, gid = user.partition(":")
         chown_tree(copy, int(uid), int(gid))
-    atomic_write_text(Path(build_dir) / MAKE_RECORD, json.dumps(configuration, sort_keys=True))
+    atomic_write_text(
+        Path(build_dir) / MAKE_RECORD,
+        json.dumps({**mark(MAKE_KIND), **configuration}, sort_keys=True),
+    )
     run_container(
         client,
         image,
@@ -220,11 +225,9 @@ def _overrides(tree: Path, nodemcu: bool, opts: BuildOptions) -> dict[str, bytes
 
 def _needs_clean(build_dir: Path, copy: Path, configuration: dict[str, Any]) -> bool:
     """A clean build unless the copy's products were made by the same image, variant and headers."""
-    try:
-        previous = json.loads((Path(build_dir) / MAKE_RECORD).read_text())
-    except (OSError, ValueError):
-        return True
-    return previous != json.loads(json.dumps(configuration)) or not (copy / "bin").is_dir()
+    previous = read_record(Path(build_dir) / MAKE_RECORD)
+    wanted = json.loads(json.dumps({**mark(MAKE_KIND), **configuration}))
+    return previous != wanted or not (copy / "bin").is_dir()
 
 
 def build_user() -> str:

@@ -104,12 +104,11 @@ def download(c, name, out=None, force=False, port=None):
     """Download a file from the board, checked against a hash computed on the board."""
     from nodemcu_pipeline.atomic import atomic_write_bytes
     from nodemcu_pipeline.board.files import BoardFiles, board_session, check_name
+    from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.progress import console_progress
 
     check_name(name)
-    target = Path(out) if out else Path(Path(name).name)
-    if target.exists() and not force:
-        raise FileTransferError(f"{target} exists", "Pass --force to replace it, or --out PATH")
+    target = check_output(out or Path(name).name, "--out", force=force)
     with board_session(_url(c, port), say) as repl, console_progress() as progress:
         data = BoardFiles(repl, progress).download(name)
     atomic_write_bytes(target, data)
