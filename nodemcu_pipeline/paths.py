@@ -4,7 +4,7 @@
 member, a container) becomes a file name: whatever it decodes to (``%2F``, ``..``, backslashes, NULs, an
 absolute path), the result is a single plain path component that cannot leave the directory it is
 joined to. ``check_output`` is the one check of a file a task will write: a new name, or a regular
-file (``--force`` to replace it), never a directory, FIFO, device, socket or a link to one, and not
+file (``--force`` to replace it), never a directory, FIFO, device, socket or a symbolic link, and not
 one of the task's inputs; ``refuse_overwriting`` is its part that outputs are not inputs (by resolved
 path and by inode, so symlinks, hard links and other spellings count) and do not coincide, and
 ``not_replaceable`` the part that ``atomic.py`` repeats at the moment of the rename. ``read_bounded``
@@ -109,8 +109,8 @@ def check_output(
 ) -> Path:
     """The file a task will write for ``flag``, checked before anything is done (UsageError).
 
-    It must be a new name or a regular file, never a directory, FIFO, device, socket or a link to
-    one (``--force`` or not); an existing file is replaced only with ``force``, or when ``ours`` says
+    It must be a new name or a regular file, never a directory, FIFO, device, socket or a symbolic
+    link (``--force`` or not); an existing file is replaced only with ``force``, or when ``ours`` says
     this tool wrote it (a default output), or with ``existing_ok`` for files that are meant to be
     there again (a log appended to, a virtual board's saved flash); it must not be one of
     ``inputs``; its directory must exist (``make_parents``: be creatable).
@@ -118,6 +118,8 @@ def check_output(
     text = str(value or "").strip()
     if not text:
         raise UsageError(f"{flag} is empty", f"Name the file to write, e.g. {flag} out.bin")
+    if text.endswith(("/", os.sep)):  # Path() would drop the slash and write a file of that name
+        raise UsageError(f"{flag} {text} names a directory", f"Name a file, e.g. {text}out.bin")
     path = Path(text).expanduser()
     kind = not_replaceable(path)
     if kind == "a directory":
@@ -137,6 +139,13 @@ def check_output(
                 f"{flag} {path}: directory {path.parent} does not exist", "Create it first"
             )
     refuse_overwriting([path], [Path(p) for p in inputs], flag)
+    if path.is_symlink():
+        # Replacing it could take a system's link (/dev/stdout when stdout is a file), writing
+        # through it could reach anywhere: a link is never an output, --force or not.
+        raise UsageError(
+            f"{flag} {path} is a symbolic link (to {os.readlink(path)[:100]})",
+            "Name the file itself, or a new name",
+        )
     if os.path.lexists(path) and not (force or existing_ok or (ours is not None and ours(path))):
         raise UsageError(
             f"{flag} {path} exists", "Pass --force to replace it, or name another file"

@@ -212,7 +212,9 @@ class PipelineConfig(Config):
 
 def check_runtime_file(path: str) -> None:
     """``-f FILE``: an existing YAML or JSON file (invoke would run a .py, and ignore a missing one)."""
-    kind = os.path.splitext(path)[1].lstrip(".").lower()
+    if not path.strip():
+        raise UsageError("-f names no file", "Pass -f settings.yaml")
+    kind = os.path.splitext(path)[1].lstrip(".")  # as invoke picks its reader: case and all
     if kind not in SETTINGS_SUFFIXES:
         what = f"a .{kind} file" if kind else "a file without an extension"
         raise UsageError(

@@ -158,6 +158,15 @@ SETTINGS_FILES = [
     ),
     DiskCase("console-f-missing", ("-f", "nope.yaml", "settings"), ("nope.yaml",), 2, console=True),
     DiskCase(
+        "console-f-upper-case-extension",
+        ("-f", "RUN.YAML", "settings"),
+        ("RUN.YAML",),
+        2,
+        {"RUN.YAML": b"pipeline:\n  baud: 9600\n"},
+        console=True,
+    ),
+    DiskCase("console-f-empty-name", ("-f", "", "settings"), ("-f",), 2, console=True),
+    DiskCase(
         "console-f-fifo",
         ("-f", "f.yaml", "settings"),
         ("not a regular file",),
@@ -397,6 +406,8 @@ def _node(kind: str, name: str) -> Callable[[Path], None]:
             path.symlink_to(name + ".target")
         elif kind == "regular":
             path.write_bytes(b"the user's own file\n")
+        elif kind == "dangling-link":
+            path.symlink_to("nowhere.bin")
 
     return make
 
@@ -418,7 +429,8 @@ OUTPUT_TASKS: dict[str, tuple[tuple[str, ...], dict[str, bytes], bool]] = {
     "rehearse-state": (("rehearse", "--plan", "plan.json", "--state", "{out}"), {}, False),
     "monitor-log": (("monitor", "--port", REFUSED, "--log", "{out}"), {}, False),
 }
-KINDS = ["fifo", "directory", "link-to-fifo", "link-to-directory"]
+KINDS = ["fifo", "directory", "link-to-fifo", "link-to-directory", "link-to-regular"]
+KINDS += ["dangling-link"]
 KINDS += ["chardev", "link-to-chardev"] if ROOT_USER else []
 
 
@@ -438,6 +450,8 @@ def _output_case(task: str, kind: str) -> DiskCase:
         files = {**files, **catalog._plan_files(catalog._image(b"NodeMCU 3.0.0.0 \0"))}
     if kind == "regular":
         needles: tuple[str, ...] = ("exists", "--force")
+    elif kind in ("link-to-regular", "dangling-link"):
+        needles = ("symbolic link",)
     elif kind in ("directory", "link-to-directory"):
         needles = ("directory",)
     else:
@@ -452,19 +466,26 @@ OUTPUTS += [_output_case(t, "regular") for t, (_, _, force) in OUTPUT_TASKS.item
 CATALOG: list[Case] = [*SETTINGS_FILES, *OPTIONS, *OUTPUTS]
 
 
-def test_force_replaces_a_regular_output_and_a_link_not_what_it_points_at(tmp_path: Path) -> None:
+def test_force_replaces_a_regular_output_but_never_a_link(tmp_path: Path) -> None:
     (tmp_path / "fw.bin").write_bytes(FW3["fw.bin"])
     (tmp_path / "merged.bin").write_bytes(b"old")
+    proc = run_invoke(
+        *catalog.ASM, "--flash-size", "4MB", "--merged", "merged.bin", "--force", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "merged.bin").read_bytes().startswith(b"\xe9")
+    # A link is neither replaced (it may be a system's, like /dev/stdout when stdout is a file)
+    # nor written through: refused with --force too, and so is a dangling one.
     (tmp_path / "theirs.bin").write_bytes(b"theirs")
     (tmp_path / "link.bin").symlink_to("theirs.bin")
-    for out in ("merged.bin", "link.bin"):
+    (tmp_path / "dangling.bin").symlink_to("nowhere.bin")
+    for out in ("link.bin", "dangling.bin"):
+        before = snapshot(tmp_path)
         proc = run_invoke(
             *catalog.ASM, "--flash-size", "4MB", "--merged", out, "--force", cwd=tmp_path
         )
-        assert proc.returncode == 0, proc.stderr
-        assert (tmp_path / out).read_bytes().startswith(b"\xe9")
-    assert not (tmp_path / "link.bin").is_symlink()
-    assert (tmp_path / "theirs.bin").read_bytes() == b"theirs"
+        assert_one_line_error(proc, "symbolic link", code=2)
+        assert changes(before, snapshot(tmp_path)) == []
 
 
 def test_read_flash_replaces_a_file_only_with_force(board_url: str, tmp_path: Path) -> None:
