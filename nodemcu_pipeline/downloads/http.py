@@ -96,9 +96,9 @@ def check_url(url: str, allow_http: bool = False) -> None:
 
 
 class _Retry(Retry):
-    """urllib3's retries, except for TLS failures: a server that does not speak TLS on the port, or
-    whose certificate is refused, answers the same way every time, so retrying only delays the
-    answer (by the whole backoff, ~8 s) and ends it in a vaguer "cannot connect"."""
+    """urllib3's retries, except for final TLS failures: a server that does not speak TLS on the
+    port, or whose certificate is refused, answers the same way every time, so retrying only delays
+    the answer (by the whole backoff, ~8 s) and ends it in a vaguer "cannot connect"."""
 
     def increment(  # type: ignore[override]
         self,
@@ -109,7 +109,7 @@ class _Retry(Retry):
         _pool: Any = None,
         _stacktrace: Any = None,
     ) -> Retry:
-        if isinstance(error, urllib3.exceptions.SSLError):
+        if isinstance(error, urllib3.exceptions.SSLError) and _is_final(error):
             raise urllib3.exceptions.MaxRetryError(_pool, url, error) from error
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
@@ -323,6 +323,13 @@ _NOT_TLS = (
     "packet length too long",
     "http request",
 )
+
+
+def _is_final(error: Exception) -> bool:
+    """A TLS failure that repeats on every attempt: not TLS at all, or a refused certificate (a
+    handshake cut short may be a busy server's, and is retried like a reset connection)."""
+    text = str(error).lower()
+    return any(words in text for words in (*_NOT_TLS, "certificate_verify_failed", "hostname"))
 
 
 def _tls_failure(host: str, url: str, exc: Exception) -> DownloadError:
