@@ -1,5 +1,5 @@
 """Bad inputs of issue 22 that touch the disk: outputs that are not regular files, settings files that
-are code, options that are checked wrongly (items 2, 10, 12; ``clean``'s, item 3, are in test_clean.py).
+are code, options that are checked wrongly (items 2, 10, 12; ``clean``'s, item 3, are in workflows/test_clean.py).
 
 Same rules as the catalog in test_bad_inputs.py (one ``error:`` line, the exit code, nothing written),
 with a stricter "nothing written": every entry of the case directory is compared by its kind (a FIFO
