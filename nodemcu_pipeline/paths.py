@@ -120,7 +120,10 @@ def check_output(
         raise UsageError(f"{flag} is empty", f"Name the file to write, e.g. {flag} out.bin")
     if text.endswith(("/", os.sep)):  # Path() would drop the slash and write a file of that name
         raise UsageError(f"{flag} {text} names a directory", f"Name a file, e.g. {text}out.bin")
-    path = Path(text).expanduser()
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # ~user that does not exist
+        raise UsageError(f"{flag} {text}: no such home directory", "Check the ~user part") from None
     kind = not_replaceable(path)
     if kind == "a directory":
         raise UsageError(f"{flag} {path} is a directory", "Name a file inside it")

@@ -461,6 +461,27 @@ def _output_case(task: str, kind: str) -> DiskCase:
 
 OUTPUTS = [_output_case(t, k) for t in OUTPUT_TASKS for k in KINDS]
 OUTPUTS += [_output_case(t, "regular") for t, (_, _, force) in OUTPUT_TASKS.items() if force]
+OUTPUTS += [
+    DiskCase(  # Path() drops the slash: it wrote a file named like the directory
+        "out-assemble-merged-trailing-slash",
+        (*catalog.ASM, "--flash-size", "4MB", "--merged", "new/"),
+        ("names a directory",),
+        2,
+        FW3,
+    ),
+    DiskCase(
+        "out-read-flash-unknown-home",
+        ("read-flash", "~no-such-user-here/x.bin", "--port", REFUSED),
+        ("home directory",),
+        2,
+    ),
+    DiskCase(  # /dev/stdout when stdout is a pipe
+        "out-read-flash-proc-fd-link",
+        ("read-flash", "/proc/self/fd/0", "--port", REFUSED),
+        ("symbolic link",),
+        2,
+    ),
+]
 
 
 CATALOG: list[Case] = [*SETTINGS_FILES, *OPTIONS, *OUTPUTS]

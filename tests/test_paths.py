@@ -154,3 +154,7 @@ def test_check_output_refuses_its_inputs_and_missing_directories(tmp_path: Path)
     assert check_output(tmp_path / "no" / "x.bin", "--out", make_parents=True)
     with pytest.raises(UsageError, match="empty"):
         check_output("  ", "--out")
+    with pytest.raises(UsageError, match="home directory"):
+        check_output("~no-such-user-here/x.bin", "--out")
+    with pytest.raises(UsageError, match="names a directory"):
+        check_output(f"{tmp_path}/new/", "--out", make_parents=True)

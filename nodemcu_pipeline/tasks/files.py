@@ -108,7 +108,7 @@ def download(c, name, out=None, force=False, port=None):
     from nodemcu_pipeline.progress import console_progress
 
     check_name(name)
-    target = check_output(out or Path(name).name, "--out", force=force)
+    target = check_output(out or Path(name).name, "--out", force=force, make_parents=True)
     with board_session(_url(c, port), say) as repl, console_progress() as progress:
         data = BoardFiles(repl, progress).download(name)
     atomic_write_bytes(target, data)

@@ -83,7 +83,9 @@ def flash(
 
         named = [plan, *(firmware or []), ports_file]
         named += [parse_init_data_arg(init_data)[0]] if init_data else []
-        report = check_output(report, "--report", force=force, inputs=[p for p in named if p])
+        report = check_output(
+            report, "--report", force=force, inputs=[p for p in named if p], make_parents=True
+        )
     s = settings(
         c.config,
         port=ports[0] if len(ports) == 1 and not farm else None,

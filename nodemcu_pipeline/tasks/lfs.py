@@ -46,7 +46,9 @@ def lfs(
     paths = [p for p in str(src).split(",") if p]
     # The edit loop rewrites the default lfs.img each time: replaced when it holds an LFS image.
     ours = None if out else _is_lfs_image
-    target = check_output(out or DEFAULT_OUT, "--out", force=force, inputs=paths, ours=ours)
+    target = check_output(
+        out or DEFAULT_OUT, "--out", force=force, inputs=paths, ours=ours, make_parents=True
+    )
     result = compile_lfs(paths, s.build_dir, target, image)
     print(
         f"lfs: {result.path} ({result.file_size} bytes; {result.image_size} of the firmware's "
