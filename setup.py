@@ -19,7 +19,12 @@ setup(
     package_dir={"": ".", **DATA},
     package_data={
         "nodemcu_pipeline": ["py.typed"],
-        "nodemcu_pipeline.data.recipe": ["Dockerfile", "build", "read.me", "rootfs.conf"],
+        # The Lua that runs on boards or in the virtual NodeMCU, beside the Python that loads it.
+        "nodemcu_pipeline.board": ["lua/*.lua"],
+        "nodemcu_pipeline.virtual": ["lua/*.lua"],
+        "nodemcu_pipeline.virtual.modules": ["lua/*.lua"],
+        # Every file: the recipe's hash and build context take them all (docker_image.recipe_files).
+        "nodemcu_pipeline.data.recipe": ["**/*"],
         "nodemcu_pipeline.data.manifests": ["*.json"],
         "nodemcu_pipeline.data.firmware": [
             "Makefile",

@@ -49,13 +49,16 @@ def start_boards(n: int, transport: str) -> list[tuple[subprocess.Popen[str], st
                 "--flash-size",
                 "4MB",
                 "--realtime",
+                # Boards of one farm are distinct boards: the farm refuses a MAC met twice.
+                "--mac",
+                f"18:fe:34:00:{n:02x}:{i:02x}",
                 *extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        for _ in range(n)
+        for i in range(n)
     ]
     return [(p, p.stdout.readline().strip()) for p in procs if p.stdout]
 

@@ -25,24 +25,16 @@ from dataclasses import dataclass, field
 
 import serial
 
-from nodemcu_pipeline.board import framing
+from nodemcu_pipeline.board import framing, lua_sources, restarts
+from nodemcu_pipeline.board.names import shown
 from nodemcu_pipeline.board.repl import APP_BAUD, Banner, NodeMCURepl
-from nodemcu_pipeline.errors import FileSystemError, LuaError, UsageError
+from nodemcu_pipeline.errors import FileSystemError, LuaError, ReplError, UsageError
 from nodemcu_pipeline.link.reset import hard_reset
 from nodemcu_pipeline.link.transport import open_port
 
 FORMAT_CHOICES = ("auto", "always", "never")
 FULL_BELOW = 8192  # one SPIFFS logical block (app/spiffs/spiffs.c LOG_BLOCK_SIZE)
-PROBE_TEXT = "nodemcu-pipeline probe 0123456789"
 FORMAT_S = 300.0  # nodemcu-uploader's limit; a 16 MB part takes minutes
-
-SURVEY_LUA = framing.LUA_QUOTE + (
-    "local ok,r,u,t=pcall(file.fsinfo) "
-    'if ok then print("I",r,u,t) else print("E",q(r)) end '
-    "local lok,l=pcall(file.list) "
-    'if lok and type(l)=="table" then for k,v in pairs(l) do print("F",v,q(k)) end '
-    'else print("X",q(l)) end'
-)
 
 
 @dataclass
@@ -78,19 +70,7 @@ def parse_survey(text: bytes) -> FsState:
 
 
 def survey(repl: NodeMCURepl) -> FsState:
-    return parse_survey(repl.exec_bytes(SURVEY_LUA))
-
-
-def probe_lua(name: str) -> str:
-    """Write, read back and remove ``name``; prints ok, or the step that failed."""
-    return (
-        f'local n,t="{name}","{PROBE_TEXT}" local f=file.open(n,"w") '
-        'if not f then print("open") return end '
-        "local w=f:write(t) f:close() "
-        'if not w then file.remove(n) print("write") return end '
-        'local g=file.open(n,"r") local s=g and g:read() if g then g:close() end '
-        'file.remove(n) print(s==t and "ok" or "read")'
-    )
+    return parse_survey(repl.exec_bytes(lua_sources.source("survey", one_line=True)))
 
 
 def probe_name(files: dict[str, int]) -> str:
@@ -102,7 +82,9 @@ def probe_name(files: dict[str, int]) -> str:
 
 
 def probe(repl: NodeMCURepl, files: dict[str, int]) -> str:
-    return repl.exec(probe_lua(probe_name(files)), timeout=30.0).strip()
+    """Write, read back and remove a probe file (``lua/probe.lua``): "ok", or the step that failed."""
+    lua = lua_sources.source("probe", one_line=True, name=probe_name(files).encode())
+    return repl.exec(lua, timeout=30.0).strip()
 
 
 # -- the decision -------------------------------------------------------------------------------
@@ -153,7 +135,11 @@ class FsReport:
         if self.banner.release:
             version += f", release {self.banner.release}"
         files = f", {self.files} file{'s' * (self.files != 1)} kept" if self.files else ""
-        return f"check: NodeMCU {version}; file system {self.used}/{self.total} bytes used{files}, {how}"
+        notes = "".join(f"; {n}" for n in self.notes)
+        return (
+            f"check: NodeMCU {version}; file system {self.used}/{self.total} bytes used{files}, "
+            f"{how}{notes}"
+        )
 
 
 def examine(repl: NodeMCURepl) -> tuple[str, FsState]:
@@ -174,7 +160,7 @@ def _refuse(found: str, state: FsState, mode: str) -> FileSystemError:
         held = (
             "the file list cannot be read"
             if state.files is None
-            else f"{state.file_count} file(s) are on it ({', '.join(sorted(state.files or {})[:3])})"
+            else f"{state.file_count} file(s) are on it ({', '.join(map(shown, sorted(state.files or {})[:3]))})"
         )
         return FileSystemError(
             f"the file system fails: {what}, and {held}; not formatting, to keep them",
@@ -264,10 +250,20 @@ def check_after_flash(
             say("the port cannot drive RTS: reading whatever the board prints")
         repl = NodeMCURepl(port, say)
         banner = repl.wait_for_prompt(quiet, limit, nudge=joined)
-        repl.sync()
-        if not banner.version:
-            banner.version = repl.version()
-        report = check_fs(repl, mode, say)
+        # Listen for restarts before writing anything (the probe): a looping board is left alone.
+        prompt = restarts.mark(repl)
+        restarts.watch(repl, prompt)
+        try:
+            repl.sync()
+            if not banner.version:
+                banner.version = repl.version()
+            report = check_fs(repl, mode, say)
+        except ReplError:
+            # A command cut short by a restart: a loop is the real answer, if it is one.
+            restarts.watch(repl, prompt)
+            raise
+        if restarts.watch(repl, prompt):  # at once, unless the board restarted meanwhile
+            report.notes.append("the board restarted once by itself after its prompt")
         report.banner = banner
         report.first_boot_format = "Formatting file system" in repl.seen
         return report

@@ -4,7 +4,7 @@ A long command normally goes as acknowledged pieces of at most 250 characters, e
 compiled as a line and answered before the next: for a 2 KB helper that is a dozen round trips and
 ~40% more bytes. Here one line (``loader_line``) takes the UART with ``uart.on("data", 128, cb, 0)``
 and collects the source in 128-byte frames, two in flight (2 x 128 bytes = the 256-byte RX ring, as
-in ``transfer.py``), into the global ``_plL``; then an ordinary framed command compiles and runs it.
+in ``upload.py``), into the global ``_plL``; then an ordinary framed command compiles and runs it.
 
 The source must be text without NUL (it is padded with spaces to whole frames): a frame that starts
 with 0 aborts, which is what 2 x 128 zeros from the host do whatever frame the board is in. Firmware
@@ -21,7 +21,7 @@ from nodemcu_pipeline.errors import LuaError, NotAnswering
 
 FRAME = 128
 WINDOW = 2  # frames in flight: WINDOW x FRAME must not exceed the 256-byte RX ring
-ABORT = bytes(2 * FRAME)
+ABORT = framing.RELEASE  # 2 x 128 zeros: finish any frame, then one starting with 0 aborts
 # The source starts with ``_plL=nil`` (``exec_raw``): this runner has no room to free it itself.
 RUN = b'return assert(loadstring(_plL,"=stdin"))()'
 
@@ -61,7 +61,9 @@ def exec_raw(repl: NodeMCURepl, source: bytes, timeout: float = 10.0) -> bytes |
                 repl.port.write(frames[sent])
                 sent += 1
     except NotAnswering:
-        repl.port.write(ABORT)  # a lost byte left the board mid-frame: end its raw mode
+        # A lost byte left the board mid-frame: end its raw mode, and read its last
+        # acknowledgement before syncing (sync takes a stray one for a receiver still running).
+        repl.release_uart()
         repl.sync()
         raise
     answer = repl.run(RUN, timeout)

@@ -1,8 +1,8 @@
 """How an upload's bytes reach a file on the board, get checked there and replace the target.
 
-One command (``_plU``; on its first use in a boot its definition goes with it, through ``uart.on``
-by ``repl/rawload.py``) checks the space, creates the temporary file and takes the UART with
-``uart.on("data", 128, cb, 0)``. Then:
+One command (``_plU``, in ``lua/upload.lua``; on its first use in a boot its definition goes with
+it, through ``uart.on`` by ``rawload.py``) checks the space, creates the temporary file and takes
+the UART with ``uart.on("data", 128, cb, 0)``. Then:
 
 - **raw frames** (every NodeMCU has ``uart.on``): 128-byte frames, a control byte and 127 bytes of
   the file as they are (the last one padded). The control byte is the frame's number, 1 to 254 in
@@ -38,7 +38,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nodemcu_pipeline.board import framing, rawload
+from nodemcu_pipeline.board import framing, lua_sources, rawload
 from nodemcu_pipeline.board.repl import NodeMCURepl
 from nodemcu_pipeline.errors import FileTransferError, LuaError, NotAnswering
 
@@ -55,51 +55,6 @@ ABORT_S = 2.0
 # the board's time per 250-byte line at 115200; the rate stays what it is (we talk at 115200).
 ECHO_LUA = "uart.setup(0,115200,8,uart.PARITY_NONE or 0,uart.STOPBITS_1 or 1,%d)"
 Progress = Callable[[int], None]
-
-# _plU(tmp, name, aside, marker, need, size, a, b, sha1): see the module's docstring. add() keeps
-# the sums in locals (upvalues cost two more instructions each) and reduces them once per piece: a
-# piece is at most 250 bytes, so b stays below 65521 + 250 * 129271 < 2^31 on integer builds too.
-# A plain loop, ~7 instructions a byte (~1.5 ms of a 128-byte frame's 11 ms on the wire): unrolling
-# it would cost ~250 bytes more source on every first upload of a boot. Sent with its line ends as
-# spaces (one byte, not two escaped), so it holds no comments.
-START_LUA = b"""_plU=function(t,n,o,mk,need,size,A,B,sha)
-local r,u,tot=file.fsinfo() if r<need then return print('nospace',r,tot) end
-if file.exists(t) then return print('taken') end
-local f=file.open(t,'w') if not f then return print('nofile') end
-local byte,w,a,b,got,bad,i=string.byte,uart.write,1,0,0,nil,0
-local kind=crypto and crypto.fhash and crypto.toHex and 'sha1' or 'adler32'
-local function add(s)
-local x,y=a,b for j=1,#s do x=x+byte(s,j) y=y+x end
-a,b,got=x%65521,y%65521,got+#s
-if not f:write(s) then bad='nospace' end end
-local function check()
-local g=file.open(t,'r') local z=g and g:seek('end') if g then g:close() end
-if got~=size or z~=size then return 'size '..tostring(z) end
-if kind=='sha1' then local h=crypto.toHex(crypto.fhash('sha1',t)):lower()
-if h~=sha then return 'sha1 '..h end
-elseif a~=A or b~=B then return ('adler32 %04x%04x'):format(b,a) end
-if file.exists(n) and not file.rename(n,o) then return 'aside' end
-if not file.rename(t,n) then if file.exists(o) then file.rename(o,n) end return 'rename' end
-if file.exists(o) then file.remove(o) end end
-local function fin(c)
-f:close() local e=bad or not c and 'abort'
-if not e then local ok,r=pcall(check) if ok then e=r else e='error '..tostring(r) end end
-if e then file.remove(t) end return mk..'='..(e or 'ok '..kind)..mk..'$' end
-"""
-# The receiver, one of two: the host sends only the one the firmware can run (rawload answers
-# whether it has uart.on), which keeps the other's bytes off the wire.
-RAW_LUA = b"""uart.on('data',128,function(d)
-local c=byte(d)
-if c==0 or c==255 then uart.on('data') w(0,fin(c==255)) return end
-i=i+1
-local k=size-got if k>127 then k=127 end
-if bad then elseif c~=(i-1)%254+1 or k<1 then bad='step' else add(d:sub(2,k+1)) end
-w(0,mk..'+'..i..(bad and '!' or ';'))
-end,0)
-print('raw',kind) end"""
-LINES_LUA = b"""_plw=function(s,j) if not bad then add(s) end w(0,mk..'+'..j..(bad and '!' or ';')) end
-_plE=function(c) _plw,_plE=nil print(fin(c)) end
-print('lines',kind) end"""
 
 
 @dataclass
@@ -119,8 +74,17 @@ def sums(data: bytes) -> tuple[int, int, str]:
     return adler & 0xFFFF, adler >> 16, hashlib.sha1(data).hexdigest()
 
 
-def no_space(name: str, sent: int, total: int, repl: NodeMCURepl) -> FileTransferError:
+def no_space(
+    name: str, sent: int, total: int, repl: NodeMCURepl, need: int = 0
+) -> FileTransferError:
     free = repl.eval("(file.fsinfo())")
+    if need and free.isdigit() and int(free) >= need:
+        # Room enough (start() checked it too), yet writes fail: a damaged file system does that.
+        return FileTransferError(
+            f"the board's file system refused to write {name} after {sent} of {total} bytes "
+            f"although {free} bytes are free: it may be damaged",
+            "Run invoke check; copy the files off (invoke download NAME) before invoke format",
+        )
     return FileTransferError(
         f"no space left on the board for {name}: writing failed after {sent} of {total} bytes, "
         f"{free} bytes free",
@@ -165,13 +129,16 @@ def define_and_call(repl: NodeMCURepl, call: bytes) -> bytes:
     repl.helpers["_plU"] = repl.restarts
     # No line end anywhere in it: should the board restart mid-load, the frames that reach its
     # REPL can never complete a line to run.
-    out = rawload.exec_raw(repl, lua_source(RAW_LUA) + b" " + call)
-    return out if out is not None else repl.exec_bytes(lua_source(LINES_LUA) + b" " + call)
+    out = rawload.exec_raw(repl, lua_source("raw") + b" " + call)
+    return out if out is not None else repl.exec_bytes(lua_source("lines") + b" " + call)
 
 
-def lua_source(receiver: bytes) -> bytes:
-    # Line ends as spaces: one byte each, not two escaped (the sources hold no comments).
-    return (START_LUA + b"\n" + receiver).replace(b"\n", b" ")
+def lua_source(receiver: str) -> bytes:
+    """``_plU``'s definition (``lua/upload.lua``) with one receiver, ``"raw"`` or ``"lines"``, as
+    one line: line ends as spaces, one byte each where an escaped LF costs two."""
+    start, end = (lua_sources.source("upload", part, one_line=True) for part in ("start", "end"))
+    # Two spaces after the start: the bytes sent before the source moved to a file.
+    return start + b"  " + lua_sources.source("upload", receiver, one_line=True) + b" " + end
 
 
 def frames(data: bytes) -> list[bytes]:
@@ -273,7 +240,7 @@ def judge(repl: NodeMCURepl, outcome: Outcome, data: bytes, up: Upload) -> str:
     if report.startswith("ok "):
         return report[3:]
     if report == "nospace":
-        raise no_space(name, outcome.sent, len(data), repl)
+        raise no_space(name, outcome.sent, len(data), repl, up.need)
     word, _, rest = report.partition(" ")
     again = "Upload it again; check the cable if it repeats"
     if word in ("step", "abort"):

@@ -2,14 +2,16 @@
 
 The tools are binaries compiled from the user's firmware tree by the build container, so they are as
 untrusted as the tree: they run in the same build image, over the same build copy
-(``<build_dir>/firmware-tree``), with no network, no capabilities, no new privileges and a non-root
-uid, never on the host. Inputs are copied into a fresh directory mounted read-only at ``/opt/in``;
+(``<build_dir>/firmware-tree``), under the ``TOOL`` policy of container_policy.py (no network, no
+capabilities, no new privileges, a read-only root, a non-root uid, pids/memory/CPU/time limits),
+never on the host. Inputs are copied into a fresh directory mounted read-only at ``/opt/in``;
 the tool writes into an empty directory mounted at ``/opt/out``, and only a regular file reached
 without symlinks is read back from it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import threading
@@ -19,14 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nodemcu_pipeline.build.build_copy import read_output
+from nodemcu_pipeline.build.container_policy import TOOL
 from nodemcu_pipeline.build.docker_build import (
-    CONTAINER_LABEL,
     COPY_DIR,
     MOUNT,
     STAGE,
     _kill_quietly,
     _remove_quietly,
-    build_user,
 )
 from nodemcu_pipeline.build.docker_engine import DEFAULT_IMAGE, docker_client, ensure_image
 from nodemcu_pipeline.build.docker_transfer import engine_is_remote
@@ -83,7 +84,7 @@ def run_tool(
     inputs: dict[str, bytes],
     outputs: list[str],
     image: str | None = None,
-    timeout: float = 300,
+    timeout: float = TOOL.time_limit,
 ) -> ToolRun:
     """Run ``sh -c script`` in the build image over the build copy; ``inputs`` (safe names → bytes)
     are in ``/opt/in``; the files named in ``outputs`` are read back from ``/opt/out`` if written."""
@@ -102,18 +103,13 @@ def run_tool(
         container = client.containers.create(
             tag,
             command=["sh", "-c", script],
-            user=build_user(),
             volumes={
                 str(copy): {"bind": MOUNT, "mode": "rw"},
                 str(in_dir): {"bind": IN, "mode": "ro"},
                 str(out_dir): {"bind": OUT, "mode": "rw"},
             },
             working_dir=MOUNT,
-            labels={CONTAINER_LABEL: "1"},
-            network_mode="none",
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            pids_limit=256,
+            **dataclasses.replace(TOOL, time_limit=timeout).create_options(),
         )
         timer = threading.Timer(timeout, _kill_quietly, args=(container,))
         try:

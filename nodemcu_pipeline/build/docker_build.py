@@ -2,8 +2,9 @@
 
 The tree is never built in place: it is synchronised into ``<build_dir>/firmware-tree`` (with the
 NodeMCU options written into that copy's headers and any missing ``cache/`` inputs added), the copy is
-mounted at /opt/nodemcu-firmware and the image's ``build`` command runs over it with no network, no
-capabilities, no new privileges and a non-root uid. Outputs are read from the copy as regular files
+mounted at /opt/nodemcu-firmware and the image's ``build`` command runs over it under the ``BUILD``
+policy of container_policy.py (no network, no capabilities, no new privileges, a read-only root, a
+non-root uid, pids/memory/time limits). Outputs are read from the copy as regular files
 only and written to ``<build_dir>/firmware/``. A content hash of the source tree, the options and the
 image id is the stage record ``<build_dir>/firmware.json``: an unchanged build starts no container.
 When the copy's products were made by the same image, variant and headers, ``make`` runs without
@@ -12,6 +13,7 @@ When the copy's products were made by the same image, variant and headers, ``mak
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -26,6 +28,11 @@ from typing import Any
 from nodemcu_pipeline.atomic import atomic_write_bytes, atomic_write_text
 from nodemcu_pipeline.build.build_copy import chown_tree, read_output, source_files, sync
 from nodemcu_pipeline.build.build_log import BuildLog, error_line
+from nodemcu_pipeline.build.container_policy import (
+    BUILD,
+    CONTAINER_LABEL,
+    caller_user,
+)
 from nodemcu_pipeline.build.docker_engine import (
     DEFAULT_IMAGE,
     _engine_error,
@@ -46,7 +53,6 @@ from nodemcu_pipeline.records.marker import mark, read_record
 from nodemcu_pipeline.records.stage import is_fresh, recorded_outputs, save_record
 
 CCACHE_VOLUME = "nodemcu-pipeline-ccache"
-CONTAINER_LABEL = "org.nodemcu-pipeline.build"
 MOUNT = "/opt/nodemcu-firmware"
 STAGE = "firmware"
 VARIANTS = ("float", "integer")
@@ -54,10 +60,15 @@ CCACHE_DIR_ENV = "PIPELINE_CCACHE_DIR"
 COPY_DIR = "firmware-tree"  # the build copy inside the build directory
 MAKE_RECORD = "firmware-make.json"  # what the copy's build products were made with
 MAKE_KIND = "build-make"  # its marker's kind
-# The uid builds run as when the pipeline itself runs as root (containers never get root).
-BUILD_USER = "65532:65532"
 # Re-exported: callers and tests import these from here.
-__all__ = ["_engine_error", "docker_client", "ensure_image", "tree_files", "tree_hash"]
+__all__ = [
+    "CONTAINER_LABEL",
+    "_engine_error",
+    "docker_client",
+    "ensure_image",
+    "tree_files",
+    "tree_hash",
+]
 
 
 @dataclass(frozen=True)
@@ -232,9 +243,7 @@ def _needs_clean(build_dir: Path, copy: Path, configuration: dict[str, Any]) -> 
 
 def build_user() -> str:
     """The uid:gid builds run as: the caller's, or an unprivileged one when the caller is root."""
-    if os.getuid() == 0:
-        return BUILD_USER
-    return f"{os.getuid()}:{os.getgid()}"
+    return caller_user()
 
 
 def ccache_volume(image_id: str, tree_key: str) -> str:
@@ -269,8 +278,8 @@ def run_container(
     clean: bool = True,
     volume: str = CCACHE_VOLUME,
 ) -> None:
-    """Run ``build`` over ``tree`` as ``user`` with no network and no privileges; stream its log;
-    remove the container whatever happens."""
+    """Run ``build`` over ``tree`` as ``user`` under the BUILD container policy (``timeout`` is its
+    time limit); stream its log; remove the container whatever happens."""
     env = {
         "IMAGE_NAME": image_name,
         "TZ": os.environ.get("TZ", "UTC"),
@@ -281,6 +290,9 @@ def run_container(
         env["CCACHE_DISABLE"] = "1"
     user = user or build_user()
     remote = engine_is_remote()
+    # A remote engine cannot mount our copy: it is sent into the container's own file system,
+    # which the engine writes only when the root is writable.
+    policy = dataclasses.replace(BUILD, time_limit=timeout, read_only_root=not remote)
     if os.path.isabs(volume):  # a host directory chosen with $PIPELINE_CCACHE_DIR
         Path(volume).mkdir(parents=True, exist_ok=True)
         if os.getuid() == 0:
@@ -299,17 +311,12 @@ def run_container(
             command="build",
             name=name,
             environment=env,
-            user=user,
             volumes=volumes,
             working_dir=MOUNT,
-            labels={CONTAINER_LABEL: "1"},
-            network_mode="none",
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            pids_limit=4096,
+            **policy.create_options(user),
         )
         stopped = threading.Event()
-        timer = threading.Timer(timeout, _stop_at_deadline, args=(container, stopped))
+        timer = threading.Timer(policy.time_limit, _stop_at_deadline, args=(container, stopped))
         if remote:
             copy_in(container, tree, source_files(tree), MOUNT, user)
         container.start()
@@ -320,7 +327,7 @@ def run_container(
         # its log took) is judged by its exit code.
         if stopped.is_set() and code != 0:
             raise BuildError(
-                f"the firmware build took longer than {timeout:g} s and was stopped",
+                f"the firmware build took longer than {policy.time_limit:g} s and was stopped",
                 "Raise --timeout or check the build log above",
             )
         if code != 0:

@@ -22,6 +22,8 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,13 +34,13 @@ from nodemcu_pipeline.downloads.download import DownloadPolicy, download
 from nodemcu_pipeline.errors import ChecksumMismatch, DownloadError, PipelineError, UsageError
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
 from nodemcu_pipeline.records.stage import sha256_file
-from nodemcu_pipeline.settings.resources import data_path
+from nodemcu_pipeline.settings.resources import checkout_root, data_path
 
-# The checkout (for the demo's ../shared/sources fallback); the pins are packaged data (resources.py).
-ROOT = Path(__file__).resolve().parent.parent.parent
 MANIFEST = data_path("manifests") / "firmware-sources.json"
 MIRROR_ENV = "INVOKE_PIPELINE_SOURCES_MIRROR"
 TREE_FILES = ("sdk", "esptool")  # placed into the tree's cache/; picolibc goes to the image
+# How every message about missing sources says to point the tool at a copy of them.
+POINT_ELSEWHERE = f"--mirror (or {MIRROR_ENV}) with a directory or http(s) URL"
 
 
 class SourcesError(PipelineError):
@@ -139,6 +141,36 @@ def mirror_from(value: str | None) -> str | None:
     return value or os.environ.get(MIRROR_ENV) or None
 
 
+def default_sources_dir() -> Path | None:
+    """A local copy of the pinned files to fall back on: ``../shared/sources`` beside a checkout.
+    An installed command has none; it looks only where ``--sources``/``--mirror`` or
+    ``$INVOKE_PIPELINE_SOURCES_MIRROR`` point."""
+    root = checkout_root()
+    return root.parent / "shared" / "sources" if root else None
+
+
+def missing_sources(sources_dir: Path, manifest: SourcesManifest | None = None) -> list[str]:
+    """The pinned files (their mirror names) that ``sources_dir`` lacks."""
+    manifest = manifest or load_manifest()
+    names = [manifest.firmware.archive_name, *(f.mirror_name for f in manifest.files.values())]
+    return [name for name in names if not (Path(sources_dir) / name).is_file()]
+
+
+def where_sources_are_looked_for(sources_dir: Path | None) -> str:
+    """Why no local copy of the pinned sources was found, naming where the command looked."""
+    if sources_dir is None:
+        return (
+            "no directory of pinned NodeMCU sources was named (an installed nodemcu-pipeline "
+            f"looks only where --sources or {MIRROR_ENV} points)"
+        )
+    where = Path(sources_dir).expanduser().absolute()
+    if not where.is_dir():
+        return f"the pinned NodeMCU sources directory {where} does not exist"
+    lacking = missing_sources(where)
+    more = f" and {len(lacking) - 1} more" if len(lacking) > 1 else ""
+    return f"the pinned NodeMCU sources are not in {where} (no {lacking[0]}{more})"
+
+
 def _mirror_dir(mirror: str | None) -> Path | None:
     if mirror and "://" not in mirror:
         path = Path(mirror).expanduser()
@@ -168,9 +200,13 @@ def fetch_file(
         return _from_directory(entry, local / entry.mirror_name, cached)
     if mirror:
         url = mirror.rstrip("/") + "/" + entry.mirror_name
-        return download(url, cache_dir, entry.sha256, policy=policy, progress=progress).path
+        with _pointing_at(entry, mirror):
+            return download(url, cache_dir, entry.sha256, policy=policy, progress=progress).path
     if entry.sha1 is None:
-        return download(entry.url, cache_dir, entry.sha256, policy=policy, progress=progress).path
+        with _pointing_at(entry, None):
+            return download(
+                entry.url, cache_dir, entry.sha256, policy=policy, progress=progress
+            ).path
 
     # Upstream's archive is pinned by the sha1 its own build checks; accept either pin, and check
     # before the file enters the cache (a wrong file is never cached).
@@ -183,16 +219,37 @@ def fetch_file(
                 "sdk_cache/firmware-sources.json",
             )
 
-    return download(
-        entry.url, cache_dir, None, policy=policy, progress=progress, check=either_pin
-    ).path
+    with _pointing_at(entry, None):
+        return download(
+            entry.url, cache_dir, None, policy=policy, progress=progress, check=either_pin
+        ).path
+
+
+@contextmanager
+def _pointing_at(entry: SourceFile, mirror: str | None) -> Iterator[None]:
+    """A failed fetch (not a wrong file) says where the file was looked for and how to point the
+    tool at a copy of it."""
+    try:
+        yield
+    except DownloadError as exc:
+        if isinstance(exc, ChecksumMismatch):
+            raise
+        if mirror:
+            hint = (
+                f"The sources mirror {mirror} (from --mirror or {MIRROR_ENV}) must serve "
+                f"{entry.mirror_name}; fix it, or unset both to fetch from GitHub"
+            )
+        else:
+            hint = f"{exc.hint.rstrip('. ')}, or pass {POINT_ELSEWHERE} holding {entry.mirror_name}"
+        raise DownloadError(exc.message, hint) from None
 
 
 def _from_directory(entry: SourceFile, source: Path, cached: Path) -> Path:
     if not source.is_file() or source.is_symlink():
         raise SourcesError(
             f"the sources mirror has no file {source}",
-            f"Put {entry.mirror_name} there, or fetch from GitHub without --mirror",
+            f"Put {entry.mirror_name} there, or point --mirror (or {MIRROR_ENV}) at a directory "
+            "or http(s) URL that has it (neither: fetch from GitHub)",
         )
     data = source.read_bytes()
     actual = hashlib.sha256(data).hexdigest()
@@ -323,8 +380,7 @@ def _clone(fw: FirmwareSource, work: Path, progress: ProgressCallback) -> None:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             raise DownloadError(
                 f"git {args[2] if args[0] == '-C' else args[0]} of {fw.git} failed: {last}",
-                "Check the network, or pass --mirror with a directory or URL holding "
-                f"{fw.archive_name}",
+                f"Check the network, or pass {POINT_ELSEWHERE} holding {fw.archive_name}",
             )
 
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from nodemcu_pipeline.errors import FarmError, FarmInterrupted
+from nodemcu_pipeline.errors import DuplicateBoard, FarmError, FarmInterrupted
 from nodemcu_pipeline.farm.job import OK_RESULTS, BoardJob, FarmPlan, utc_now
 from nodemcu_pipeline.farm.report import farm_record, write_report
 from nodemcu_pipeline.farm.runner import FarmRun
@@ -25,8 +25,8 @@ def flash_batch(
 ) -> list[BoardJob]:
     """Flash every target; print the summary; write the report; raise if any board is not done.
 
-    A failed board never stops the others: the error raised at the end names how many failed, after
-    all of them have finished and the report is on disk.
+    A failed board never stops the others: the error raised at the end names how many failed (or
+    the two ports that reached one board), after all of them have finished and the report is on disk.
     """
     out = out or sys.stdout
     jobs = [BoardJob(t) for t in targets]
@@ -44,6 +44,9 @@ def flash_batch(
             + (f" ({', '.join(complete)})" if complete else ""),
             "Flash the others again; complete boards report 'unchanged' and are quick",
         )
+    twice = next((j for j in jobs if j.result == "duplicate"), None)
+    if twice is not None:
+        raise DuplicateBoard(twice.error, "Name each board once")
     failed = [j.name for j in jobs if j.result not in OK_RESULTS]
     if failed:
         raise FarmError(

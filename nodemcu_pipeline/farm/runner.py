@@ -14,11 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from nodemcu_pipeline.errors import BoardStopped, PipelineError
+from nodemcu_pipeline.errors import BoardStopped, DuplicateBoard, PipelineError
 from nodemcu_pipeline.farm.job import BoardJob, FarmPlan
 from nodemcu_pipeline.flasher import api
 from nodemcu_pipeline.flasher.api import PlanFor
-from nodemcu_pipeline.flasher.session import ROM_BAUD, Session
+from nodemcu_pipeline.flasher.session import ROM_BAUD, ChipInfo, Session
 from nodemcu_pipeline.plan.model import FlashPlan
 
 Say = Callable[[str], None]
@@ -46,7 +46,28 @@ class PlanCache:
             return self._plans[key]
 
 
-def flash_board(job: BoardJob, plans: PlanCache, options: FarmPlan, say: Say) -> None:
+class BoardClaims:
+    """The boards met so far, by MAC. Two ports can reach one board in ways no spelling shows (two
+    host names of one server, two servers in front of one adapter); the port that meets a board
+    second is refused before anything is written, so a board is flashed once and counted once."""
+
+    def __init__(self) -> None:
+        self._ports: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, info: ChipInfo, port: str) -> None:
+        with self._lock:
+            first = self._ports.setdefault(info.mac, port)
+        if first != port:
+            raise DuplicateBoard(
+                f"{port} is the same board as {first} (MAC {info.mac})",
+                "Name each board once",
+            )
+
+
+def flash_board(
+    job: BoardJob, plans: PlanCache, options: FarmPlan, say: Say, claims: BoardClaims
+) -> None:
     """One board, start to end; every outcome ends in ``job.finish``."""
 
     def note(text: str) -> None:
@@ -82,6 +103,8 @@ def flash_board(job: BoardJob, plans: PlanCache, options: FarmPlan, say: Say) ->
             leave_reset_to_check=check,
             rom_baud=options.rom_baud,
             outside_proof=options.outside_proof,
+            identified=lambda info: claims.claim(info, job.target.port),
+            allow_file_loss=options.allow_file_loss,
         )
         with job.lock:
             job.mac, job.chip_id = report.info.mac, report.info.chip_id
@@ -107,6 +130,8 @@ def flash_board(job: BoardJob, plans: PlanCache, options: FarmPlan, say: Say) ->
         job.finish("verified" if verified else "written")
     except BoardStopped:
         job.finish(_stop_result(job), f"{job.stop_reason} during {job.stage}")
+    except DuplicateBoard as exc:
+        job.finish("duplicate", exc.message)
     except PipelineError as exc:
         job.finish("failed", exc.line().removeprefix("error: "))
     except Exception as exc:  # noqa: BLE001 - one board's bug must not take the others down
@@ -121,7 +146,7 @@ def _prefixed(say: Say, name: str) -> Say:
     return lambda text: say(f"{name}: {text}")
 
 
-def enter_loaders_by_hand(jobs: list[BoardJob], say: Say) -> None:
+def enter_loaders_by_hand(jobs: list[BoardJob], say: Say, claims: BoardClaims) -> None:
     """Boards without auto-reset: prompt for each by name, one at a time, before the work starts.
 
     The ROM stays in its loader once the buttons put it there, so after this each board is flashed
@@ -136,6 +161,11 @@ def enter_loaders_by_hand(jobs: list[BoardJob], say: Say) -> None:
         try:
             with Session(job.target.port, ROM_BAUD, "manual", _prefixed(say, job.name)) as s:
                 s.connect()
+                assert s.info is not None
+                claims.claim(s.info, job.target.port)
+        except DuplicateBoard as exc:
+            job.finish("duplicate", exc.message)
+            continue
         except PipelineError as exc:
             job.finish("failed", exc.line().removeprefix("error: "))
             continue
@@ -156,6 +186,7 @@ class FarmRun:
     ) -> None:
         self.jobs = jobs
         self.plans = PlanCache(plan_for)
+        self.claims = BoardClaims()
         self.options = options
         self.say = say
         self.refresh = refresh
@@ -165,7 +196,7 @@ class FarmRun:
 
     def run(self) -> None:
         try:
-            enter_loaders_by_hand(self.jobs, self.say)
+            enter_loaders_by_hand(self.jobs, self.say, self.claims)
             self._schedule()
         except KeyboardInterrupt:
             self.interrupted = True
@@ -198,7 +229,7 @@ class FarmRun:
         self.deadlines[job.name] = job.deadline = time.monotonic() + self.options.timeout
         thread = threading.Thread(
             target=flash_board,
-            args=(job, self.plans, self.options, self.say),
+            args=(job, self.plans, self.options, self.say, self.claims),
             name=f"farm {job.name}",
             daemon=True,
         )

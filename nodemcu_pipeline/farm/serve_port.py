@@ -22,6 +22,7 @@ import serial.rfc2217
 from nodemcu_pipeline.errors import SerialPortError, UsageError
 from nodemcu_pipeline.link.one_client_server import ClientWriter, OneClientServer
 from nodemcu_pipeline.link.reset import release_into_loader
+from nodemcu_pipeline.link.rfc2217_commands import CheckedPortManager
 from nodemcu_pipeline.link.transport import open_port
 from nodemcu_pipeline.settings.hosts import is_loopback
 
@@ -106,7 +107,7 @@ class PortServer(OneClientServer):
                 f"cannot listen on {host}:{tcp_port} ({exc.strerror or exc})",
                 "Choose another --listen address or port",
             ) from None
-        super().__init__(sock, f"serve {port}")
+        super().__init__(sock, port, say)
 
     def stop(self) -> None:
         super().stop()
@@ -132,7 +133,7 @@ class PortServer(OneClientServer):
 
     def _client(self, conn: socket.socket) -> None:
         connection = ClientWriter(conn)
-        manager = serial.rfc2217.PortManager(_LinePort(self.serial, self.say), connection)
+        manager = CheckedPortManager(_LinePort(self.serial, self.say), connection)
         done = threading.Event()
         reader = threading.Thread(
             target=self._to_client, args=(manager, connection, done), daemon=True

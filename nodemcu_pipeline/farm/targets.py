@@ -6,8 +6,10 @@ error line, not fifteen flashed boards and a failure.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,11 +59,57 @@ def check_port(port: str) -> str | None:
     return None
 
 
-def same_port_key(port: str) -> str:
-    """What makes two spellings the same board: a symlink (by-id paths) and its target are one."""
-    if port.startswith(URL_SCHEMES) or "://" in port:
-        return port.lower().rstrip("/")
-    return os.path.realpath(port)
+def port_keys(port: str) -> frozenset[tuple[object, ...]]:
+    """What two spellings of one port share, as far as can be told before connecting.
+
+    A URL is its TCP endpoint: the scheme and options (``?ign_set_control``) do not change the
+    server, an address is compared as an address (``::ffff:127.0.0.1`` is ``127.0.0.1``), and
+    ``localhost`` is the loopback addresses. Other names are compared as written: looking them up
+    could wait seconds on a DNS server per name. A device is its device number, so a
+    ``/dev/serial/by-id`` link or a pty's symlink and its target are one; a path that is not there
+    is its resolved path. Ports that still turn out to be one board are caught by MAC when they
+    connect (``runner.BoardClaims``).
+    """
+    if "://" in port:
+        rest = port.split("://", 1)[1].partition("?")[0].rstrip("/")
+        host, _, number = rest.rpartition(":")
+        tcp = int(number) if number.isdigit() else number
+        return frozenset(("tcp", address, tcp) for address in _addresses(host))
+    try:
+        status = os.stat(port)
+    except OSError:
+        return frozenset({("path", os.path.realpath(port))})
+    if stat.S_ISCHR(status.st_mode):
+        return frozenset({("device", status.st_rdev)})
+    return frozenset({("path", os.path.realpath(port))})
+
+
+def _addresses(host: str) -> set[str]:
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost":  # RFC 6761: always the loopback
+        return {name, "127.0.0.1", "::1"}
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return {name}
+    mapped = getattr(address, "ipv4_mapped", None)
+    return {str(mapped or address)}
+
+
+class SeenPorts:
+    """Ports met so far; ``earlier(port)`` is the one already met that ``port`` is another
+    spelling of, or None (then ``port`` is remembered with ``where`` it was met)."""
+
+    def __init__(self) -> None:
+        self._seen: list[tuple[frozenset[tuple[object, ...]], str]] = []
+
+    def earlier(self, port: str, where: str) -> str | None:
+        keys = port_keys(port)
+        for known, first in self._seen:
+            if keys & known:
+                return first
+        self._seen.append((keys, where))
+        return None
 
 
 def from_ports(ports: list[str], before: str) -> list[BoardTarget]:
@@ -69,7 +117,7 @@ def from_ports(ports: list[str], before: str) -> list[BoardTarget]:
     expanded: list[str] = []
     for port in ports:
         expanded += all_bridges() if port == "all" else [port]
-    seen: dict[str, str] = {}
+    seen = SeenPorts()
     targets = []
     for port in expanded:
         problem = check_port(port)
@@ -77,14 +125,12 @@ def from_ports(ports: list[str], before: str) -> list[BoardTarget]:
             raise UsageError(
                 f"{problem} (in --port)", "Name device paths or rfc2217://host:port URLs"
             )
-        key = same_port_key(port)
-        if key in seen:
+        first = seen.earlier(port, port)
+        if first is not None:
             raise UsageError(
-                f"--port {port} is listed twice"
-                + (f" (as {seen[key]})" if seen[key] != port else ""),
+                f"--port {port} is listed twice" + (f" (as {first})" if first != port else ""),
                 "Name each board once",
             )
-        seen[key] = port
         targets.append(BoardTarget(port, port, before))
     return targets
 
@@ -100,19 +146,17 @@ def read_ports_file(path: Path, before: str) -> list[BoardTarget]:
             f"ports file {path} cannot be read ({type(exc).__name__})", "Name a text file"
         ) from None
     targets: list[BoardTarget] = []
-    seen: dict[str, int] = {}
+    seen = SeenPorts()
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
         target = _parse_line(line, before, f"{path}:{number}")
-        key = same_port_key(target.port)
-        if key in seen:
+        first = seen.earlier(target.port, f"line {number}")
+        if first is not None:
             raise PortsFileError(
-                f"{path}:{number}: {target.port} is already on line {seen[key]}",
-                "List each board once",
+                f"{path}:{number}: {target.port} is already on {first}", "List each board once"
             )
-        seen[key] = number
         targets.append(target)
     if not targets:
         raise PortsFileError(
@@ -158,14 +202,15 @@ def farm_targets(ports: list[str], ports_file: str | None, before: str) -> list[
         raise UsageError(
             "no boards to flash", "Pass --port (repeatable), --port all or --ports-file"
         )
-    seen: set[str] = set()
+    seen = SeenPorts()
     for target in targets:
-        key = same_port_key(target.port)
-        if key in seen:
+        first = seen.earlier(target.port, target.port)
+        if first is not None:
+            same = "" if first == target.port else f" (as {first})"
             raise UsageError(
-                f"{target.port} is named by --port and in the ports file", "Name each board once"
+                f"{target.port} is named by --port and in the ports file{same}",
+                "Name each board once",
             )
-        seen.add(key)
     names = [t.name for t in targets]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:

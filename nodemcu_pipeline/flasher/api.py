@@ -6,6 +6,7 @@ Tasks and the chain call these; each takes its own ``say`` and ``progress`` call
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -14,6 +15,7 @@ import serial
 
 from nodemcu_pipeline.atomic import atomic_write_bytes
 from nodemcu_pipeline.errors import (
+    FilesWouldBeLost,
     FlashError,
     FlashInterrupted,
     OutsideDamage,
@@ -21,8 +23,9 @@ from nodemcu_pipeline.errors import (
     PlanError,
     ProtocolError,
 )
-from nodemcu_pipeline.firmware.layout import FLASH_MODES, FLASH_SIZES
+from nodemcu_pipeline.firmware.layout import FLASH_MODES, FLASH_SIZES, MB
 from nodemcu_pipeline.flasher import diff
+from nodemcu_pipeline.flasher.board_fs import ChipReads, keep_files
 from nodemcu_pipeline.flasher.board_state import BoardState
 from nodemcu_pipeline.flasher.outside import OutsideGuard, OutsideVerdict, describe, footprint
 from nodemcu_pipeline.flasher.session import FIRMWARE_BAUD, ChipInfo, Session, flash_size_name
@@ -43,6 +46,8 @@ class FlashReport:
     reset: bool = False
     outside: OutsideVerdict | None = None
     anomalies: list[str] = field(default_factory=list)
+    # What looking for the board's files cost (board_fs.py): None when it was not looked for.
+    files_check: ChipReads | None = None
     # With leave_reset_to_check on a port without reset lines: the port, open at the firmware's rate
     # right after the soft reset, for the REPL check to read the first boot on (and then close).
     handover: serial.SerialBase | None = None
@@ -104,8 +109,18 @@ def flash(
     leave_reset_to_check: bool = False,
     rom_baud: int | None = None,
     outside_proof: bool = True,
+    identified: Callable[[ChipInfo], None] = lambda info: None,
+    allow_file_loss: bool = False,
 ) -> FlashReport:
     """Connect, build the plan for the detected flash size (``plan_for(size)``), write, verify, reset.
+
+    ``identified`` sees the chip (its MAC) before anything is planned or written; an error it raises
+    refuses the board, which is then started again as ``after`` says (a farm that met the board
+    under another port has flashed it already).
+
+    Before the first write the board's files are looked for (board_fs.py): a plan that would move
+    or overwrite a file system that lists files raises FilesWouldBeLost, unless
+    ``allow_file_loss`` (``--yes``) or ``erase_all`` (which erases them anyway, as asked).
 
     With ``leave_reset_to_check`` and a port that drives the reset lines, the hard reset is left to the
     REPL check, which then sees the whole first boot (partition setup, file-system format). Without
@@ -121,6 +136,11 @@ def flash(
         # Which chip this is, before the long work: a farm's live view shows each board's MAC.
         chip = f"ESP8266 {session.info.mac} 0x{session.info.chip_id:08x} {detected}"
         progress(ProgressEvent("connect", chip, 1, 1, "done"))
+        try:
+            identified(session.info)
+        except PipelineError:
+            _leave_running(session, after)
+            raise
         # Only an ESP8285 passes the flag, so a plain ``lambda size: plan`` stays a valid source.
         plan = plan_for(detected, esp8285=True) if session.info.esp8285 else plan_for(detected)
         if session.info.esp8285 and header_mode(plan) != "dout":
@@ -142,7 +162,16 @@ def flash(
                 f"the plan is for {plan.flash_size} flash but the board has {detected}",
                 f"Assemble again with --flash-size {detected}",
             )
+        files_check = None
+        if not (erase_all or allow_file_loss):
+            try:
+                files_check = _keep_files(session, plan, detected, say)
+            except FilesWouldBeLost:
+                # Nothing was written: back to the firmware, so `invoke download` finds its prompt.
+                _leave_running(session, after)
+                raise
         report = FlashReport(session.info, session.target_baud, session.stub)
+        report.files_check = files_check
         caps = Capabilities.for_session(session, verify)
         report.results, report.outside = _write_guarded(
             session, plan, caps, detected, erase_all, say, progress, outside_proof
@@ -165,11 +194,46 @@ def flash(
         return report
 
 
+def _within_any_flash(address: int, size: int | None) -> None:
+    """Refuse, before connecting, a range no ESP8266 flash holds (``size`` None: to its end); the
+    board's own size is checked once it is detected."""
+    largest = max(f.size_bytes for f in FLASH_SIZES.values())
+    end = address + (size if size is not None else 1)
+    if address < 0 or end > largest:
+        where = f"0x{address:x}" + (f"+0x{size:x}" if size is not None else "")
+        raise PlanError(
+            f"{where} is beyond the largest ESP8266 flash ({largest // MB} MB)",
+            f"Use addresses inside 0x0..0x{largest:x}",
+        )
+
+
+def _leave_running(session: Session, after: str) -> None:
+    """Start the firmware of a board the flasher put in its loader and then refused."""
+    if after == "no-reset":
+        return
+    with suppress(PipelineError, OSError, serial.SerialException):
+        if not (session.lines_supported() and session.hard_reset()):
+            session.soft_reset()
+
+
 def header_mode(plan: FlashPlan) -> str:
     """The SPI mode in the header of the plan's image at 0x0 (byte 2), as its name."""
     boot = next((r.data for r in plan.regions if r.address == 0 and len(r.data) > 2), None)
     names = {code: name for name, code in FLASH_MODES.items()}
     return names.get(boot[2], f"0x{boot[2]:02x}") if boot else "unknown"
+
+
+def _keep_files(session: Session, plan: FlashPlan, detected: str, say: Say) -> ChipReads | None:
+    if not session.stub:
+        say("the ROM cannot read flash: not checking whether this flash loses the board's files")
+        return None
+    chip = FLASH_SIZES[detected].size_bytes
+    return _resuming(
+        session,
+        lambda: keep_files(session.read_flash, plan, chip, say),
+        "looking for the board's files again",
+        say,
+    )
 
 
 def _write_guarded(
@@ -294,6 +358,8 @@ def erase(
     rom_baud: int | None = None,
 ) -> int:
     """Erase ``region`` (address, size) or the whole chip; returns the bytes erased."""
+    if region is not None:
+        _within_any_flash(*region)
     with open_session(port, baud, before, True, say, rom_baud=rom_baud) as session:
         assert session.info is not None
         total = FLASH_SIZES[flash_size_name(session.info)].size_bytes
@@ -314,12 +380,16 @@ def read_flash(
     baud: int,
     before: str,
     address: int,
-    size: int,
+    size: int | None,
     out: Path,
     say: Say,
     progress: ProgressCallback = null_progress,
     rom_baud: int | None = None,
 ) -> None:
+    """``size`` bytes of flash from ``address`` (None: to the end of the flash) into ``out``."""
+    if size is not None and size <= 0:
+        raise PlanError(f"a read of {size} bytes reads nothing", "Read at least one byte")
+    _within_any_flash(address, size)
     with open_session(port, baud, before, True, say, rom_baud=rom_baud) as session:
         assert session.info is not None
         total = FLASH_SIZES[flash_size_name(session.info)].size_bytes
@@ -328,7 +398,7 @@ def read_flash(
                 f"0x{address:x} is beyond the {total // 1024} KB flash",
                 f"Read inside 0x0..0x{total:x}",
             )
-        if size <= 0:
+        if size is None:
             size = total - address
         if address < 0 or size <= 0 or address + size > total:
             raise PlanError(

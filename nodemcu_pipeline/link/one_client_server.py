@@ -3,26 +3,44 @@
 
 A serial line has one end, so a second client waits in the listen backlog until the first has gone;
 each client is served on the loop's own (daemon) thread. ``stop`` closes the listening socket, which
-is what wakes a blocked ``accept``.
+is what wakes a blocked ``accept``. A client that breaks RFC 2217 is dropped (``rfc2217_commands``);
+nothing one client sends or causes ends the loop, so the next client is served as if it never came.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+
+import serial.rfc2217
+
+from nodemcu_pipeline.link.rfc2217_commands import DropClient, filtered
+
+
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 class OneClientServer:
-    """Accept clients on ``sock`` one at a time and hand each to ``serve_client`` until ``stop``."""
+    """Accept clients on ``sock`` one at a time and hand each to ``serve_client`` until ``stop``;
+    ``say`` gets a line (starting with ``name``, the port served) for each client dropped."""
 
-    def __init__(self, sock: socket.socket, name: str) -> None:
+    def __init__(
+        self, sock: socket.socket, name: str, say: Callable[[str], None] = _to_stderr
+    ) -> None:
         self.sock = sock
+        self.name = name
+        self.say = say
+        self.peer = ("", 0)
+        self.clients = 0  # accepted so far: a test tells "never connected" from "connected"
         self.host, self.tcp_port = sock.getsockname()[:2]
         self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._accept_clients, daemon=True, name=name)
+        self.thread = threading.Thread(
+            target=self._accept_clients, daemon=True, name=f"serve {name}"
+        )
 
     @property
     def url(self) -> str:
@@ -42,10 +60,14 @@ class OneClientServer:
         raise NotImplementedError
 
     def client_bytes(
-        self, conn: socket.socket, manager: Any, until: threading.Event | None = None
+        self,
+        conn: socket.socket,
+        manager: serial.rfc2217.PortManager,
+        until: threading.Event | None = None,
     ) -> Iterator[bytes]:
         """The client's data bytes, with the RFC 2217 commands in them handed to ``manager`` (a
-        pyserial ``PortManager``), until the client hangs up, the server stops or ``until`` is set."""
+        pyserial ``PortManager``), until the client hangs up or breaks the protocol, the server
+        stops or ``until`` is set."""
         while not self._stop.is_set() and not (until and until.is_set()):
             try:
                 data = conn.recv(4096)
@@ -53,7 +75,11 @@ class OneClientServer:
                 return
             if not data:
                 return
-            payload = b"".join(manager.filter(data))
+            try:
+                payload = filtered(manager, data)
+            except DropClient as exc:
+                self.say(f"{self.name}: client {self.peer[0]}:{self.peer[1]} dropped: {exc}")
+                return
             if payload:
                 yield payload
 
@@ -65,7 +91,17 @@ class OneClientServer:
                 return
             # Protocol bytes are small and latency-bound (a flasher waits for each reply).
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.serve_client(conn, peer[:2])
+            self.peer = peer[:2]
+            self.clients += 1
+            try:
+                self.serve_client(conn, self.peer)
+            except Exception as exc:  # noqa: BLE001 - one client's failure must not end the server
+                self.say(
+                    f"{self.name}: client {peer[0]}:{peer[1]} dropped ({type(exc).__name__}: {exc})"
+                )
+            finally:
+                with contextlib.suppress(OSError):
+                    conn.close()
 
 
 class ClientWriter:

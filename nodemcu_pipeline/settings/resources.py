@@ -1,4 +1,5 @@
-"""Files shipped with the package: the build-image recipe, the SDK manifest, the example firmware.
+"""Files shipped with the package: the build-image recipe, the SDK manifest, the example firmware,
+and the Lua that runs on boards or inside the virtual NodeMCU (``lua_file``).
 
 In a wheel they sit inside the package (``nodemcu_pipeline/data/...``, mapped there at build time by
 ``[tool.setuptools.package-dir]``); in a checkout they are read from the repository's own folders,
@@ -8,6 +9,7 @@ over an installed, unzipped package), never a path into another distribution.
 
 from __future__ import annotations
 
+import functools
 from importlib.resources import files
 from pathlib import Path
 
@@ -36,6 +38,15 @@ def data_path(name: str) -> Path:
     )
 
 
+def checkout_root() -> Path | None:
+    """The repository this package runs from, or None for an installed package (whose folder two
+    levels up is site-packages, where ``../shared`` means nothing)."""
+    packaged = Path(str(files("nodemcu_pipeline"))) / "data"
+    if packaged.is_dir() or not (_CHECKOUT / "setup.py").is_file():
+        return None
+    return _CHECKOUT
+
+
 def recipe_dir() -> Path:
     """The Docker build-image recipe (Dockerfile, rootfs.conf, build script)."""
     return data_path("recipe")
@@ -49,6 +60,20 @@ def sdk_manifest() -> Path:
 def example_firmware() -> Path:
     """The small example firmware tree the demo and a fresh project build."""
     return data_path("firmware")
+
+
+@functools.cache
+def lua_file(package: str, name: str) -> bytes:
+    """The Lua source ``<package>/lua/<name>.lua``, beside the Python that runs or sends it, as its
+    bytes. Package data in a wheel and in a checkout alike; read once per process (every virtual
+    board loads the same modules on each boot)."""
+    try:
+        return (files(package) / "lua" / f"{name}.lua").read_bytes()
+    except FileNotFoundError:
+        raise PipelineError(
+            f"the package's Lua file {package}/lua/{name}.lua is missing",
+            "Reinstall nodemcu-pipeline (pip install --force-reinstall nodemcu-pipeline)",
+        ) from None
 
 
 def buildable_tree(tree: Path, build_dir: Path) -> Path:

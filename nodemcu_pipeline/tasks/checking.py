@@ -85,12 +85,12 @@ def _sources_dir(option):
     import os
     from pathlib import Path
 
-    from nodemcu_pipeline.build.firmware_sources import MIRROR_ENV, ROOT
+    from nodemcu_pipeline.build.firmware_sources import MIRROR_ENV, default_sources_dir
 
     for value in (option, os.environ.get(MIRROR_ENV)):
         if value and "://" not in value:
             return Path(value)
-    return ROOT.parent / "shared" / "sources"
+    return default_sources_dir()
 
 
 # ==== end repl and chain ===========================================================================

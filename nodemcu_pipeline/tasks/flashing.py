@@ -31,6 +31,9 @@ from nodemcu_pipeline.tasks.farm import FARM_HELP, farm_requested, flash_farm
         "outside the plan changed, and fails naming those ranges",
         "init-data": "SDK init data for sdk2 layouts",
         "no-check": "do not run the Lua REPL check after flashing",
+        "yes": "flash even when files on the board would be lost (the new firmware keeps its file "
+        "system elsewhere, or the plan writes over it); without it such a flash stops before "
+        "writing and names the files",
         "fs-dir": "also flash a SPIFFS image of this directory at the firmware's file-system offset "
         "(NodeMCU 3.x built by invoke build; see invoke assemble --fs-dir)",
         "image": "build image whose spiffsimg makes the --fs-dir image (default: the build's)",
@@ -67,6 +70,7 @@ def flash(
     fs_dir=None,
     image=None,
     monitor=False,
+    yes=False,
     force=False,
 ):
     """Flash a plan or images with the built-in flasher, verify them, then check the REPL."""
@@ -122,7 +126,7 @@ def flash(
         raise UsageError("--monitor watches one board", "Run invoke monitor --port P per board")
     if farm:
         flags = dict(no_stub=no_stub, no_verify=no_verify, erase_all=erase_all, no_check=no_check)
-        flags["no_outside_proof"] = no_outside_proof
+        flags["no_outside_proof"], flags["yes"] = no_outside_proof, yes
         return flash_farm(s, source, ports, ports_file, jobs, timeout, report, **flags)
     with console_progress() as progress:
         check = not no_check and s.after == "hard-reset"
@@ -140,6 +144,7 @@ def flash(
             leave_reset_to_check=check,
             rom_baud=s.rom_baud,
             outside_proof=not no_outside_proof,
+            allow_file_loss=yes,
         )
     info = report.info
     print(
@@ -203,12 +208,22 @@ def erase(c, port=None, baud=None, rom_baud=None, before=None, address=None, siz
     region = None
     if address is not None or size is not None:
         flags, example = "--address and --size", "--address 0x100000 --size 0x10000"
-        region = (
-            whole_number(address or 0, flags, example),
-            whole_number(size, flags, example),
-        )
-        if region[0] % 4096 or region[1] % 4096 or region[1] <= 0:
+        if size is None:
+            raise UsageError(
+                f"erase --address {address} needs --size, the bytes to erase",
+                "Add e.g. --size 0x1000 (whole 4 KB sectors), or leave both out to erase it all",
+            )
+        length = whole_number(size, flags, example)
+        start = None if address is None else whole_number(address, flags, example)
+        if (start or 0) % 4096 or length % 4096 or length <= 0:
             raise UsageError("erase regions are whole 4 KB sectors", "Use multiples of 0x1000")
+        if start is None:
+            # Not 0 by default: an erase from 0 takes the bootloader with it.
+            raise UsageError(
+                f"erase --size {size} needs --address, where the erase starts",
+                "Add e.g. --address 0x100000, or leave both out to erase the whole flash",
+            )
+        region = (start, length)
     started = time.monotonic()
     erased = run_erase(s.port, s.baud, s.before, region, say, s.rom_baud)
     took = time.monotonic() - started
@@ -219,7 +234,7 @@ def erase(c, port=None, baud=None, rom_baud=None, before=None, address=None, siz
 @task(
     help={
         "address": "start address (default 0)",
-        "size": "bytes to read (default: to the end)",
+        "size": "bytes to read (default: to the end of the flash)",
         "output": "file to write (written atomically; a new name, or a file to replace with --force)",
         "force": "replace an existing OUTPUT file",
     }
@@ -233,10 +248,11 @@ def read_flash(
     rom_baud=None,
     before=None,
     address="0",
-    size="0",
+    size=None,
     force=False,
 ):
     """Read flash contents to a file (needs the stub)."""
+    from nodemcu_pipeline.errors import UsageError
     from nodemcu_pipeline.flasher.api import read_flash as run_read
     from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.progress import console_progress
@@ -247,7 +263,13 @@ def read_flash(
     port_file = [s.port] if "://" not in s.port and s.port != "auto" else []
     target = check_output(output, "OUTPUT", force=force, inputs=port_file)
     flags, example = "--address and --size", "--address 0 --size 0x100000"
-    addr, length = whole_number(address, flags, example), whole_number(size, flags, example)
+    addr = whole_number(address, flags, example)
+    length = None if size is None else whole_number(size, flags, example)
+    if length == 0:
+        # It once meant "to the end": --size 0 read the whole chip.
+        raise UsageError(
+            "--size 0 reads nothing", "Give a byte count (e.g. --size 0x1000), or leave --size out"
+        )
     with console_progress() as progress:
         run_read(s.port, s.baud, s.before, addr, length, target, say, progress, s.rom_baud)
     print(f"wrote {output}")

@@ -56,11 +56,12 @@ def lfs(
     )
     if upload:
         from nodemcu_pipeline.board.lfs_load import upload_lfs
+        from nodemcu_pipeline.board.names import shown
         from nodemcu_pipeline.link.ports import resolve_port
 
         data = result.path.read_bytes()
         listed = upload_lfs(resolve_port(s.port), to, data, result.modules, say)
-        print(f"lfs: node.LFS.list() = {','.join(listed)}")
+        print(f"lfs: node.LFS.list() = {','.join(map(shown, listed))}")
 
 
 DEFAULT_OUT = "lfs.img"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import task
 
-from nodemcu_pipeline.cli import PORT_HELP, say, seconds, task_errors, whole_number
+from nodemcu_pipeline.cli import PORT_HELP, say, seconds, task_errors
 
 MONITOR_HELP = {
     "port": PORT_HELP,
@@ -44,15 +44,12 @@ def watch(s, baud, elf, log, reset, plain, duration) -> None:  # noqa: ANN001 - 
     """Run the monitor with task-level options (shared by ``monitor`` and ``flash --monitor``)."""
     from pathlib import Path
 
-    from nodemcu_pipeline.errors import UsageError
     from nodemcu_pipeline.link.ports import resolve_port
     from nodemcu_pipeline.monitor.console import run_monitor
     from nodemcu_pipeline.monitor.elf import choose_elf
     from nodemcu_pipeline.monitor.session import MonitorOptions
 
-    rate = whole_number(baud, "--baud", "--baud 115200")
-    if rate <= 0:
-        raise UsageError(f"--baud {baud} is not a baud rate", "Use e.g. --baud 115200")
+    rate = baud_rate(baud)
     limit = seconds(duration, "--duration", "60") if duration is not None else None
     if log:  # appended to, never replaced: an existing log is fine, a FIFO or device is not
         from nodemcu_pipeline.paths import check_output
@@ -67,3 +64,14 @@ def watch(s, baud, elf, log, reset, plain, duration) -> None:  # noqa: ANN001 - 
         f"monitor: {stats.lines} lines, {stats.boots} boots, {stats.crashes} crashes"
         f" ({stats.decoded} addresses decoded), {stats.reconnects} reconnects"
     )
+
+
+def baud_rate(baud: object) -> int:
+    """``--baud`` in the flasher's range (``baud`` in config.SETTINGS): a serial adapter's rates."""
+    from dataclasses import replace
+
+    from nodemcu_pipeline.settings.table import BY_KEY
+    from nodemcu_pipeline.settings.values import parse_int
+
+    spec = replace(BY_KEY["baud"], default="115200", example="115200")
+    return parse_int(str(baud).strip(), "--baud", spec)

@@ -18,10 +18,14 @@ import termios
 import threading
 import tty
 
-import serial.rfc2217
-
 from nodemcu_pipeline.link.one_client_server import ClientWriter, OneClientServer
+from nodemcu_pipeline.link.rfc2217_commands import CheckedPortManager
 from nodemcu_pipeline.virtual.board import Board
+
+# Rates a host's USB-serial adapter can be set to, as a real one refuses others: pyserial's RFC 2217
+# server then answers the rate in force (RFC 2217 §3). A client asking for 1 baud must not leave a
+# --realtime board pacing the next client's bytes at 1 baud.
+HOST_BAUDS = range(50, 12_000_001)
 
 
 class BoardPort:
@@ -47,6 +51,8 @@ class BoardPort:
 
     @baudrate.setter
     def baudrate(self, value: int) -> None:
+        if int(value) not in HOST_BAUDS:
+            raise ValueError(f"{value} baud is beyond a serial adapter")
         self._baud = int(value)
         self._board.set_host_baud(self._baud)
 
@@ -78,17 +84,18 @@ class BoardPort:
 class Rfc2217Server(OneClientServer):
     """Serve one RFC 2217 client at a time on ``host:port`` (port 0 picks a free one).
 
-    ``port_manager`` applies the client's requests; pyserial's passes line changes straight
-    through, as ser2net does. A test may give another server's behaviour (esp_rfc2217_server's).
+    ``port_manager`` applies the client's requests; pyserial's (behind the RFC 2217 check both our
+    servers share) passes line changes straight through, as ser2net does. A test may give another
+    server's behaviour (esp_rfc2217_server's).
     """
 
-    port_manager: type[serial.rfc2217.PortManager] = serial.rfc2217.PortManager
+    port_manager: type[CheckedPortManager] = CheckedPortManager
 
     def __init__(self, board: Board, host: str = "127.0.0.1", port: int = 0) -> None:
         self.board = board
         self._conn: socket.socket | None = None
         self._send_lock = threading.Lock()
-        super().__init__(socket.create_server((host, port)), "rfc2217")
+        super().__init__(socket.create_server((host, port)), "virtual board")
 
     def stop(self) -> None:
         super().stop()

@@ -10,9 +10,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nodemcu_pipeline.atomic import atomic_write_bytes
-from nodemcu_pipeline.errors import PlanError, UsageError
-from nodemcu_pipeline.firmware.image import detect_generation, parse_image
+from nodemcu_pipeline.errors import PipelineError, PlanError, UsageError
+from nodemcu_pipeline.firmware.image import EspImage, detect_generation, parse_image
 from nodemcu_pipeline.firmware.layout import (
+    FLASH_SIZES,
     Generation,
     Layout,
     layout_for,
@@ -21,7 +22,14 @@ from nodemcu_pipeline.firmware.layout import (
 )
 from nodemcu_pipeline.paths import Bounded, read_bounded, refuse_overwriting
 from nodemcu_pipeline.plan.file import PLAN_NAME, per_size_name, plan_outputs, write_plan
-from nodemcu_pipeline.plan.model import FlashPlan, build_plan, merge, split_firmware, validate
+from nodemcu_pipeline.plan.model import (
+    FlashPlan,
+    Region,
+    build_plan,
+    merge,
+    split_firmware,
+    validate,
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,65 @@ def choose_generation(layout: str, firmware: bytes) -> tuple[Generation, bool]:
     return found, True
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """A plan's input files, read and checked: everything a plan needs but the flash size."""
+
+    regions: list[Region]
+    boot: EspImage
+    generation: Generation
+    detected: bool  # the generation came from the image, not from --layout
+    init_data: bytes | None
+    init_data_address: int | None
+    init_data_name: str
+
+    def layout(self, flash_size: str) -> Layout:
+        """The layout on a ``flash_size`` flash (``header``: the size the image's header says)."""
+        if str(flash_size).lower() == "header":
+            # Only on request: NodeMCU's own headers say 1MB whatever the board has, so the header
+            # is a poor default and a wrong size silently loses the file system.
+            return layout_for(self.boot.flash_size, self.generation)
+        return layout_for(parse_flash_size(flash_size), self.generation)
+
+
+def read_inputs(firmware: list[str], layout: str = "auto", init_data: str | None = None) -> Inputs:
+    """Read and check the firmware images (and init data), whatever flash they are for."""
+    if not firmware:
+        raise UsageError(
+            "no firmware image given", "Pass a combined image or 0x00000.bin 0x10000.bin"
+        )
+    files = [(str(f), read_input(f, "firmware image")) for f in firmware]
+    regions = split_firmware(files)
+    if regions[0].address != 0:
+        raise PlanError(
+            "no image at 0x0, so the board has nothing to boot",
+            "Include 0x00000.bin (or the combined image)",
+        )
+    boot = parse_image(regions[0].data, Path(regions[0].file or "image").name)
+    generation, detected = choose_generation(layout, b"".join(d for _, d in files))
+    blob, address, name = None, None, ""
+    if init_data:
+        name, address = parse_init_data_arg(init_data)
+        blob = read_input(name, "init data")
+    return Inputs(regions, boot, generation, detected, blob, address, name)
+
+
+def plannable(inputs: Inputs, sizes: list[str], flash_mode: str, flash_freq: str) -> None:
+    """Raise the plan's error when no flash of ``sizes`` could take ``inputs`` (NodeMCU 3.x with
+    SDK init data, a firmware no flash holds): refused before a board is touched, not after."""
+    failures: list[PipelineError] = []
+    for size in sizes:
+        try:
+            the_layout = inputs.layout(size)
+            blob, address = inputs.init_data, inputs.init_data_address
+            build_plan(inputs.regions, the_layout, blob, address, flash_mode, flash_freq)
+            return
+        except PipelineError as exc:
+            failures.append(exc)
+    # The largest flash's reason: a smaller one may fail only for its size.
+    raise failures[-1]
+
+
 def assemble(
     firmware: list[str],
     flash_size: str,
@@ -87,47 +154,28 @@ def assemble(
     With ``fs_dir`` the plan also carries a SPIFFS image of that directory at the firmware's
     file-system offset, made by the build's spiffsimg (in ``tool_image``, default the build's image).
     """
-    if not firmware:
-        raise UsageError(
-            "no firmware image given", "Pass a combined image or 0x00000.bin 0x10000.bin"
-        )
-    by_header = str(flash_size).lower() == "header"
-    size = None if by_header else parse_flash_size(flash_size)
-    files = [(str(f), read_input(f, "firmware image")) for f in firmware]
-    regions = split_firmware(files)
-    if regions[0].address != 0:
-        raise PlanError(
-            "no image at 0x0, so the board has nothing to boot",
-            "Include 0x00000.bin (or the combined image)",
-        )
-    boot = parse_image(regions[0].data, Path(regions[0].file or "image").name)
-    if size is None:
-        # Only on request: NodeMCU's own headers say 1MB whatever the board has, so the header is
-        # a poor default and a wrong size silently loses the file system.
-        size = boot.flash_size
-    generation, detected = choose_generation(layout, b"".join(d for _, d in files))
-    the_layout = layout_for(size, generation)
-    blob, address, name = None, None, ""
-    if init_data:
-        name, address = parse_init_data_arg(init_data)
-        blob = read_input(name, "init data")
-    plan = build_plan(regions, the_layout, blob, address, flash_mode, flash_freq)
+    if str(flash_size).lower() != "header":
+        parse_flash_size(flash_size)  # a wrong size is named before any file is read
+    inputs = read_inputs(firmware, layout, init_data)
+    the_layout = inputs.layout(flash_size)
+    blob, address, name = inputs.init_data, inputs.init_data_address, inputs.init_data_name
+    plan = build_plan(inputs.regions, the_layout, blob, address, flash_mode, flash_freq)
     if fs_dir:
         from nodemcu_pipeline.build.fs_image import fs_region
 
         fs = fs_region(fs_dir, the_layout, list(plan.regions), build_dir, tool_image)
         plan = replace(plan, regions=(*plan.regions, fs))
         validate(plan, the_layout)
-    inputs = [Path(f) for f in firmware] + ([Path(name)] if init_data else [])
+    read = [Path(f) for f in firmware] + ([Path(name)] if init_data else [])
     outputs = plan_outputs(plan, build_dir, plan_name) + ([Path(merged)] if merged else [])
-    refuse_overwriting(outputs, inputs, "--merged / --build-dir")
+    refuse_overwriting(outputs, read, "--merged / --build-dir")
     merged_bytes = merge(plan) if merged else None
     plan_path = write_plan(plan, build_dir, plan_name)
     merged_path = None
     if merged and merged_bytes is not None:
         merged_path = Path(merged)
         atomic_write_bytes(merged_path, merged_bytes)
-    return AssembleResult(plan, plan_path, merged_path, the_layout, detected)
+    return AssembleResult(plan, plan_path, merged_path, the_layout, inputs.detected)
 
 
 def latest_build_images(build_dir: Path) -> list[str]:
@@ -173,8 +221,12 @@ def plan_source(
             "nothing to flash",
             "Pass --plan build/plan.json or --firmware FILE, or run invoke build first",
         )
-    for image in images:
-        read_input(image, "firmware image")
+    # Everything that does not depend on the board is checked now, before the board is touched: a
+    # Lua file or an empty image named as firmware used to be refused only after the connect had
+    # put the chip in its loader. The flash size, when not given, is the one thing left to detect.
+    inputs = read_inputs(images, layout, init_data)
+    fixed = flash_size not in (None, "", "detect")
+    plannable(inputs, [flash_size] if fixed else list(FLASH_SIZES), flash_mode, flash_freq)
 
     def for_size(detected: str, esp8285: bool = False) -> FlashPlan:
         size = detected if flash_size in (None, "", "detect") else flash_size

@@ -23,7 +23,13 @@ from pathlib import Path
 from nodemcu_pipeline.board import FsReport, check_after_flash
 from nodemcu_pipeline.build.docker_build import build_firmware
 from nodemcu_pipeline.build.docker_image import build_image
-from nodemcu_pipeline.build.firmware_sources import get_sources, load_manifest
+from nodemcu_pipeline.build.firmware_sources import (
+    MIRROR_ENV,
+    get_sources,
+    load_manifest,
+    missing_sources,
+    where_sources_are_looked_for,
+)
 from nodemcu_pipeline.downloads.cloud import fetch_cloud_image
 from nodemcu_pipeline.downloads.initdata import get_init_data
 from nodemcu_pipeline.firmware.banner import read_banner
@@ -163,9 +169,9 @@ def demo(
     real = firmware_dir is None and _has_pinned_sources(sources_dir)
     if firmware_dir is None and not real:
         say(
-            f"the pinned NodeMCU sources are not in {sources_dir or '../shared/sources'}: "
-            "the demo builds examples/firmware instead (put them there, or set "
-            "INVOKE_PIPELINE_SOURCES_MIRROR, to build real NodeMCU offline)"
+            f"{where_sources_are_looked_for(sources_dir)}: the demo builds the example firmware "
+            "instead (to build real NodeMCU offline, pass --sources DIR or set "
+            f"{MIRROR_ENV}=DIR, DIR holding the pinned files)"
         )
         from nodemcu_pipeline.settings.resources import buildable_tree, example_firmware
 
@@ -257,9 +263,7 @@ def demo(
 def _has_pinned_sources(sources_dir: Path | None) -> bool:
     if sources_dir is None or not sources_dir.is_dir():
         return False
-    manifest = load_manifest()
-    names = [manifest.firmware.archive_name, *(f.mirror_name for f in manifest.files.values())]
-    return all((sources_dir / name).is_file() for name in names)
+    return not missing_sources(sources_dir)
 
 
 def _zip(member: str, data: bytes) -> bytes:

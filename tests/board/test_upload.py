@@ -39,7 +39,7 @@ print = function(...) out[#out + 1] = table.concat({...}, ' ') end
 def board() -> lua51.LuaRuntime:
     lua = lua51.LuaRuntime(encoding=None)
     lua.execute(STUBS)
-    lua.execute(transfer.lua_source(transfer.RAW_LUA))
+    lua.execute(transfer.lua_source("raw"))
     return lua
 
 

@@ -101,8 +101,8 @@ def test_a_board_without_auto_reset_is_prompted_by_name_before_the_work_starts(t
     images = write_images(tmp_path, 8 * 1024)
     log = io.StringIO()
     with (
-        VirtualBoard("1MB", pty=True) as kit,
-        VirtualBoard("4MB", pty=True, boot="flash") as bare,
+        VirtualBoard("1MB", pty=True, mac="18:fe:34:00:01:01") as kit,
+        VirtualBoard("4MB", pty=True, boot="flash", mac="18:fe:34:00:01:02") as bare,
     ):
         targets = [BoardTarget(kit.url, "kit", "auto"), BoardTarget(bare.url, "esp-01", "manual")]
         source = plan_source(tmp_path / "build", None, images)

@@ -83,3 +83,24 @@ def test_the_same_board_on_the_command_line_and_in_the_file_is_refused(tmp_path:
     path.write_text("rfc2217://a:1\n")
     with pytest.raises(UsageError, match="named by --port and in the ports file"):
         farm_targets(["rfc2217://A:1"], str(path), "auto")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("rfc2217://127.0.0.1:4000", "rfc2217://localhost:4000", True),
+        ("rfc2217://localhost:4000", "rfc2217://[::1]:4000", True),
+        ("rfc2217://[::1]:4000", "rfc2217://[0:0:0:0:0:0:0:1]:4000", True),
+        ("rfc2217://[::ffff:10.0.0.7]:4000", "socket://10.0.0.7:4000", True),
+        ("rfc2217://rack-1:4000?ign_set_control", "RFC2217://RACK-1.:04000", True),
+        ("rfc2217://rack-1:4000", "rfc2217://rack-1:4001", False),
+        ("rfc2217://rack-1:4000", "rfc2217://rack-2:4000", False),
+        # Another address of one server passes here; the MAC at connect refuses it (runner.py).
+        ("rfc2217://127.0.0.1:4000", "rfc2217://127.0.0.2:4000", False),
+        ("/dev/null", "/dev/zero", False),
+    ],
+)
+def test_spellings_of_one_port_share_a_key(a: str, b: str, same: bool) -> None:
+    from nodemcu_pipeline.farm.targets import port_keys
+
+    assert bool(port_keys(a) & port_keys(b)) == same

@@ -125,3 +125,27 @@ def test_the_server_finishes_a_slow_clients_bootloader_entry(virtual_board):
     finally:
         stop(server)
     assert last_boot(board) == "download"
+
+
+def test_a_malformed_subnegotiation_drops_that_client_not_the_server(virtual_board):
+    """Issue 22 item 1: SET-BAUDRATE with 1 byte instead of 4 ended the serving thread, and every
+    later client got "never answered as an RFC 2217 serial server" until a restart."""
+    import socket
+
+    board = virtual_board("--flash-size", "1MB")
+    server, url = serve("--port", board.url, "--listen", "127.0.0.1:0")
+    try:
+        host, port = url.removeprefix("rfc2217://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=5) as conn:
+            conn.sendall(bytes.fromhex("FFFA2C0100FFF0"))
+        proc = subprocess.run(
+            [sys.executable, "-m", "nodemcu_pipeline", "chip-info", "--port", url],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        code, err = stop(server)
+    assert proc.returncode == 0, proc.stderr
+    assert "ESP8266" in proc.stdout + proc.stderr
+    assert code == 0 and "dropped: SET-BAUDRATE carries 1 byte(s), not 4" in err

@@ -24,6 +24,7 @@ import serial.rfc2217 as r
 
 from nodemcu_pipeline.errors import PipelineError
 from nodemcu_pipeline.flasher import api
+from nodemcu_pipeline.link.rfc2217_commands import CheckedPortManager
 from nodemcu_pipeline.plan.model import FlashPlan, Region
 from nodemcu_pipeline.virtual import VirtualBoard
 from nodemcu_pipeline.virtual.frontends import Rfc2217Server
@@ -32,7 +33,7 @@ REAL_CHIP_START = 0.005
 HOLD = 0.05  # how long the server keeps GPIO0 low after releasing EN (esptool's reset delay)
 
 
-class EspServerPortManager(r.PortManager):  # type: ignore[misc]
+class EspServerPortManager(CheckedPortManager):  # type: ignore[misc]
     """Line changes as esp_rfc2217_server takes them; everything else as pyserial's server."""
 
     def __init__(self, port: object, connection: object) -> None:

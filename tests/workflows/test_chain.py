@@ -30,7 +30,9 @@ def test_demo_without_the_pinned_sources_says_so_and_builds_the_example(tmp_path
         "demo", "--build-dir", str(tmp_path / "build"), "--sources", str(empty), timeout=900
     )
     assert proc.returncode == 0, proc.stderr
-    assert "builds examples/firmware instead" in proc.stderr
+    assert f"sources are not in {empty} (no " in proc.stderr, proc.stderr
+    assert "builds the example firmware instead" in proc.stderr
+    assert "--sources DIR" in proc.stderr and "INVOKE_PIPELINE_SOURCES_MIRROR=DIR" in proc.stderr
     assert "\n  sources " not in proc.stdout and "0x10000 unchanged" in proc.stdout
 
 

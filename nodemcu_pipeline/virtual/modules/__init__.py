@@ -1,4 +1,5 @@
-"""NodeMCU's C modules for the virtual firmware, one file each: Lua source plus a Python half.
+"""NodeMCU's C modules for the virtual firmware, one per name: a Python half (``<name>.py``, with
+its ``install``) and a Lua half (``lua/<name>.lua``, run by ``base.run_lua``).
 
 Only the modules the flashed image's banner lists are loaded (``install``), as on a real build.
 Argument errors follow lauxlib.c of Lua 5.1: ``bad argument #N to 'name' (message)`` with the

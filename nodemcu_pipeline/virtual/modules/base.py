@@ -1,59 +1,35 @@
-"""What every virtual NodeMCU module shares: lauxlib's argument checks (in Lua) and Lua tables of
-Python callables."""
+"""What every virtual NodeMCU module shares: running its Lua half, lauxlib's argument checks (in
+Lua, ``lua/lib.lua``) and Lua tables of Python callables.
+
+Each module's Lua half is ``lua/<module>.lua``: it receives what its Python half hands it as the
+chunk's ``...`` (a table of Python callables, ``lib``, the CPU) and defines the module's global.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nodemcu_pipeline.settings.resources import lua_file
+
 if TYPE_CHECKING:
     from nodemcu_pipeline.virtual.host import Firmware as NodeMCUApp
 
-# Shared checks: ``lvl`` is the stack level of the API function as seen from the caller (1 = the
-# caller itself), so helpers can report the API function's name and its caller's position.
-LIB = r"""
-local lib = {}
-local getinfo, format, floor, ceil = debug.getinfo, string.format, math.floor, math.ceil
-function lib.typename(v) if v == nil then return "no value" end return type(v) end
-function lib.argerror(lvl, narg, msg)
-  local ar = getinfo(lvl + 1, "n")
-  local name = (ar and ar.name) or "?"
-  if ar and ar.namewhat == "method" then
-    narg = narg - 1
-    if narg == 0 then error(format("calling '%s' on bad self (%s)", name, msg), lvl + 2) end
-  end
-  error(format("bad argument #%d to '%s' (%s)", narg, name, msg), lvl + 2)
-end
-function lib.checkint(lvl, narg, v)
-  local n = tonumber(v)
-  if n == nil then lib.argerror(lvl + 1, narg, "number expected, got " .. lib.typename(v)) end
-  if n >= 0 then return floor(n) end
-  return ceil(n)
-end
-function lib.optint(lvl, narg, v, default)
-  if v == nil then return default end
-  local n = lib.checkint(lvl + 1, narg, v)
-  return n
-end
-function lib.checkstr(lvl, narg, v)
-  if type(v) == "number" then return tostring(v) end
-  if type(v) ~= "string" then
-    lib.argerror(lvl + 1, narg, "string expected, got " .. lib.typename(v))
-  end
-  return v
-end
-function lib.checkfn(lvl, narg, v)
-  if type(v) ~= "function" then
-    lib.argerror(lvl + 1, narg, "function expected, got " .. lib.typename(v))
-  end
-  return v
-end
-return lib
-"""
+
+def run_lua(app: NodeMCUApp, name: str, *args: Any) -> Any:
+    """Run ``lua/<name>.lua`` in the firmware's interpreter with ``args`` as its ``...``; what it
+    returns."""
+    assert app.repl is not None
+    # No chunk name: lupa's default "<python>" is what lua_repl's traceback handler folds into one
+    # "[C]" frame, as a C module's frames are on a board. The files' first line is a comment where
+    # the Python strings had an empty line, so runtime errors name the same lines as before.
+    return app.repl.lua.execute(lua_file("nodemcu_pipeline.virtual.modules", name), *args)
 
 
 def load_lib(app: NodeMCUApp) -> Any:
-    assert app.repl is not None
-    return app.repl.lua.execute(LIB)
+    """The shared checks: ``lvl`` is the stack level of the API function as seen from the caller
+    (1 = the caller itself), so helpers can report the API function's name and its caller's
+    position."""
+    return run_lua(app, "lib")
 
 
 def lua_table(app: NodeMCUApp, mapping: dict[str, Any]) -> Any:

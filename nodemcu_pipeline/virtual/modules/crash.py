@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nodemcu_pipeline.firmware.partitions import IROM
+from nodemcu_pipeline.virtual.modules.base import lua_table, run_lua
 
 if TYPE_CHECKING:
     from nodemcu_pipeline.virtual.host import Firmware as NodeMCUApp
@@ -28,13 +29,6 @@ SDK_NAMES = {
     28: "LoadProhibitedCause",
     29: "StoreProhibitedCause",
 }
-
-_LUA = r"""
-local api, lib = ...
-function node.crash(cause, epc1)
-  api.crash(lib.optint(1, 1, cause, 28), lib.optint(1, 2, epc1, -1))
-end
-"""
 
 
 def irom_code_address(app: NodeMCUApp) -> int:
@@ -55,8 +49,6 @@ def dump(cause: int, epc1: int) -> str:
 
 
 def install(app: NodeMCUApp, lib: Any) -> None:
-    from nodemcu_pipeline.virtual.modules.base import lua_table
-
     def crash(cause: int, epc1: int) -> None:
         assert app.repl is not None
         address = irom_code_address(app) if epc1 < 0 else epc1 & 0xFFFFFFFF
@@ -65,4 +57,4 @@ def install(app: NodeMCUApp, lib: Any) -> None:
         app.host.request_reset(2, REASON_EXCEPTION)
 
     assert app.repl is not None
-    app.repl.lua.execute(_LUA, lua_table(app, {"crash": crash}), lib)
+    run_lua(app, "crash", lua_table(app, {"crash": crash}), lib, app.repl.cpu)

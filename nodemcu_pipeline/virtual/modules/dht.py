@@ -5,26 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nodemcu_pipeline.virtual.modules.base import run_lua
+
 if TYPE_CHECKING:
     from nodemcu_pipeline.virtual.host import Firmware as NodeMCUApp
-
-_LUA = r"""
-local lib, cpu = ...
-local checkint = lib.checkint
-dht = {OK = 0, ERROR_CHECKSUM = -1, ERROR_TIMEOUT = -2}
-local function read(p)
-  p = checkint(2, 1, p)
-  if p < 0 or p > 12 then error("dht " .. p .. " does not exist", 3) end
-  cpu.spend(0.02)  -- the start pulse and the wait for an answer that never comes
-  return dht.ERROR_TIMEOUT, -999, -999, 0, 0
-end
-function dht.read(p) return read(p) end
-function dht.read11(p) return read(p) end
-function dht.read12(p) return read(p) end
-function dht.readxx(p) return read(p) end
-"""
 
 
 def install(app: NodeMCUApp, lib: Any) -> None:
     assert app.repl is not None
-    app.repl.lua.execute(_LUA, lib, app.repl.cpu)
+    run_lua(app, "dht", lib, app.repl.cpu)

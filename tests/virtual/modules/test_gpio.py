@@ -31,6 +31,19 @@ def test_trig_calls_back_on_the_chosen_edge(host: RecordingHost) -> None:
     assert host.idle(0.01) == ""
 
 
+def test_trig_keeps_its_callback_only_when_none_is_passed(host: RecordingHost) -> None:
+    """gpio.c: two arguments keep the callback; an explicit nil is an invalid callback."""
+    host.send("gpio.mode(2, gpio.INT) gpio.trig(2, 'down', function() print('edge') end)\n")
+    host.send("gpio.trig(2, 'up')\n")
+    assert host.app is not None
+    host.app.drive_pin(2, 0)
+    host.app.drive_pin(2, 1)
+    assert host.idle(0.01) == "edge\r\n"
+    assert host.send("gpio.trig(2, 'up', nil)\n").split("\r\n")[1] == (
+        "Lua error: \tstdin:1: bad argument #3 to 'trig' (invalid callback type)"
+    )
+
+
 def test_errors_read_as_gpio_c_raises_them(host: RecordingHost) -> None:
     def error_of(line: str) -> str:
         return host.send(line + "\n").split("\r\n")[1]
