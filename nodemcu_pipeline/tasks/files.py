@@ -109,14 +109,11 @@ def download(c, name, out=None, force=False, port=None):
     from nodemcu_pipeline.atomic import atomic_write_bytes
     from nodemcu_pipeline.board.files import BoardFiles, board_session
     from nodemcu_pipeline.board.names import check_name, local_path_name, shown
+    from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.progress import console_progress
 
     check_name(name, allow_odd=True)
-    target = Path(out) if out else Path(local_path_name(name))
-    if target.exists() and not force:
-        raise FileTransferError(
-            f"{shown(str(target))} exists", "Pass --force to replace it, or --out PATH"
-        )
+    target = check_output(out or local_path_name(name), "--out", force=force, make_parents=True)
     with board_session(_url(c, port), say) as repl, console_progress() as progress:
         data = BoardFiles(repl, progress).download(name)
     atomic_write_bytes(target, data)
