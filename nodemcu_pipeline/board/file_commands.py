@@ -21,7 +21,7 @@ from nodemcu_pipeline.board.names import check_name, local_path_name, shown
 from nodemcu_pipeline.errors import FileTransferError, UsageError
 from nodemcu_pipeline.firmware.lfs_image import image_modules
 from nodemcu_pipeline.link.ports import resolve_port
-from nodemcu_pipeline.paths import Bounded, read_bounded
+from nodemcu_pipeline.paths import Bounded, check_output, read_bounded
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
 
 Say = Callable[[str], None]
@@ -127,7 +127,7 @@ def load_lfs(port: str, image: str | Path, *, to: str | None = None, say: Say = 
 def download_file(
     port: str,
     name: str,
-    out: Path | None = None,
+    out: str | Path | None = None,
     *,
     replace: bool = False,
     say: Say = quiet,
@@ -135,14 +135,11 @@ def download_file(
 ) -> Downloaded:
     """Download the board's file ``name`` to ``out`` (default: the last ``/`` part of its name, in
     the working directory, when that is plain), checked against its listed size and a hash
-    computed on the board; written only when every byte arrived, and over an existing ``out`` only
-    when ``replace`` allows it (refused before the port is opened)."""
+    computed on the board; written only when every byte arrived, to a new name or over a regular
+    file when ``replace`` allows it, never a link, directory or device (``paths.check_output``:
+    refused before the port is opened; a missing folder is made)."""
     check_name(name, allow_odd=True)
-    target = Path(out) if out else Path(local_path_name(name))
-    if target.exists() and not replace:
-        raise FileTransferError(
-            f"{shown(str(target))} exists", "Pass --force to replace it, or --out PATH"
-        )
+    target = check_output(out or local_path_name(name), "--out", force=replace, make_parents=True)
     with board_session(resolve_port(port), say) as repl:
         data = BoardFiles(repl, progress).download(name)
     atomic_write_bytes(target, data)

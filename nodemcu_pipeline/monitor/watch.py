@@ -1,9 +1,9 @@
 """The monitor as one call: ``watch(port, WatchOptions(...))`` — what ``invoke monitor`` and
 ``invoke flash --monitor`` run, and what a script runs.
 
-It checks its inputs first (the log must not land on the ELF or the port), picks the ELF that
-matches the firmware the build directory's records say was flashed, then runs the console until
-Ctrl-], a signal, or ``duration``.
+It checks its inputs first (the log: a regular file or a new name, not the ELF or the port), picks
+the ELF that matches the firmware the build directory's records say was flashed, then runs the
+console until Ctrl-], a signal, or ``duration``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from nodemcu_pipeline.link.ports import resolve_port
 from nodemcu_pipeline.monitor.console import run_monitor
 from nodemcu_pipeline.monitor.elf import choose_elf
 from nodemcu_pipeline.monitor.session import MonitorOptions, MonitorStats
-from nodemcu_pipeline.paths import refuse_overwriting
+from nodemcu_pipeline.paths import check_output
 
 Say = Callable[[str], None]
 
@@ -46,10 +46,11 @@ class WatchOptions:
 
 def watch(port: str, options: WatchOptions = WatchOptions(), *, say: Say = quiet) -> MonitorStats:
     """Show the board's output live, pass keystrokes to its REPL, decode crashes; the counts."""
-    if options.log is not None:
+    log = options.log
+    if log is not None:  # appended to, never replaced: an existing log is fine, a FIFO is not
         named = [str(p) for p in (options.elf, port) if p]
-        inputs = [Path(p) for p in named if "://" not in p and p != "auto"]
-        refuse_overwriting([options.log], inputs, "--log")
+        inputs = [p for p in named if "://" not in p and p != "auto"]
+        log = check_output(log, "--log", existing_ok=True, inputs=inputs)
     choice = choose_elf(
         str(options.elf) if options.elf else None, options.build_dir, options.firmware_dir
     )
@@ -60,4 +61,4 @@ def watch(port: str, options: WatchOptions = WatchOptions(), *, say: Say = quiet
         reset=options.reset,
         duration=options.duration,
     )
-    return run_monitor(session, choice.elf, options.log, plain=options.plain)
+    return run_monitor(session, choice.elf, log, plain=options.plain)

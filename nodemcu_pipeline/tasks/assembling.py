@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Context
 
-from nodemcu_pipeline.cli import output_file, say_notes, task, task_errors
+from nodemcu_pipeline.cli import say_notes, task, task_errors
 
 
 # ==== foundation: assemble =========================================================================
@@ -17,7 +17,9 @@ from nodemcu_pipeline.cli import output_file, say_notes, task, task_errors
         "16MB, esptool's megabits (4m = 512KB, 32m = 4MB), or keep (the image header's; "
         "NodeMCU's own headers say 1MB)",
         "init-data": "SDK init data for sdk2 layouts: FILE (or FILE@ADDR to have the address checked)",
-        "merged": "also write one merged image here (flash it at 0x0)",
+        "merged": "also write one merged image here (flash it at 0x0; a new name, or a file to "
+        "replace with --force)",
+        "force": "replace an existing --merged file",
         "fs-dir": "add a SPIFFS image of this directory at the firmware's file-system offset "
         "(after the firmware and its LFS, up to the system parameters; NodeMCU 3.x built by "
         "invoke build, whose spiffsimg makes it in the build container)",
@@ -38,11 +40,17 @@ def assemble(
     build_dir: str | None = None,
     fs_dir: str | None = None,
     image: str | None = None,
+    force: bool = False,
 ) -> None:
     """Compute and check the flash plan for a board: addresses, init data, header, fit."""
     from nodemcu_pipeline.errors import UsageError
+    from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.settings.table import settings
-    from nodemcu_pipeline.workflows.assemble import AssembleOptions, latest_build_images
+    from nodemcu_pipeline.workflows.assemble import (
+        AssembleOptions,
+        latest_build_images,
+        parse_init_data_arg,
+    )
     from nodemcu_pipeline.workflows.assemble import assemble as run_assemble
 
     s = settings(
@@ -61,10 +69,9 @@ def assemble(
             "or --flash-size keep (the image header's)",
         )
     size = "header" if s.flash_size == "keep" else s.flash_size
-    if merged:
-        output_file(
-            merged, "--merged", make_parents=True
-        )  # before anything is written: nothing half-done
+    if merged:  # before anything is written: nothing half-done
+        inputs = [*(firmware or []), *([parse_init_data_arg(init_data)[0]] if init_data else [])]
+        check_output(merged, "--merged", force=force, make_parents=True, inputs=inputs)
     images = list(firmware or []) or latest_build_images(s.build_dir)
     options = AssembleOptions(
         layout=s.layout,

@@ -57,19 +57,17 @@ def rehearse(
     state: str | None = None,
 ) -> None:
     """Flash a plan to a virtual ESP8266 and run the REPL check: a smoke test without hardware."""
+    from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
     from nodemcu_pipeline.workflows.chain import rehearse as run_rehearse
 
     s = settings(c.config, format=format, build_dir=build_dir)
+    plan_path = Path(plan) if plan else s.build_dir / "plan.json"
+    # The state is loaded when it is there and saved at the end: a regular file or a new name.
+    kept = check_output(state, "--state", existing_ok=True, inputs=[plan_path]) if state else None
     with console_progress() as progress:
-        report = run_rehearse(
-            Path(plan) if plan else s.build_dir / "plan.json",
-            s.format,
-            state=Path(state) if state else None,
-            say=say,
-            progress=progress,
-        )
+        report = run_rehearse(plan_path, s.format, state=kept, say=say, progress=progress)
     print(report.summary())
 
 

@@ -106,7 +106,7 @@ def download(
         got = download_file(
             _url(c, port),
             name,
-            Path(out) if out else None,
+            out,  # as typed: a trailing slash names a directory, Path() would drop it
             replace=force,
             say=say,
             progress=progress,

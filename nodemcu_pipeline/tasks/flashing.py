@@ -11,7 +11,6 @@ from invoke import Context
 
 from nodemcu_pipeline.cli import (
     PORT_HELP,
-    output_file,
     say,
     say_notes,
     seconds,
@@ -56,6 +55,7 @@ FARM_HELP = {
         "(NodeMCU 3.x built by invoke build; see invoke assemble --fs-dir)",
         "image": "build image whose spiffsimg makes the --fs-dir image (default: the build's)",
         "monitor": "then watch the board's output (invoke monitor with its defaults; Ctrl-] quits)",
+        "force": "replace an existing --report file",
     },
 )
 @task_errors
@@ -89,6 +89,7 @@ def flash(
     image: str | None = None,
     monitor: bool = False,
     yes: bool = False,
+    force: bool = False,
 ) -> None:
     """Flash a plan or images with the built-in flasher, verify them, then check the REPL."""
     from nodemcu_pipeline.flasher.api import FlashOptions
@@ -100,13 +101,16 @@ def flash(
     ports = list(port or [])
     farm = len(ports) > 1 or "all" in ports
     farm = farm or any(v is not None for v in (ports_file, jobs, timeout, report))
-    if report:
-        from nodemcu_pipeline.paths import refuse_overwriting
+    report_path = None
+    if report:  # before any board is touched
+        from nodemcu_pipeline.paths import check_output
         from nodemcu_pipeline.workflows.assemble import parse_init_data_arg
 
         named = [plan, *(firmware or []), ports_file]
         named += [parse_init_data_arg(init_data)[0]] if init_data else []
-        refuse_overwriting([Path(report)], [Path(p) for p in named if p], "--report")
+        report_path = check_output(
+            report, "--report", force=force, inputs=[p for p in named if p], make_parents=True
+        )
     s = settings(
         c.config,
         port=ports[0] if len(ports) == 1 and not farm else None,
@@ -158,7 +162,7 @@ def flash(
         leave_reset_to_check=not no_check and s.after == "hard-reset",
     )
     if farm:
-        farm_flags = (ports_file, jobs, timeout, report)
+        farm_flags = (ports_file, jobs, timeout, report_path)
         return _flash_farm(s, source, allowed, ports, farm_flags, check=not no_check)
     with console_progress() as progress:
         flashed = run_flash(s.port, source, allowed, say=say, progress=progress)
@@ -189,7 +193,7 @@ def _flash_farm(
     source: PlanFor,
     allowed: FlashOptions,
     ports: list[str],
-    farm_flags: tuple[str | None, str | None, str | None, str | None],
+    farm_flags: tuple[str | None, str | None, str | None, Path | None],
     *,
     check: bool,
 ) -> None:
@@ -210,7 +214,7 @@ def _flash_farm(
     limit = seconds(timeout, "--timeout", "600") if timeout is not None else 600.0
     targets = farm_targets(ports, ports_file, s.before)
     options = FarmPlan(flash=allowed, check=check, format=s.format, jobs=n_jobs, timeout=limit)
-    flash_batch(targets, source, options, Path(report) if report else None)
+    flash_batch(targets, source, options, report)
 
 
 def region_line(r: RegionResult) -> str:
@@ -292,7 +296,8 @@ def erase(
     help={
         "address": "start address (default 0)",
         "size": "bytes to read (default: to the end of the flash)",
-        "output": "file to write (written atomically)",
+        "output": "file to write (written atomically; a new name, or a file to replace with --force)",
+        "force": "replace an existing OUTPUT file",
     }
 )
 @task_errors
@@ -306,16 +311,20 @@ def read_flash(
     before: str | None = None,
     address: str = "0",
     size: str | None = None,
+    force: bool = False,
 ) -> None:
     """Read flash contents to a file (needs the stub)."""
     from nodemcu_pipeline.errors import UsageError
     from nodemcu_pipeline.flasher.api import ConnectOptions
     from nodemcu_pipeline.flasher.api import read_flash as run_read
+    from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, port=port, baud=baud, rom_baud=rom_baud, before=before)
-    _refuse_output_onto_port(output, s.port)
+    # The port is read-flash's one input: `read-flash /dev/ttyUSB0` must not replace the device.
+    port_file = [s.port] if "://" not in s.port and s.port != "auto" else []
+    target = check_output(output, "OUTPUT", force=force, inputs=port_file)
     flags, example = "--address and --size", "--address 0 --size 0x100000"
     addr = whole_number(address, flags, example)
     length = None if size is None else whole_number(size, flags, example)
@@ -324,19 +333,10 @@ def read_flash(
         raise UsageError(
             "--size 0 reads nothing", "Give a byte count (e.g. --size 0x1000), or leave --size out"
         )
-    target = output_file(output, "OUTPUT")
     with console_progress() as progress:
         connect = ConnectOptions(baud=s.baud, rom_baud=s.rom_baud, before=s.before)
         run_read(s.port, (addr, length), target, connect, say=say, progress=progress)
     print(f"wrote {output}")
-
-
-def _refuse_output_onto_port(output: str, port: str) -> None:
-    """The port is read-flash's one input: `read-flash /dev/ttyUSB0` must not replace the device."""
-    from nodemcu_pipeline.paths import refuse_overwriting
-
-    inputs = [Path(port)] if "://" not in port and port != "auto" else []
-    refuse_overwriting([Path(output)], inputs, "OUTPUT")
 
 
 # ==== end flasher ==================================================================================

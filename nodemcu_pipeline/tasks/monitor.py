@@ -38,17 +38,23 @@ def monitor(
     from pathlib import Path
 
     from nodemcu_pipeline.monitor.watch import WatchOptions, watch
+    from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, port=port, build_dir=build_dir, firmware_dir=firmware_dir)
     rate = baud_rate(baud)
     limit = seconds(duration, "--duration", "60") if duration is not None else None
+    kept = None
+    if log:  # appended to, never replaced: an existing log is fine, a FIFO or device is not
+        # Checked as typed (a trailing slash names a directory); watch() checks the Path again.
+        inputs = [p for p in (elf, s.port) if p and "://" not in p and p != "auto"]
+        kept = check_output(log, "--log", existing_ok=True, inputs=inputs)
     options = WatchOptions(
         baud=rate,
         reset=reset,
         duration=limit,
         elf=Path(elf) if elf else None,
-        log=Path(log) if log else None,
+        log=kept,
         plain=True if plain else None,
         build_dir=s.build_dir,
         firmware_dir=s.firmware_dir,

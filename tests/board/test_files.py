@@ -130,7 +130,9 @@ def test_the_commands_as_a_user_runs_them(tmp_path):
             proc.returncode == 0
             and (tmp_path / "back.lua").read_bytes() == (tmp_path / "init.lua").read_bytes()
         )
-        assert_one_line_error(inv("download", "init.lua", "--out", "back.lua"), "exists", "--force")
+        assert_one_line_error(
+            inv("download", "init.lua", "--out", "back.lua"), "exists", "--force", code=2
+        )
         assert inv("rm", "app.lua").returncode == 0
         assert_one_line_error(inv("rm", "app.lua"), "no file app.lua")
         assert_one_line_error(inv("format"), "erases 2 file(s)", "--yes", code=2)
