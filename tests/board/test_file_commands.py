@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from nodemcu_pipeline import (
-    FileTransferError,
     UploadOptions,
     UsageError,
     download_file,
@@ -34,9 +33,12 @@ def test_names_are_checked_before_the_port_is_opened(tmp_path):
     with pytest.raises(UsageError, match="--out"):
         download_file(REFUSED, ODD)
     (tmp_path / "kept.lua").write_bytes(b"mine")
-    with pytest.raises(FileTransferError, match="exists"):
+    with pytest.raises(UsageError, match="exists"):
         download_file(REFUSED, "init.lua", tmp_path / "kept.lua")
     assert (tmp_path / "kept.lua").read_bytes() == b"mine"
+    (tmp_path / "link.lua").symlink_to("kept.lua")  # never written through, replace or not
+    with pytest.raises(UsageError, match="symbolic link"):
+        download_file(REFUSED, "init.lua", tmp_path / "link.lua", replace=True)
 
 
 def test_an_odd_name_goes_up_when_allowed_and_comes_back_as_it_is(tmp_path):
