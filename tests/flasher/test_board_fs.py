@@ -94,7 +94,8 @@ def test_a_farm_refuses_the_same_flash_and_its_yes_goes_on(tmp_path):
         report = json.loads((tmp_path / "farm.json").read_text())
         assert "3 file(s)" in json.dumps(report) and "--yes" in json.dumps(report)
         assert whole_flash(board) == before and board_files(board) == files
-        proc = run_invoke(*farm, "--yes", cwd=tmp_path)
+        # The first run's report is there now: replacing it takes --force (trust-disk).
+        proc = run_invoke(*farm, "--yes", "--force", cwd=tmp_path)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert board_files(board) == {}
 
