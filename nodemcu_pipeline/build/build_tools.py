@@ -84,6 +84,7 @@ def run_tool(
     inputs: dict[str, bytes],
     outputs: list[str],
     image: str | None = None,
+    *,
     timeout: float = TOOL.time_limit,
 ) -> ToolRun:
     """Run ``sh -c script`` in the build image over the build copy; ``inputs`` (safe names → bytes)

@@ -216,6 +216,7 @@ def recipe_inputs(
 
 def build_image(
     tag: str = DEFAULT_TAG,
+    *,
     force: bool = False,
     cache_dir: Path | None = None,
     recipe_dir: Path = RECIPE_DIR,
