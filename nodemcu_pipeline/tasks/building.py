@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nodemcu_pipeline.cli import seconds, task, task_errors
+from nodemcu_pipeline.cli import say, seconds, task, task_errors
+from nodemcu_pipeline.settings.table import help_for
 
 # ==== docker: sources, build, build-image ===========================================================
 MIRROR_HELP = (
@@ -49,28 +50,71 @@ def sources(c, mirror=None, cache_dir=None, allow_http=False):
 
 @task(
     help={
-        "force": "rebuild even when an image with the same recipe exists",
+        "force": "rebuild even when an image with the same recipe exists (never pulls)",
         "mirror": MIRROR_HELP,
+        "no-pull": "make the image here even when docker/image.lock names a published one",
+        "registry": help_for("registry"),
+        "push": "then push the image to REPOSITORY[:TAG] and write docker/image.lock for it "
+        "(the registry's digest and the recipe hash; `docker login` first)",
     }
 )
 @task_errors
-def build_image(c, image=None, force=False, mirror=None):
-    """Make the build image from docker/ (debootstrapped Debian + xtensa gcc); no registry needed."""
+def build_image(
+    c, image=None, force=False, mirror=None, *, no_pull=False, registry=None, push=None
+):
+    """Make the build image (debootstrapped Debian + xtensa gcc), or pull the one docker/image.lock
+    names when it was built from the same recipe."""
+    from nodemcu_pipeline.build.docker_engine import engine_note
     from nodemcu_pipeline.build.docker_image import build_image as make_image
+    from nodemcu_pipeline.build.image_lock import check_registry, parse_push_reference
+    from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
 
-    s = settings(c.config, image=image)
-    result = make_image(
-        s.image,
-        force=force,
-        progress=lambda e: print(f"build-image: {e.label} {e.phase}", flush=True),
-        sources_cache=s.cache_dir,
-        mirror=_mirror(c, mirror),
+    s = settings(c.config, image=image, registry=registry)
+    mirror_registry = (
+        check_registry(s.registry, "the registry setting (--registry, INVOKE_PIPELINE_REGISTRY)")
+        if s.registry
+        else None
     )
+    target = parse_push_reference(push) if push else None
+    if note := engine_note():
+        say(note)
+    with console_progress() as progress:
+        result = make_image(
+            s.image,
+            force=force,
+            progress=progress,
+            sources_cache=s.cache_dir,
+            mirror=_mirror(c, mirror),
+            pull=not no_pull,
+            registry=mirror_registry,
+            project_dir=s.project_dir,
+        )
+    if result.reason:
+        say(f"building the image locally: {result.reason}")
     state = "built" if result.built else "up to date"
+    if result.pulled:
+        state = f"pulled {result.reference}"
     print(
         f"build-image: {result.tag} {state} ({result.image_id[:19]}, recipe {result.recipe_hash[:12]})"
     )
+    if target:
+        _push(s, result, *target)
+
+
+def _push(s, result, repository, tag):
+    from nodemcu_pipeline.build.docker_engine import docker_client
+    from nodemcu_pipeline.build.image_lock import LOCK_NAME, ImageLock, write_lock
+    from nodemcu_pipeline.build.image_registry import push_image
+    from nodemcu_pipeline.progress import console_progress
+
+    tag = tag or f"recipe-{result.recipe_hash[:12]}"
+    with console_progress() as progress:
+        digest = push_image(docker_client(), result.image_id, repository, tag, progress)
+    lock_path = s.project_dir / "docker" / LOCK_NAME
+    write_lock(lock_path, ImageLock(repository, digest, result.recipe_hash))
+    print(f"build-image: pushed {repository}:{tag} as {repository}@{digest}")
+    print(f"build-image: wrote {lock_path}")
 
 
 @task(
@@ -147,11 +191,32 @@ def build(
     _check_options(options)
     parse_lfs_size(lfs_size)
     tree, options = _tree_and_inputs(c, s, options, mirror)
-    result = build_firmware(tree, s.build_dir, s.image, options=options)
+    _engine_notes()
+    from nodemcu_pipeline.progress import console_progress
+
+    with console_progress() as progress:
+        result = build_firmware(tree, s.build_dir, s.image, options=options, progress=progress)
     record_build(s.build_dir, "docker", [result.low, result.high])
     state = "built" if result.built else "up to date, no container started"
     print(f"build: {result.combined} ({state}, {time.monotonic() - started:.1f} s)")
     print(f"build: split images {result.low} + {result.high}")
+
+
+def _engine_notes():
+    """Which engine builds, when DOCKER_HOST names one, and where its compiler cache lives."""
+    import os
+
+    from nodemcu_pipeline.build.docker_build import CCACHE_DIR_ENV
+    from nodemcu_pipeline.build.docker_engine import engine_note
+    from nodemcu_pipeline.build.docker_transfer import engine_is_remote
+
+    if note := engine_note():
+        say(note)
+    if os.environ.get(CCACHE_DIR_ENV) and engine_is_remote():
+        say(
+            f"{CCACHE_DIR_ENV} names a directory of this machine, which a remote engine cannot "
+            "mount: the compiler cache stays in a volume on that engine"
+        )
 
 
 def _flash_size(value):

@@ -69,6 +69,7 @@ def rehearse(c, plan=None, format=None, build_dir=None, state=None):
 @task_errors
 def demo(c, firmware_dir=None, image=None, build_dir=None, flash_size="4MB", sources=None):
     """The whole chain on embedded defaults: no board, no internet (virtual ESP8266, local server)."""
+    from nodemcu_pipeline.build.image_lock import check_registry
     from nodemcu_pipeline.firmware.layout import parse_flash_size
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
@@ -78,7 +79,15 @@ def demo(c, firmware_dir=None, image=None, build_dir=None, flash_size="4MB", sou
     size = parse_flash_size(flash_size).name
     with console_progress() as progress:
         report = run_demo(
-            s.firmware_dir, s.build_dir, s.image, say, progress, size, _sources_dir(sources)
+            s.firmware_dir,
+            s.build_dir,
+            s.image,
+            say,
+            progress,
+            size,
+            _sources_dir(sources),
+            registry=check_registry(s.registry, "the registry setting") if s.registry else None,
+            project_dir=s.project_dir,
         )
     print(report.summary())
 

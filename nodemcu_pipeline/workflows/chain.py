@@ -156,6 +156,9 @@ def demo(
     progress: ProgressCallback = null_progress,
     flash_size: str = "4MB",
     sources_dir: Path | None = None,
+    *,
+    registry: str | None = None,
+    project_dir: Path | None = None,
 ) -> ChainReport:
     """Sources → build → downloads (rehearsed locally) → assemble → flash a virtual board → check.
 
@@ -183,8 +186,18 @@ def demo(
                 f"sources are served from {sources_dir} by a local HTTP server ({mirror}), not GitHub"
             )
         with report.timed("image") as t:
-            result = build_image(image, sources_cache=work / "cache", mirror=mirror)
-            t.detail = f"{image} ({'built' if result.built else 'already there'})"
+            result = build_image(
+                image,
+                progress=progress,
+                sources_cache=work / "cache",
+                mirror=mirror,
+                registry=registry,
+                project_dir=project_dir,
+            )
+            if result.reason:
+                say(f"building the image locally: {result.reason}")
+            state = "built" if result.built else "already there"
+            t.detail = f"{image} ({f'pulled {result.reference}' if result.pulled else state})"
         if real:
             with report.timed("sources") as t:
                 got = get_sources(work / "cache", mirror=mirror, progress=progress)
@@ -200,6 +213,7 @@ def demo(
                 work,
                 image,
                 log=lambda line: None,
+                progress=progress,
                 options=BuildOptions(
                     variant="float",
                     image_name="demo",
