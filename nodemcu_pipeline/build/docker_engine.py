@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from nodemcu_pipeline.errors import DockerError
@@ -28,11 +30,16 @@ def docker_client() -> Any:
             "the docker Python package is missing", "Run `pip install docker`"
         ) from None
     host = os.environ.get("DOCKER_HOST", "")
+    tls = bool(os.environ.get("DOCKER_CERT_PATH") or os.environ.get("DOCKER_TLS_VERIFY"))
     try:
-        # mypy resolves `docker` to the repo's docker/ recipe folder; the runtime import finds docker-py.
-        client = docker.from_env(  # type: ignore[attr-defined]
-            timeout=PING_TIMEOUT, use_ssh_client=host.startswith("ssh://")
-        )
+        with _engine_ca_only(tls):
+            # mypy resolves `docker` to the repo's docker/ recipe folder; the runtime import finds
+            # docker-py.
+            client = docker.from_env(  # type: ignore[attr-defined]
+                timeout=PING_TIMEOUT, use_ssh_client=host.startswith("ssh://")
+            )
+        if tls:
+            _keep_engine_ca(client.api)
         client.ping()
     except docker.errors.DockerException as exc:
         raise _engine_error(exc) from None
@@ -40,6 +47,37 @@ def docker_client() -> Any:
         raise _engine_error(exc) from None
     client.api.timeout = API_TIMEOUT
     return client
+
+
+# requests lets these variables replace a session's own CA per request (psf/requests#3829), so a
+# machine-wide bundle would make every TLS engine's certificate "unable to get local issuer".
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+@contextmanager
+def _engine_ca_only(tls: bool) -> Iterator[None]:
+    """While docker-py's first request runs (it asks the engine's version), the engine's CA from
+    DOCKER_CERT_PATH is the only one that counts."""
+    saved = {
+        name: os.environ.pop(name) for name in CA_BUNDLE_VARIABLES if tls and name in os.environ
+    }
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def _keep_engine_ca(api: Any) -> None:
+    """Every later request of ``api`` verifies with its own CA, whatever the environment says."""
+    merge = api.merge_environment_settings
+
+    def merged(url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        settings = merge(url, proxies, stream, verify, cert)
+        if isinstance(api.verify, str):
+            settings["verify"] = api.verify
+        return settings
+
+    api.merge_environment_settings = merged
 
 
 def engine_note() -> str | None:
