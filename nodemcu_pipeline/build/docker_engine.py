@@ -116,6 +116,12 @@ def _engine_error(exc: Exception) -> DockerError:
             f"the Docker engine at {host} failed the TLS check ({detail})",
             "Check DOCKER_CERT_PATH (the engine's CA in ca.pem) and DOCKER_TLS_VERIFY",
         )
+    if "paramiko" in text:
+        return DockerError(
+            f"the Docker engine at {host} needs docker-py's ssh support, which needs paramiko",
+            "Run `pip install 'nodemcu-pipeline[ssh]'` (paramiko; the connection itself goes "
+            "through your ssh command), or use tcp:// with TLS",
+        )
     if given and not given.startswith(("unix://", "npipe://")):
         return DockerError(
             f"no Docker engine answers at {host} ({detail})",

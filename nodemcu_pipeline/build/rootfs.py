@@ -122,10 +122,8 @@ def _mmdebstrap(
     progress(ProgressEvent("build-image", "rootfs", 0, total, "mmdebstrap", unit="steps"))
 
     def on_line(line: str) -> None:
-        text = line.removeprefix("I: ").rstrip(". ")
-        for index, phase in enumerate(MMDEBSTRAP_PHASES):
-            if text.startswith(phase):
-                progress(ProgressEvent("build-image", "rootfs", index, total, phase, unit="steps"))
+        if (event := mmdebstrap_progress(line)) is not None:
+            progress(event)
 
     _stream(
         cmd,
@@ -154,19 +152,12 @@ def _debootstrap(
         str(root),
         conf.get("MIRROR", "http://deb.debian.org/debian"),
     ]
-    counts: dict[str, int] = {}
+    count = PackageCount()
     progress(ProgressEvent("build-image", "rootfs", 0, None, "debootstrap", unit="packages"))
 
     def on_line(line: str) -> None:
-        step = DEBOOTSTRAP_STEP.match(line)
-        if not step:
-            return
-        verb = step[1].lower()
-        counts[verb] = counts.get(verb, 0) + 1
-        # Every package is retrieved before any is unpacked: that count is the later steps' total.
-        total = None if verb in ("retrieving", "validating") else counts.get("retrieving")
-        done = counts[verb] if total is None else min(counts[verb], total)
-        progress(ProgressEvent("build-image", "rootfs", done, total, verb, unit="packages"))
+        if (event := count.feed(line)) is not None:
+            progress(event)
 
     _stream(
         cmd,
@@ -188,6 +179,36 @@ def _debootstrap(
             f"packing the root file system failed (exit {proc.returncode}: {last})",
             f"Check the free space in {out.parent.parent}",
         )
+
+
+def mmdebstrap_progress(line: str) -> ProgressEvent | None:
+    """The progress one line of mmdebstrap's output means: a phase begun, or nothing."""
+    if not line.startswith("I: "):
+        return None
+    text = line.removeprefix("I: ").rstrip(". ")
+    total = len(MMDEBSTRAP_PHASES)
+    for index, phase in enumerate(MMDEBSTRAP_PHASES):
+        if text.startswith(phase):
+            return ProgressEvent("build-image", "rootfs", index, total, phase, unit="steps")
+    return None
+
+
+class PackageCount:
+    """debootstrap's lines counted: packages retrieved (no total yet), then unpacked and
+    configured out of the number retrieved (every package is retrieved before any is unpacked)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def feed(self, line: str) -> ProgressEvent | None:
+        step = DEBOOTSTRAP_STEP.match(line)
+        if not step:
+            return None
+        verb = step[1].lower()
+        self.counts[verb] = self.counts.get(verb, 0) + 1
+        total = None if verb in ("retrieving", "validating") else self.counts.get("retrieving")
+        done = self.counts[verb] if total is None else min(self.counts[verb], total)
+        return ProgressEvent("build-image", "rootfs", done, total, verb, unit="packages")
 
 
 def _stream(cmd: list[str], on_line: Callable[[str], None], what: str, hint: str) -> None:

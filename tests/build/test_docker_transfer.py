@@ -201,6 +201,8 @@ def test_a_refused_or_unverifiable_engine_is_one_line_naming_docker_host(
             "TLS files",
         ),
         ({**remote_image.engine.env(), "DOCKER_CERT_PATH": str(wrong)}, "failed the TLS check"),
+        # paramiko missing or nobody listening: either way one line naming the engine.
+        ({"DOCKER_HOST": f"ssh://nobody@127.0.0.1:{free_port()}"}, "ssh://nobody@127.0.0.1"),
     ]
     for env, needle in cases:
         proc = run_invoke("build", "--firmware-dir", str(tree), env=env, timeout=120)
