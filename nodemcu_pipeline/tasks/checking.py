@@ -69,6 +69,7 @@ def rehearse(c, plan=None, format=None, build_dir=None, state=None):
 @task_errors
 def demo(c, firmware_dir=None, image=None, build_dir=None, flash_size="4MB", sources=None):
     """The whole chain on embedded defaults: no board, no internet (virtual ESP8266, local server)."""
+    from nodemcu_pipeline.build.docker_engine import engine_note
     from nodemcu_pipeline.build.image_lock import check_registry
     from nodemcu_pipeline.firmware.layout import parse_flash_size
     from nodemcu_pipeline.progress import console_progress
@@ -77,6 +78,8 @@ def demo(c, firmware_dir=None, image=None, build_dir=None, flash_size="4MB", sou
 
     s = settings(c.config, firmware_dir=firmware_dir, image=image, build_dir=build_dir)
     size = parse_flash_size(flash_size).name
+    if note := engine_note():
+        say(note)
     with console_progress() as progress:
         report = run_demo(
             s.firmware_dir,

@@ -125,49 +125,47 @@ def make_tls(directory: Path) -> tuple[Path, Path]:
 
 
 class SecondEngine:
-    """A ``dockerd`` of the test's own on ``tcp://127.0.0.1:PORT`` with TLS, which cannot see
-    ``hidden`` (bind mounts of those paths would show it empty directories)."""
+    """A ``dockerd`` of the test's own on ``tcp://127.0.0.1:PORT`` with TLS (or, ``tls=False``, on
+    a unix socket of its own: a fresh machine's local engine), which cannot see ``hidden`` (bind
+    mounts of those paths would show it empty directories)."""
 
-    def __init__(self, hidden: list[Path]) -> None:
+    def __init__(self, hidden: list[Path], *, tls: bool = True) -> None:
         if shutil.which("dockerd") is None or shutil.which("unshare") is None:
             raise RuntimeError("dockerd and unshare are needed for a second engine")
         # Not under the hidden temp dirs, and short: containerd's socket path must fit 108 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="nodemcu-engine-", dir="/var/tmp"))
         self.root.chmod(0o755)
-        server, self.certs = make_tls(self.root / "tls")
-        self.port = free_port()
-        self.host = f"tcp://127.0.0.1:{self.port}"
+        self.tls = tls
         self.pidfile = self.root / "dockerd.pid"
-        masks = " && ".join(f'mount -t tmpfs -o size=1m,mode=0755 none "{p}"' for p in hidden)
         dockerd = [
             "dockerd",
             f"--data-root={self.root / 'data'}",
             f"--exec-root={self.root / 'exec'}",
             f"--pidfile={self.pidfile}",
-            f"--host={self.host}",
-            "--tlsverify",
-            f"--tlscacert={server / 'ca.pem'}",
-            f"--tlscert={server / 'cert.pem'}",
-            f"--tlskey={server / 'key.pem'}",
             # The first engine owns docker0 and the iptables rules; builds run without a network.
             "--bridge=none",
             "--iptables=false",
             "--ip-masq=false",
         ]
+        if tls:
+            server, self.certs = make_tls(self.root / "tls")
+            self.host = f"tcp://127.0.0.1:{free_port()}"
+            dockerd += [
+                f"--host={self.host}",
+                "--tlsverify",
+                f"--tlscacert={server / 'ca.pem'}",
+                f"--tlscert={server / 'cert.pem'}",
+                f"--tlskey={server / 'key.pem'}",
+            ]
+        else:
+            self.host = f"unix://{self.root / 'docker.sock'}"
+            dockerd.append(f"--host={self.host}")
+        masks = [f'mount -t tmpfs -o size=1m,mode=0755 none "{p}"' for p in hidden]
+        script = " && ".join([*masks, 'exec "$@"'])
         self.log = open(self.root / "dockerd.log", "wb")  # noqa: SIM115 - closed in stop()
+        namespace = ["unshare", "--mount", "--propagation", "private"]
         self.process = subprocess.Popen(
-            [
-                *as_root(),
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                f'{masks} && exec "$@"',
-                "sh",
-                *dockerd,
-            ],  # fmt: skip
+            [*as_root(), *namespace, "sh", "-c", script, "sh", *dockerd],
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
@@ -179,6 +177,8 @@ class SecondEngine:
 
     def env(self) -> dict[str, str]:
         """What a client needs to use this engine (the Docker CLI's variables)."""
+        if not self.tls:
+            return {"DOCKER_HOST": self.host}
         return {
             "DOCKER_HOST": self.host,
             "DOCKER_TLS_VERIFY": "1",
@@ -188,6 +188,8 @@ class SecondEngine:
     def client(self) -> Any:
         import docker
 
+        if not self.tls:
+            return docker.DockerClient(base_url=self.host, timeout=120, version="1.41")
         client = docker.DockerClient(
             base_url=self.host.replace("tcp://", "https://"),
             tls=docker.tls.TLSConfig(

@@ -207,3 +207,42 @@ def test_a_refused_or_unverifiable_engine_is_one_line_naming_docker_host(
     for env, needle in cases:
         proc = run_invoke("build", "--firmware-dir", str(tree), env=env, timeout=120)
         assert_one_line_error(proc, needle, "DOCKER_HOST")
+
+
+def test_the_image_build_sends_its_base_and_context_through_the_api(
+    remote_image: RemoteImage, tmp_path: Path
+) -> None:
+    """build-image's own two transfers on the engine that sees none of the client's files: the
+    root file system tarball (import) and the build context (docker build)."""
+    import io
+    import tarfile
+    import uuid
+
+    from nodemcu_pipeline.build.docker_image import import_base, run_build
+
+    client = remote_image.engine.client()
+    marker = uuid.uuid4().hex
+    rootfs = tmp_path / "rootfs.tar"
+    with tarfile.open(rootfs, "w") as tar:
+        info = tarfile.TarInfo("etc/rootfs-marker")
+        info.size = len(marker)
+        tar.addfile(info, io.BytesIO(marker.encode()))
+    base = f"nodemcu-pipeline/rootfs:test-{marker[:10]}"
+    seen: list[Any] = []
+    import_base(client, rootfs, base, seen.append)
+    assert seen[-1].phase == "done" and seen[-1].done == rootfs.stat().st_size
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text("ARG BASE\nFROM ${BASE}\nCOPY hello /hello\n")
+    (context / "hello").write_text(marker)
+    tag = f"nodemcu-pipeline/build:test-context-{marker[:10]}"
+    image_id = run_build(client, context, tag, base, {"test": marker})
+    container = client.containers.create(image_id, command=["none"])
+    try:
+        for path, name in (("/hello", "hello"), ("/etc/rootfs-marker", "rootfs-marker")):
+            stream, _ = container.get_archive(path)
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+                member = tar.extractfile(name)
+                assert member is not None and member.read() == marker.encode()
+    finally:
+        container.remove(force=True)
