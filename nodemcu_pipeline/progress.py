@@ -48,7 +48,7 @@ class PlainProgress:
     inside ``with``, the latest unfinished step again whenever ``heartbeat`` seconds passed without
     a line, so a log shows a long silent step (a root file system, a compile) is alive."""
 
-    def __init__(self, stream: IO[str] | None = None, heartbeat: float = 10.0) -> None:
+    def __init__(self, stream: IO[str] | None = None, heartbeat: float = 8.0) -> None:
         self.stream = stream or sys.stderr
         self.heartbeat = heartbeat
         self._last: dict[tuple[str, str], int] = {}
@@ -98,7 +98,7 @@ class PlainProgress:
         self._printed = time.monotonic()
 
     def _beat(self) -> None:
-        while not self._stop.wait(1.0):
+        while not self._stop.wait(0.5):
             with self._lock:
                 event = self._latest
                 if event is None or time.monotonic() - self._printed < self.heartbeat:
