@@ -89,18 +89,26 @@ def rootfs_tarball(recipe_dir: Path, cache_dir: Path, progress: ProgressCallback
         )
     sudo = _root_prefix(tool)
     cache_dir.mkdir(parents=True, exist_ok=True)
+    seen: list[ProgressEvent] = []
+
+    def tracked(event: ProgressEvent) -> None:
+        seen[:] = [event]
+        progress(event)
+
     with tempfile.TemporaryDirectory(prefix="rootfs-", dir=cache_dir) as tmp:
         partial = Path(tmp) / "rootfs.tar"
         try:
             if tool == "mmdebstrap":
-                _mmdebstrap(conf, keyring, sudo, partial, progress)
+                _mmdebstrap(conf, keyring, sudo, partial, tracked)
             else:
-                _debootstrap(conf, keyring, sudo, Path(tmp) / "root", partial, progress)
+                _debootstrap(conf, keyring, sudo, Path(tmp) / "root", partial, tracked)
             os.replace(partial, tarball)
         finally:
             if sudo:  # root-owned files that TemporaryDirectory could not delete
                 subprocess.run([*sudo, "rm", "-rf", str(Path(tmp) / "root")], capture_output=True)
-    progress(ProgressEvent("build-image", "rootfs", 1, 1, "done"))
+    last = seen[0] if seen else ProgressEvent("build-image", "rootfs", 1, 1, unit="steps")
+    total = last.total or last.done or 1
+    progress(ProgressEvent("build-image", "rootfs", total, total, "done", unit=last.unit))
     return tarball
 
 
