@@ -62,7 +62,7 @@ def sources(c, mirror=None, cache_dir=None, allow_http=False):
 def build_image(
     c, image=None, force=False, mirror=None, *, no_pull=False, registry=None, push=None
 ):
-    """Make the build image (debootstrapped Debian + xtensa gcc), or pull the one docker/image.lock
+    """Make the build image (Debian root + xtensa gcc), or pull the one docker/image.lock
     names when it was built from the same recipe."""
     from nodemcu_pipeline.build.docker_engine import engine_note
     from nodemcu_pipeline.build.docker_image import build_image as make_image
