@@ -7,7 +7,8 @@ costs seconds, then the image is built locally as before, and the reason is said
 checked here — the engine must record that digest for it, and its recipe label must be the recipe's
 hash — before the working tag is put on it. A lock whose digest the registry does not hold, or whose
 image carries another recipe, is refused with one line: it is either tampered with or stale, and
-building silently instead would hide that.
+building silently instead would hide that. A pull the engine cannot make (its own network, the
+registry's authentication) falls back to the local build, with the reason.
 """
 
 from __future__ import annotations
@@ -91,7 +92,10 @@ def pull_locked(
     silent = registry_answers(host, timeout)
     if silent:
         return PullOutcome(None, reference, f"the registry {host} did not answer ({silent})")
-    image_id = pull_checked(client, reference, lock, where, progress)
+    try:
+        image_id = pull_checked(client, reference, lock, where, progress)
+    except _PullFailed as exc:
+        return PullOutcome(None, reference, str(exc))
     repository, _, name = tag.rpartition(":") if ":" in tag.rsplit("/", 1)[-1] else (tag, "", "")
     client.api.tag(image_id, repository, name or "latest")
     return PullOutcome(image_id, reference, "")
@@ -155,11 +159,13 @@ def _pull(client: Any, reference: str, where: Path, progress: ProgressCallback) 
             f"Check {where} and --registry (tampered or stale?), or build locally with "
             "`invoke build-image --no-pull`",
         )
-    raise DockerError(
-        f"pulling {reference[:120]} failed ({first})",
-        "Check the engine's access to the registry, or build locally with "
-        "`invoke build-image --no-pull`",
-    )
+    # The engine could not fetch it (its own network, the registry's authentication): the image
+    # can still be made here, as when the registry does not answer.
+    raise _PullFailed(f"the engine could not pull {reference[:120]} ({first})")
+
+
+class _PullFailed(Exception):
+    """A pull that failed for want of access, not because the lock names nothing."""
 
 
 def push_image(
