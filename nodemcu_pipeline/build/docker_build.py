@@ -19,7 +19,6 @@ import json
 import os
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ from nodemcu_pipeline.build.firmware_config import (
 from nodemcu_pipeline.build.firmware_tree import USER_MODULES, is_nodemcu, tree_files, tree_hash
 from nodemcu_pipeline.errors import BuildError, UsageError
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
+from nodemcu_pipeline.records.marker import mark, read_record
 from nodemcu_pipeline.records.stage import is_fresh, recorded_outputs, save_record
 
 CCACHE_VOLUME = "nodemcu-pipeline-ccache"
@@ -65,6 +65,7 @@ VARIANTS = ("float", "integer")
 CCACHE_DIR_ENV = "PIPELINE_CCACHE_DIR"
 COPY_DIR = "firmware-tree"  # the build copy inside the build directory
 MAKE_RECORD = "firmware-make.json"  # what the copy's build products were made with
+MAKE_KIND = "build-make"  # its marker's kind
 # Re-exported: callers and tests import these from here.
 __all__ = [
     "CONTAINER_LABEL",
@@ -172,7 +173,10 @@ def build_firmware(
     if os.getuid() == 0 and not remote:
         uid, _, gid = user.partition(":")
         chown_tree(copy, int(uid), int(gid))
-    atomic_write_text(Path(build_dir) / MAKE_RECORD, json.dumps(configuration, sort_keys=True))
+    atomic_write_text(
+        Path(build_dir) / MAKE_RECORD,
+        json.dumps({**mark(MAKE_KIND), **configuration}, sort_keys=True),
+    )
     run_container(
         client,
         image,
@@ -249,11 +253,9 @@ def _overrides(tree: Path, nodemcu: bool, opts: BuildOptions) -> dict[str, bytes
 
 def _needs_clean(build_dir: Path, copy: Path, configuration: dict[str, Any]) -> bool:
     """A clean build unless the copy's products were made by the same image, variant and headers."""
-    try:
-        previous = json.loads((Path(build_dir) / MAKE_RECORD).read_text())
-    except (OSError, ValueError):
-        return True
-    return previous != json.loads(json.dumps(configuration)) or not (copy / "bin").is_dir()
+    previous = read_record(Path(build_dir) / MAKE_RECORD)
+    wanted = json.loads(json.dumps({**mark(MAKE_KIND), **configuration}))
+    return previous != wanted or not (copy / "bin").is_dir()
 
 
 def build_user() -> str:
@@ -322,7 +324,6 @@ def run_container(
     container: Any = None
     timer: threading.Timer | None = None
     build_log = BuildLog()
-    started = time.monotonic()
     try:
         container = client.containers.create(
             image,
@@ -333,16 +334,19 @@ def run_container(
             working_dir=MOUNT,
             **policy.create_options(user),
         )
-        timer = threading.Timer(policy.time_limit, _kill_quietly, args=(container,))
+        stopped = threading.Event()
+        timer = threading.Timer(policy.time_limit, _stop_at_deadline, args=(container, stopped))
         if remote:
             copy_in(container, tree, source_files(tree), MOUNT, user)
         container.start()
         timer.start()
         _stream(container, build_log, log, compiled or CompileCount(0))
         code = int(container.wait().get("StatusCode", -1))
-        if time.monotonic() - started >= policy.time_limit:
+        # A timeout is a build the deadline stopped; one that finished first (however long reading
+        # its log took) is judged by its exit code.
+        if stopped.is_set() and code != 0:
             raise BuildError(
-                f"the firmware build took longer than {policy.time_limit:.0f} s and was stopped",
+                f"the firmware build took longer than {policy.time_limit:g} s and was stopped",
                 "Raise --timeout or check the build log above",
             )
         if code != 0:
@@ -392,6 +396,17 @@ def _stream(
 
 def _error_line(tail: list[str]) -> str:
     return error_line(list(tail))
+
+
+def _stop_at_deadline(container: Any, stopped: threading.Event) -> None:
+    """Kill the build at its deadline; ``stopped`` says it was still running then. Only the engine's
+    "not running" (409) clears it: a kill whose answer was lost (a busy engine) still stopped it."""
+    stopped.set()
+    try:
+        container.kill()
+    except Exception as exc:  # noqa: BLE001 - judged by what the engine said
+        if getattr(exc, "status_code", None) == 409:  # it had finished first
+            stopped.clear()
 
 
 def _kill_quietly(container: Any) -> None:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -94,9 +95,28 @@ def check_url(url: str, allow_http: bool = False) -> None:
     )
 
 
+class _Retry(Retry):
+    """urllib3's retries, except for final TLS failures: a server that does not speak TLS on the
+    port, or whose certificate is refused, answers the same way every time, so retrying only delays
+    the answer (by the whole backoff, ~8 s) and ends it in a vaguer "cannot connect"."""
+
+    def increment(  # type: ignore[override]
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Retry:
+        if isinstance(error, urllib3.exceptions.SSLError) and _is_final(error):
+            raise urllib3.exceptions.MaxRetryError(_pool, url, error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 def make_session(policy: DownloadPolicy) -> requests.Session:
     """A session that retries connection failures and 5xx answers with exponential backoff."""
-    retry = Retry(
+    retry = _Retry(
         total=policy.retries,
         connect=policy.retries,
         read=policy.retries,
@@ -272,6 +292,8 @@ def _get(
             f"{host} kept answering with a server error for {url} ({exc.args[0]})",
             "Try again later or use another mirror",
         ) from None
+    except requests.exceptions.SSLError as exc:
+        raise _tls_failure(host, url, exc) from None
     except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectTimeout):
         raise DownloadError(
             f"{host} did not answer within the timeout "
@@ -292,6 +314,43 @@ def _get(
         raise DownloadError(
             f"request for {url} failed: {type(exc).__name__}", "Check the URL"
         ) from None
+
+
+# OpenSSL's words for "the other end sent something that is not TLS" (a plain HTTP answer).
+_NOT_TLS = (
+    "wrong version number",
+    "record layer failure",
+    "packet length too long",
+    "http request",
+)
+
+
+def _is_final(error: Exception) -> bool:
+    """A TLS failure that repeats on every attempt: not TLS at all, or a refused certificate (a
+    handshake cut short may be a busy server's, and is retried like a reset connection)."""
+    text = str(error).lower()
+    return any(words in text for words in (*_NOT_TLS, "certificate_verify_failed", "hostname"))
+
+
+def _tls_failure(host: str, url: str, exc: Exception) -> DownloadError:
+    text = str(exc)
+    lowered = text.lower()
+    if any(words in lowered for words in _NOT_TLS):
+        return DownloadError(
+            f"{host} does not speak TLS: {url} is https:// but the server answered in plain HTTP",
+            "Use the server's https:// port, or http:// for a local mirror (allowed to "
+            "127.0.0.1/localhost; elsewhere with --allow-http)",
+        )
+    reason = re.search(r"\[SSL: ([A-Z_]+)\][^'\")]*", text)
+    what = reason[0] if reason else text.splitlines()[0][:200] if text else type(exc).__name__
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return DownloadError(
+            f"the TLS certificate of {host} was not accepted for {url} ({what})",
+            "Check the host name in the URL, and the system's CA certificates (REQUESTS_CA_BUNDLE)",
+        )
+    return DownloadError(
+        f"TLS with {host} failed for {url} ({what})", "Check the URL and the server"
+    )
 
 
 def _check_status(url: str, response: requests.Response) -> None:

@@ -32,6 +32,7 @@ class FarmPlan:
     use_stub: bool = True
     verify: bool = True
     outside_proof: bool = True  # False: --no-outside-proof (flasher/outside.py)
+    allow_file_loss: bool = False  # --yes: flash even when a board's files would be lost
     erase_all: bool = False
     check: bool = True
     format: str = "auto"

@@ -12,8 +12,9 @@ from typing import Any
 
 from nodemcu_pipeline.atomic import atomic_write_text
 from nodemcu_pipeline.farm.job import OK_RESULTS, BoardJob, FarmPlan
+from nodemcu_pipeline.records.marker import mark
 
-FORMAT = 1
+KIND = "farm-report"  # the marker's kind ("format": "nodemcu-pipeline/farm-report")
 
 
 def board_record(job: BoardJob) -> dict[str, Any]:
@@ -54,7 +55,7 @@ def farm_record(
 ) -> dict[str, Any]:
     ok = sum(j.result in OK_RESULTS for j in jobs)
     return {
-        "format": FORMAT,
+        **mark(KIND),
         "started": started,
         "finished": finished,
         "interrupted": interrupted,

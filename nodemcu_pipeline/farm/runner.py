@@ -104,6 +104,7 @@ def flash_board(
             rom_baud=options.rom_baud,
             outside_proof=options.outside_proof,
             identified=lambda info: claims.claim(info, job.target.port),
+            allow_file_loss=options.allow_file_loss,
         )
         with job.lock:
             job.mac, job.chip_id = report.info.mac, report.info.chip_id

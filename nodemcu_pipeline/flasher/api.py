@@ -15,6 +15,7 @@ import serial
 
 from nodemcu_pipeline.atomic import atomic_write_bytes
 from nodemcu_pipeline.errors import (
+    FilesWouldBeLost,
     FlashError,
     FlashInterrupted,
     OutsideDamage,
@@ -24,6 +25,7 @@ from nodemcu_pipeline.errors import (
 )
 from nodemcu_pipeline.firmware.layout import FLASH_MODES, FLASH_SIZES, MB
 from nodemcu_pipeline.flasher import diff
+from nodemcu_pipeline.flasher.board_fs import ChipReads, keep_files
 from nodemcu_pipeline.flasher.board_state import BoardState
 from nodemcu_pipeline.flasher.outside import OutsideGuard, OutsideVerdict, describe, footprint
 from nodemcu_pipeline.flasher.session import FIRMWARE_BAUD, ChipInfo, Session, flash_size_name
@@ -44,6 +46,8 @@ class FlashReport:
     reset: bool = False
     outside: OutsideVerdict | None = None
     anomalies: list[str] = field(default_factory=list)
+    # What looking for the board's files cost (board_fs.py): None when it was not looked for.
+    files_check: ChipReads | None = None
     # With leave_reset_to_check on a port without reset lines: the port, open at the firmware's rate
     # right after the soft reset, for the REPL check to read the first boot on (and then close).
     handover: serial.SerialBase | None = None
@@ -106,12 +110,17 @@ def flash(
     rom_baud: int | None = None,
     outside_proof: bool = True,
     identified: Callable[[ChipInfo], None] = lambda info: None,
+    allow_file_loss: bool = False,
 ) -> FlashReport:
     """Connect, build the plan for the detected flash size (``plan_for(size)``), write, verify, reset.
 
     ``identified`` sees the chip (its MAC) before anything is planned or written; an error it raises
     refuses the board, which is then started again as ``after`` says (a farm that met the board
     under another port has flashed it already).
+
+    Before the first write the board's files are looked for (board_fs.py): a plan that would move
+    or overwrite a file system that lists files raises FilesWouldBeLost, unless
+    ``allow_file_loss`` (``--yes``) or ``erase_all`` (which erases them anyway, as asked).
 
     With ``leave_reset_to_check`` and a port that drives the reset lines, the hard reset is left to the
     REPL check, which then sees the whole first boot (partition setup, file-system format). Without
@@ -153,7 +162,16 @@ def flash(
                 f"the plan is for {plan.flash_size} flash but the board has {detected}",
                 f"Assemble again with --flash-size {detected}",
             )
+        files_check = None
+        if not (erase_all or allow_file_loss):
+            try:
+                files_check = _keep_files(session, plan, detected, say)
+            except FilesWouldBeLost:
+                # Nothing was written: back to the firmware, so `invoke download` finds its prompt.
+                _leave_running(session, after)
+                raise
         report = FlashReport(session.info, session.target_baud, session.stub)
+        report.files_check = files_check
         caps = Capabilities.for_session(session, verify)
         report.results, report.outside = _write_guarded(
             session, plan, caps, detected, erase_all, say, progress, outside_proof
@@ -203,6 +221,19 @@ def header_mode(plan: FlashPlan) -> str:
     boot = next((r.data for r in plan.regions if r.address == 0 and len(r.data) > 2), None)
     names = {code: name for name, code in FLASH_MODES.items()}
     return names.get(boot[2], f"0x{boot[2]:02x}") if boot else "unknown"
+
+
+def _keep_files(session: Session, plan: FlashPlan, detected: str, say: Say) -> ChipReads | None:
+    if not session.stub:
+        say("the ROM cannot read flash: not checking whether this flash loses the board's files")
+        return None
+    chip = FLASH_SIZES[detected].size_bytes
+    return _resuming(
+        session,
+        lambda: keep_files(session.read_flash, plan, chip, say),
+        "looking for the board's files again",
+        say,
+    )
 
 
 def _write_guarded(

@@ -25,6 +25,7 @@ from typing import Any
 import serial
 
 from nodemcu_pipeline.errors import SerialPortError
+from nodemcu_pipeline.link.rates import looks_like_garbage
 from nodemcu_pipeline.monitor.decode import CrashState, classify
 from nodemcu_pipeline.monitor.elf import FirmwareElf
 from nodemcu_pipeline.monitor.render import Renderer
@@ -53,15 +54,6 @@ class MonitorStats:
     boots: int = 0
     reconnects: int = 0
     garbage_bytes: int = 0
-
-
-def looks_like_garbage(data: bytes) -> bool:
-    """Bytes read at the wrong rate: mostly control bytes and invalid UTF-8, not text."""
-    if not data:
-        return False
-    text = data.decode("utf-8", errors="replace")
-    bad = sum(1 for ch in text if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\r\n\t\b"))
-    return bad >= 3 and bad * 4 >= len(text)
 
 
 class RateFollower:
@@ -163,6 +155,7 @@ class MonitorSession:
         self.crash = CrashState()
         self.stats = MonitorStats()
         self.pending = ""
+        self._boot_line = False  # a ROM boot line was read since the last banner
         self.stop = threading.Event()
         self.port: Any = None
 
@@ -253,6 +246,13 @@ class MonitorSession:
         kind, addresses, text = classify(line, self.crash)
         if kind == "boot":
             self.stats.boots += 1
+            self._boot_line = True
+        elif kind == "banner":
+            # A start whose ROM boot line went by at 115200 (garbage, not decoded) is counted by
+            # its NodeMCU banner; one whose boot line was read is the same boot, counted already.
+            if not self._boot_line:
+                self.stats.boots += 1
+            self._boot_line = False
         if kind == "exception":
             self.stats.crashes += 1
         if (kind == "registers" and not self.crash.stack_follows) or kind == "stack-end":

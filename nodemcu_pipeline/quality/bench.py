@@ -20,6 +20,9 @@ from typing import Any
 
 from nodemcu_pipeline.atomic import atomic_write_text
 from nodemcu_pipeline.errors import PipelineError, UsageError
+from nodemcu_pipeline.records.marker import mark
+
+REPORT_KIND = "bench-report"
 
 
 class BenchError(PipelineError):
@@ -109,6 +112,7 @@ def run_all(
             print(f"== {script.name}", flush=True)
         outcomes.append(run_script(script, bench_dir.parent, timeout, echo))
     report: dict[str, Any] = {
+        **mark(REPORT_KIND),
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),

@@ -48,7 +48,9 @@ from nodemcu_pipeline.quality.soak_runs import (
     stop_board,
     virtual_board,
 )
+from nodemcu_pipeline.records.marker import mark
 
+REPORT_KIND = "soak-report"  # the marker's kind: clean removes build/soak.json only with it
 FLASH_KINDS = ("clean", "corrupt", "drop", "reset", "unplug", "begin-flip")
 DOWNLOAD_KINDS = ("dl-truncate", "dl-flip", "dl-500", "dl-length")
 BOARD_KINDS = ("user-files",)  # soak_files.py: the check must keep a user's files
@@ -92,6 +94,7 @@ class SoakReport:
     def to_json(self) -> str:
         return json.dumps(
             {
+                **mark(REPORT_KIND),
                 "seed": self.seed,
                 "counts": self.counts(),
                 "by_kind": self.by_kind(),

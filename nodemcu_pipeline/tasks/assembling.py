@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nodemcu_pipeline.cli import output_file, say_notes, task, task_errors
+from nodemcu_pipeline.cli import say_notes, task, task_errors
 
 
 # ==== foundation: assemble =========================================================================
@@ -15,7 +15,9 @@ from nodemcu_pipeline.cli import output_file, say_notes, task, task_errors
         "16MB, esptool's megabits (4m = 512KB, 32m = 4MB), or keep (the image header's; "
         "NodeMCU's own headers say 1MB)",
         "init-data": "SDK init data for sdk2 layouts: FILE (or FILE@ADDR to have the address checked)",
-        "merged": "also write one merged image here (flash it at 0x0)",
+        "merged": "also write one merged image here (flash it at 0x0; a new name, or a file to "
+        "replace with --force)",
+        "force": "replace an existing --merged file",
         "fs-dir": "add a SPIFFS image of this directory at the firmware's file-system offset "
         "(after the firmware and its LFS, up to the system parameters; NodeMCU 3.x built by "
         "invoke build, whose spiffsimg makes it in the build container)",
@@ -35,6 +37,7 @@ def assemble(
     build_dir=None,
     fs_dir=None,
     image=None,
+    force=False,
 ):
     """Compute and check the flash plan for a board: addresses, init data, header, fit."""
     from nodemcu_pipeline.errors import UsageError
@@ -58,10 +61,12 @@ def assemble(
             "or --flash-size keep (the image header's)",
         )
     size = "header" if s.flash_size == "keep" else s.flash_size
-    if merged:
-        output_file(
-            merged, "--merged", make_parents=True
-        )  # before anything is written: nothing half-done
+    if merged:  # before anything is written: nothing half-done
+        from nodemcu_pipeline.paths import check_output
+        from nodemcu_pipeline.workflows.assemble import parse_init_data_arg
+
+        inputs = [*(firmware or []), *([parse_init_data_arg(init_data)[0]] if init_data else [])]
+        check_output(merged, "--merged", force=force, make_parents=True, inputs=inputs)
     images = list(firmware or []) or latest_build_images(s.build_dir)
     result = run_assemble(
         images,

@@ -178,6 +178,11 @@ def build(
     from nodemcu_pipeline.build.firmware_config import parse_lfs_size
 
     limit = seconds(timeout if timeout is not None else "1800", "--timeout", "1800")
+    if limit < 1:  # less than a container takes to start: it could only ever stop the build
+        raise UsageError(
+            f"--timeout {timeout} is shorter than a build container takes to start",
+            "Give the build at least a second, e.g. --timeout 1800 (the default)",
+        )
     options = BuildOptions(
         variant=variant,
         image_name=image_name,

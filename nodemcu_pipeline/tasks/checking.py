@@ -40,19 +40,17 @@ def rehearse(c, plan=None, format=None, build_dir=None, state=None):
     """Flash a plan to a virtual ESP8266 and run the REPL check: a smoke test without hardware."""
     from pathlib import Path
 
+    from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
     from nodemcu_pipeline.workflows.chain import rehearse as run_rehearse
 
     s = settings(c.config, format=format, build_dir=build_dir)
+    plan_path = Path(plan) if plan else s.build_dir / "plan.json"
+    # The state is loaded when it is there and saved at the end: a regular file or a new name.
+    kept = check_output(state, "--state", existing_ok=True, inputs=[plan_path]) if state else None
     with console_progress() as progress:
-        report = run_rehearse(
-            Path(plan) if plan else s.build_dir / "plan.json",
-            s.format,
-            say,
-            progress,
-            Path(state) if state else None,
-        )
+        report = run_rehearse(plan_path, s.format, say, progress, kept)
     print(report.summary())
 
 

@@ -51,6 +51,7 @@ def flash_farm(s, source, ports, ports_file, jobs, timeout, report, **flags) -> 
         use_stub=not flags["no_stub"],
         verify=not flags["no_verify"],
         outside_proof=not flags.get("no_outside_proof", False),
+        allow_file_loss=flags.get("yes", False),
         erase_all=flags["erase_all"],
         check=not flags["no_check"],
         format=s.format,

@@ -44,13 +44,17 @@ def _read_local(paths: list[str]) -> list[bytes]:
         "compile": "node.compile each .lua after upload (keeps NAME.lc, removes NAME.lua)",
         "restart": "node.restart() after uploading",
         "lfs": "the file is an LFS image (invoke lfs): node.LFS.reload it and check node.LFS.list()",
+        "allow_odd_names": "keep board names with control characters or bytes that are not UTF-8",
         "port": PORT_HELP,
     }
 )
 @task_errors
-def upload(c, file, to=None, compile=False, restart=False, port=None, lfs=False):
+def upload(
+    c, file, to=None, compile=False, restart=False, port=None, lfs=False, allow_odd_names=False
+):
     """Upload files to the board, byte-exact, checked on the board before they replace anything."""
-    from nodemcu_pipeline.board.files import BoardFiles, board_session, check_name, local_name
+    from nodemcu_pipeline.board.files import BoardFiles, board_names, board_session
+    from nodemcu_pipeline.board.names import shown
     from nodemcu_pipeline.progress import console_progress
 
     paths = [p for p in file.split(",") if p]
@@ -58,17 +62,15 @@ def upload(c, file, to=None, compile=False, restart=False, port=None, lfs=False)
         raise UsageError("no file to upload", "invoke upload init.lua")
     if lfs:
         return _upload_lfs(c, paths, to, port)
-    names = [local_name(p, to, len(paths)) for p in paths]
-    for name in names:
-        check_name(name)
+    names = board_names(paths, to, allow_odd=allow_odd_names)
     contents = _read_local(paths)
     with board_session(_url(c, port), say) as repl, console_progress() as progress:
         files = BoardFiles(repl, progress)
         for name, data in zip(names, contents, strict=True):
-            done = files.upload(data, name)
-            print(f"uploaded {name} ({done.size} bytes, {done.check} checked on the board)")
+            done = files.upload(data, name, allow_odd=allow_odd_names)
+            print(f"uploaded {shown(name)} ({done.size} bytes, {done.check} checked on the board)")
             if compile and name.endswith(".lua"):
-                print(f"compiled {name} -> {files.compile(name)}")
+                print(f"compiled {shown(name)} -> {shown(files.compile(name))}")
         if restart:
             repl.exec("node.restart()")
             print("restarting the board")
@@ -78,6 +80,7 @@ def _upload_lfs(c, paths, to, port):  # type: ignore[no-untyped-def]
     import re
 
     from nodemcu_pipeline.board.lfs_load import upload_lfs
+    from nodemcu_pipeline.board.names import shown
     from nodemcu_pipeline.firmware.lfs_image import image_modules
 
     if len(paths) != 1:
@@ -88,7 +91,7 @@ def _upload_lfs(c, paths, to, port):  # type: ignore[no-untyped-def]
     data = _read_local(paths)[0]
     modules = tuple(image_modules(data))
     listed = upload_lfs(_url(c, port), name, data, modules, say)
-    print(f"uploaded {name}; node.LFS.list() = {','.join(listed)}")
+    print(f"uploaded {name}; node.LFS.list() = {','.join(map(shown, listed))}")
 
 
 @task(
@@ -101,31 +104,34 @@ def _upload_lfs(c, paths, to, port):  # type: ignore[no-untyped-def]
 )
 @task_errors
 def download(c, name, out=None, force=False, port=None):
-    """Download a file from the board, checked against a hash computed on the board."""
+    """Download a file from the board, checked against its listed size and a hash computed on the
+    board; the local file is written (or replaced, with --force) only when every byte arrived."""
     from nodemcu_pipeline.atomic import atomic_write_bytes
-    from nodemcu_pipeline.board.files import BoardFiles, board_session, check_name
+    from nodemcu_pipeline.board.files import BoardFiles, board_session
+    from nodemcu_pipeline.board.names import check_name, local_path_name, shown
+    from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.progress import console_progress
 
-    check_name(name)
-    target = Path(out) if out else Path(Path(name).name)
-    if target.exists() and not force:
-        raise FileTransferError(f"{target} exists", "Pass --force to replace it, or --out PATH")
+    check_name(name, allow_odd=True)
+    target = check_output(out or local_path_name(name), "--out", force=force, make_parents=True)
     with board_session(_url(c, port), say) as repl, console_progress() as progress:
         data = BoardFiles(repl, progress).download(name)
     atomic_write_bytes(target, data)
-    print(f"downloaded {name} -> {target} ({len(data)} bytes)")
+    print(f"downloaded {shown(name)} -> {shown(str(target))} ({len(data)} bytes)")
 
 
 @task(help={"port": PORT_HELP})
 @task_errors
 def ls(c, port=None):
-    """List the files on the board and the file system's space."""
+    """List the files on the board and the file system's space (names shown with escapes for
+    control characters and bytes that are not UTF-8)."""
     from nodemcu_pipeline.board.files import BoardFiles, board_session
+    from nodemcu_pipeline.board.names import shown
 
     with board_session(_url(c, port), say) as repl:
         state = BoardFiles(repl).state()
     for name, size in sorted((state.files or {}).items()):
-        print(f"{size:9d}  {name}")
+        print(f"{size:9d}  {shown(name)}")
     print(f"{state.file_count} files; {state.used} of {state.total} bytes used, {state.free} free")
 
 
@@ -134,10 +140,11 @@ def ls(c, port=None):
 def rm(c, name, port=None):
     """Remove a file from the board."""
     from nodemcu_pipeline.board.files import BoardFiles, board_session
+    from nodemcu_pipeline.board.names import shown
 
     with board_session(_url(c, port), say) as repl:
         BoardFiles(repl).remove(name)
-    print(f"removed {name}")
+    print(f"removed {shown(name)}")
 
 
 @task(
@@ -168,10 +175,11 @@ def format(c, yes=False, port=None):
     """Format the board's file system (erases every file; asks first)."""
     from nodemcu_pipeline.board.check import format_fs
     from nodemcu_pipeline.board.files import BoardFiles, board_session
+    from nodemcu_pipeline.board.names import shown
 
     with board_session(_url(c, port), say) as repl:
         state = BoardFiles(repl).state()
-        names = sorted(state.files or {})
+        names = [shown(n) for n in sorted(state.files or {})]
         if names and not yes:
             listed = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
             if not sys.stdin.isatty():

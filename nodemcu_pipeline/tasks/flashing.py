@@ -6,7 +6,6 @@ import time
 
 from nodemcu_pipeline.cli import (
     PORT_HELP,
-    output_file,
     say,
     say_notes,
     task,
@@ -32,10 +31,14 @@ from nodemcu_pipeline.tasks.farm import FARM_HELP, farm_requested, flash_farm
         "outside the plan changed, and fails naming those ranges",
         "init-data": "SDK init data for sdk2 layouts",
         "no-check": "do not run the Lua REPL check after flashing",
+        "yes": "flash even when files on the board would be lost (the new firmware keeps its file "
+        "system elsewhere, or the plan writes over it); without it such a flash stops before "
+        "writing and names the files",
         "fs-dir": "also flash a SPIFFS image of this directory at the firmware's file-system offset "
         "(NodeMCU 3.x built by invoke build; see invoke assemble --fs-dir)",
         "image": "build image whose spiffsimg makes the --fs-dir image (default: the build's)",
         "monitor": "then watch the board's output (invoke monitor with its defaults; Ctrl-] quits)",
+        "force": "replace an existing --report file",
     },
 )
 @task_errors
@@ -67,6 +70,8 @@ def flash(
     fs_dir=None,
     image=None,
     monitor=False,
+    yes=False,
+    force=False,
 ):
     """Flash a plan or images with the built-in flasher, verify them, then check the REPL."""
     from nodemcu_pipeline.flasher.api import flash as run_flash
@@ -77,14 +82,14 @@ def flash(
     ports = list(port or [])
     farm = farm_requested(ports, ports_file, jobs, timeout, report)
     if report:
-        from pathlib import Path
-
-        from nodemcu_pipeline.paths import refuse_overwriting
+        from nodemcu_pipeline.paths import check_output
         from nodemcu_pipeline.workflows.assemble import parse_init_data_arg
 
         named = [plan, *(firmware or []), ports_file]
         named += [parse_init_data_arg(init_data)[0]] if init_data else []
-        refuse_overwriting([Path(report)], [Path(p) for p in named if p], "--report")
+        report = check_output(
+            report, "--report", force=force, inputs=[p for p in named if p], make_parents=True
+        )
     s = settings(
         c.config,
         port=ports[0] if len(ports) == 1 and not farm else None,
@@ -121,7 +126,7 @@ def flash(
         raise UsageError("--monitor watches one board", "Run invoke monitor --port P per board")
     if farm:
         flags = dict(no_stub=no_stub, no_verify=no_verify, erase_all=erase_all, no_check=no_check)
-        flags["no_outside_proof"] = no_outside_proof
+        flags["no_outside_proof"], flags["yes"] = no_outside_proof, yes
         return flash_farm(s, source, ports, ports_file, jobs, timeout, report, **flags)
     with console_progress() as progress:
         check = not no_check and s.after == "hard-reset"
@@ -139,6 +144,7 @@ def flash(
             leave_reset_to_check=check,
             rom_baud=s.rom_baud,
             outside_proof=not no_outside_proof,
+            allow_file_loss=yes,
         )
     info = report.info
     print(
@@ -229,19 +235,33 @@ def erase(c, port=None, baud=None, rom_baud=None, before=None, address=None, siz
     help={
         "address": "start address (default 0)",
         "size": "bytes to read (default: to the end of the flash)",
-        "output": "file to write (written atomically)",
+        "output": "file to write (written atomically; a new name, or a file to replace with --force)",
+        "force": "replace an existing OUTPUT file",
     }
 )
 @task_errors
-def read_flash(c, output, port=None, baud=None, rom_baud=None, before=None, address="0", size=None):
+def read_flash(
+    c,
+    output,
+    port=None,
+    baud=None,
+    rom_baud=None,
+    before=None,
+    address="0",
+    size=None,
+    force=False,
+):
     """Read flash contents to a file (needs the stub)."""
     from nodemcu_pipeline.errors import UsageError
     from nodemcu_pipeline.flasher.api import read_flash as run_read
+    from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, port=port, baud=baud, rom_baud=rom_baud, before=before)
-    _refuse_output_onto_port(output, s.port)
+    # The port is read-flash's one input: `read-flash /dev/ttyUSB0` must not replace the device.
+    port_file = [s.port] if "://" not in s.port and s.port != "auto" else []
+    target = check_output(output, "OUTPUT", force=force, inputs=port_file)
     flags, example = "--address and --size", "--address 0 --size 0x100000"
     addr = whole_number(address, flags, example)
     length = None if size is None else whole_number(size, flags, example)
@@ -250,20 +270,9 @@ def read_flash(c, output, port=None, baud=None, rom_baud=None, before=None, addr
         raise UsageError(
             "--size 0 reads nothing", "Give a byte count (e.g. --size 0x1000), or leave --size out"
         )
-    target = output_file(output, "OUTPUT")
     with console_progress() as progress:
         run_read(s.port, s.baud, s.before, addr, length, target, say, progress, s.rom_baud)
     print(f"wrote {output}")
-
-
-def _refuse_output_onto_port(output: str, port: str) -> None:
-    """The port is read-flash's one input: `read-flash /dev/ttyUSB0` must not replace the device."""
-    import pathlib
-
-    from nodemcu_pipeline.paths import refuse_overwriting
-
-    inputs = [pathlib.Path(port)] if "://" not in port and port != "auto" else []
-    refuse_overwriting([pathlib.Path(output)], inputs, "OUTPUT")
 
 
 # ==== end flasher ==================================================================================

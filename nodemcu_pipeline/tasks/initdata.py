@@ -41,7 +41,7 @@ def initdata(
     # A project may pin its own sources (sdk_cache/manifest.json beside invoke.yaml, as in a checkout);
     # otherwise the packaged manifest.
     manifest = s.project_dir / "sdk_cache" / "manifest.json"
-    if not manifest.is_file():
+    if not manifest.exists() and not manifest.is_symlink():  # anything there is read (or refused)
         manifest = sdk_manifest()
     if list_:
         print("\n".join(idata.describe(manifest)))

@@ -51,11 +51,11 @@ def watch(s, baud, elf, log, reset, plain, duration) -> None:  # noqa: ANN001 - 
 
     rate = baud_rate(baud)
     limit = seconds(duration, "--duration", "60") if duration is not None else None
-    if log:
-        from nodemcu_pipeline.paths import refuse_overwriting
+    if log:  # appended to, never replaced: an existing log is fine, a FIFO or device is not
+        from nodemcu_pipeline.paths import check_output
 
-        inputs = [Path(p) for p in (elf, s.port) if p and "://" not in p and p != "auto"]
-        refuse_overwriting([Path(log)], inputs, "--log")
+        inputs = [p for p in (elf, s.port) if p and "://" not in p and p != "auto"]
+        log = check_output(log, "--log", existing_ok=True, inputs=inputs)
     choice = choose_elf(elf, s.build_dir, s.firmware_dir)
     say(choice.note)
     options = MonitorOptions(resolve_port(s.port), rate, bool(reset), limit)

@@ -10,9 +10,13 @@ read) or starts it and carries on (the stub's erase-ahead), and when a reply may
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from nodemcu_pipeline.atomic import atomic_write_bytes
+from nodemcu_pipeline.paths import Bounded, read_bounded
 
 SECTOR = 0x1000
 BLOCK = 0x10000
@@ -162,14 +166,14 @@ class FlashChip:
         self._spend(PAGE_PROGRAM_S * pages)
 
     def save(self, path: Path) -> None:
-        """Write the raw contents (exactly ``size`` bytes) to ``path`` atomically."""
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(bytes(self.data))
-        tmp.replace(path)
+        """Write the raw contents (exactly ``size`` bytes) to ``path`` atomically (never onto a
+        FIFO or a device that stands there)."""
+        atomic_write_bytes(path, bytes(self.data))
 
     @classmethod
     def load(cls, path: Path, size: int, realtime: bool = False) -> FlashChip:
         """Load ``path`` when it exists (it must be ``size`` bytes), else a blank chip."""
-        if path.exists():
-            return cls(size=size, realtime=realtime, data=bytearray(path.read_bytes()))
+        if os.path.lexists(path):
+            rules = Bounded("virtual flash state", size, f"the flash size ({size} bytes)")
+            return cls(size=size, realtime=realtime, data=bytearray(read_bounded(path, rules)))
         return cls(size=size, realtime=realtime)

@@ -326,6 +326,8 @@ class LuaRepl:
         return float(self.cpu.elapsed())
 
     def _bitten(self) -> None:
+        if self.halted:  # stopped by a CPU exception (cpu.halt): that reset, not the watchdog's
+            return
         self.halted = True
         self.on_watchdog()
 
