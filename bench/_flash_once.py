@@ -41,10 +41,12 @@ def main(argv: list[str]) -> int:
         report = api.flash(
             port,
             lambda size, esp8285=False: FlashPlan(size, "keep", "keep", regions, layout),
-            baud=int(baud),
-            after="no-reset",
-            outside_proof=os.environ.get("BENCH_OUTSIDE_PROOF") != "off",
-            allow_file_loss=os.environ.get("BENCH_FILES_CHECK") == "off",
+            api.FlashOptions(
+                baud=int(baud),
+                after="no-reset",
+                outside_proof=os.environ.get("BENCH_OUTSIDE_PROOF") != "off",
+                allow_file_loss=os.environ.get("BENCH_FILES_CHECK") == "off",
+            ),
         )
     except FilesWouldBeLost as exc:
         print(json.dumps({"refused": exc.message}))

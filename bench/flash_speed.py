@@ -350,12 +350,13 @@ def files_checks(tmp: Path) -> dict[str, object]:
 
 def listing(tmp: Path, state: Path, baud: int) -> dict[str, object]:
     """The look itself, in process, on the real-time board: where the file system is, its files."""
-    from nodemcu_pipeline.flasher.api import open_session
+    from nodemcu_pipeline.flasher.api import ConnectOptions, open_session
     from nodemcu_pipeline.flasher.board_fs import ChipReads, files_at, running_fs
 
     board = Board(tmp, "rfc2217", state)
     try:
-        with open_session(board.url, baud, "auto", True, lambda t: None) as session:
+        connect = ConnectOptions(baud=baud, before="auto")
+        with open_session(board.url, connect, stub=True) as session:
             read = ChipReads(session.read_flash)
             start = time.perf_counter()
             span = running_fs(read, FLASH_SIZE)

@@ -148,7 +148,7 @@ class NotAnswering(ReplError):
 class BoardRestarted(ReplError):
     """The board printed its boot banner while we waited for an answer."""
 
-    def __init__(self, started: bool, seen: bytes = b"") -> None:
+    def __init__(self, *, started: bool, seen: bytes = b"") -> None:
         what = "while running the command" if started else "before the command started"
         super().__init__(
             f"the board restarted {what}",

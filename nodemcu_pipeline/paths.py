@@ -243,7 +243,7 @@ _PROBLEMS = {
 def _failure(p: Path, rules: Bounded, problem: str, detail: str | None = None) -> PipelineError:
     message, hint = {
         "missing": ("does not exist", rules.missing_hint),
-        "not-regular": (_not_regular(p, rules.follow_links), rules.itself_hint),
+        "not-regular": (_not_regular(p, follow_links=rules.follow_links), rules.itself_hint),
         "unreadable": ("is not readable", "Check its permissions"),
         "too-large": (f"is larger than {rules.limit_text}", rules.limit_hint),
         "other": (f"cannot be read ({detail})", "Check the path"),
@@ -251,7 +251,7 @@ def _failure(p: Path, rules: Bounded, problem: str, detail: str | None = None) -
     return rules.error(f"{rules.what} {p} {message}", hint)
 
 
-def _not_regular(p: Path, follow_links: bool) -> str:
+def _not_regular(p: Path, *, follow_links: bool) -> str:
     if p.is_symlink() and not follow_links:
         return "is a symbolic link (not followed)"
     if p.is_dir():

@@ -65,7 +65,7 @@ def normalise_argv(argv: list[str]) -> list[str]:
     return out
 
 
-def read_config_file(path: str, loader: Any, shared: bool = False) -> Any:
+def read_config_file(path: str, loader: Any, *, shared: bool = False) -> Any:
     """``loader(path)`` (invoke's YAML/JSON reader) with errors as one line, and the shape checked.
 
     ``shared`` marks a file every invoke program reads (``/etc/invoke.yaml``, ``~/.invoke.yaml``):
@@ -100,7 +100,7 @@ def read_config_file(path: str, loader: Any, shared: bool = False) -> Any:
             f"{path} does not hold a `pipeline:` mapping of settings",
             "Write `pipeline:` and under it `key: value` lines (see the README's settings table)",
         )
-    _refuse_unknown_sections(path, data, shared)
+    _refuse_unknown_sections(path, data, shared=shared)
     if data.get("pipeline", {}) is None:
         data.pop("pipeline")
     for key, value in (data.get("pipeline") or {}).items():
@@ -112,7 +112,7 @@ def read_config_file(path: str, loader: Any, shared: bool = False) -> Any:
     return data
 
 
-def _refuse_unknown_sections(path: str, data: dict[Any, Any], shared: bool) -> None:
+def _refuse_unknown_sections(path: str, data: dict[Any, Any], *, shared: bool) -> None:
     for section in data:
         if section in SECTIONS:
             continue
@@ -151,7 +151,8 @@ def _exit_on(error: PipelineError) -> None:
 def _guarded(original: Any) -> Any:
     def load(self: Config, path: Any) -> Any:
         try:
-            return read_config_file(path, lambda p: original(self, p), _is_shared(self, path))
+            shared = _is_shared(self, path)
+            return read_config_file(path, lambda p: original(self, p), shared=shared)
         except PipelineError as exc:
             _exit_on(exc)
 

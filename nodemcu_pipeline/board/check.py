@@ -29,6 +29,7 @@ from nodemcu_pipeline.board import framing, lua_sources, restarts
 from nodemcu_pipeline.board.names import shown
 from nodemcu_pipeline.board.repl import APP_BAUD, Banner, NodeMCURepl
 from nodemcu_pipeline.errors import FileSystemError, LuaError, ReplError, UsageError
+from nodemcu_pipeline.link.ports import resolve_port
 from nodemcu_pipeline.link.reset import hard_reset
 from nodemcu_pipeline.link.transport import open_port
 
@@ -224,24 +225,29 @@ def format_fs(repl: NodeMCURepl) -> None:
 def check_after_flash(
     url: str,
     mode: str = "auto",
+    *,
     say: Callable[[str], None] = lambda t: None,
     reset: bool = True,
     quiet: float = 20.0,
     limit: float = 300.0,
-    port: serial.SerialBase | None = None,
+    handover: serial.SerialBase | None = None,
 ) -> FsReport:
-    """Reset the board into its firmware, wait for the prompt, check the file system.
+    """Reset the board on ``url`` into its firmware, wait for the prompt, check the file system;
+    ``mode`` says when it may be formatted (auto, always, never: see the module's docstring).
 
-    ``port``: the flasher's port, open at APP_BAUD since it soft-reset a board without reset lines
+    ``reset``: pulse RTS first (else read what the running firmware prints); ``quiet``: seconds of
+    silence before giving up on the prompt; ``limit``: seconds in all. ``handover``: the flasher's
+    port, open at APP_BAUD since it soft-reset a board without reset lines
     (``FlashReport.handover``); read as it is, from the first byte of the boot, and closed here.
     """
+    port = handover
     if mode not in FORMAT_CHOICES:
         if port is not None:
             port.close()
         raise UsageError(f"unknown --format '{mode}'", "Use auto, always or never")
     started = port is not None
     if port is None:
-        port = open_port(url, APP_BAUD)
+        port = open_port(resolve_port(url), APP_BAUD)
     try:
         if not started:
             port.reset_input_buffer()

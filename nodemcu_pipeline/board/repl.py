@@ -162,7 +162,7 @@ class NodeMCURepl:
                 f"writing to the serial port failed ({exc})", "Reconnect the board"
             ) from None
 
-    def _await(self, token: bytes, deadline: float, keep: bool = False) -> bytes:
+    def _await(self, token: bytes, deadline: float, *, keep: bool = False) -> bytes:
         """Bytes up to ``token`` (consumed with it); a boot banner before it raises BoardRestarted.
 
         Without ``keep`` what comes before is noise: handed to ``on_noise`` and not stored.
@@ -244,7 +244,7 @@ class NodeMCURepl:
 
     # -- boot ----------------------------------------------------------------------------------
     def wait_for_prompt(
-        self, quiet: float = 20.0, limit: float = 300.0, nudge: bool = False
+        self, quiet: float = 20.0, limit: float = 300.0, *, nudge: bool = False
     ) -> Banner:
         """Read the boot output until the ``> `` prompt.
 
@@ -418,6 +418,7 @@ class NodeMCURepl:
         source: bytes,
         timeout: float = 10.0,
         on_output: Output | None = None,
+        *,
         retry: bool = True,
     ) -> Answer:
         """Run ``source`` in one frame; the Answer (Lua errors are an answer here, not raised).

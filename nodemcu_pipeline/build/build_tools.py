@@ -92,8 +92,8 @@ def run_tool(
     inputs: dict[str, bytes],
     outputs: list[str],
     image: str | None = None,
-    timeout: float = TOOL.time_limit,
     *,
+    timeout: float = TOOL.time_limit,
     needs: tuple[str, ...] | None = None,
 ) -> ToolRun:
     """Run ``sh -c script`` in the build image over the build copy; ``inputs`` (safe names → bytes)

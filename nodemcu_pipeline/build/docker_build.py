@@ -87,7 +87,7 @@ class BuildResult:
     built: bool  # False when the stage record was fresh and no container ran
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BuildOptions:
     """How to build: variant, output name, NodeMCU options, and where cache/ inputs come from."""
 
@@ -113,18 +113,14 @@ def build_firmware(
     firmware_dir: Path,
     build_dir: Path,
     image: str = DEFAULT_IMAGE,
-    variant: str = "float",
-    image_name: str | None = None,
-    no_cache: bool = False,
-    timeout: float = 1800,
+    *,
     log: Callable[[str], None] = print,
     options: BuildOptions | None = None,
-    *,
     progress: ProgressCallback = null_progress,
 ) -> BuildResult:
     """Build ``firmware_dir`` in ``image`` unless the stage record says nothing changed;
     ``progress`` hears the files compiled out of the tree's C files."""
-    opts = options or BuildOptions(variant, image_name, no_cache, timeout)
+    opts = options or BuildOptions()
     if opts.variant not in VARIANTS:
         raise UsageError(
             f"unknown variant {opts.variant!r}", "Use --variant float or --variant integer"
@@ -143,7 +139,7 @@ def build_firmware(
             "Use letters, digits, '.', '_' and '-'",
         )
     nodemcu = is_nodemcu(tree)
-    overrides = _overrides(tree, nodemcu, opts)
+    overrides = _overrides(tree, opts, nodemcu=nodemcu)
     lfs = parse_lfs_size(opts.lfs_size)
     if lfs and opts.flash_size:  # the smallest firmware (nothing after 0x10000) must leave room
         _check_lfs(lfs, 0x10000, opts.flash_size)
@@ -181,12 +177,12 @@ def build_firmware(
         client,
         image,
         copy,
-        opts.variant,
-        name,
-        opts.no_cache,
-        opts.timeout,
-        log,
-        user,
+        variant=opts.variant,
+        image_name=name,
+        no_cache=opts.no_cache,
+        timeout=opts.timeout,
+        log=log,
+        user=user,
         clean=clean,
         volume=ccache_volume(image_obj.id, opts.ccache_key or str(tree)),
         compiled=CompileCount(_c_files(copy, nodemcu), progress),
@@ -225,7 +221,7 @@ def _check_lfs(lfs: int, firmware_end: int, flash_size: str) -> None:
     check_lfs_fits(lfs, firmware_end, size.size_bytes, size.name)
 
 
-def _overrides(tree: Path, nodemcu: bool, opts: BuildOptions) -> dict[str, bytes]:
+def _overrides(tree: Path, opts: BuildOptions, *, nodemcu: bool) -> dict[str, bytes]:
     """New contents for the build copy: NodeMCU headers for the options, missing cache/ inputs."""
     specific = opts.nodemcu_specific()
     if not nodemcu:
@@ -275,7 +271,7 @@ def ccache_volume(image_id: str, tree_key: str) -> str:
     return f"{CCACHE_VOLUME}-{key}"
 
 
-def _result(outputs: list[Path], name: str, variant: str, built: bool) -> BuildResult:
+def _result(outputs: list[Path], name: str, variant: str, *, built: bool) -> BuildResult:
     by_name = {p.name: p for p in outputs}
     combined = by_name[f"nodemcu_{variant}_{name}.bin"]
     return BuildResult(
@@ -287,6 +283,7 @@ def run_container(
     client: Any,
     image: str,
     tree: Path,
+    *,
     variant: str,
     image_name: str,
     no_cache: bool,

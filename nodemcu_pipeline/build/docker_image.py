@@ -124,13 +124,13 @@ def recipe_inputs(
 
 def build_image(
     tag: str = DEFAULT_TAG,
+    *,
     force: bool = False,
     cache_dir: Path | None = None,
     recipe_dir: Path = RECIPE_DIR,
     progress: ProgressCallback = null_progress,
     sources_cache: Path = Path("sdk_cache"),
     mirror: str | None = None,
-    *,
     pull: bool = True,
     registry: str | None = None,
     project_dir: Path | None = None,

@@ -290,7 +290,7 @@ def get_sources(
     record = dest.with_name(dest.name + ".json")
     fetched = False
     if not (dest.is_dir() and record.is_file() and head_commit(dest) == fw.commit):
-        _fetch_tree(fw, cache_dir, dest, mirror, policy, progress)
+        _fetch_tree(fw, cache_dir, dest, mirror=mirror, policy=policy, progress=progress)
         fetched = True
     files = {}
     for name in TREE_FILES + ("picolibc",):
@@ -318,6 +318,7 @@ def _fetch_tree(
     fw: FirmwareSource,
     cache_dir: Path,
     dest: Path,
+    *,
     mirror: str | None,
     policy: DownloadPolicy | None,
     progress: ProgressCallback,
@@ -388,6 +389,7 @@ def cache_inputs_for(
     tree: Path,
     cache_dir: Path,
     manifest: SourcesManifest | None = None,
+    *,
     mirror: str | None = None,
     policy: DownloadPolicy | None = None,
     progress: ProgressCallback = null_progress,

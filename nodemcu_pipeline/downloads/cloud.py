@@ -129,9 +129,9 @@ def fetch_cloud_image(
     sha256: str | None,
     cache_dir: Path,
     lock_file: Path,
+    *,
     allow_http: bool = False,
     progress: ProgressCallback = null_progress,
-    *,
     build_dir: Path | None = None,
     policy: DownloadPolicy | None = None,
 ) -> CloudImage:

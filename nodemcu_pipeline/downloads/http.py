@@ -78,7 +78,7 @@ class ResumableCut(Exception):
     """The body stopped early; the part file keeps what arrived."""
 
 
-def check_url(url: str, allow_http: bool = False) -> None:
+def check_url(url: str, *, allow_http: bool = False) -> None:
     """Refuse anything but HTTPS, except plain HTTP to loopback or when ``allow_http`` is set."""
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
@@ -134,17 +134,17 @@ def make_session(policy: DownloadPolicy) -> requests.Session:
     session.headers["User-Agent"] = "nodemcu-pipeline"
     # Byte ranges and lengths then count the file's own bytes, not a compressed stream's.
     session.headers["Accept-Encoding"] = "identity"
-    session.hooks["response"].append(_redirect_guard(policy.allow_http))
+    session.hooks["response"].append(_redirect_guard(allow_http=policy.allow_http))
     return session
 
 
-def _redirect_guard(allow_http: bool) -> Callable[..., None]:
+def _redirect_guard(*, allow_http: bool) -> Callable[..., None]:
     """A response hook that refuses a redirect to a non-HTTPS target before it is followed."""
 
     def hook(response: requests.Response, *args: object, **kwargs: object) -> None:
         if response.is_redirect:
             target = requests.compat.urljoin(response.url, response.headers["Location"])
-            check_url(target, allow_http)
+            check_url(target, allow_http=allow_http)
 
     return hook
 
@@ -190,7 +190,7 @@ def fetch_to_part(
             count += 1
             before = _size(part)
             try:
-                _attempt(session, url, part, policy, progress, state)
+                _attempt(session, url, part, policy, progress=progress, state=state)
                 return Transfer(count, state["resumed"])
             except ResumableCut as exc:
                 # Only attempts that brought nothing new use up the retry budget: a flaky link
@@ -212,6 +212,7 @@ def _attempt(
     url: str,
     part: Path,
     policy: DownloadPolicy,
+    *,
     progress: ProgressCallback,
     state: dict[str, bool],
 ) -> None:
@@ -236,7 +237,7 @@ def _attempt(
             discard(part)
             raise ResumableCut("the server refused to resume; starting over")
         _check_status(url, response)
-        check_url(response.url, policy.allow_http)
+        check_url(response.url, allow_http=policy.allow_http)
         if response.status_code == 206:
             if origin is None or not _continues(response, have, origin):
                 discard(part)
@@ -258,7 +259,7 @@ def _attempt(
         if total is not None and total > policy.max_bytes:
             discard(part)
             raise _too_big(url, total, policy)
-        _stream(response, url, part, have, total, policy, progress)
+        _stream(response, url, part, have, total, policy=policy, progress=progress)
 
 
 def _continues(response: requests.Response, have: int, origin: Origin) -> bool:
@@ -377,6 +378,7 @@ def _stream(
     part: Path,
     have: int,
     total: int | None,
+    *,
     policy: DownloadPolicy,
     progress: ProgressCallback,
 ) -> None:

@@ -51,7 +51,7 @@ def board_record(job: BoardJob) -> dict[str, Any]:
 
 
 def farm_record(
-    jobs: list[BoardJob], options: FarmPlan, started: str, finished: str, interrupted: bool
+    jobs: list[BoardJob], options: FarmPlan, started: str, finished: str, *, interrupted: bool
 ) -> dict[str, Any]:
     ok = sum(j.result in OK_RESULTS for j in jobs)
     return {
@@ -62,10 +62,10 @@ def farm_record(
         "boards_ok": ok,
         "boards_failed": len(jobs) - ok,
         "options": {
-            "baud": options.baud,
-            "verify": options.verify,
-            "outside_proof": options.outside_proof,
-            "stub": options.use_stub,
+            "baud": options.flash.baud,
+            "verify": options.flash.verify,
+            "outside_proof": options.flash.outside_proof,
+            "stub": options.flash.stub,
             "check": options.check,
             "jobs": options.jobs or len(jobs),
             "timeout_s": options.timeout,

@@ -62,6 +62,7 @@ def run_monitor(
     options: MonitorOptions,
     elf: FirmwareElf | None,
     log: Path | None = None,
+    *,
     plain: bool | None = None,
 ) -> MonitorStats:
     """Monitor ``options.port`` until Ctrl-], a signal, or ``options.duration``."""
@@ -70,7 +71,9 @@ def run_monitor(
     renderer = Renderer(screen)
     stdin_fd = _stdin_fd()
     keys = KeyReader(stdin_fd)
-    session = MonitorSession(options, renderer, elf, keys, open_port, hard_reset)
+    session = MonitorSession(
+        options, renderer, elf, keys, open_port=open_port, reset_board=hard_reset
+    )
     session.connect()  # a bad port fails before the log file exists
     try:
         log_stream = open_log(log) if log else None

@@ -38,7 +38,7 @@ LOOP_SUSPECT = 0.5  # garbage and no readable text for this long → listen at 7
 REOPEN_EVERY = 0.5
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class MonitorOptions:
     port: str
     baud: int = 115200
@@ -55,6 +55,12 @@ class MonitorStats:
     reconnects: int = 0
     garbage_bytes: int = 0
 
+    def summary(self) -> str:
+        return (
+            f"monitor: {self.lines} lines, {self.boots} boots, {self.crashes} crashes"
+            f" ({self.decoded} addresses decoded), {self.reconnects} reconnects"
+        )
+
 
 class RateFollower:
     """Which rate to listen at: the firmware's, or the ROM's around a reset."""
@@ -70,7 +76,7 @@ class RateFollower:
         self.rom, self.since, self.last_text = True, now, 0.0
         return ROM_BAUD
 
-    def heard(self, garbage: bool, now: float) -> int | None:
+    def heard(self, now: float, *, garbage: bool) -> int | None:
         """Bytes arrived; returns a rate to switch to, if any."""
         if self.rom:
             if garbage:  # the firmware already talks at its own rate (or the ROM lines were missed)
@@ -142,6 +148,7 @@ class MonitorSession:
         renderer: Renderer,
         elf: FirmwareElf | None,
         keys: KeyReader,
+        *,
         open_port: Callable[[str, int], Any],
         reset_board: Callable[[Any], bool],
     ) -> None:
@@ -218,7 +225,7 @@ class MonitorSession:
     # -- output --------------------------------------------------------------------------------
     def _received(self, data: bytes, now: float) -> None:
         garbage = looks_like_garbage(data)
-        switch = self.follower.heard(garbage, now)
+        switch = self.follower.heard(now, garbage=garbage)
         if garbage:
             self.stats.garbage_bytes += len(data)
             self.out.note(

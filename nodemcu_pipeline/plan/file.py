@@ -111,7 +111,7 @@ def write_plan(plan: FlashPlan, build_dir: Path, name: str = PLAN_NAME) -> Path:
     return out
 
 
-def per_size_name(flash_size: str, esp8285: bool = False) -> str:
+def per_size_name(flash_size: str, *, esp8285: bool = False) -> str:
     """``plan-4MB``: the name of a farm's plan for boards of ``flash_size`` (``plan-1MB-esp8285``
     for ESP8285s, whose plan may differ: DOUT)."""
     return f"plan-{flash_size}" + ("-esp8285" if esp8285 else "")

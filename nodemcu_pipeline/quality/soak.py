@@ -273,7 +273,7 @@ class FaultyServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 server.requests += 1
-                server.respond(self, server.requests <= server.bad)
+                server.respond(self, bad=server.requests <= server.bad)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -281,7 +281,7 @@ class FaultyServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def respond(self, h: BaseHTTPRequestHandler, bad: bool) -> None:
+    def respond(self, h: BaseHTTPRequestHandler, *, bad: bool) -> None:
         body = self.body
         if bad and self.mode == "dl-500":
             h.send_response(500)
@@ -387,6 +387,7 @@ def soak(
     seed: int = 1,
     kinds: tuple[str, ...] = KINDS,
     image_size: int = 32 * 1024,
+    *,
     report_path: Path | None = None,
     on_run: Callable[[RunResult], None] | None = None,
 ) -> SoakReport:

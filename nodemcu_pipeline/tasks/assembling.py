@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from invoke import Context
+
 from nodemcu_pipeline.cli import say_notes, task, task_errors
 
 
@@ -26,24 +28,30 @@ from nodemcu_pipeline.cli import say_notes, task, task_errors
 )
 @task_errors
 def assemble(
-    c,
-    firmware=None,
-    flash_size=None,
-    flash_mode=None,
-    flash_freq=None,
-    layout=None,
-    init_data=None,
-    merged=None,
-    build_dir=None,
-    fs_dir=None,
-    image=None,
-    force=False,
-):
+    c: Context,
+    *,
+    firmware: list[str] | None = None,
+    flash_size: str | None = None,
+    flash_mode: str | None = None,
+    flash_freq: str | None = None,
+    layout: str | None = None,
+    init_data: str | None = None,
+    merged: str | None = None,
+    build_dir: str | None = None,
+    fs_dir: str | None = None,
+    image: str | None = None,
+    force: bool = False,
+) -> None:
     """Compute and check the flash plan for a board: addresses, init data, header, fit."""
     from nodemcu_pipeline.errors import UsageError
+    from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.settings.table import settings
+    from nodemcu_pipeline.workflows.assemble import (
+        AssembleOptions,
+        latest_build_images,
+        parse_init_data_arg,
+    )
     from nodemcu_pipeline.workflows.assemble import assemble as run_assemble
-    from nodemcu_pipeline.workflows.assemble import latest_build_images
 
     s = settings(
         c.config,
@@ -62,24 +70,18 @@ def assemble(
         )
     size = "header" if s.flash_size == "keep" else s.flash_size
     if merged:  # before anything is written: nothing half-done
-        from nodemcu_pipeline.paths import check_output
-        from nodemcu_pipeline.workflows.assemble import parse_init_data_arg
-
         inputs = [*(firmware or []), *([parse_init_data_arg(init_data)[0]] if init_data else [])]
         check_output(merged, "--merged", force=force, make_parents=True, inputs=inputs)
     images = list(firmware or []) or latest_build_images(s.build_dir)
-    result = run_assemble(
-        images,
-        size,
-        s.build_dir,
-        s.layout,
-        s.flash_mode,
-        s.flash_freq,
-        init_data,
-        merged,
+    options = AssembleOptions(
+        layout=s.layout,
+        flash_mode=s.flash_mode,
+        flash_freq=s.flash_freq,
+        init_data=init_data,
         fs_dir=fs_dir,
         tool_image=image,
     )
+    result = run_assemble(images, size, s.build_dir, options, merged=merged)
     how = "detected from the image" if result.detected else "as given"
     print(f"layout {result.layout.generation.value} ({how}) on {result.layout.flash_size.name}")
     for r in result.plan.regions:

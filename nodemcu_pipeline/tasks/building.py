@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from invoke import Context
+
 from nodemcu_pipeline.cli import say, seconds, task, task_errors
 from nodemcu_pipeline.settings.table import help_for
 
@@ -12,7 +14,7 @@ MIRROR_HELP = (
 )
 
 
-def _mirror(c, mirror):
+def _mirror(c: Context, mirror: str | None) -> str | None:
     from nodemcu_pipeline.build.firmware_sources import mirror_from
     from nodemcu_pipeline.settings.table import settings
 
@@ -27,7 +29,13 @@ def _mirror(c, mirror):
     }
 )
 @task_errors
-def sources(c, mirror=None, cache_dir=None, allow_http=False):
+def sources(
+    c: Context,
+    *,
+    mirror: str | None = None,
+    cache_dir: str | None = None,
+    allow_http: bool = False,
+) -> None:
     """Fetch the pinned nodemcu-firmware tree, SDK, esptool and picolibc; check each sum; cache them."""
     from nodemcu_pipeline.build.firmware_sources import get_sources
     from nodemcu_pipeline.downloads.download import DownloadPolicy
@@ -60,8 +68,15 @@ def sources(c, mirror=None, cache_dir=None, allow_http=False):
 )
 @task_errors
 def build_image(
-    c, image=None, force=False, mirror=None, *, no_pull=False, registry=None, push=None
-):
+    c: Context,
+    *,
+    image: str | None = None,
+    force: bool = False,
+    mirror: str | None = None,
+    no_pull: bool = False,
+    registry: str | None = None,
+    push: str | None = None,
+) -> None:
     """Make the build image (Debian root + xtensa gcc), or pull the one docker/image.lock
     names when it was built from the same recipe."""
     from nodemcu_pipeline.build.docker_engine import engine_note
@@ -135,29 +150,32 @@ def _push(s, result, repository, tag):
 )
 @task_errors
 def build(
-    c,
-    source=None,
-    firmware_dir=None,
-    image=None,
-    variant="float",
-    image_name=None,
-    modules=None,
-    lfs_size=None,
-    ssl=False,
-    flash_size=None,
-    mirror=None,
-    no_cache=False,
-    timeout=None,
-    url=None,
-    sha256=None,
-    allow_http=False,
-    build_dir=None,
-):
+    c: Context,
+    *,
+    source: str | None = None,
+    firmware_dir: str | None = None,
+    image: str | None = None,
+    variant: str = "float",
+    image_name: str | None = None,
+    modules: str | None = None,
+    lfs_size: str | None = None,
+    ssl: bool = False,
+    flash_size: str | None = None,
+    mirror: str | None = None,
+    no_cache: bool = False,
+    timeout: str | None = None,
+    url: str | None = None,
+    sha256: str | None = None,
+    allow_http: bool = False,
+    build_dir: str | None = None,
+) -> None:
     """Build the firmware in Docker (or fetch a cloud build) into <build-dir>/firmware/."""
     import time
 
+    from nodemcu_pipeline.build import firmware_build as fb
+    from nodemcu_pipeline.build.docker_build import BuildOptions
     from nodemcu_pipeline.errors import UsageError
-    from nodemcu_pipeline.records.handoff import record_build
+    from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
 
     s = settings(
@@ -170,13 +188,22 @@ def build(
     )
     started = time.monotonic()
     if s.source == "cloud":
-        _build_from_cloud(s, url, sha256)
+        if not url:
+            raise UsageError(
+                "--source cloud needs --url", "Pass the URL of a nodemcu-build.com image"
+            )
+        # The pins live beside the project (like any lock file), the copy in <build_dir>/firmware/.
+        cloud = fb.fetch_cloud_build(
+            s.build_dir,
+            url,
+            sha256=sha256,
+            lock_file=s.project_dir / "firmware.lock.json",
+            sources=fb.SourceOptions(cache_dir=s.cache_dir, allow_http=s.allow_http),
+        )
+        print(f"build: {cloud.path} (sha256 {cloud.sha256})")
         return
     if s.source != "docker":
         raise UsageError(f"unknown source {s.source!r}", "Use --source docker or --source cloud")
-    from nodemcu_pipeline.build.docker_build import BuildOptions, build_firmware
-    from nodemcu_pipeline.build.firmware_config import parse_lfs_size
-
     limit = seconds(timeout if timeout is not None else "1800", "--timeout", "1800")
     if limit < 1:  # less than a container takes to start: it could only ever stop the build
         raise UsageError(
@@ -193,21 +220,23 @@ def build(
         ssl=True if ssl else None,
         flash_size=_flash_size(flash_size),
     )
-    _check_options(options)
-    parse_lfs_size(lfs_size)
-    tree, options = _tree_and_inputs(c, s, options, mirror)
-    _engine_notes()
-    from nodemcu_pipeline.progress import console_progress
-
+    where = fb.SourceOptions(
+        cache_dir=s.cache_dir, mirror=_mirror(c, mirror), allow_http=s.allow_http
+    )
+    # build_firmware's two halves: the downloads' progress, then the build's (files compiled) with
+    # its log streaming above the bar.
+    fb.check_options(options)
     with console_progress() as progress:
-        result = build_firmware(tree, s.build_dir, s.image, options=options, progress=progress)
-    record_build(s.build_dir, "docker", [result.low, result.high])
+        tree = fb.firmware_tree(s.firmware_dir, where, progress=progress)
+    _engine_notes()
+    with console_progress() as progress:
+        result = fb.build_tree(tree, s.build_dir, s.image, options, progress=progress)
     state = "built" if result.built else "up to date, no container started"
     print(f"build: {result.combined} ({state}, {time.monotonic() - started:.1f} s)")
     print(f"build: split images {result.low} + {result.high}")
 
 
-def _engine_notes():
+def _engine_notes() -> None:
     """Which engine builds, when DOCKER_HOST names one, and where its compiler cache lives."""
     import os
 
@@ -224,88 +253,12 @@ def _engine_notes():
         )
 
 
-def _flash_size(value):
+def _flash_size(value: str | None) -> str | None:
     if value is None or value == "detect":
         return None
     from nodemcu_pipeline.firmware.layout import parse_flash_size
 
     return parse_flash_size(value).name
-
-
-def _check_options(options):
-    """Usage errors before any download or engine work."""
-    import re
-
-    from nodemcu_pipeline.build.docker_build import VARIANTS
-    from nodemcu_pipeline.errors import UsageError
-
-    if options.variant not in VARIANTS:
-        raise UsageError(
-            f"unknown variant {options.variant!r}", "Use --variant float or --variant integer"
-        )
-    if options.image_name and not re.fullmatch(r"[A-Za-z0-9._-]+", options.image_name):
-        raise UsageError(
-            f"image name {options.image_name!r} has characters a file name should not",
-            "Use letters, digits, '.', '_' and '-'",
-        )
-
-
-def _tree_and_inputs(c, s, options, mirror):
-    """The tree to build: the pinned release (fetched and cached), or --firmware-dir, whose
-    missing cache/ inputs (the SDK, esptool its Makefile pins) are supplied from the pinned files."""
-    import dataclasses
-
-    from nodemcu_pipeline.build import firmware_sources as fs
-    from nodemcu_pipeline.build.firmware_tree import is_nodemcu
-    from nodemcu_pipeline.downloads.download import DownloadPolicy
-    from nodemcu_pipeline.errors import UsageError
-    from nodemcu_pipeline.progress import console_progress
-
-    policy = DownloadPolicy(allow_http=s.allow_http)
-    with console_progress() as progress:
-        if s.firmware_dir is None:
-            got = fs.get_sources(
-                s.cache_dir, mirror=_mirror(c, mirror), policy=policy, progress=progress
-            )
-            return got.tree, dataclasses.replace(options, ccache_key=f"pinned-{got.commit}")
-        tree = s.firmware_dir
-        if not (tree / "Makefile").is_file():
-            raise UsageError(
-                f"{tree} is not a firmware tree (no Makefile)",
-                "Pass --firmware-dir with a nodemcu-firmware checkout, or leave it out to build "
-                "the pinned NodeMCU release",
-            )
-        if not is_nodemcu(tree):
-            return tree, options
-        inputs = fs.cache_inputs_for(
-            tree, s.cache_dir, mirror=_mirror(c, mirror), policy=policy, progress=progress
-        )
-    return tree, dataclasses.replace(options, cache_inputs=inputs)
-
-
-def _build_from_cloud(s, url, sha256):
-    from nodemcu_pipeline.errors import UsageError
-    from nodemcu_pipeline.records.handoff import record_build
-
-    if not url:
-        raise UsageError("--source cloud needs --url", "Pass the URL of a nodemcu-build.com image")
-    try:
-        from nodemcu_pipeline.downloads.cloud import fetch_cloud_image
-    except ImportError:
-        raise UsageError(
-            "cloud builds are not available in this version", "Use --source docker"
-        ) from None
-    # The pins live beside the project (like any lock file), the copy in <build_dir>/firmware/.
-    image = fetch_cloud_image(
-        url,
-        sha256,
-        s.cache_dir,
-        s.project_dir / "firmware.lock.json",
-        allow_http=s.allow_http,
-        build_dir=s.build_dir,
-    )
-    record_build(s.build_dir, "cloud", [image.path])
-    print(f"build: {image.path} (sha256 {image.sha256})")
 
 
 # ==== end docker ===================================================================================

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from nodemcu_pipeline.cli import task, task_errors
+from typing import TYPE_CHECKING
+
+from invoke import Context
+
+from nodemcu_pipeline.cli import say, task, task_errors
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from nodemcu_pipeline.workflows.clean import Freed
 
 
 @task(
@@ -12,10 +21,15 @@ from nodemcu_pipeline.cli import task, task_errors
     }
 )
 @task_errors
-def clean(c, all_=False, build_dir=None, cache_dir=None):
+def clean(
+    c: Context,
+    *,
+    all_: bool = False,
+    build_dir: str | None = None,
+    cache_dir: str | None = None,
+) -> None:
     """Remove the build outputs this tool wrote (never other files), and say what that freed and
     what it left alone."""
-    from nodemcu_pipeline.cli import say
     from nodemcu_pipeline.settings.table import settings
     from nodemcu_pipeline.workflows.clean import (
         Freed,
@@ -32,7 +46,7 @@ def clean(c, all_=False, build_dir=None, cache_dir=None):
     found = survey(s.build_dir)
     remove_copies(found.copies, freed)
     remove_files(found.files, s.build_dir, freed, str(s.build_dir))
-    kept_in_cache = []
+    kept_in_cache: list[Path] = []
     if all_:
         kept_in_cache = clean_cache(s.cache_dir, freed)
         _clean_docker(freed)
@@ -56,10 +70,9 @@ def clean(c, all_=False, build_dir=None, cache_dir=None):
     print(f"clean: freed {human(freed.total)}" if freed.items else "clean: nothing to remove")
 
 
-def _clean_docker(freed):
+def _clean_docker(freed: Freed) -> None:
     from nodemcu_pipeline.build.docker_build import CCACHE_VOLUME, docker_client
     from nodemcu_pipeline.build.docker_image import RECIPE_LABEL
-    from nodemcu_pipeline.cli import say
     from nodemcu_pipeline.errors import DockerError
     from nodemcu_pipeline.workflows.clean import clean_docker
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from invoke import task
+from typing import TYPE_CHECKING
+
+from invoke import Context, task
 
 from nodemcu_pipeline.cli import PORT_HELP, say, task_errors
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @task(
@@ -23,18 +28,18 @@ from nodemcu_pipeline.cli import PORT_HELP, say, task_errors
 )
 @task_errors
 def lfs(
-    c,
-    src,
-    out=None,
-    build_dir=None,
-    image=None,
-    upload=False,
-    port=None,
-    to="lfs.img",
-    force=False,
-):
+    c: Context,
+    *,
+    src: str,
+    out: str | None = None,
+    build_dir: str | None = None,
+    image: str | None = None,
+    upload: bool = False,
+    port: str | None = None,
+    to: str = "lfs.img",
+    force: bool = False,
+) -> None:
     """Compile Lua sources with the build's luac.cross -f into an LFS image that fits the firmware."""
-
     from nodemcu_pipeline.build.lfs import compile_lfs
     from nodemcu_pipeline.errors import UsageError
     from nodemcu_pipeline.paths import check_output
@@ -67,7 +72,7 @@ def lfs(
 DEFAULT_OUT = "lfs.img"
 
 
-def _is_lfs_image(path) -> bool:  # noqa: ANN001 - a Path
+def _is_lfs_image(path: Path) -> bool:
     from nodemcu_pipeline.errors import PipelineError
     from nodemcu_pipeline.firmware.lfs_image import read_header
     from nodemcu_pipeline.paths import Bounded, read_bounded

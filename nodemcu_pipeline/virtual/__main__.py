@@ -92,15 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         env = Environment(access_points=[Environment.parse_ap(ap) for ap in args.ap])
         board = VirtualBoard(
             args.flash_size,
-            args.pty,
-            args.state,
-            args.realtime,
-            faults,
-            args.boot,
-            args.listen,
-            args.mac,
-            env,
-            args.autobaud_fail,
+            pty=args.pty,
+            state=args.state,
+            realtime=args.realtime,
+            faults=faults,
+            boot=args.boot,
+            listen=args.listen,
+            mac=args.mac,
+            env=env,
+            autobaud_fail=args.autobaud_fail,
         )
     except (PipelineError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

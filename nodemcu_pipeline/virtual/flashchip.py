@@ -51,7 +51,7 @@ class Timeline:
     booked, and only with ``realtime`` (without it the board answers at full speed).
     """
 
-    def __init__(self, realtime: bool = False) -> None:
+    def __init__(self, *, realtime: bool = False) -> None:
         self.realtime = realtime
         self.cpu = 0.0
         self.flash = 0.0
@@ -64,7 +64,7 @@ class Timeline:
         self.at_least(0.0)
         self.cpu += seconds
 
-    def flash_op(self, seconds: float, wait: bool = True) -> None:
+    def flash_op(self, seconds: float, *, wait: bool = True) -> None:
         """A flash operation: it starts when both the CPU and the flash are free."""
         self.at_least(0.0)
         self.flash = max(self.cpu, self.flash) + seconds
@@ -108,9 +108,9 @@ class FlashChip:
         jid = self.jedec_id
         return ((jid >> 16) & 0xFF) | (((jid >> 8) & 0xFF) << 8) | ((jid & 0xFF) << 16)
 
-    def _spend(self, seconds: float, wait: bool = True) -> None:
+    def _spend(self, seconds: float, *, wait: bool = True) -> None:
         self.simulated_seconds += seconds
-        self.timeline.flash_op(seconds, wait)
+        self.timeline.flash_op(seconds, wait=wait)
 
     def _check(self, addr: int, length: int) -> None:
         if addr < 0 or length < 0 or addr + length > self.size:
@@ -126,17 +126,17 @@ class FlashChip:
         self._spend(length * READ_S_PER_BYTE)
         return data
 
-    def erase_sector(self, addr: int, wait: bool = True) -> None:
+    def erase_sector(self, addr: int, *, wait: bool = True) -> None:
         start = addr - addr % SECTOR
         self._check(start, SECTOR)
         self.data[start : start + SECTOR] = b"\xff" * SECTOR
-        self._spend(SECTOR_ERASE_S, wait)
+        self._spend(SECTOR_ERASE_S, wait=wait)
 
-    def erase_block(self, addr: int, wait: bool = True) -> None:
+    def erase_block(self, addr: int, *, wait: bool = True) -> None:
         start = addr - addr % BLOCK
         self._check(start, BLOCK)
         self.data[start : start + BLOCK] = b"\xff" * BLOCK
-        self._spend(BLOCK_ERASE_S, wait)
+        self._spend(BLOCK_ERASE_S, wait=wait)
 
     def erase_range(self, addr: int, length: int) -> None:
         """Erase whole sectors covering [addr, addr+length), 64 KB blocks where aligned."""
@@ -171,7 +171,7 @@ class FlashChip:
         atomic_write_bytes(path, bytes(self.data))
 
     @classmethod
-    def load(cls, path: Path, size: int, realtime: bool = False) -> FlashChip:
+    def load(cls, path: Path, size: int, *, realtime: bool = False) -> FlashChip:
         """Load ``path`` when it exists (it must be ``size`` bytes), else a blank chip."""
         if os.path.lexists(path):
             rules = Bounded("virtual flash state", size, f"the flash size ({size} bytes)")

@@ -205,10 +205,15 @@ class NodeMCUApp:
     def _start_lua(self, image: bytes, head: bytes) -> None:
         style = "2.x" if self.generation is Generation.SDK2 else "3.x"
         manual = bool(getattr(self.host, "manual_clock", False))
-        clock = BoardClock(self.host.realtime, None if manual else time.monotonic)
+        clock = BoardClock(realtime=self.host.realtime, wall=None if manual else time.monotonic)
         clock.sleep = getattr(self.host, "idle_sleep", time.sleep)
         self.repl = LuaRepl(
-            self._write, style, self._watchdog, clock=clock, baud=self._baud, free_heap=None
+            self._write,
+            style,
+            on_watchdog=self._watchdog,
+            clock=clock,
+            baud=self._baud,
+            free_heap=None,
         )
         facts = build_facts(image, self.generation)
         # A realtime board's timer thread runs the tasks, so its UART keeps receiving meanwhile.
@@ -360,6 +365,7 @@ def install_example_firmware(
     flash: FlashChip,
     generation: Generation = Generation.NODEMCU3,
     header_size: int | None = None,
+    *,
     first_boot: bool = False,
 ) -> None:
     """Put ``nodemcu_pipeline.firmware.image.example_image`` on ``flash`` as a tool would (0x0 and 0x10000 images;

@@ -281,6 +281,7 @@ def release(
     flash_sizes: list[str],
     build_root: Path,
     out_dir: Path,
+    *,
     collect_only: bool = False,
     build_image: bool = True,
     run: Runner = invoke_step,

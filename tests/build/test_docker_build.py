@@ -190,7 +190,15 @@ def test_runs_as_another_user_without_root_owned_files(build_image: str, tmp_pat
     from nodemcu_pipeline.build.docker_build import run_container
 
     run_container(
-        docker.from_env(), build_image, tree, "float", "u", False, 300, lambda _l: None, "4321:4321"
+        docker.from_env(),
+        build_image,
+        tree,
+        variant="float",
+        image_name="u",
+        no_cache=False,
+        timeout=300,
+        log=lambda _l: None,
+        user="4321:4321",
     )
     made = [*(tree / "bin").rglob("*"), *(tree / ".output").rglob("*"), tree / "app" / "mapfile"]
     assert len(made) >= 5
@@ -280,7 +288,16 @@ def test_a_build_that_finished_is_not_a_timeout(build_image: str, tmp_path: Path
         # Past the deadline by the time the first line is taken: the trivial build is long over.
         time.sleep(max(0.0, started + deadline + 2 - time.monotonic()))
 
-    run_container(docker.from_env(), build_image, tree, "float", "t", False, deadline, slow_reader)
+    run_container(
+        docker.from_env(),
+        build_image,
+        tree,
+        variant="float",
+        image_name="t",
+        no_cache=False,
+        timeout=deadline,
+        log=slow_reader,
+    )
     assert (tree / "bin" / "nodemcu_float_t.bin").read_bytes().endswith(b"high")
     assert leftover_containers() == []
 

@@ -161,7 +161,7 @@ def test_spiffsimg_on_a_remote_engine_makes_the_same_file_system(
     two runs on one engine differ too)."""
     from nodemcu_pipeline.build.firmware_sources import get_sources
     from nodemcu_pipeline.build.fs_image import build_fs_image
-    from nodemcu_pipeline.firmware.spiffs_image import probe, read_files
+    from nodemcu_pipeline.firmware.spiffs_image import from_bytes, probe, read_files
 
     if not SHARED_SOURCES.is_dir():
         pytest.fail(f"{SHARED_SOURCES} is missing: the real NodeMCU tests need it")
@@ -184,8 +184,9 @@ def test_spiffsimg_on_a_remote_engine_makes_the_same_file_system(
     expected = {"init.lua": (files / "init.lua").read_bytes(), "data.bin": bytes(range(256)) * 8}
     for image in images.values():
         assert len(image) == 256 * 1024
-        geometry = probe(image, 0, len(image))
-        assert geometry is not None and read_files(image, geometry) == expected
+        read = from_bytes(image)
+        geometry = probe(read, 0, len(image))
+        assert geometry is not None and read_files(read, geometry) == expected
 
 
 def test_a_refused_or_unverifiable_engine_is_one_line_naming_docker_host(

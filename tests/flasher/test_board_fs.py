@@ -8,6 +8,7 @@ flash and its file list before and after.
 from __future__ import annotations
 
 import gzip
+import json
 import struct
 from pathlib import Path
 
@@ -80,12 +81,31 @@ def test_a_larger_firmware_that_moves_the_file_system_stops_and_names_the_files(
         assert board_files(board) == {}
 
 
+def test_a_farm_refuses_the_same_flash_and_its_yes_goes_on(tmp_path):
+    """The farm's boards get the same FlashOptions: --yes must reach allow_file_loss there too."""
+    chip = nodemcu_chip(4 * MB)
+    put_files(chip, USER)
+    big = write_pair(tmp_path / "big", table_firmware(512 * 1024))
+    with board_from(tmp_path, chip) as board:
+        before, files = whole_flash(board), board_files(board)
+        farm = ("flash", "--port", board.url, *big, "--flash-size", "4MB", "--report", "farm.json")
+        proc = run_invoke(*farm, cwd=tmp_path)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        report = json.loads((tmp_path / "farm.json").read_text())
+        assert "3 file(s)" in json.dumps(report) and "--yes" in json.dumps(report)
+        assert whole_flash(board) == before and board_files(board) == files
+        # The first run's report is there now: replacing it takes --force (trust-disk).
+        proc = run_invoke(*farm, "--yes", "--force", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert board_files(board) == {}
+
+
 def test_a_larger_lfs_moves_the_file_system_without_touching_it(tmp_path):
     old = table_firmware(64 * 1024)
     new = table_firmware(64 * 1024, lfs=0x20000)
     chip = FlashChip(4 * MB)
     with VirtualBoard("4MB", state=_saved(chip, tmp_path), boot="flash") as board:
-        api.flash(board.url, _fixed(old), after="no-reset")
+        api.flash(board.url, _fixed(old), NO_RESET)
         board.board.reset(download=False)  # its first boots: partition setup, format
         _wait_for_fs(board)
         with board.board.lock:
@@ -93,12 +113,12 @@ def test_a_larger_lfs_moves_the_file_system_without_touching_it(tmp_path):
             assert fs is not None and fs.write("keep.lua", b"-- mine")
         before = whole_flash(board)
         with pytest.raises(FilesWouldBeLost) as caught:
-            api.flash(board.url, _fixed(new), after="no-reset")
+            api.flash(board.url, _fixed(new), NO_RESET)
         assert "keeps its file system at 0x" in caught.value.message
         assert "keep.lua" in caught.value.message
         assert whole_flash(board) == before
         # The same firmware again moves nothing: on with one read of the RCR page and the header.
-        again = api.flash(board.url, _fixed(old), after="no-reset")
+        again = api.flash(board.url, _fixed(old), NO_RESET)
         assert again.files_check is not None and again.files_check.reads <= 2
 
 
@@ -124,7 +144,7 @@ def test_a_placed_partition_table_and_a_real_spiffs_on_the_chip(tmp_path, spiffs
     with VirtualBoard("4MB", state=_saved(chip, tmp_path)) as board:  # stays in the loader
         before = whole_flash(board)
         with pytest.raises(FilesWouldBeLost) as caught:
-            api.flash(board.url, _fixed(table_firmware(code)), after="no-reset")
+            api.flash(board.url, _fixed(table_firmware(code)), NO_RESET)
         assert words in caught.value.message
         assert (
             "3 file(s) on it would be lost (blob.bin, init.lua, lib/x.lua)" in caught.value.message
@@ -137,7 +157,9 @@ def test_yes_and_erase_all_do_not_look(tmp_path):
     put_files(chip, USER)
     with board_from(tmp_path, chip) as board:
         report = api.flash(
-            board.url, _fixed(table_firmware(512 * 1024)), after="no-reset", allow_file_loss=True
+            board.url,
+            _fixed(table_firmware(512 * 1024)),
+            api.FlashOptions(after="no-reset", allow_file_loss=True),
         )
         assert report.files_check is None
 
@@ -158,6 +180,9 @@ def test_a_file_system_image_at_the_same_place_loses_only_what_it_does_not_carry
 
 
 # -- helpers -------------------------------------------------------------------------------------
+NO_RESET = api.FlashOptions(after="no-reset")
+
+
 def _fixed(pair: tuple[bytes, bytes]):
     return api.fixed_plan(
         FlashPlan(
