@@ -105,7 +105,16 @@ def run_tool(
     tag = build_image(build_dir, image)
     ensure_image(client, tag)
     if engine_is_remote():
-        return _run_remote(client, tag, copy, script, inputs, outputs, timeout, needs)
+        return _run_remote(
+            client,
+            tag,
+            copy,
+            script=script,
+            inputs=inputs,
+            outputs=outputs,
+            timeout=timeout,
+            needs=needs,
+        )
     with _workdirs() as (in_dir, out_dir):
         for name, data in inputs.items():
             (in_dir / name).write_bytes(data)
@@ -149,6 +158,7 @@ def _run_remote(
     client: Any,
     tag: str,
     copy: Path,
+    *,
     script: str,
     inputs: dict[str, bytes],
     outputs: list[str],

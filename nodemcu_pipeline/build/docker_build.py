@@ -185,7 +185,7 @@ def build_firmware(
         user=user,
         clean=clean,
         volume=ccache_volume(image_obj.id, opts.ccache_key or str(tree)),
-        compiled=CompileCount(_c_files(copy, nodemcu), progress),
+        compiled=CompileCount(_c_files(copy, nodemcu=nodemcu), progress),
     )
     produced = f"bin/nodemcu_{opts.variant}_{name}.bin"
     names = (produced, "bin/0x00000.bin", "bin/0x10000.bin")
@@ -207,7 +207,7 @@ def build_firmware(
     return _result(outputs, name, opts.variant, built=True)
 
 
-def _c_files(copy: Path, nodemcu: bool) -> int:
+def _c_files(copy: Path, *, nodemcu: bool) -> int:
     """About how many files the build compiles: the C files of app/ (NodeMCU) or of the tree."""
     return sum(
         1 for f in source_files(copy) if f.endswith(".c") and (f.startswith("app/") or not nodemcu)

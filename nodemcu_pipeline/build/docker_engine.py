@@ -32,7 +32,7 @@ def docker_client() -> Any:
     host = os.environ.get("DOCKER_HOST", "")
     tls = bool(os.environ.get("DOCKER_CERT_PATH") or os.environ.get("DOCKER_TLS_VERIFY"))
     try:
-        with _engine_ca_only(tls):
+        with _engine_ca_only(tls=tls):
             # mypy resolves `docker` to the repo's docker/ recipe folder; the runtime import finds
             # docker-py.
             client = docker.from_env(  # type: ignore[attr-defined]
@@ -55,7 +55,7 @@ CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 @contextmanager
-def _engine_ca_only(tls: bool) -> Iterator[None]:
+def _engine_ca_only(*, tls: bool) -> Iterator[None]:
     """While docker-py's first request runs (it asks the engine's version), the engine's CA from
     DOCKER_CERT_PATH is the only one that counts."""
     saved = {

@@ -152,14 +152,30 @@ def build_image(
             pass
     reason = ""
     if pull and not force:
-        outcome = pull_locked(client, tag, digest, recipe_dir, project_dir, registry, progress)
+        outcome = pull_locked(
+            client,
+            tag,
+            digest,
+            recipe_dir,
+            project_dir=project_dir,
+            registry=registry,
+            progress=progress,
+        )
         if outcome.image_id:
             return ImageResult(
                 tag, outcome.image_id, digest, False, pulled=True, reference=outcome.reference or ""
             )
         reason = outcome.reason
     made = make_image(
-        client, tag, digest, force, cache_dir, recipe_dir, progress, sources_cache, mirror
+        client,
+        tag,
+        digest,
+        force=force,
+        cache_dir=cache_dir,
+        recipe_dir=recipe_dir,
+        progress=progress,
+        sources_cache=sources_cache,
+        mirror=mirror,
     )
     return dataclasses.replace(made, reason=reason)
 
@@ -168,6 +184,7 @@ def make_image(
     client: Any,
     tag: str,
     digest: str,
+    *,
     force: bool,
     cache_dir: Path | None,
     recipe_dir: Path,

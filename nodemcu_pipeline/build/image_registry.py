@@ -71,6 +71,7 @@ def pull_locked(
     tag: str,
     recipe_hash: str,
     recipe_dir: Path,
+    *,
     project_dir: Path | None = None,
     registry: str | None = None,
     progress: ProgressCallback = null_progress,

@@ -99,9 +99,9 @@ def rootfs_tarball(recipe_dir: Path, cache_dir: Path, progress: ProgressCallback
         partial = Path(tmp) / "rootfs.tar"
         try:
             if tool == "mmdebstrap":
-                _mmdebstrap(conf, keyring, sudo, partial, tracked)
+                _mmdebstrap(conf, keyring, sudo, partial, progress=tracked)
             else:
-                _debootstrap(conf, keyring, sudo, Path(tmp) / "root", partial, tracked)
+                _debootstrap(conf, keyring, sudo, Path(tmp) / "root", partial, progress=tracked)
             os.replace(partial, tarball)
         finally:
             if sudo:  # root-owned files that TemporaryDirectory could not delete
@@ -113,7 +113,7 @@ def rootfs_tarball(recipe_dir: Path, cache_dir: Path, progress: ProgressCallback
 
 
 def _mmdebstrap(
-    conf: dict[str, str], keyring: str, sudo: list[str], out: Path, progress: ProgressCallback
+    conf: dict[str, str], keyring: str, sudo: list[str], out: Path, *, progress: ProgressCallback
 ) -> None:
     cmd = [
         *sudo,
@@ -148,6 +148,7 @@ def _debootstrap(
     sudo: list[str],
     root: Path,
     out: Path,
+    *,
     progress: ProgressCallback,
 ) -> None:
     cmd = [
