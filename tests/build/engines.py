@@ -186,7 +186,10 @@ class SecondEngine:
         }
 
     def client(self) -> Any:
-        import docker
+        import importlib
+
+        # mypy would resolve `docker` to the repository's docker/ recipe folder.
+        docker: Any = importlib.import_module("docker")
 
         if not self.tls:
             return docker.DockerClient(base_url=self.host, timeout=120, version="1.41")
