@@ -123,8 +123,8 @@ def run(tmp: Path, transport: str, state: Path | None, make_cmd) -> dict[str, ob
     out: dict[str, object] = {"ok": proc.returncode == 0, "wall": wall, "board": active}
     if proc.returncode != 0:
         out["error"] = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:]
-    elif proc.stdout.strip().startswith("["):
-        out["regions"] = json.loads(proc.stdout.strip().splitlines()[-1])
+    elif proc.stdout.strip().startswith("{"):
+        out.update(json.loads(proc.stdout.strip().splitlines()[-1]))
     return out
 
 
@@ -141,8 +141,9 @@ def summary(runs: list[dict[str, object]]) -> dict[str, object]:
         "wall_min": round(min(walls), 3),
         "wall_median": round(statistics.median(walls), 3),
     }
-    if "regions" in good[-1]:
-        out["regions"] = good[-1]["regions"]
+    for key in ("regions", "files_check", "refused"):
+        if key in good[-1]:
+            out[key] = good[-1][key]
     return out
 
 
@@ -288,6 +289,102 @@ def reflashes(tmp: Path, data: bytes, path: Path) -> dict[str, object]:
     return figures
 
 
+def booted_nodemcu(tmp: Path, code_kb: int, spiffs_kb: int) -> tuple[Path, bytes]:
+    """A 4 MB board as a real one is after its first boots: a NodeMCU 3.x-style firmware whose
+    RCR page holds the partition table its first boot placed, and a SPIFFS there of ``spiffs_kb``
+    (the pinned tree's 192 KB spiffsimg image, its three files, grown with empty blocks). Returns
+    the state and the firmware as one split image (0x0 part, padded to 64 KB, then IROM0)."""
+    import gzip
+
+    sys.path.insert(0, str(BENCH.parent))
+    from nodemcu_pipeline.firmware.image import patch_header
+    from nodemcu_pipeline.firmware.partitions import IROM0TEXT, PLATFORM_RCR_PT, SPIFFS0
+    from nodemcu_pipeline.firmware.spiffs_image import MAGIC_BASE, PAGE
+    from tests.firmware.partition_tables import BOOTED, placed_words, rcr_write, table_firmware
+
+    low, high = table_firmware(code_kb * 1024)
+    low = patch_header(low, "keep", "4MB", "keep")  # its file system runs to the end of 4 MB
+    fs_at = (0x10000 + len(high) + 0x1FFF) // 0x2000 * 0x2000
+    fixture = gzip.decompress((BENCH.parent / "tests/data/spiffs_192k.img.gz").read_bytes())
+    blocks = spiffs_kb * 1024 // 0x2000
+    fs = bytearray(fixture.ljust(blocks * 0x2000, b"\xff"))
+    for b in range(blocks):  # SPIFFS_USE_MAGIC_LENGTH: each block's magic names the block count
+        magic = (MAGIC_BASE ^ PAGE ^ (blocks - b)) & 0xFFFF
+        fs[b * 0x2000 + PAGE - 4 : b * 0x2000 + PAGE - 2] = magic.to_bytes(2, "little")
+    placed = BOOTED[:3] + [(IROM0TEXT, 0x10000, fs_at - 0x10000), (SPIFFS0, fs_at, len(fs))]
+    page = rcr_write(high[:0x1000], PLATFORM_RCR_PT, placed_words(placed))
+    state = state_with(tmp, (0, low), (0x10000, page + high[0x1000:]), (fs_at, bytes(fs)))
+    return state, low.ljust(0x10000, b"\xff") + high
+
+
+def files_checks(tmp: Path) -> dict[str, object]:
+    """What looking for the board's files costs (flasher/board_fs.py), at 921600 over RFC 2217."""
+    baud = 921600
+    figures: dict[str, object] = {}
+    state, same = booted_nodemcu(tmp, 448, 3392)
+    same_path = tmp / "same.bin"
+    same_path.write_bytes(same)
+    bigger_path = tmp / "bigger.bin"
+    bigger_path.write_bytes(booted_nodemcu(tmp, 960, 3392)[1])
+
+    def cmd(path: Path, check: bool):
+        env = [] if check else ["env", "BENCH_FILES_CHECK=off"]
+        return lambda u: [*env, *ours_cmd(u, baud, 0, path, "-"), "split"]
+
+    got = interleaved(
+        tmp, "rfc2217", state, {"check": cmd(same_path, True), "--yes": cmd(same_path, False)}
+    )
+    print(f"reflash of a booted NodeMCU 3.x (its file system stays), rfc2217 at {baud}:")
+    for name, summary_ in got.items():
+        print_row(f"ours, {name}", summary_, None, "")
+    check = got["check"].get("files_check") or {}
+    delta = ratio(got["check"].get("board_median"), got["--yes"].get("board_median"))
+    print(f"  files check: {check.get('reads')} read(s), {check.get('bytes')} bytes; ratio {delta}")
+    figures["stays"] = {**got, "check_vs_yes": delta}
+    refused = interleaved(tmp, "rfc2217", state, {"refusal": cmd(bigger_path, True)})["refusal"]
+    print("a firmware that overwrites a 3.3 MB SPIFFS, until the refusal (lists it over the wire):")
+    print_row("ours, refused", refused, None, "")
+    figures["refusal"] = {**refused, "listing": listing(tmp, state, baud)}
+    return figures
+
+
+def listing(tmp: Path, state: Path, baud: int) -> dict[str, object]:
+    """The look itself, in process, on the real-time board: where the file system is, its files."""
+    from nodemcu_pipeline.flasher.api import ConnectOptions, open_session
+    from nodemcu_pipeline.flasher.board_fs import ChipReads, files_at, running_fs
+
+    board = Board(tmp, "rfc2217", state)
+    try:
+        connect = ConnectOptions(baud=baud, before="auto")
+        with open_session(board.url, connect, stub=True) as session:
+            read = ChipReads(session.read_flash)
+            start = time.perf_counter()
+            span = running_fs(read, FLASH_SIZE)
+            where = (read.reads, read.length, time.perf_counter() - start)
+            assert span is not None
+            found = files_at(read, span)
+            took = time.perf_counter() - start
+    finally:
+        board.stop()
+    assert found is not None
+    out: dict[str, object] = {
+        "where_reads": where[0],
+        "where_bytes": where[1],
+        "where_s": round(where[2], 3),
+        "list_reads": read.reads - where[0],
+        "list_bytes": read.length - where[1],
+        "list_s": round(took - where[2], 3),
+        "files": len(found.files),
+        "spiffs_bytes": found.size,
+    }
+    print(
+        f"  where: {out['where_reads']} read(s), {out['where_bytes']} bytes, {out['where_s']} s;"
+        f" listing {found.size // 1024} KB of SPIFFS: {out['list_reads']} reads,"
+        f" {out['list_bytes']} bytes, {out['list_s']} s ({out['files']} files)"
+    )
+    return out
+
+
 def main() -> None:
     data = image(IMAGE_KB * 1024)
     load_before = os.getloadavg()
@@ -301,6 +398,8 @@ def main() -> None:
             figures["reflash"] = reflashes(tmp, data, path)
         if "full" in only:
             figures["full"] = full_writes(tmp, data, path)
+        if "files" in only:
+            figures["files"] = files_checks(tmp)
     load_after = os.getloadavg()
     print(
         f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} on {os.cpu_count()} cores"

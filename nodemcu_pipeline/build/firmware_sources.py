@@ -85,37 +85,55 @@ class Sources:
 
 
 def load_manifest(path: Path = MANIFEST) -> SourcesManifest:
+    fix = "Restore sdk_cache/firmware-sources.json from git"
+    where = f"the sources manifest {path}"
     try:
-        raw: dict[str, Any] = json.loads(Path(path).read_text())
-        fw = raw["firmware"]
+        raw: Any = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise SourcesError(f"cannot read {where} ({type(exc).__name__}: {exc})", fix) from None
+    top = _object(raw, where, fix)
+    fw = _object(top.get("firmware"), f"{where}, firmware", fix)
+    archive = _object(fw.get("archive"), f"{where}, firmware.archive", fix)
+    entries = _object(top.get("files"), f"{where}, files", fix)
+    try:
         firmware = FirmwareSource(
-            git=fw["git"],
-            branch=fw["branch"],
-            commit=fw["commit"],
+            git=_text(fw["git"]),
+            branch=_text(fw["branch"]),
+            commit=_text(fw["commit"]),
             depth=int(fw.get("depth", 1)),
-            submodules=tuple(fw.get("submodules", ())),
-            release=fw.get("release", ""),
-            archive_name=fw["archive"]["mirror_name"],
-            archive_sha256=fw["archive"]["sha256"],
-            archive_top=fw["archive"].get("top", ""),
+            submodules=tuple(_text(m) for m in fw.get("submodules", ())),
+            release=_text(fw.get("release", "")),
+            archive_name=_text(archive["mirror_name"]),
+            archive_sha256=_text(archive["sha256"]),
+            archive_top=_text(archive.get("top", "")),
         )
-        files = {
-            name: SourceFile(
+        files = {}
+        for name, entry in entries.items():
+            e = _object(entry, f"{where}, files.{name[:40]}", fix)
+            files[name] = SourceFile(
                 name,
-                e["url"],
-                e["mirror_name"],
-                e["sha256"],
-                e["dest"],
-                e.get("sha1"),
+                _text(e["url"]),
+                _text(e["mirror_name"]),
+                _text(e["sha256"]),
+                _text(e["dest"]),
+                _text(e["sha1"]) if e.get("sha1") is not None else None,
             )
-            for name, e in raw["files"].items()
-        }
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SourcesError(
-            f"cannot read the sources manifest {path} ({type(exc).__name__}: {exc})",
-            "Restore sdk_cache/firmware-sources.json from git",
-        ) from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SourcesError(f"{where}: missing or bad {type(exc).__name__}: {exc}", fix) from None
     return SourcesManifest(firmware, files)
+
+
+def _object(value: Any, where: str, fix: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        kind = "missing" if value is None else f"a {type(value).__name__}"
+        raise SourcesError(f"{where} is {kind}, not an object", fix)
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{type(value).__name__} {str(value)[:40]!r} where text belongs")
+    return value
 
 
 def mirror_from(value: str | None) -> str | None:
@@ -272,7 +290,7 @@ def get_sources(
     record = dest.with_name(dest.name + ".json")
     fetched = False
     if not (dest.is_dir() and record.is_file() and head_commit(dest) == fw.commit):
-        _fetch_tree(fw, cache_dir, dest, mirror, policy, progress)
+        _fetch_tree(fw, cache_dir, dest, mirror=mirror, policy=policy, progress=progress)
         fetched = True
     files = {}
     for name in TREE_FILES + ("picolibc",):
@@ -300,6 +318,7 @@ def _fetch_tree(
     fw: FirmwareSource,
     cache_dir: Path,
     dest: Path,
+    *,
     mirror: str | None,
     policy: DownloadPolicy | None,
     progress: ProgressCallback,
@@ -370,6 +389,7 @@ def cache_inputs_for(
     tree: Path,
     cache_dir: Path,
     manifest: SourcesManifest | None = None,
+    *,
     mirror: str | None = None,
     policy: DownloadPolicy | None = None,
     progress: ProgressCallback = null_progress,

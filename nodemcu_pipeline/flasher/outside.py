@@ -143,7 +143,7 @@ class OutsideGuard:
     def _with_owned(self) -> list[Span]:
         return [(s, e - s) for s, e in [*self.inside, *self.owned]]
 
-    def arm(self, hasher: Hasher | None, hazards: list[str], noisy: bool = False) -> None:
+    def arm(self, hasher: Hasher | None, hazards: list[str], *, noisy: bool = False) -> None:
         """Called before the first flash-changing command; hashes the outside when it can.
 
         SPI_FLASH_MD5's address and size are unchecksummed too: on a link that already misbehaved
@@ -165,6 +165,7 @@ class OutsideGuard:
         hasher: Hasher | None,
         anomalies: list[str],
         hazards: list[str],
+        *,
         rebooted: bool = False,
     ) -> OutsideVerdict:
         if not anomalies and not hazards:

@@ -44,7 +44,7 @@ class Capabilities:
     skip_unchanged: bool
 
     @classmethod
-    def for_session(cls, session: Session, verify: bool = True) -> Capabilities:
+    def for_session(cls, session: Session, *, verify: bool = True) -> Capabilities:
         # The ROM has no deflate and no MD5 (esp8266-rom-protocol.md §2): it can only write blindly.
         return cls(
             compress=session.stub, verify=session.stub and verify, skip_unchanged=session.stub
@@ -115,18 +115,26 @@ def write_region(
     name = label(region)
     data = region.data + b"\xff" * (-len(region.data) % 4)
     if not caps.skip_unchanged or region.address % SECTOR:
-        return _write_whole(session, region.address, data, caps, name, progress)
+        return _write_whole(session, region.address, data, caps, name=name, progress=progress)
     skip = diff.owned_sectors(region.address, data, owned)
     spans = _differing(session, region.address, data, skip)
     if spans is None:
-        return _write_whole(session, region.address, data, caps, name, progress)
+        return _write_whole(session, region.address, data, caps, name=name, progress=progress)
     if not spans:
         progress(ProgressEvent("write", name, len(data), len(data), "unchanged"))
         return RegionResult(region.address, len(data), "unchanged", True, 0)
     total = sum(diff.span_range(region.address, len(data), s)[1] for s in spans)
     done = 0
     for span in spans:
-        done += _write_span(session, region.address, data, span, name, (done, total), progress)
+        done += _write_span(
+            session,
+            region.address,
+            data,
+            span,
+            name=name,
+            done_total=(done, total),
+            progress=progress,
+        )
     verified = caps.verify and _verify_spans(session, region.address, data, spans)
     progress(ProgressEvent("write", name, total, total, "done"))
     return RegionResult(region.address, len(data), "written", verified, total)
@@ -191,6 +199,7 @@ def _write_span(
     address: int,
     data: bytes,
     span: diff.Span,
+    *,
     name: str,
     done_total: tuple[int, int],
     progress: ProgressCallback,
@@ -203,7 +212,14 @@ def _write_span(
             session.erase_region(addr, -(-size // SECTOR) * SECTOR)
         else:
             chunk = data[addr - address : addr - address + size]
-            _write_deflated(session, addr, chunk, name, progress, (done + covered, total))
+            _write_deflated(
+                session,
+                addr,
+                chunk,
+                name=name,
+                progress=progress,
+                done_total=(done + covered, total),
+            )
         covered += size
         progress(ProgressEvent("write", name, done + covered, total, "writing"))
     return covered
@@ -231,6 +247,7 @@ def _write_whole(
     address: int,
     data: bytes,
     caps: Capabilities,
+    *,
     name: str,
     progress: ProgressCallback,
 ) -> RegionResult:
@@ -242,9 +259,13 @@ def _write_whole(
         outcome = "erased"
     elif caps.compress and address % SECTOR == 0:
         whole = diff.Span(0, diff.sector_count(len(data)))
-        _write_span(session, address, data, whole, name, (0, len(data)), progress)
+        _write_span(
+            session, address, data, whole, name=name, done_total=(0, len(data)), progress=progress
+        )
     elif caps.compress:
-        _write_deflated(session, address, data, name, progress, (0, len(data)))
+        _write_deflated(
+            session, address, data, name=name, progress=progress, done_total=(0, len(data))
+        )
     else:
         _write_plain(session, address, data, name, progress)
     verified = False
@@ -306,6 +327,7 @@ def _write_deflated(
     session: Session,
     addr: int,
     data: bytes,
+    *,
     name: str,
     progress: ProgressCallback,
     done_total: tuple[int, int],

@@ -38,6 +38,7 @@ class VirtualBoard:
     def __init__(
         self,
         flash_size: str = "4MB",
+        *,
         pty: bool = False,
         state: Path | None = None,
         realtime: bool = False,
@@ -53,9 +54,13 @@ class VirtualBoard:
         size = parse_flash_size(flash_size).size_bytes
         self.state = Path(state) if state else None
         flash = (
-            FlashChip.load(self.state, size, realtime) if self.state else FlashChip(size, realtime)
+            FlashChip.load(self.state, size, realtime=realtime)
+            if self.state
+            else FlashChip(size, realtime=realtime)
         )
-        self.board = Board(flash, faults, realtime, boot, env, autobaud_fail)
+        self.board = Board(
+            flash, faults, realtime=realtime, boot=boot, env=env, autobaud_fail=autobaud_fail
+        )
         if isinstance(host_firmware, _DefaultStore):
             from nodemcu_pipeline.build.host_build import default_store
 

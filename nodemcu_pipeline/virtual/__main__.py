@@ -13,7 +13,9 @@ import sys
 import threading
 from pathlib import Path
 
+from nodemcu_pipeline.atomic import atomic_write_text
 from nodemcu_pipeline.errors import PipelineError
+from nodemcu_pipeline.paths import check_output
 from nodemcu_pipeline.virtual import VirtualBoard
 from nodemcu_pipeline.virtual.environment import Environment
 from nodemcu_pipeline.virtual.faults import Faults, parse_flip_begin
@@ -98,24 +100,28 @@ def main(argv: list[str] | None = None) -> int:
         args.corrupt_rate, args.drop_rate, args.seed, args.reset_at_byte, args.flip_begin
     )
     try:
+        # Both are written at exit: a FIFO or a device there is refused now, not after the run.
+        for flag, value in (("--state", args.state), ("--stats", args.stats)):
+            if value is not None:
+                check_output(value, flag, existing_ok=True)
         env = Environment(access_points=[Environment.parse_ap(ap) for ap in args.ap])
         board = VirtualBoard(
             args.flash_size,
-            args.pty,
-            args.state,
-            args.realtime,
-            faults,
-            args.boot,
-            args.listen,
-            args.mac,
-            env,
-            args.autobaud_fail,
+            pty=args.pty,
+            state=args.state,
+            realtime=args.realtime,
+            faults=faults,
+            boot=args.boot,
+            listen=args.listen,
+            mac=args.mac,
+            env=env,
+            autobaud_fail=args.autobaud_fail,
             host_firmware=None if args.no_host_firmware else [*args.host_firmware, _store()],
             notes=lambda text: print(f"note: {text}", file=sys.stderr, flush=True),
         )
     except (PipelineError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code if isinstance(exc, PipelineError) else 1
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -126,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     board.stop()
     stats = board.board.stats_json()
     if args.stats:
-        args.stats.write_text(stats + "\n")
+        atomic_write_text(args.stats, stats + "\n")
     else:
         print(stats, file=sys.stderr, flush=True)
     return 0

@@ -67,6 +67,7 @@ class Board:
         self,
         flash: FlashChip,
         faults: Faults | None = None,
+        *,
         realtime: bool = False,
         boot: str = "download",
         env: Environment | None = None,
@@ -164,7 +165,7 @@ class Board:
     def set_host_baud(self, baud: int) -> None:
         self.host_baud = int(baud)
 
-    def set_lines(self, dtr: bool | None = None, rts: bool | None = None) -> None:
+    def set_lines(self, *, dtr: bool | None = None, rts: bool | None = None) -> None:
         """DTR/RTS from the host through the dev-kit's two transistors (§6.2)."""
         with self.lock:
             if dtr is not None:
@@ -275,7 +276,7 @@ class Board:
         self.timeline.wait_cpu()
 
     # -- boot ----------------------------------------------------------------------------------
-    def reset(self, download: bool, cause: int = 2) -> None:
+    def reset(self, *, download: bool, cause: int = 2) -> None:
         with self.lock:
             if self.app is not None:
                 self.app.halt()  # type: ignore[attr-defined]

@@ -16,6 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nodemcu_pipeline.atomic import atomic_write_bytes
+from nodemcu_pipeline.paths import Bounded, read_bounded
+
 SECTOR = 0x1000
 BLOCK = 0x10000
 PAGE = 0x100
@@ -49,7 +52,7 @@ class Timeline:
     booked, and only with ``realtime`` (without it the board answers at full speed).
     """
 
-    def __init__(self, realtime: bool = False) -> None:
+    def __init__(self, *, realtime: bool = False) -> None:
         self.realtime = realtime
         self.cpu = 0.0
         self.flash = 0.0
@@ -62,7 +65,7 @@ class Timeline:
         self.at_least(0.0)
         self.cpu += seconds
 
-    def flash_op(self, seconds: float, wait: bool = True) -> None:
+    def flash_op(self, seconds: float, *, wait: bool = True) -> None:
         """A flash operation: it starts when both the CPU and the flash are free."""
         self.at_least(0.0)
         self.flash = max(self.cpu, self.flash) + seconds
@@ -128,9 +131,9 @@ class FlashChip:
             shared.close()  # type: ignore[union-attr]
             os.close(fd)
 
-    def _spend(self, seconds: float, wait: bool = True) -> None:
+    def _spend(self, seconds: float, *, wait: bool = True) -> None:
         self.simulated_seconds += seconds
-        self.timeline.flash_op(seconds, wait)
+        self.timeline.flash_op(seconds, wait=wait)
 
     def _check(self, addr: int, length: int) -> None:
         if addr < 0 or length < 0 or addr + length > self.size:
@@ -146,17 +149,17 @@ class FlashChip:
         self._spend(length * READ_S_PER_BYTE)
         return data
 
-    def erase_sector(self, addr: int, wait: bool = True) -> None:
+    def erase_sector(self, addr: int, *, wait: bool = True) -> None:
         start = addr - addr % SECTOR
         self._check(start, SECTOR)
         self.data[start : start + SECTOR] = b"\xff" * SECTOR
-        self._spend(SECTOR_ERASE_S, wait)
+        self._spend(SECTOR_ERASE_S, wait=wait)
 
-    def erase_block(self, addr: int, wait: bool = True) -> None:
+    def erase_block(self, addr: int, *, wait: bool = True) -> None:
         start = addr - addr % BLOCK
         self._check(start, BLOCK)
         self.data[start : start + BLOCK] = b"\xff" * BLOCK
-        self._spend(BLOCK_ERASE_S, wait)
+        self._spend(BLOCK_ERASE_S, wait=wait)
 
     def erase_range(self, addr: int, length: int) -> None:
         """Erase whole sectors covering [addr, addr+length), 64 KB blocks where aligned."""
@@ -186,14 +189,14 @@ class FlashChip:
         self._spend(PAGE_PROGRAM_S * pages)
 
     def save(self, path: Path) -> None:
-        """Write the raw contents (exactly ``size`` bytes) to ``path`` atomically."""
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(bytes(self.data))
-        tmp.replace(path)
+        """Write the raw contents (exactly ``size`` bytes) to ``path`` atomically (never onto a
+        FIFO or a device that stands there)."""
+        atomic_write_bytes(path, bytes(self.data))
 
     @classmethod
-    def load(cls, path: Path, size: int, realtime: bool = False) -> FlashChip:
+    def load(cls, path: Path, size: int, *, realtime: bool = False) -> FlashChip:
         """Load ``path`` when it exists (it must be ``size`` bytes), else a blank chip."""
-        if path.exists():
-            return cls(size=size, realtime=realtime, data=bytearray(path.read_bytes()))
+        if os.path.lexists(path):
+            rules = Bounded("virtual flash state", size, f"the flash size ({size} bytes)")
+            return cls(size=size, realtime=realtime, data=bytearray(read_bounded(path, rules)))
         return cls(size=size, realtime=realtime)

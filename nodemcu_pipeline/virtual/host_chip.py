@@ -37,7 +37,7 @@ class ChipGone(Exception):
     """The process ended or broke the protocol (its stderr, when it said anything, in the text)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ChipOptions:
     """How the chip is wired and why it starts (PROTOCOL.md, "Process")."""
 

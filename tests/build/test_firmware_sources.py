@@ -150,7 +150,7 @@ def test_users_get_a_git_clone_at_the_pinned_commit(tmp_path: Path) -> None:
     from nodemcu_pipeline.build.firmware_sources import _fetch_tree, tree_dir
 
     dest = tree_dir(tmp_path / "cache", manifest)
-    _fetch_tree(local, tmp_path / "cache", dest, None, None, lambda _e: None)
+    _fetch_tree(local, tmp_path / "cache", dest, mirror=None, policy=None, progress=lambda _e: None)
     assert head_commit(dest) == manifest.firmware.commit
     branch = subprocess.run(
         ["git", "-C", str(dest), "log", "-1", "--format=%H"], capture_output=True, text=True

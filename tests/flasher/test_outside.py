@@ -42,7 +42,9 @@ def flash_with(
         before = bytes(board.flash.data)
         try:
             outcome: object = api.flash(
-                board.url, plan, baud=115200, after="no-reset", outside_proof=proof
+                board.url,
+                plan,
+                api.FlashOptions(baud=115200, after="no-reset", outside_proof=proof),
             )
         except PipelineError as exc:
             outcome = exc
@@ -64,7 +66,11 @@ def md5_requests(proof: bool) -> int:
     Session.md5 = counting  # type: ignore[method-assign]
     try:
         with VirtualBoard("1MB") as board:
-            api.flash(board.url, plan, baud=115200, after="no-reset", outside_proof=proof)
+            api.flash(
+                board.url,
+                plan,
+                api.FlashOptions(baud=115200, after="no-reset", outside_proof=proof),
+            )
     finally:
         Session.md5 = real  # type: ignore[method-assign]
     return len(sent)
@@ -189,7 +195,9 @@ def test_firmware_owned_sectors_changed_after_a_reset_are_the_firmware_s_not_the
     assert (0xD000, 0x10000) in guard.blocks and (0x1000, 0xD000) in guard.blocks
     guard.arm(hasher, [])
     flash[0xD000] = b"b"
-    rebooted = guard.verdict(hasher, ["the chip was reset into the loader again"], [], True)
+    rebooted = guard.verdict(
+        hasher, ["the chip was reset into the loader again"], [], rebooted=True
+    )
     assert rebooted.proven and "0x00d000-0x00ffff rewritten by the firmware" in rebooted.summary()
     noisy = guard.verdict(hasher, ["no answer to command 0x11"], [])
     assert not noisy.proven and describe(noisy.changed) == "0x00d000-0x00ffff"
