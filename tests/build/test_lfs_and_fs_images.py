@@ -61,7 +61,7 @@ def test_lfs_image_fits_loads_and_is_listed(lfs_build: Path, tmp_path: Path, vir
     flashed = run_invoke("flash", "--build-dir", str(lfs_build), "--port", board.url, timeout=600)
     assert flashed.returncode == 0, flashed.stderr
     loaded = run_invoke(
-        "lfs", str(src), "--out", str(out), "--build-dir", str(lfs_build), "--upload",
+        "lfs", str(src), "--out", str(out), "--force", "--build-dir", str(lfs_build), "--upload",
         "--port", board.url,
     )  # fmt: skip
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr

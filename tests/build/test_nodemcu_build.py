@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from nodemcu_pipeline.build.docker_build import (
+    MAKE_KIND,
     MAKE_RECORD,
     _needs_clean,
     build_firmware,
@@ -19,6 +20,7 @@ from nodemcu_pipeline.build.firmware_sources import load_manifest
 from nodemcu_pipeline.firmware.banner import read_banner
 from nodemcu_pipeline.firmware.image import detect_generation, parse_image
 from nodemcu_pipeline.firmware.layout import Generation
+from nodemcu_pipeline.records.marker import mark
 from tests.conftest import PinnedBuild, assert_one_line_error, run_invoke
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -106,12 +108,15 @@ def test_module_selection_and_incremental_rebuild(
 def test_image_or_option_change_means_a_clean_build(tmp_path: Path) -> None:
     config = {"image_id": "sha256:a", "variant": "float", "nodemcu": True, "headers": {}}
     (tmp_path / "firmware-tree" / "bin").mkdir(parents=True)
-    (tmp_path / MAKE_RECORD).write_text(json.dumps(config))
+    (tmp_path / MAKE_RECORD).write_text(json.dumps({**mark(MAKE_KIND), **config}))
     copy = tmp_path / "firmware-tree"
     assert not _needs_clean(tmp_path, copy, config)
     assert _needs_clean(tmp_path, copy, {**config, "image_id": "sha256:b"})
     assert _needs_clean(tmp_path, copy, {**config, "variant": "integer"})
     assert _needs_clean(tmp_path, copy, {**config, "headers": {"x": "1"}})
+    (tmp_path / MAKE_RECORD).write_text(json.dumps(config))  # a record without our marker
+    assert _needs_clean(tmp_path, copy, config)
+    (tmp_path / MAKE_RECORD).write_text(json.dumps({**mark(MAKE_KIND), **config}))
     shutil.rmtree(copy / "bin")
     assert _needs_clean(tmp_path, copy, config)
 
