@@ -31,10 +31,11 @@ from nodemcu_pipeline.atomic import atomic_write_bytes, atomic_write_text
 from nodemcu_pipeline.errors import PipelineError
 from nodemcu_pipeline.firmware.host_match import MatchRegion, flash_key, flash_matches
 from nodemcu_pipeline.paths import Bounded, read_bounded
+from nodemcu_pipeline.records.marker import is_marked, mark
 
 BINARY = "nodemcu-host"
 RECORD = "nodemcu-host.json"
-FORMAT = "nodemcu-pipeline/host-build/1"
+KIND = "host-build"  # its marker's kind (records/marker.py)
 STORE = "host-firmware"
 KEEP = 16
 MAX_BINARY = 16 * 1024 * 1024
@@ -60,8 +61,8 @@ class HostRecord:
     def to_json(self) -> str:
         return json.dumps(
             {
-                "format": FORMAT,
-                "version": self.version,
+                **mark(KIND),
+                "firmware": self.version,
                 "modules": list(self.modules),
                 "not_on_host": list(self.not_on_host),
                 "irom0_end": f"0x{self.irom0_end:08x}",
@@ -74,7 +75,7 @@ class HostRecord:
     @classmethod
     def from_json(cls, text: bytes) -> HostRecord:
         data = json.loads(text)
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
+        if not is_marked(data, KIND):
             raise ValueError("not a host build record of this version")
         regions = tuple(MatchRegion.from_json(r) for r in data.get("regions") or [])
         names = [data.get("modules"), data.get("not_on_host")]
@@ -82,7 +83,7 @@ class HostRecord:
             isinstance(n, list) and all(isinstance(m, str) for m in n) for n in names
         ):
             raise ValueError("a host build record needs regions and module lists")
-        version, digest = data.get("version"), data.get("binary_sha256")
+        version, digest = data.get("firmware"), data.get("binary_sha256")
         if not isinstance(version, str) or not isinstance(digest, str) or len(digest) != 64:
             raise ValueError("a host build record needs its version and program's sha256")
         return cls(

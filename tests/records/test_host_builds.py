@@ -12,6 +12,7 @@ from nodemcu_pipeline.firmware.host_match import IROM, match_regions
 from nodemcu_pipeline.firmware.image import example_image
 from nodemcu_pipeline.firmware.layout import Generation
 from nodemcu_pipeline.records import host_builds as hb
+from nodemcu_pipeline.records.marker import is_marked
 from nodemcu_pipeline.virtual.flashchip import FlashChip
 
 SIZE = 1 << 20
@@ -55,6 +56,18 @@ def test_a_record_round_trips_and_its_program_must_be_the_one_it_names(tmp_path:
     build.binary.write_bytes(b"something else")
     assert hb.read_host_build(tmp_path) is None
     assert hb.read_host_build(tmp_path, check_binary=False) is not None
+
+
+def test_the_record_carries_the_marker_every_record_of_ours_does(tmp_path: Path) -> None:
+    built(tmp_path, 1)
+    doc = json.loads((tmp_path / hb.RECORD).read_text())
+    assert is_marked(doc, "host-build") and doc["firmware"] == "NodeMCU test 1"
+    # One without the marker (this branch's first format) is not ours: no host build, the model.
+    doc.pop("version")
+    (tmp_path / hb.RECORD).write_text(
+        json.dumps({**doc, "format": "nodemcu-pipeline/host-build/1"})
+    )
+    assert hb.read_host_build(tmp_path, check_binary=False) is None
 
 
 def test_malformed_or_linked_records_are_no_host_build(tmp_path: Path) -> None:
