@@ -132,6 +132,13 @@ def download(
         raise UsageError("no file to download", "invoke download init.lua")
     if out is not None and len(names) > 1:
         raise UsageError("--out names one local file", "Download one name at a time with --out")
+    if len(names) > 1:  # every local file checked before the first download, not after it
+        from nodemcu_pipeline.board.names import check_name, local_path_name
+        from nodemcu_pipeline.paths import check_output
+
+        for one in names:
+            check_name(one, allow_odd=True)
+            check_output(local_path_name(one), "--out", force=force)
     url = _url(c, port)
     for one in names:
         with console_progress() as progress:
