@@ -83,8 +83,10 @@ def _flags(flags: tuple[str, ...], value: str | None) -> str:
 
 
 def _first_line(task: Task) -> str:
-    doc = inspect.getdoc(task.body) or ""
-    return for_program(doc.split("\n\n")[0].replace("\n", " "))
+    """The docstring's first sentence (its first paragraph when that has no full stop)."""
+    doc = " ".join((inspect.getdoc(task.body) or "").split("\n\n")[0].split())
+    sentence, stop, _ = doc.partition(". ")
+    return for_program(sentence + "." if stop else doc)
 
 
 def _width() -> int:

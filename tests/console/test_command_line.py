@@ -157,3 +157,15 @@ def test_version_and_list(tmp_path):
     assert console("--version", cwd=tmp_path).stdout.startswith("nodemcu-pipeline ")
     listed = console("--list", cwd=tmp_path).stdout
     assert "  write-flash " in listed and "  monitor (terminal) " in listed
+
+
+def test_no_invoke_py_is_run_from_home_or_the_project(tmp_path):
+    # invoke would execute ~/.invoke.py and an invoke.py in the project as settings.
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    for where in (home / ".invoke.py", work / "invoke.py"):
+        where.write_text(f"open({str(tmp_path / 'RAN')!r}, 'w').write('ran')\n")
+    proc = console("settings", cwd=work, env={"HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "RAN").exists()
