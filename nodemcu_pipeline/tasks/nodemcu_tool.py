@@ -85,8 +85,8 @@ def reset(c: Context, *, port: str | None = None, soft: bool = False) -> None:
 def exec_lua(
     c: Context, *, code: str | list[str], timeout: str = "10", port: str | None = None
 ) -> None:
-    """Run a line of Lua on the board and show what it prints, as NodeMCU-Tool's exec does; a Lua
-    error is one error line with the board's message."""
+    """Run a line of Lua on the board and show what it prints while it runs; a Lua error is one
+    error line with the board's message."""
     from nodemcu_pipeline.board.file_commands import run_lua
     from nodemcu_pipeline.settings.table import settings
 
