@@ -27,7 +27,7 @@ from typing import Any
 
 from nodemcu_pipeline.atomic import atomic_write_bytes, atomic_write_text
 from nodemcu_pipeline.build.build_copy import chown_tree, read_output, source_files, sync
-from nodemcu_pipeline.build.build_log import BuildLog, error_line
+from nodemcu_pipeline.build.build_log import BuildLog, CompileCount, error_line
 from nodemcu_pipeline.build.container_policy import (
     BUILD,
     CONTAINER_LABEL,
@@ -39,7 +39,12 @@ from nodemcu_pipeline.build.docker_engine import (
     docker_client,
     ensure_image,
 )
-from nodemcu_pipeline.build.docker_transfer import copy_in, copy_out_bin, engine_is_remote
+from nodemcu_pipeline.build.docker_transfer import (
+    copy_in,
+    copy_out_bin,
+    copy_out_tools,
+    engine_is_remote,
+)
 from nodemcu_pipeline.build.firmware_config import (
     NodeMCUOptions,
     check_lfs_fits,
@@ -48,7 +53,17 @@ from nodemcu_pipeline.build.firmware_config import (
     parse_modules,
 )
 from nodemcu_pipeline.build.firmware_tree import USER_MODULES, is_nodemcu, tree_files, tree_hash
+from nodemcu_pipeline.build.host_build import (
+    HostOutcome,
+    collect,
+    container_command,
+    default_store,
+    host_sources,
+    restore,
+    sources_hash,
+)
 from nodemcu_pipeline.errors import BuildError, UsageError
+from nodemcu_pipeline.progress import ProgressCallback, null_progress
 from nodemcu_pipeline.records.marker import mark, read_record
 from nodemcu_pipeline.records.stage import is_fresh, recorded_outputs, save_record
 
@@ -79,6 +94,8 @@ class BuildResult:
     image_name: str
     variant: str
     built: bool  # False when the stage record was fresh and no container ran
+    # The tree's host build (build/host_build.py): nodemcu-host beside the images, or a note why not.
+    host: HostOutcome = HostOutcome()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +114,10 @@ class BuildOptions:
     # Who may share a compiler cache: default the tree's own path; the pinned release (verified
     # bytes, wherever it is cached) passes "pinned-<commit>".
     ccache_key: str | None = None
+    # Where host builds are kept for virtual boards to find (default: the user cache's store);
+    # host_build=False builds the firmware alone.
+    host_store: Path | None = None
+    host_build: bool = True
 
     def nodemcu_specific(self) -> list[str]:
         given = {"--modules": self.modules, "--lfs-size": self.lfs_size, "--ssl": self.ssl}
@@ -110,8 +131,10 @@ def build_firmware(
     *,
     log: Callable[[str], None] = print,
     options: BuildOptions | None = None,
+    progress: ProgressCallback = null_progress,
 ) -> BuildResult:
-    """Build ``firmware_dir`` in ``image`` unless the stage record says nothing changed."""
+    """Build ``firmware_dir`` in ``image`` unless the stage record says nothing changed;
+    ``progress`` hears the files compiled out of the tree's C files."""
     opts = options or BuildOptions()
     if opts.variant not in VARIANTS:
         raise UsageError(
@@ -135,6 +158,7 @@ def build_firmware(
     lfs = parse_lfs_size(opts.lfs_size)
     if lfs and opts.flash_size:  # the smallest firmware (nothing after 0x10000) must leave room
         _check_lfs(lfs, 0x10000, opts.flash_size)
+    host_files = host_sources() if nodemcu and opts.host_build else {}
     client = docker_client()
     image_obj = ensure_image(client, image)
     inputs = {
@@ -147,13 +171,19 @@ def build_firmware(
         "nodemcu": nodemcu,
         "headers": {rel: hashlib.sha256(data).hexdigest() for rel, data in overrides.items()},
         "flash_size": opts.flash_size if lfs else None,
+        "host_firmware": sources_hash(host_files) if host_files else None,
     }
     out_dir = Path(build_dir) / "firmware"
+    store_dir = opts.host_store or default_store()
     if not opts.no_cache and is_fresh(build_dir, STAGE, inputs):
-        return _result(recorded_outputs(build_dir, STAGE), name, opts.variant, built=False)
+        outputs = recorded_outputs(build_dir, STAGE)
+        host = restore(out_dir, store_dir) if host_files else HostOutcome()
+        return _result(outputs, name, opts.variant, built=False, host=host)
     copy = (Path(build_dir) / COPY_DIR).resolve()
     copy.parent.mkdir(parents=True, exist_ok=True)
-    sync(tree, copy, overrides)
+    # The host layer goes into the copy beside the tree, outside the headers the build is
+    # configured by: a new host layer builds the host again, never the firmware from scratch.
+    sync(tree, copy, {**overrides, **host_files})
     configuration = {k: inputs[k] for k in ("image_id", "variant", "nodemcu", "headers")}
     clean = _needs_clean(build_dir, copy, configuration) or opts.no_cache
     user = build_user()
@@ -177,6 +207,8 @@ def build_firmware(
         user=user,
         clean=clean,
         volume=ccache_volume(image_obj.id, opts.ccache_key or str(tree)),
+        compiled=CompileCount(_c_files(copy, nodemcu=nodemcu), progress),
+        command=container_command(MOUNT) if host_files else "build",
     )
     produced = f"bin/nodemcu_{opts.variant}_{name}.bin"
     names = (produced, "bin/0x00000.bin", "bin/0x10000.bin")
@@ -194,8 +226,20 @@ def build_firmware(
     for rel, data in blobs.items():
         atomic_write_bytes(out_dir / Path(rel).name, data)
         outputs.append(out_dir / Path(rel).name)
+    host = HostOutcome()
+    if host_files:
+        low, high = blobs["bin/0x00000.bin"], blobs["bin/0x10000.bin"]
+        host = collect(copy, out_dir, low, high, store_dir)
+        outputs.extend(host.files)
     save_record(build_dir, STAGE, inputs, outputs)
-    return _result(outputs, name, opts.variant, built=True)
+    return _result(outputs, name, opts.variant, built=True, host=host)
+
+
+def _c_files(copy: Path, *, nodemcu: bool) -> int:
+    """About how many files the build compiles: the C files of app/ (NodeMCU) or of the tree."""
+    return sum(
+        1 for f in source_files(copy) if f.endswith(".c") and (f.startswith("app/") or not nodemcu)
+    )
 
 
 def _check_lfs(lfs: int, firmware_end: int, flash_size: str) -> None:
@@ -246,19 +290,28 @@ def build_user() -> str:
 def ccache_volume(image_id: str, tree_key: str) -> str:
     """One compiler cache per image and source tree: objects from another image (another compiler)
     are never replayed, and one tree's build cannot plant objects that another tree's build uses.
-    ``$PIPELINE_CCACHE_DIR`` (an absolute host directory) replaces it, for CI caches."""
+    ``$PIPELINE_CCACHE_DIR`` (an absolute host directory) replaces it, for CI caches, on a local
+    engine only: on a remote one that path would name a directory of the engine's host."""
     chosen = os.environ.get(CCACHE_DIR_ENV)
-    if chosen and os.path.isabs(chosen):
+    if chosen and os.path.isabs(chosen) and not engine_is_remote():
         return chosen
     key = hashlib.sha256(f"{image_id}\0{tree_key}".encode()).hexdigest()[:16]
     return f"{CCACHE_VOLUME}-{key}"
 
 
-def _result(outputs: list[Path], name: str, variant: str, *, built: bool) -> BuildResult:
+def _result(
+    outputs: list[Path], name: str, variant: str, *, built: bool, host: HostOutcome | None = None
+) -> BuildResult:
     by_name = {p.name: p for p in outputs}
     combined = by_name[f"nodemcu_{variant}_{name}.bin"]
     return BuildResult(
-        combined, by_name["0x00000.bin"], by_name["0x10000.bin"], name, variant, built
+        combined,
+        by_name["0x00000.bin"],
+        by_name["0x10000.bin"],
+        name,
+        variant,
+        built,
+        host or HostOutcome(),
     )
 
 
@@ -275,6 +328,8 @@ def run_container(
     user: str | None = None,
     clean: bool = True,
     volume: str = CCACHE_VOLUME,
+    compiled: CompileCount | None = None,
+    command: str | list[str] = "build",
 ) -> None:
     """Run ``build`` over ``tree`` as ``user`` under the BUILD container policy (``timeout`` is its
     time limit); stream its log; remove the container whatever happens."""
@@ -306,7 +361,7 @@ def run_container(
     try:
         container = client.containers.create(
             image,
-            command="build",
+            command=command,
             name=name,
             environment=env,
             volumes=volumes,
@@ -319,7 +374,7 @@ def run_container(
             copy_in(container, tree, source_files(tree), MOUNT, user)
         container.start()
         timer.start()
-        _stream(container, build_log, log)
+        _stream(container, build_log, log, compiled or CompileCount(0))
         code = int(container.wait().get("StatusCode", -1))
         # A timeout is a build the deadline stopped; one that finished first (however long reading
         # its log took) is judged by its exit code.
@@ -331,8 +386,11 @@ def run_container(
         if code != 0:
             what, hint = build_log.reason()
             raise BuildError(f"firmware build failed (exit {code}): {what}", hint)
+        if compiled is not None:
+            compiled.finish()
         if remote:
             copy_out_bin(container, tree, MOUNT)
+            copy_out_tools(container, tree, MOUNT)
     finally:
         if timer is not None:
             timer.cancel()
@@ -351,7 +409,9 @@ def _created(client: Any, name: str) -> Any:
         return None
 
 
-def _stream(container: Any, build_log: BuildLog, log: Callable[[str], None]) -> None:
+def _stream(
+    container: Any, build_log: BuildLog, log: Callable[[str], None], compiled: CompileCount
+) -> None:
     pending = b""
     for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
         pending += chunk
@@ -359,10 +419,12 @@ def _stream(container: Any, build_log: BuildLog, log: Callable[[str], None]) -> 
         for raw in lines:
             line = raw.decode(errors="replace").rstrip()
             build_log.feed(line)
+            compiled.feed(line)
             log(line)
     if pending:
         line = pending.decode(errors="replace").rstrip()
         build_log.feed(line)
+        compiled.feed(line)
         log(line)
 
 

@@ -62,6 +62,7 @@ def rehearse(
     state: str | None = None,
 ) -> None:
     """Flash a plan to a virtual ESP8266 and run the REPL check: a smoke test without hardware."""
+    from nodemcu_pipeline.build.host_build import default_store
     from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
@@ -72,7 +73,15 @@ def rehearse(
     # The state is loaded when it is there and saved at the end: a regular file or a new name.
     kept = check_output(state, "--state", existing_ok=True, inputs=[plan_path]) if state else None
     with console_progress() as progress:
-        report = run_rehearse(plan_path, s.format, state=kept, say=say, progress=progress)
+        report = run_rehearse(
+            plan_path,
+            s.format,
+            state=kept,
+            say=say,
+            progress=progress,
+            # where `invoke build` put the host builds, and this build's own
+            host_firmware=[s.build_dir / "firmware", default_store(s.cache_dir)],
+        )
     print(report.summary())
 
 
@@ -97,6 +106,8 @@ def demo(
     sources: str | None = None,
 ) -> None:
     """The whole chain on embedded defaults: no board, no internet (virtual ESP8266, local server)."""
+    from nodemcu_pipeline.build.docker_engine import engine_note
+    from nodemcu_pipeline.build.image_lock import check_registry
     from nodemcu_pipeline.firmware.layout import parse_flash_size
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
@@ -104,6 +115,8 @@ def demo(
 
     s = settings(c.config, firmware_dir=firmware_dir, image=image, build_dir=build_dir)
     size = parse_flash_size(flash_size).name
+    if note := engine_note():
+        say(note)
     with console_progress() as progress:
         report = run_demo(
             s.build_dir,
@@ -113,6 +126,8 @@ def demo(
             sources_dir=_sources_dir(sources),
             say=say,
             progress=progress,
+            registry=check_registry(s.registry, "the registry setting") if s.registry else None,
+            project_dir=s.project_dir,
         )
     print(report.summary())
 
