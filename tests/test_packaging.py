@@ -226,10 +226,72 @@ def test_the_installed_command_speaks_esptool_and_nodemcu_tool(installed, tmp_pa
             _run(["nodemcu-pipeline", "devices", "--json", "-p", url], work, env).stdout
         )
         assert found["devices"][0]["port"] == url
+        # erase-region then erase-flash: the image's first sector, then everything, reads 0xff.
+        _run([*esptool, "erase_region", "0x0", "0x1000"], work, env)
+        _run([*esptool, "read-flash", "0", "0x1000", "back.bin", "--force"], work, env)
+        assert (work / "back.bin").read_bytes() == b"\xff" * 0x1000
+        _run([*esptool, "write-flash", "0x3000", "fw.bin"], work, env)
+        _run([*esptool, "erase-flash"], work, env)
+        _run([*esptool, "read-flash", "0x3000", "0x1000", "back.bin", "--force"], work, env)
+        assert (work / "back.bin").read_bytes() == b"\xff" * 0x1000
     finally:
         board.terminate()
         board.wait(timeout=30)
     assert sorted(p.name for p in work.iterdir()) == ["back.bin", "fw.bin", "m.bin"]
+
+
+def test_the_installed_command_speaks_nodemcu_tool(installed, tmp_path):
+    """NodeMCU-Tool's and nodemcu-uploader's habits from the wheel in an empty directory: flash
+    --firmware as a comma list, upload of several files with a LOCAL:NAME rename, fsinfo --json,
+    exec, download of several names, reset."""
+    from nodemcu_pipeline.firmware.image import example_image
+
+    _, env = installed
+    work = tmp_path / "empty"
+    work.mkdir()
+    low, high = example_image()
+    (work / "0x00000.bin").write_bytes(low)
+    (work / "0x10000.bin").write_bytes(high)
+    (work / "a.lua").write_text("print('a')\n")
+    (work / "app.lua").write_text("print('app')\n")
+    board = subprocess.Popen(
+        ["python", "-m", "nodemcu_pipeline.virtual", "--flash-size", "1MB"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert board.stdout is not None
+        url = board.stdout.readline().strip()
+        assert url, board.stderr.read() if board.stderr else ""
+        tool = ["nodemcu-pipeline", "-p", url]
+        flashed = _run([*tool, "flash", "--firmware", "0x00000.bin,0x10000.bin"], work, env)
+        assert "check: NodeMCU" in flashed.stdout, flashed.stdout
+        uploaded = _run([*tool, "upload", "a.lua", "app.lua:init.lua"], work, env).stdout
+        assert "uploaded a.lua" in uploaded and "uploaded init.lua" in uploaded, uploaded
+        space = json.loads(_run([*tool, "fsinfo", "--json"], work, env).stdout)
+        assert space["file_count"] == 2 and space["used"] > 0, space
+        assert _run([*tool, "exec", "print(6*7)"], work, env).stdout.strip() == "42"
+        back = work / "back"
+        back.mkdir()
+        _run([*tool, "download", "a.lua", "init.lua"], back, env)
+        assert (back / "init.lua").read_text() == "print('app')\n"
+        assert (back / "a.lua").read_text() == "print('a')\n"
+        assert "reset" in _run([*tool, "reset"], work, env).stdout
+    finally:
+        board.terminate()
+        board.wait(timeout=30)
+    # flash wrote its plan in build/; nothing else appeared beside the user's files.
+    assert sorted(p.name for p in work.iterdir()) == [
+        "0x00000.bin",
+        "0x10000.bin",
+        "a.lua",
+        "app.lua",
+        "back",
+        "build",
+    ]
 
 
 def _tracked(folder: str) -> dict[str, bytes]:
