@@ -142,6 +142,18 @@ def test_settings_name_where_a_global_option_came_from(tmp_path):
     proc = console("settings", cwd=tmp_path, env=env)
     rows = {ln.split()[0]: ln.split()[1:] for ln in proc.stdout.splitlines()}
     assert rows["port"] == ["/dev/ttyOURS", "INVOKE_PIPELINE_PORT"]
+    # ESPTOOL_BAUD the same way: over the file's baud, under INVOKE_PIPELINE_BAUD and --baud.
+    (tmp_path / "invoke.yaml").write_text("pipeline:\n  baud: 115200\n")
+    proc = console("settings", cwd=tmp_path, env={"ESPTOOL_BAUD": "921600"})
+    rows = {ln.split()[0]: ln.split()[1:] for ln in proc.stdout.splitlines()}
+    assert rows["baud"] == ["921600", "ESPTOOL_BAUD"], proc.stdout
+    env = {"ESPTOOL_BAUD": "921600", "INVOKE_PIPELINE_BAUD": "230400"}
+    proc = console("settings", cwd=tmp_path, env=env)
+    rows = {ln.split()[0]: ln.split()[1:] for ln in proc.stdout.splitlines()}
+    assert rows["baud"] == ["230400", "INVOKE_PIPELINE_BAUD"]
+    proc = console("-b", "460800", "settings", cwd=tmp_path, env=env)
+    rows = {ln.split()[0]: ln.split()[1:] for ln in proc.stdout.splitlines()}
+    assert rows["baud"] == ["460800", "--baud"]
 
 
 def test_messages_name_the_running_program(tmp_path):
