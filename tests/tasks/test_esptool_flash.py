@@ -123,6 +123,13 @@ def test_the_same_command_lines_leave_the_same_flash(pair: Pair) -> None:
     top = {name: (d / "top.bin").read_bytes() for name, d in pair.dirs.items()}
     assert low["ours"] == low["esptool"] and top["ours"] == top["esptool"]
     assert low["ours"][2:4] == b"\x03\x4f"  # dout, 4MB | 80m
+    # --erase-all: everything goes, then the one file is written.
+    pair.run("write-flash", "--erase-all", "0x1000", "small.bin")
+    pair.run("read-flash", "0", "0x20000", "erased.bin")
+    erased = {name: (d / "erased.bin").read_bytes() for name, d in pair.dirs.items()}
+    assert erased["ours"] == erased["esptool"]
+    small = (pair.dirs["ours"] / "small.bin").read_bytes()
+    assert erased["ours"] == b"\xff" * 0x1000 + small + b"\xff" * (0x1F000 - len(small))
     whole = pair.flash()
     assert len(whole["ours"]) == 4 << 20
     assert whole["ours"] == whole["esptool"]
