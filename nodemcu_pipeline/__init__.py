@@ -48,6 +48,11 @@ __all__ = [
     "fixed_plan",
     "flash",
     "read_flash",
+    "Verified",
+    "verify_flash",
+    # esptool's ADDRESS FILE pairs -> a plan (write-flash, verify-flash, merge-bin)
+    "Header",
+    "raw_plan",
     # the running firmware: the REPL check, board files, the monitor
     "Downloaded",
     "FsReport",
@@ -63,8 +68,14 @@ __all__ = [
     "load_lfs",
     "remove_file",
     "run_file",
+    "run_lua",
+    "restart_board",
     "upload_files",
     "watch",
+    # serial ports and what answers on them
+    "Device",
+    "list_devices",
+    "probe_port",
     # without hardware: the virtual board and a rehearsal on it
     "ChainReport",
     "VirtualBoard",
@@ -133,6 +144,10 @@ _HOME = {
     "fixed_plan": "nodemcu_pipeline.flasher.api",
     "flash": "nodemcu_pipeline.flasher.api",
     "read_flash": "nodemcu_pipeline.flasher.api",
+    "Verified": "nodemcu_pipeline.flasher.verify",
+    "verify_flash": "nodemcu_pipeline.flasher.verify",
+    "Header": "nodemcu_pipeline.plan.raw",
+    "raw_plan": "nodemcu_pipeline.plan.raw",
     "Downloaded": "nodemcu_pipeline.board.file_commands",
     "FsReport": "nodemcu_pipeline.board.check",
     "FsState": "nodemcu_pipeline.board.check",
@@ -147,6 +162,11 @@ _HOME = {
     "load_lfs": "nodemcu_pipeline.board.file_commands",
     "remove_file": "nodemcu_pipeline.board.file_commands",
     "run_file": "nodemcu_pipeline.board.file_commands",
+    "run_lua": "nodemcu_pipeline.board.file_commands",
+    "restart_board": "nodemcu_pipeline.board.file_commands",
+    "Device": "nodemcu_pipeline.board.probe",
+    "list_devices": "nodemcu_pipeline.board.probe",
+    "probe_port": "nodemcu_pipeline.board.probe",
     "upload_files": "nodemcu_pipeline.board.file_commands",
     "watch": "nodemcu_pipeline.monitor.watch",
     "ChainReport": "nodemcu_pipeline.workflows.chain",
@@ -203,9 +223,12 @@ if TYPE_CHECKING:
         list_files,
         load_lfs,
         remove_file,
+        restart_board,
         run_file,
+        run_lua,
         upload_files,
     )
+    from nodemcu_pipeline.board.probe import Device, list_devices, probe_port
     from nodemcu_pipeline.build.docker_build import BuildOptions, BuildResult
     from nodemcu_pipeline.build.firmware_build import (
         FirmwareBuild,
@@ -257,11 +280,13 @@ if TYPE_CHECKING:
         read_flash,
     )
     from nodemcu_pipeline.flasher.session import ChipInfo
+    from nodemcu_pipeline.flasher.verify import Verified, verify_flash
     from nodemcu_pipeline.flasher.write import RegionResult
     from nodemcu_pipeline.monitor.session import MonitorStats
     from nodemcu_pipeline.monitor.watch import WatchOptions, watch
     from nodemcu_pipeline.plan.file import load_plan
     from nodemcu_pipeline.plan.model import FlashPlan, Region
+    from nodemcu_pipeline.plan.raw import Header, raw_plan
     from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent
     from nodemcu_pipeline.virtual import VirtualBoard
     from nodemcu_pipeline.workflows.assemble import (

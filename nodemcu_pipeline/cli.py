@@ -1,8 +1,10 @@
 """What every task shares: one-line errors, exit codes and the progress renderer.
 
 ``tasks.py`` wraps each task body in ``task_errors`` so that a ``PipelineError`` becomes
-``error: <what>. <hint>`` on stderr with exit 1 (2 for usage), and nothing else escapes as a traceback
-unless ``--debug`` (invoke's own flag) or ``PIPELINE_DEBUG=1`` asks for it.
+``error: <what>. <hint>`` on stderr with exit 1 (2 for usage and settings mistakes, 130 for Ctrl-C),
+and nothing else escapes as a traceback unless ``--debug`` or ``PIPELINE_DEBUG=1`` asks for it.
+Messages name commands as the running program does (``for_program``): ``invoke TASK`` in a checkout,
+``nodemcu-pipeline TASK`` from the console script.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from invoke import Argument, Task
@@ -23,6 +27,36 @@ from nodemcu_pipeline.errors import PipelineError, UsageError
 from nodemcu_pipeline.settings.table import help_for
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+# Who runs the tasks: `invoke` in a checkout, or the console script (program.py names it). Messages
+# from the packages name commands as `invoke TASK`; ``for_program`` says them as this program does.
+@dataclass
+class _Program:
+    name: str = "invoke"
+    commands: re.Pattern[str] | None = None
+
+
+_RUNNING = _Program()
+
+
+def name_program(name: str, commands: list[str]) -> None:
+    """Name the program that runs the tasks, and the task names its messages may mention."""
+    words = "|".join(sorted((re.escape(c) for c in commands), key=len, reverse=True))
+    _RUNNING.name = name
+    _RUNNING.commands = re.compile(rf"\binvoke (?=(?:{words})(?![\w-]))") if words else None
+
+
+def program_name() -> str:
+    """``invoke`` or ``nodemcu-pipeline``: how to name a command in a message."""
+    return _RUNNING.name
+
+
+def for_program(text: str) -> str:
+    """``text`` with `invoke TASK` said as the running program says it."""
+    if _RUNNING.commands is None or _RUNNING.name == "invoke":
+        return text
+    return _RUNNING.commands.sub(f"{_RUNNING.name} ", text)
 
 
 def debug_enabled() -> bool:
@@ -46,18 +80,18 @@ def task_errors(func: F) -> F:
         except PipelineError as exc:
             if debug_enabled():
                 traceback.print_exc()
-            raise Exit(exc.line(), code=exc.exit_code) from None
+            raise Exit(for_program(exc.line()), code=exc.exit_code) from None
         except (OSError, ImportError) as exc:
             if debug_enabled():
                 traceback.print_exc()
             known = _docker_failure(exc) or known_failure(exc)
             if known is None:
                 raise Exit(_unexpected(exc), code=1) from None
-            raise Exit(known.line(), code=known.exit_code) from None
+            raise Exit(for_program(known.line()), code=known.exit_code) from None
         except KeyboardInterrupt as exc:
             # A flash says what it left on the board; other tasks write only to temp names.
             state = getattr(exc, "board_state", "") or "Nothing was left half-written"
-            raise Exit(f"error: interrupted. {state}", code=130) from None
+            raise Exit(for_program(f"error: interrupted. {state}"), code=130) from None
         except Exception as exc:  # noqa: BLE001 - a bug must still end in one line
             if debug_enabled():
                 traceback.print_exc()
@@ -137,9 +171,17 @@ def seconds(value: object, flag: str, default: str) -> float:
     return positive_seconds(value, flag, default)
 
 
-# Short flags, chosen once for every task: esptool's where it has one (-p -b -a -e), nothing else.
+# Short flags, chosen once for every task: esptool's where it has one (-p -b -a -e -o -s), nothing
+# else.
 # invoke's automatic short flags are off, so `-h` stays help and no task gets a surprise letter.
-SHORT_FLAGS = {"port": "p", "baud": "b", "after": "a", "erase-all": "e"}
+SHORT_FLAGS = {
+    "port": "p",
+    "baud": "b",
+    "after": "a",
+    "erase-all": "e",
+    "output": "o",
+    "skip-flashed": "s",
+}
 # Options shown as numbers in --help (INT), still parsed by the task so "abc" is one line.
 NUMBER_FLAGS = frozenset({"baud", "address", "size", "runs", "seed", "timeout", "jobs", "retries"})
 
@@ -152,10 +194,15 @@ class NumberArgument(Argument):
 
 
 class PipelineTask(Task):
-    """A task with the pipeline's fixed short flags, number help, and the settings' help texts."""
+    """A task with the pipeline's fixed short flags, number help, and the settings' help texts.
+
+    ``rest`` names the argument that collects every further bare word on the console script's
+    command line (``upload a.lua b.lua``; command_line.py), ``usage`` how its help shows them."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["auto_shortflags"] = False
+        self.rest: str | None = kwargs.pop("rest", None)
+        self.usage: str | None = kwargs.pop("usage", None)
         super().__init__(*args, **kwargs)
         from nodemcu_pipeline.settings.table import BY_KEY
 
@@ -209,6 +256,8 @@ def adopt(t: Task) -> PipelineTask:
         autoprint=t.autoprint,
         iterable=t.iterable,
         incrementable=t.incrementable,
+        rest=getattr(t, "rest", None),
+        usage=getattr(t, "usage", None),
     )
 
 
@@ -233,7 +282,12 @@ def say(text: str) -> None:
     if text in _SAID:
         return
     _SAID.add(text)
-    print(f"note: {text}", file=sys.stderr, flush=True)
+    print(f"note: {for_program(text)}", file=sys.stderr, flush=True)
+
+
+JSON_HELP = (
+    "print the facts as one JSON object on stdout (docs/json-output.md); text goes to stderr"
+)
 
 
 def say_notes(notes: tuple[str, ...] | list[str]) -> None:

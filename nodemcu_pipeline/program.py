@@ -1,15 +1,21 @@
-"""The ``nodemcu-pipeline`` console script: invoke's ``Program`` over the packaged collection.
+"""The ``nodemcu-pipeline`` console script: a program of its own over the packaged task collection.
 
-What it adds to invoke: esptool's two-letter flags (``-fm``/``-ff``/``-fs``) and underscore spellings
-(``--flash_mode``) normalised before invoke parses them; the project's ``invoke.yaml`` loaded from the
-project root (``--project-dir`` or found upwards), which invoke skips for a bundled collection; and
-one ``error:`` line, exit 2, for a command line invoke cannot parse. A broken config file ends in one
-line with both this script and ``invoke`` in a checkout (``install_config_errors``).
+``main`` reads the command line with ``command_line.parse`` (the tool's global options, before or
+after the task name; esptool's and NodeMCU-Tool's spellings; ``--help`` of a task is help), prints
+help, the task list or the version (``usage.py``), or builds invoke's ``Config`` and runs the tasks
+with invoke's ``Executor``. invoke's own core flags are not offered. Global ``-p/-b/--before/-a``
+are settings for every task of the run (invoke's overrides layer, so a task's own flag still wins);
+``--config FILE`` is a YAML or JSON settings file above the project's ``invoke.yaml``.
 
-Settings files are data: this script reads ``invoke.yaml``/``.yml``/``.json`` (and ``-f`` files of those
-kinds) and never an ``invoke.py``, which invoke would execute as code from the directory it runs in
-(``invoke`` in a checkout keeps invoke's own conventions). Unknown ``INVOKE_PIPELINE_*`` variables and
-unknown top-level sections (``pipline:``) are refused like unknown keys, naming the nearest valid name.
+Exit codes: 0, 1 for a failure, 2 for a usage or settings mistake, 130 for Ctrl-C; every failure is
+one ``error:`` line naming commands as ``nodemcu-pipeline TASK`` (``cli.for_program``).
+
+Settings files are data: this script reads ``invoke.yaml``/``.yml``/``.json`` (and ``--config`` files
+of those kinds) and never an ``invoke.py``, which invoke would execute as code from the directory it
+runs in (``invoke`` in a checkout keeps invoke's own conventions), nor a system or user
+``invoke.py``. Unknown ``INVOKE_PIPELINE_*`` variables and unknown top-level sections (``pipline:``)
+are refused like unknown keys, naming the nearest valid name. A broken config file ends in one line
+with both this script and ``invoke`` in a checkout (``install_config_errors``).
 """
 
 from __future__ import annotations
@@ -17,15 +23,14 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from invoke import Argument, Config, Program
+from invoke import Config, Executor
 from invoke.config import yaml as invoke_yaml
-from invoke.exceptions import ParseError
+from invoke.exceptions import Exit
 
-from nodemcu_pipeline import __version__
+from nodemcu_pipeline import __version__, cli
+from nodemcu_pipeline.console import command_line, usage
 from nodemcu_pipeline.errors import PipelineError, UsageError
 from nodemcu_pipeline.settings.values import nearest
 
@@ -44,25 +49,11 @@ SETTINGS_SUFFIXES = ("yaml", "yml", "json")
 SECTIONS = frozenset({"pipeline", *Config.global_defaults()})
 ENV_PREFIX = "INVOKE_PIPELINE_"
 
-# esptool's multi-letter short flags, which invoke's parser would read as -f -m.
-ESPTOOL_FLAGS = {"-fm": "--flash-mode", "-ff": "--flash-freq", "-fs": "--flash-size"}
+normalise_argv = command_line.normalise_argv  # where tests and older callers look for it
 
 
-class ConfigFileError(PipelineError):
-    """A configuration file that cannot be read as settings."""
-
-
-def normalise_argv(argv: list[str]) -> list[str]:
-    """esptool spellings → ours: ``-fm dout`` → ``--flash-mode dout``, ``--flash_mode`` → dashes."""
-    out = []
-    for token in argv:
-        name, eq, value = token.partition("=")
-        if name in ESPTOOL_FLAGS:
-            name = ESPTOOL_FLAGS[name]
-        elif name.startswith("--") and "_" in name:
-            name = name.replace("_", "-")
-        out.append(name + eq + value)
-    return out
+class ConfigFileError(UsageError):
+    """A configuration file that cannot be read as settings: a settings mistake, exit 2."""
 
 
 def read_config_file(path: str, loader: Any, *, shared: bool = False) -> Any:
@@ -71,6 +62,7 @@ def read_config_file(path: str, loader: Any, *, shared: bool = False) -> Any:
     ``shared`` marks a file every invoke program reads (``/etc/invoke.yaml``, ``~/.invoke.yaml``):
     there a section of another program is left alone, and only a misspelt known one is refused.
     """
+    kind = "JSON" if str(path).endswith(".json") else "YAML"
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block, a device reset a board
             raise ConfigFileError(f"{path} is not a regular file", "Name a YAML settings file")
@@ -78,21 +70,22 @@ def read_config_file(path: str, loader: Any, *, shared: bool = False) -> Any:
     except YAML_ERRORS as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else path
-        problem = getattr(exc, "problem", None) or "not valid YAML"
+        problem = getattr(exc, "problem", None) or "not valid"
         raise ConfigFileError(
-            f"{where}: {problem}", "Fix the file's syntax (YAML: `key: value` per line)"
+            f"{where}: YAML: {problem}", "Fix the file's YAML syntax (`key: value` per line)"
         ) from None
-    except UnicodeDecodeError as exc:  # a ValueError too: not JSON's fault
+    except UnicodeDecodeError as exc:  # a ValueError too: not the syntax's fault
         raise ConfigFileError(
-            f"{path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
+            f"{path} (a {kind} settings file) is not UTF-8 text (byte "
+            f"0x{exc.object[exc.start]:02x} at offset {exc.start})",
             "Save the settings file as UTF-8",
         ) from None
     except ValueError as exc:  # json.JSONDecodeError
-        raise ConfigFileError(f"{path}: {exc}", "Fix the file's JSON syntax") from None
+        raise ConfigFileError(f"{path}: JSON: {exc}", "Fix the file's JSON syntax") from None
     except FileNotFoundError:
         raise  # invoke tries each extension and takes ENOENT as "no such file"
     except OSError as exc:
-        raise ConfigFileError(f"cannot read {path}: {exc}", "Check the file") from None
+        raise PipelineError(f"cannot read {path}: {exc}", "Check the file") from None
     if data is None:
         return {}
     if not isinstance(data, dict) or not isinstance(data.get("pipeline", {}) or {}, dict):
@@ -195,11 +188,17 @@ def install_config_errors(config_class: type[Config] = Config) -> None:
 
 class PipelineConfig(Config):
     """invoke's Config (same file names, same INVOKE_ prefix) with one-line file errors, reading
-    settings files as data only: never an ``invoke.py``, and ``-f`` only of a data kind."""
+    settings files as data only: never an ``invoke.py`` (system, user or project), and ``--config``
+    only of a data kind."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, **kwargs: Any) -> None:
+        # invoke would read /etc/invoke.py and ~/.invoke.py in __init__, before any suffix is set.
+        lazy = kwargs.pop("lazy", False)
+        super().__init__(lazy=True, **kwargs)
         self._set(_file_suffixes=SETTINGS_SUFFIXES)
+        if not lazy:
+            self.load_base_conf_files()
+            self.merge()
 
     def load_runtime(self, merge: bool = True) -> None:
         path = self._runtime_path
@@ -212,93 +211,126 @@ class PipelineConfig(Config):
 
 
 def check_runtime_file(path: str) -> None:
-    """``-f FILE``: an existing YAML or JSON file (invoke would run a .py, and ignore a missing one)."""
+    """``--config FILE``: an existing YAML or JSON file (invoke would run a .py, and ignore a missing
+    one)."""
     if not path.strip():
-        raise UsageError("-f names no file", "Pass -f settings.yaml")
+        raise UsageError("--config names no file", "Pass --config settings.yaml")
     kind = os.path.splitext(path)[1].lstrip(".")  # as invoke picks its reader: case and all
     if kind not in SETTINGS_SUFFIXES:
         what = f"a .{kind} file" if kind else "a file without an extension"
         raise UsageError(
-            f"-f {path} is {what}; settings files are YAML or JSON (.yaml, .yml, .json)",
+            f"--config {path} is {what}; settings files are YAML or JSON (.yaml, .yml, .json)",
             "Put the settings in a .yaml file (`pipeline:` then `key: value` lines)",
         )
     if not os.path.exists(path):
-        raise UsageError(f"-f {path}: no such settings file", "Check the path")
+        raise UsageError(f"--config {path}: no such settings file", "Check the path")
 
 
 install_config_errors(PipelineConfig)
 
 
-class PipelineProgram(Program):
-    """invoke's Program with esptool's spellings, project config and one-line parse errors."""
-
-    def core_args(self) -> list[Argument]:
-        return [
-            *super().core_args(),
-            Argument(
-                names=("project-dir",),
-                help="project root for invoke.yaml and relative settings "
-                "(default: the nearest directory up with invoke.yaml, tasks.py or .git)",
-            ),
-        ]
-
-    def parse_collection(self) -> None:
-        super().parse_collection()
-        from nodemcu_pipeline.settings.project import project_root
-
-        given = self.args["project-dir"].value
-        if given:
-            os.environ["INVOKE_PIPELINE_PROJECT_DIR"] = str(given)
-        try:
-            root = project_root(given)
-        except PipelineError as exc:
-            _exit_on(exc)
-        self.config.set_project_location(str(root))
-        self.config.load_project()
-        if (root / "invoke.py").exists():
-            from nodemcu_pipeline.cli import say
-
-            say(
-                f"{root / 'invoke.py'} is not read: settings files are data (invoke.yaml), and "
-                "this program never runs Python from the project"
-            )
-
-    def run(self, argv: Any = None, exit: bool = True) -> None:
-        argv = sys.argv if argv is None else argv
-        argv = argv.split() if isinstance(argv, str) else list(argv)
-        super().run(normalise_argv(argv), exit=exit)
-
-    # invoke prints its parse errors bare and exits 1; a usage error is one line and exit 2 here.
-    def parse_core_args(self) -> None:
-        with _usage_errors():
-            super().parse_core_args()
-
-    def parse_tasks(self) -> None:
-        with _usage_errors():
-            super().parse_tasks()
-
-
-@contextmanager
-def _usage_errors() -> Iterator[None]:
-    try:
-        yield
-    except ParseError as exc:
-        what = str(exc).rstrip("!. ")
-        _exit_on(UsageError(what, "Run nodemcu-pipeline --help TASK for the task's options"))
-
-
-def make_program() -> Program:
-    from nodemcu_pipeline.tasks import ns
-
-    return PipelineProgram(
-        namespace=ns,
-        version=__version__,
-        name="nodemcu-pipeline",
-        binary="nodemcu-pipeline",
-        config_class=PipelineConfig,
-    )
+# ==== the program ===================================================================================
+PROGRAM = command_line.PROGRAM
+# What --chip accepts: esptool's names of this chip (an ESP8285 is an esp8266 to esptool too).
+OUR_CHIPS = ("esp8266", "auto")
 
 
 def main() -> None:
     """Run the console script."""
-    make_program().run()
+    try:
+        code = run(sys.argv[1:])
+        sys.stdout.flush()
+    except BrokenPipeError:  # `nodemcu-pipeline --help | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code)
+
+
+def run(argv: list[str]) -> int:
+    """Run the command line ``argv`` (without the program name); the exit code."""
+    from nodemcu_pipeline.tasks import ns
+
+    cli.name_program(PROGRAM, list(command_line.task_names(ns)))
+    try:
+        line = command_line.parse(argv, ns)
+        if line.options.get("debug"):
+            os.environ["PIPELINE_DEBUG"] = "1"
+        if line.options.get("version"):
+            print(f"{PROGRAM} {__version__}")
+            return 0
+        if line.help is not None or not (line.calls or line.options.get("list")):
+            usage.print_help(ns, line.help or None)
+            return 0
+        if line.options.get("list"):
+            usage.print_task_list(ns)
+            return 0
+        check_chip(line.options.get("chip"))
+        calls = [(call.name, call.kwargs()) for call in line.calls]
+        _apply_json(line, calls)
+        Executor(ns, load_config(line.options)).execute(*calls)
+    except PipelineError as exc:
+        print(cli.for_program(exc.line()), file=sys.stderr, flush=True)
+        return exc.exit_code
+    except Exit as exc:  # a task's one line (cli.task_errors)
+        if exc.message:
+            print(cli.for_program(str(exc.message)), file=sys.stderr, flush=True)
+        return int(exc.code or 0)
+    except KeyboardInterrupt:
+        print("error: interrupted. Nothing was left half-written", file=sys.stderr, flush=True)
+        return 130
+    return 0
+
+
+def check_chip(chip: str | None) -> None:
+    """``-c/--chip``: esptool's esp8266 (or auto); any other chip is esptool's business."""
+    if chip is None or chip.strip().lower() in OUR_CHIPS:
+        return
+    raise UsageError(
+        f"--chip {chip[:40]}: this tool is for the ESP8266 (and ESP8285) only",
+        "Use --chip esp8266 (or leave it out); for other chips use esptool",
+    )
+
+
+def _apply_json(line: command_line.CommandLine, calls: list[tuple[str, dict[str, Any]]]) -> None:
+    """A global ``--json`` goes to every task of the run that reports facts."""
+    if not line.options.get("json"):
+        return
+    takers = [kwargs for _, kwargs in calls if "json" in kwargs]
+    if not takers:
+        names = " ".join(name for name, _ in calls)
+        raise UsageError(
+            f"{names} reports no facts to print as JSON",
+            f"--json is for chip-info, ls, fsinfo, devices, settings, check, flash (see {PROGRAM} "
+            "TASK --help)",
+        )
+    for kwargs in takers:
+        kwargs["json"] = True
+
+
+def load_config(options: dict[str, Any]) -> PipelineConfig:
+    """invoke's layers as invoke would load them — system and user files, the project's
+    ``invoke.yaml``, ``INVOKE_PIPELINE_*`` (per task), ``--config`` — with the global setting options
+    (``-p/-b/--before/-a``) as the overrides above them all but a task's own flags."""
+    from nodemcu_pipeline.settings.project import project_root
+
+    given = options.get("project-dir")
+    if given:
+        os.environ["INVOKE_PIPELINE_PROJECT_DIR"] = str(given)
+    config = PipelineConfig()
+    root = project_root(given)
+    config.set_project_location(str(root))
+    config.load_project()
+    if (root / "invoke.py").exists():
+        cli.say(
+            f"{root / 'invoke.py'} is not read: settings files are data (invoke.yaml), and "
+            "this program never runs Python from the project"
+        )
+    runtime: Any = options.get("config", os.environ.get("INVOKE_RUNTIME_CONFIG"))
+    if runtime is not None:
+        check_runtime_file(str(runtime))
+        config.set_runtime_path(runtime)
+        config.load_runtime(merge=False)
+    chosen = {key: options[key] for key in command_line.SETTING_OPTIONS if key in options}
+    config.load_overrides({"pipeline": chosen} if chosen else {}, merge=False)
+    config.merge()
+    return config

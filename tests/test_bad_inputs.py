@@ -867,7 +867,8 @@ LFS_CASES = [
 ]
 
 # Settings reach tasks through flags, invoke.yaml/-f files and INVOKE_PIPELINE_* variables: each
-# source goes through the same parser (config.py), and a broken file is one line too.
+# source goes through the same parser (config.py), and a broken file is one line too: a settings
+# mistake, exit 2 like a bad flag.
 FLASH_FW = ("flash", "--port", REFUSED, "--firmware", "fw.bin")
 SETTINGS = [
     Case(
@@ -897,21 +898,21 @@ SETTINGS = [
         "config-file-syntax",
         ("-f", "run.yaml", "settings"),
         ("run.yaml",),
-        1,
+        2,
         {"run.yaml": b"pipeline:\n  baud: [1\n"},
     ),
     Case(
         "config-file-not-a-mapping",
         ("-f", "run.yaml", "settings"),
         ("mapping",),
-        1,
+        2,
         {"run.yaml": b"pipeline: 5\n"},
     ),
     Case(
         "config-file-nested-value",
         ("-f", "run.yaml", "settings"),
         ("single value",),
-        1,
+        2,
         {"run.yaml": b"pipeline:\n  baud: {a: 1}\n"},
     ),
     Case(

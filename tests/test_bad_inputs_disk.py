@@ -133,52 +133,60 @@ def _fifo(name: str) -> Callable[[Path], tuple[str, ...]]:
 RAN = b'open("RAN", "w").write("ran")\n'
 SETTINGS_FILES = [
     DiskCase(
-        "console-f-python-file",
-        ("-f", "other.py", "settings"),
+        "console-config-python-file",
+        ("--config", "other.py", "settings"),
         ("other.py", "YAML"),
         2,
         {"other.py": RAN},
         console=True,
     ),
     DiskCase(
-        "console-f-text-file",
-        ("-f", "other.txt", "settings"),
+        "console-config-text-file",
+        ("--config", "other.txt", "settings"),
         ("other.txt", "YAML"),
         2,
         {"other.txt": b"pipeline:\n  baud: 9600\n"},
         console=True,
     ),
     DiskCase(
-        "console-f-no-extension",
-        ("-f", "settings", "settings"),
+        "console-config-no-extension",
+        ("--config", "settings", "settings"),
         ("YAML",),
         2,
         {"settings": b"pipeline:\n  baud: 9600\n"},
         console=True,
     ),
-    DiskCase("console-f-missing", ("-f", "nope.yaml", "settings"), ("nope.yaml",), 2, console=True),
     DiskCase(
-        "console-f-upper-case-extension",
-        ("-f", "RUN.YAML", "settings"),
+        "console-config-missing",
+        ("--config", "nope.yaml", "settings"),
+        ("nope.yaml",),
+        2,
+        console=True,
+    ),
+    DiskCase(
+        "console-config-upper-case-extension",
+        ("--config", "RUN.YAML", "settings"),
         ("RUN.YAML",),
         2,
         {"RUN.YAML": b"pipeline:\n  baud: 9600\n"},
         console=True,
     ),
-    DiskCase("console-f-empty-name", ("-f", "", "settings"), ("-f",), 2, console=True),
     DiskCase(
-        "console-f-fifo",
-        ("-f", "f.yaml", "settings"),
+        "console-config-empty-name", ("--config", "", "settings"), ("--config",), 2, console=True
+    ),
+    DiskCase(
+        "console-config-fifo",
+        ("--config", "f.yaml", "settings"),
         ("not a regular file",),
-        1,
+        2,
         extra=_fifo("f.yaml"),
         console=True,
     ),
     DiskCase(
-        "console-f-directory",
-        ("-f", "d.yaml", "settings"),
+        "console-config-directory",
+        ("--config", "d.yaml", "settings"),
         ("not a regular file",),
-        1,
+        2,
         {"d.yaml/x": b""},
         console=True,
     ),
@@ -209,7 +217,7 @@ SETTINGS_FILES = [
         "console-yaml-not-utf8",
         ("settings",),
         ("utf-8",),
-        1,
+        2,
         {"invoke.yaml": b'pipeline:\n  port: "/dev/tty\xff\xfe"\n'},
         console=True,
         absent=("json",),
@@ -275,7 +283,7 @@ def test_settings_in_yaml_still_apply(tmp_path: Path) -> None:
     # The data path keeps working: invoke.yaml, -f run.yml, invoke's own sections.
     (tmp_path / "invoke.yaml").write_text("pipeline:\n  baud: 9600\nrun:\n  echo: false\n")
     (tmp_path / "run.yml").write_text("pipeline:\n  flash_mode: dout\n")
-    proc = console_script("-f", "run.yml", "settings", cwd=tmp_path)
+    proc = console_script("--config", "run.yml", "settings", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     rows = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines() if line.split()}
     assert (rows["baud"], rows["flash_mode"]) == ("9600", "dout")

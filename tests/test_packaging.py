@@ -170,6 +170,130 @@ def test_installed_cli_runs_from_anywhere(installed, tmp_path):
     assert sorted(p.name for p in work.iterdir()) == ["build", "fw.bin"]
 
 
+def test_the_installed_command_speaks_esptool_and_nodemcu_tool(installed, tmp_path):
+    """The command's own options and the other tools' commands, from the wheel in an empty
+    directory: global -p before the command, esptool's write-flash/read-flash/verify-flash/chip-id/
+    read-mac/flash-id/image-info/merge-bin, NodeMCU-Tool's devices, and --json."""
+    _, env = installed
+    work = tmp_path / "empty"
+    work.mkdir()
+    helped = _run(["nodemcu-pipeline", "--help"], cwd=work, env=env).stdout
+    assert "-p, --port PORT" in helped and "--pty" not in helped and "write-flash" in helped
+    assert "FILE[:NAME]..." in _run(["nodemcu-pipeline", "upload", "--help"], work, env).stdout
+
+    image = build_image(
+        0x40100000, [Segment(0x40100000, b"NodeMCU 3.0.0.0 3.0-master_20200910\0" * 8)]
+    )
+    (work / "fw.bin").write_bytes(image)
+    info = _run(["nodemcu-pipeline", "image-info", "fw.bin"], cwd=work, env=env).stdout
+    assert "Entry point: 0x40100000" in info and "Checksum: 0x" in info
+    merge = [
+        "nodemcu-pipeline",
+        "--chip",
+        "esp8266",
+        "merge-bin",
+        "-o",
+        "m.bin",
+        "0x1000",
+        "fw.bin",
+    ]
+    _run(merge, cwd=work, env=env)
+    assert (work / "m.bin").read_bytes() == b"\xff" * 0x1000 + image
+
+    board = subprocess.Popen(
+        ["python", "-m", "nodemcu_pipeline.virtual", "--flash-size", "4MB"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert board.stdout is not None
+        url = board.stdout.readline().strip()
+        assert url, board.stderr.read() if board.stderr else ""
+        esptool = ["nodemcu-pipeline", "-p", url, "--after", "no-reset"]
+        written = _run([*esptool, "write_flash", "-fm", "dout", "0x0", "fw.bin"], work, env)
+        assert "written (verified)" in written.stdout, written.stdout
+        _run([*esptool, "verify-flash", "--flash-mode", "dout", "0x0", "fw.bin"], work, env)
+        _run([*esptool, "read-flash", "0", "0x1000", "back.bin"], work, env)
+        assert (work / "back.bin").read_bytes()[: len(image)] == image[:2] + b"\x03" + image[3:]
+        assert "Chip ID: 0x" in _run([*esptool, "chip-id"], work, env).stdout
+        assert "Detected flash size: 4MB" in _run([*esptool, "flash-id"], work, env).stdout
+        mac = json.loads(_run([*esptool, "read-mac", "--json"], work, env).stdout)["mac"]
+        assert mac == "84:0d:8e:76:81:1a"
+        found = json.loads(
+            _run(["nodemcu-pipeline", "devices", "--json", "-p", url], work, env).stdout
+        )
+        assert found["devices"][0]["port"] == url
+        # erase-region then erase-flash: the image's first sector, then everything, reads 0xff.
+        _run([*esptool, "erase_region", "0x0", "0x1000"], work, env)
+        _run([*esptool, "read-flash", "0", "0x1000", "back.bin", "--force"], work, env)
+        assert (work / "back.bin").read_bytes() == b"\xff" * 0x1000
+        _run([*esptool, "write-flash", "0x3000", "fw.bin"], work, env)
+        _run([*esptool, "erase-flash"], work, env)
+        _run([*esptool, "read-flash", "0x3000", "0x1000", "back.bin", "--force"], work, env)
+        assert (work / "back.bin").read_bytes() == b"\xff" * 0x1000
+    finally:
+        board.terminate()
+        board.wait(timeout=30)
+    assert sorted(p.name for p in work.iterdir()) == ["back.bin", "fw.bin", "m.bin"]
+
+
+def test_the_installed_command_speaks_nodemcu_tool(installed, tmp_path):
+    """NodeMCU-Tool's and nodemcu-uploader's habits from the wheel in an empty directory: flash
+    --firmware as a comma list, upload of several files with a LOCAL:NAME rename, fsinfo --json,
+    exec, download of several names, reset."""
+    from nodemcu_pipeline.firmware.image import example_image
+
+    _, env = installed
+    work = tmp_path / "empty"
+    work.mkdir()
+    low, high = example_image()
+    (work / "0x00000.bin").write_bytes(low)
+    (work / "0x10000.bin").write_bytes(high)
+    (work / "a.lua").write_text("print('a')\n")
+    (work / "app.lua").write_text("print('app')\n")
+    board = subprocess.Popen(
+        ["python", "-m", "nodemcu_pipeline.virtual", "--flash-size", "1MB"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert board.stdout is not None
+        url = board.stdout.readline().strip()
+        assert url, board.stderr.read() if board.stderr else ""
+        tool = ["nodemcu-pipeline", "-p", url]
+        flashed = _run([*tool, "flash", "--firmware", "0x00000.bin,0x10000.bin"], work, env)
+        assert "check: NodeMCU" in flashed.stdout, flashed.stdout
+        uploaded = _run([*tool, "upload", "a.lua", "app.lua:init.lua"], work, env).stdout
+        assert "uploaded a.lua" in uploaded and "uploaded init.lua" in uploaded, uploaded
+        space = json.loads(_run([*tool, "fsinfo", "--json"], work, env).stdout)
+        assert space["file_count"] == 2 and space["used"] > 0, space
+        assert _run([*tool, "exec", "print(6*7)"], work, env).stdout.strip() == "42"
+        back = work / "back"
+        back.mkdir()
+        _run([*tool, "download", "a.lua", "init.lua"], back, env)
+        assert (back / "init.lua").read_text() == "print('app')\n"
+        assert (back / "a.lua").read_text() == "print('a')\n"
+        assert "reset" in _run([*tool, "reset"], work, env).stdout
+    finally:
+        board.terminate()
+        board.wait(timeout=30)
+    # flash wrote its plan in build/; nothing else appeared beside the user's files.
+    assert sorted(p.name for p in work.iterdir()) == [
+        "0x00000.bin",
+        "0x10000.bin",
+        "a.lua",
+        "app.lua",
+        "back",
+        "build",
+    ]
+
+
 def _tracked(folder: str) -> dict[str, bytes]:
     names = subprocess.run(
         ["git", "ls-files", "-z", folder], cwd=ROOT, capture_output=True, check=True

@@ -23,7 +23,6 @@ BOOL = {"bool", "bool | None", "None | bool", "Optional[bool]"}
 FOREIGN = {
     "nodemcu_pipeline.cli.NumberArgument.set_value": "invoke's Argument.set_value(value, cast=True)",
     "nodemcu_pipeline.cli.PipelineTask.get_arguments": "invoke's Task.get_arguments",
-    "nodemcu_pipeline.program.PipelineProgram.run": "invoke's Program.run(argv, exit=True)",
     "nodemcu_pipeline.program.PipelineConfig.load_runtime": "invoke's Config.load_runtime(merge=True)",
     "nodemcu_pipeline.downloads.http._Retry.increment": "urllib3's Retry.increment, which urllib3 "
     "calls with six positional arguments",

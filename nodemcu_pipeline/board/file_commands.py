@@ -1,5 +1,6 @@
-"""The board's files as one call each, on a port: upload, download, list, remove, run, format, and
-loading an LFS image — what the file tasks run and what a script calls.
+"""The board's files as one call each, on a port: upload, download, list, remove, run, format,
+loading an LFS image, running a line of Lua and restarting the board — what the file tasks run and
+what a script calls.
 
 Each checks and reads what it was given on the host first (bounded: no file larger than the largest
 flash), then finds the port (``auto``: the one USB serial adapter), opens one framed REPL session on
@@ -14,13 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nodemcu_pipeline.atomic import atomic_write_bytes
+from nodemcu_pipeline.board import reset_cause
 from nodemcu_pipeline.board.check import FsState, format_fs
 from nodemcu_pipeline.board.files import BoardFiles, board_names, board_session
 from nodemcu_pipeline.board.lfs_load import upload_lfs
 from nodemcu_pipeline.board.names import check_name, local_path_name, shown
-from nodemcu_pipeline.errors import FileTransferError, UsageError
+from nodemcu_pipeline.errors import BoardInterrupted, BoardRestarted, FileTransferError, UsageError
 from nodemcu_pipeline.firmware.lfs_image import image_modules
 from nodemcu_pipeline.link.ports import resolve_port
+from nodemcu_pipeline.link.reset import hard_reset
+from nodemcu_pipeline.link.transport import open_port
 from nodemcu_pipeline.paths import Bounded, check_output, read_bounded
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
 
@@ -80,7 +84,7 @@ class Downloaded:
 
 def upload_files(
     port: str,
-    files: Sequence[str | Path],
+    files: Sequence[str | Path | tuple[str | Path, str]],
     options: UploadOptions = UploadOptions(),
     *,
     say: Say = quiet,
@@ -88,14 +92,16 @@ def upload_files(
     on_file: Callable[[Uploaded], None] = lambda done: None,
 ) -> list[Uploaded]:
     """Upload ``files`` byte-exact, each checked on the board before it replaces anything.
-    ``on_file`` hears of each file as it lands, and again once it is compiled. The board names are
+    ``on_file`` hears of each file as it lands, and again once it is compiled. A ``(path, name)``
+    pair uploads ``path`` as ``name`` (nodemcu-uploader's ``local:remote``). The board names are
     checked before the port is opened: each one SPIFFS takes, plain unless
     ``options.allow_odd_names``, no two the same."""
-    paths = [str(p) for p in files]
+    pairs = [(str(f[0]), f[1]) if isinstance(f, tuple) else (str(f), None) for f in files]
+    paths = [path for path, _ in pairs]
     if not paths:
         raise UsageError("no file to upload", "invoke upload init.lua")
     odd = options.allow_odd_names
-    names = board_names(paths, options.to, allow_odd=odd)
+    names = board_names(paths, options.to, allow_odd=odd, given=[name for _, name in pairs])
     contents = [read_bounded(p, LOCAL_FILE) for p in paths]
     done: list[Uploaded] = []
     with board_session(resolve_port(port), say) as repl:
@@ -168,6 +174,47 @@ def run_file(
     """``dofile`` the board's file ``name``, passing what it prints to ``on_output`` as it runs."""
     with board_session(resolve_port(port), say) as repl:
         BoardFiles(repl).run(name, on_output, timeout)
+
+
+def run_lua(
+    port: str,
+    code: str,
+    *,
+    on_output: Callable[[bytes], None],
+    timeout: float = 60.0,
+    say: Say = quiet,
+) -> None:
+    """Run the Lua ``code`` on the running board, passing what it prints to ``on_output`` as it
+    runs; a Lua error is a LuaError carrying the board's message."""
+    if not code.strip():
+        raise UsageError("no Lua to run", "e.g. exec 'print(node.heap())'")
+    with board_session(resolve_port(port), say) as repl:
+        try:
+            repl.exec_bytes(code.encode(), timeout, on_output)
+        except BoardRestarted as exc:
+            raise reset_cause.explain(repl, exc, "running the Lua") from None
+        except KeyboardInterrupt:
+            raise BoardInterrupted(
+                "The Lua may still be running on the board (NodeMCU cannot stop it from the "
+                "serial port); reset the board to stop it"
+            ) from None
+
+
+def restart_board(port: str, *, soft: bool = False, say: Say = quiet) -> str:
+    """Restart the board: a pulse on EN through RTS (GPIO0 left high, so the firmware boots), or
+    ``node.restart()`` with ``soft`` or on a port without reset lines. Returns how it was done."""
+    url = resolve_port(port)
+    if not soft:
+        line = open_port(url)
+        try:
+            if hard_reset(line):
+                return "hard reset (EN pulsed through RTS)"
+        finally:
+            line.close()
+        say("the port cannot drive RTS: restarting the firmware with node.restart()")
+    with board_session(url, say) as repl:
+        repl.exec("node.restart()")
+    return "soft restart (node.restart())"
 
 
 def refuse_to_erase(names: list[str]) -> None:

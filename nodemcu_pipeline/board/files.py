@@ -20,7 +20,7 @@ import hashlib
 import re
 import secrets
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -291,11 +291,20 @@ def local_name(path: str, to: str | None, count: int) -> str:
     return to if to is not None else PurePath(path).name
 
 
-def board_names(paths: list[str], to: str | None, *, allow_odd: bool = False) -> list[str]:
+def board_names(
+    paths: list[str],
+    to: str | None,
+    *,
+    allow_odd: bool = False,
+    given: Sequence[str | None] = (),
+) -> list[str]:
     """The board name of each local file, checked before anything is sent: each one a name SPIFFS
     takes (and plain, unless ``allow_odd``), and no two the same (``x.lua,../x.lua`` would upload
-    the second over the first)."""
-    names = [local_name(p, to, len(paths)) for p in paths]
+    the second over the first). ``given`` names some files explicitly (``app.lua:init.lua``)."""
+    named = list(given) + [None] * (len(paths) - len(given))
+    if to is not None and any(named):
+        raise UsageError("--to and LOCAL:NAME both name a file", "Use one of them")
+    names = [n or local_name(p, to, len(paths)) for p, n in zip(paths, named, strict=True)]
     first: dict[str, str] = {}
     for path, name in zip(paths, names, strict=True):
         check_name(name, allow_odd=allow_odd)

@@ -207,6 +207,9 @@ SETTINGS: tuple[Setting, ...] = (
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 
+# esptool's variables, honoured below INVOKE_PIPELINE_* (and --config, and flags), above the files.
+ESPTOOL_ENV = {"port": "ESPTOOL_PORT", "baud": "ESPTOOL_BAUD"}
+
 # What invoke's config gets as defaults: strings, so that invoke never casts a value itself.
 DEFAULTS: dict[str, str] = {s.key: s.default for s in SETTINGS}
 
@@ -253,6 +256,7 @@ def settings(config: Any, **overrides: Any) -> Settings:
     """
     section = _section(config)
     where = origins(config)
+    section.update(_esptool_env(config))
     flags = {k: v for k, v in overrides.items() if v is not None}
     values: dict[str, Any] = {}
     notes: list[str] = []
@@ -301,15 +305,37 @@ def _section(config: Any) -> dict[str, Any]:
     return values
 
 
+def _esptool_env(config: Any) -> dict[str, str]:
+    """``ESPTOOL_PORT``/``ESPTOOL_BAUD`` for the settings that no ``INVOKE_PIPELINE_*`` variable,
+    ``--config`` file or global option gave (the files below them are weaker than a variable)."""
+    import os
+
+    layers = _layers(config)
+    found = {}
+    for key, name in ESPTOOL_ENV.items():
+        value = os.environ.get(name)
+        if value and layers.get(key, ("", ""))[0] not in ("_env", "_runtime", "_overrides"):
+            found[key] = value
+    return found
+
+
 def origins(config: Any) -> dict[str, str]:
-    """Where each configured value came from, for error messages: the variable or the file."""
-    origins: dict[str, str] = {}
+    """Where each configured value came from, for error messages: the variable, the file, or the
+    console script's global option (invoke's overrides layer), or esptool's variable."""
+    found = {key: where for key, (_, where) in _layers(config).items()}
+    return found | {key: ESPTOOL_ENV[key] for key in _esptool_env(config)}
+
+
+def _layers(config: Any) -> dict[str, tuple[str, str]]:
+    """Setting → (the config layer that set it last, how to name that place)."""
+    found: dict[str, tuple[str, str]] = {}
     layers = (
         ("_system", getattr(config, "_system_path", None)),
         ("_user", getattr(config, "_user_path", None)),
         ("_project", getattr(config, "_project_path", None)),
         ("_env", None),
         ("_runtime", getattr(config, "_runtime_path", None)),
+        ("_overrides", None),
     )
     for attr, path in layers:
         try:
@@ -320,10 +346,16 @@ def origins(config: Any) -> dict[str, str]:
         if not isinstance(section, dict):
             continue
         for key in section:
-            if key in BY_KEY:
-                where = BY_KEY[key].env if attr == "_env" else f"{path or 'config'}: pipeline.{key}"
-                origins[key] = where
-    return origins
+            if key not in BY_KEY:
+                continue
+            if attr == "_env":
+                where = BY_KEY[key].env
+            elif attr == "_overrides":
+                where = BY_KEY[key].flag
+            else:
+                where = f"{path or 'config'}: pipeline.{key}"
+            found[key] = (attr, where)
+    return found
 
 
 KIND_NAMES = {

@@ -1,7 +1,8 @@
 """The task collection: the same tasks for ``invoke`` in a checkout and for the console script.
 
-Each module holds the tasks of one stage; this package puts them into one flat collection so that
-``invoke build flash`` and ``nodemcu-pipeline build flash`` chain them the same way.
+Each module holds the tasks of one stage (and ``esptool_*``/``nodemcu_tool`` the commands users of
+those tools know); this package puts them into one flat collection so that ``invoke build flash``
+and ``nodemcu-pipeline build flash`` chain them the same way.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from nodemcu_pipeline.tasks import (
     checking,
     cleaning,
     configuring,
+    esptool_flash,
+    esptool_info,
     farm,
     files,
     flashing,
     initdata,
     lfs,
     monitor,
+    nodemcu_tool,
     releasing,
 )
 
@@ -38,6 +42,9 @@ STAGE_MODULES = (
     configuring,
     cleaning,
     monitor,
+    esptool_flash,
+    esptool_info,
+    nodemcu_tool,
 )
 
 

@@ -12,7 +12,7 @@ from nodemcu_pipeline.cli import say_notes, task, task_errors
     iterable=["firmware"],
     help={
         "firmware": "firmware image: one combined .bin (goes to 0x0) or 0x00000.bin and 0x10000.bin "
-        "(repeat the flag); default: the latest build in the build directory",
+        "(repeat the flag, or a comma list); default: the latest build in the build directory",
         "flash-size": "the board's flash size: 256KB 512KB 1MB 2MB 2MB-c1 4MB 4MB-c1 4MB-c2 8MB "
         "16MB, esptool's megabits (4m = 512KB, 32m = 4MB), or keep (the image header's; "
         "NodeMCU's own headers say 1MB)",
@@ -69,6 +69,7 @@ def assemble(
             "or --flash-size keep (the image header's)",
         )
     size = "header" if s.flash_size == "keep" else s.flash_size
+    firmware = [part for item in firmware or [] for part in item.split(",") if part]
     if merged:  # before anything is written: nothing half-done
         inputs = [*(firmware or []), *([parse_init_data_arg(init_data)[0]] if init_data else [])]
         check_output(merged, "--merged", force=force, make_parents=True, inputs=inputs)

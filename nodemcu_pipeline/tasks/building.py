@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from invoke import Context
@@ -151,6 +155,8 @@ def _push(s, result, repository, tag):
         "timeout": "seconds before the build container is stopped (default 1800)",
         "url": "cloud: URL of the firmware image",
         "sha256": "cloud: expected SHA-256 of the image",
+        "log": "also append the build's make log to this file (it always goes to stderr; stdout "
+        "holds only the result)",
     }
 )
 @task_errors
@@ -173,17 +179,22 @@ def build(
     sha256: str | None = None,
     allow_http: bool = False,
     build_dir: str | None = None,
+    log: str | None = None,
 ) -> None:
-    """Build the firmware in Docker (or fetch a cloud build) into <build-dir>/firmware/."""
+    """Build the firmware in Docker (or fetch a cloud build) into <build-dir>/firmware/; the make
+    log streams to stderr (and --log FILE), the result is printed on stdout."""
     import time
 
     from nodemcu_pipeline.build import firmware_build as fb
     from nodemcu_pipeline.build.docker_build import BuildOptions
     from nodemcu_pipeline.build.host_build import default_store
     from nodemcu_pipeline.errors import UsageError
+    from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
 
+    # Appended to, never replaced (as monitor --log): an existing log is fine, a FIFO or device is not.
+    log_file = check_output(log, "--log", existing_ok=True, make_parents=True) if log else None
     s = settings(
         c.config,
         source=source,
@@ -236,8 +247,8 @@ def build(
     with console_progress() as progress:
         tree = fb.firmware_tree(s.firmware_dir, where, progress=progress)
     _engine_notes()
-    with console_progress() as progress:
-        result = fb.build_tree(tree, s.build_dir, s.image, options, progress=progress)
+    with console_progress() as progress, make_log(log_file) as write:
+        result = fb.build_tree(tree, s.build_dir, s.image, options, log=write, progress=progress)
     state = "built" if result.built else "up to date, no container started"
     print(f"build: {result.combined} ({state}, {time.monotonic() - started:.1f} s)")
     print(f"build: split images {result.low} + {result.high}")
@@ -271,6 +282,23 @@ def _engine_notes() -> None:
             f"{CCACHE_DIR_ENV} names a directory of this machine, which a remote engine cannot "
             "mount: the compiler cache stays in a volume on that engine"
         )
+
+
+@contextmanager
+def make_log(path: Path | None) -> Iterator[Callable[[str], None]]:
+    """Where the make log goes: stderr, and appended to ``path`` when given."""
+    handle = path.open("a", encoding="utf-8") if path is not None else None
+
+    def write(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+        if handle is not None:
+            handle.write(line + "\n")
+
+    try:
+        yield write
+    finally:
+        if handle is not None:
+            handle.close()
 
 
 def _flash_size(value: str | None) -> str | None:

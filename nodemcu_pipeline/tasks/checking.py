@@ -6,7 +6,7 @@ from pathlib import Path
 
 from invoke import Context
 
-from nodemcu_pipeline.cli import say, seconds, task, task_errors
+from nodemcu_pipeline.cli import JSON_HELP, say, seconds, task, task_errors
 
 # ==== repl and chain: check, demo, rehearse =========================================================
 FORMAT_HELP = (
@@ -19,6 +19,7 @@ FORMAT_HELP = (
     help={
         "no-reset": "do not pulse RTS first; just read what the running firmware prints",
         "timeout": "seconds of silence before giving up on the prompt (default 20)",
+        "json": JSON_HELP,
     }
 )
 @task_errors
@@ -29,16 +30,20 @@ def check(
     format: str | None = None,
     no_reset: bool = False,
     timeout: str = "20",
+    json: bool = False,
 ) -> None:
     """Check a flashed board through the Lua REPL: prompt, banner, file system (never erases files)."""
     from nodemcu_pipeline.board import check_after_flash
+    from nodemcu_pipeline.console.facts import Facts, check_facts
     from nodemcu_pipeline.link.ports import resolve_port
     from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, port=port, format=format)
     quiet = seconds(timeout, "--timeout", "20")
     fs = check_after_flash(resolve_port(s.port), s.format, say=say, reset=not no_reset, quiet=quiet)
-    print(fs.summary())
+    facts = Facts(json=json)
+    facts.line(fs.summary())
+    facts.result(check_facts(fs))
 
 
 @task(

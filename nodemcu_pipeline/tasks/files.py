@@ -1,4 +1,7 @@
-"""Tasks for Lua files on the board: upload, download, ls, rm, run, format."""
+"""Tasks for Lua files on the board: upload, download, ls, rm, run, format.
+
+NodeMCU-Tool's and nodemcu-uploader's habits hold: ``upload a.lua b.lua`` and ``app.lua:init.lua``
+renames, ``download a.lua b.lua``; comma lists (``upload a.lua,b.lua``) keep working."""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from invoke import Context, task
 
-from nodemcu_pipeline.cli import PORT_HELP, say, seconds, task_errors
+from nodemcu_pipeline.cli import JSON_HELP, PORT_HELP, say, seconds, task_errors
+from nodemcu_pipeline.cli import task as pipeline_task
 from nodemcu_pipeline.errors import UsageError
 
 if TYPE_CHECKING:
@@ -24,22 +28,40 @@ def _url(c: Context, port: str | None) -> str:
     return settings(c.config, port=port).port
 
 
-@task(
+def words(given: str | list[str] | None) -> list[str]:
+    """A word list as the console script passes it (``a.lua b.lua``) or invoke does (one string),
+    each word also a comma list as before (``a.lua,b.lua``)."""
+    items = [given] if isinstance(given, str) else list(given or [])
+    return [part for item in items for part in item.split(",") if part]
+
+
+def _renamed(word: str) -> str | tuple[str, str]:
+    """``LOCAL:NAME`` (nodemcu-uploader's rename) unless a file of that whole name exists."""
+    local, colon, name = word.rpartition(":")
+    if not colon or not local or not name or Path(word).exists():
+        return word
+    return (local, name)
+
+
+@pipeline_task(
+    rest="file",
+    usage="FILE[:NAME]...",
     help={
-        "file": "file(s) to upload, comma-separated: init.lua or init.lua,app.lua",
+        "file": "file(s) to upload: init.lua app.lua, a comma list (init.lua,app.lua), or "
+        "LOCAL:NAME to upload LOCAL as NAME (app.lua:init.lua, as nodemcu-uploader)",
         "to": "name on the board (one file only; default: the file's base name)",
         "compile": "node.compile each .lua after upload (keeps NAME.lc, removes NAME.lua)",
         "restart": "node.restart() after uploading",
         "lfs": "the file is an LFS image (invoke lfs): node.LFS.reload it and check node.LFS.list()",
         "allow_odd_names": "keep board names with control characters or bytes that are not UTF-8",
         "port": PORT_HELP,
-    }
+    },
 )
 @task_errors
 def upload(
     c: Context,
     *,
-    file: str,
+    file: str | list[str],
     to: str | None = None,
     compile: bool = False,
     restart: bool = False,
@@ -52,7 +74,7 @@ def upload(
     from nodemcu_pipeline.board.names import shown
     from nodemcu_pipeline.progress import console_progress
 
-    paths = [p for p in file.split(",") if p]
+    paths = words(file)
     if not paths:
         raise UsageError("no file to upload", "invoke upload init.lua")
     if lfs:
@@ -73,59 +95,87 @@ def upload(
     options = UploadOptions(
         to=to, compile=compile, restart=restart, allow_odd_names=allow_odd_names
     )
+    entries = [_renamed(p) for p in paths]
     with console_progress() as progress:
-        upload_files(_url(c, port), paths, options, say=say, progress=progress, on_file=show)
+        upload_files(_url(c, port), entries, options, say=say, progress=progress, on_file=show)
     if restart:
         print("restarting the board")
 
 
-@task(
+@pipeline_task(
+    rest="name",
+    usage="NAME...",
     help={
-        "name": "file on the board",
-        "out": "local file to write (default: the name, in this directory)",
-        "force": "replace an existing local file",
+        "name": "file(s) on the board: init.lua, or init.lua app.lua",
+        "out": "local file to write (one name only; default: the name, in this directory)",
+        "force": "replace existing local files",
         "port": PORT_HELP,
-    }
+    },
 )
 @task_errors
 def download(
     c: Context,
     *,
-    name: str,
+    name: str | list[str],
     out: str | None = None,
     force: bool = False,
     port: str | None = None,
 ) -> None:
-    """Download a file from the board, checked against its listed size and a hash computed on the
-    board; the local file is written (or replaced, with --force) only when every byte arrived."""
+    """Download files from the board, each checked against its listed size and a hash computed on
+    the board; a local file is written (or replaced, with --force) only when every byte arrived."""
     from nodemcu_pipeline.board.file_commands import download_file
     from nodemcu_pipeline.board.names import shown
     from nodemcu_pipeline.progress import console_progress
 
-    with console_progress() as progress:
-        got = download_file(
-            _url(c, port),
-            name,
-            out,  # as typed: a trailing slash names a directory, Path() would drop it
-            replace=force,
-            say=say,
-            progress=progress,
-        )
-    print(f"downloaded {shown(got.name)} -> {shown(str(got.path))} ({got.size} bytes)")
+    names = [name] if isinstance(name, str) else list(name)
+    if not names:
+        raise UsageError("no file to download", "invoke download init.lua")
+    if out is not None and len(names) > 1:
+        raise UsageError("--out names one local file", "Download one name at a time with --out")
+    if len(names) > 1:  # every local file checked before the first download, not after it
+        from nodemcu_pipeline.board.names import check_name, local_path_name
+        from nodemcu_pipeline.paths import check_output
+
+        for one in names:
+            check_name(one, allow_odd=True)
+            check_output(local_path_name(one), "--out", force=force)
+    url = _url(c, port)
+    for one in names:
+        with console_progress() as progress:
+            got = download_file(
+                url,
+                one,
+                out,  # as typed: a trailing slash names a directory, Path() would drop it
+                replace=force,
+                say=say,
+                progress=progress,
+            )
+        print(f"downloaded {shown(got.name)} -> {shown(str(got.path))} ({got.size} bytes)")
 
 
-@task(help={"port": PORT_HELP})
+@task(help={"port": PORT_HELP, "json": JSON_HELP})
 @task_errors
-def ls(c: Context, *, port: str | None = None) -> None:
+def ls(c: Context, *, port: str | None = None, json: bool = False) -> None:
     """List the files on the board and the file system's space (names shown with escapes for
     control characters and bytes that are not UTF-8)."""
     from nodemcu_pipeline.board.file_commands import list_files
     from nodemcu_pipeline.board.names import shown
+    from nodemcu_pipeline.console.facts import Facts, space
 
+    facts = Facts(json=json)
     state = list_files(_url(c, port), say=say)
-    for name, size in sorted((state.files or {}).items()):
-        print(f"{size:9d}  {shown(name)}")
-    print(f"{state.file_count} files; {state.used} of {state.total} bytes used, {state.free} free")
+    listed = sorted((state.files or {}).items())
+    for name, size in listed:
+        facts.line(f"{size:9d}  {shown(name)}")
+    facts.line(
+        f"{state.file_count} files; {state.used} of {state.total} bytes used, {state.free} free"
+    )
+    facts.result(
+        {
+            "files": [{"name": shown(name), "size": size} for name, size in listed],
+            **space(state),
+        }
+    )
 
 
 @task(help={"name": "file on the board to remove", "port": PORT_HELP})

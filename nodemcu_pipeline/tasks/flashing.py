@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from invoke import Context
 
 from nodemcu_pipeline.cli import (
+    JSON_HELP,
     PORT_HELP,
     say,
     say_notes,
@@ -21,7 +22,6 @@ from nodemcu_pipeline.cli import (
 
 if TYPE_CHECKING:
     from nodemcu_pipeline.flasher.api import FlashOptions, PlanFor
-    from nodemcu_pipeline.flasher.write import RegionResult
     from nodemcu_pipeline.settings.table import Settings
 
 FARM_HELP = {
@@ -37,7 +37,8 @@ FARM_HELP = {
     iterable=["firmware", "port"],
     help={
         "plan": "a plan.json from invoke assemble (default: assemble the latest build for this board)",
-        "firmware": "image(s) to flash instead: one combined .bin, or 0x00000.bin and 0x10000.bin",
+        "firmware": "image(s) to flash instead: one combined .bin, or 0x00000.bin and 0x10000.bin "
+        "(repeat the flag, or a comma list: 0x00000.bin,0x10000.bin)",
         "port": PORT_HELP + "; repeat it, or say all, to flash several boards at once",
         **FARM_HELP,
         "erase-all": "erase the whole flash first (clears stale init data and file systems)",
@@ -56,6 +57,8 @@ FARM_HELP = {
         "image": "build image whose spiffsimg makes the --fs-dir image (default: the build's)",
         "monitor": "then watch the board's output (invoke monitor with its defaults; Ctrl-] quits)",
         "force": "replace an existing --report file",
+        "json": "print the summary (chip, regions, check) as one JSON object on stdout "
+        "(docs/json-output.md); text goes to stderr",
     },
 )
 @task_errors
@@ -90,8 +93,10 @@ def flash(
     monitor: bool = False,
     yes: bool = False,
     force: bool = False,
+    json: bool = False,
 ) -> None:
     """Flash a plan or images with the built-in flasher, verify them, then check the REPL."""
+    from nodemcu_pipeline.console.facts import Facts, check_facts, flash_facts, region_line
     from nodemcu_pipeline.flasher.api import FlashOptions
     from nodemcu_pipeline.flasher.api import flash as run_flash
     from nodemcu_pipeline.progress import console_progress
@@ -99,6 +104,7 @@ def flash(
     from nodemcu_pipeline.workflows.assemble import AssembleOptions, plan_source
 
     ports = list(port or [])
+    firmware = [part for item in firmware or [] for part in item.split(",") if part]
     farm = len(ports) > 1 or "all" in ports
     farm = farm or any(v is not None for v in (ports_file, jobs, timeout, report))
     report_path = None
@@ -144,9 +150,11 @@ def flash(
         flash_size="header" if s.flash_size == "keep" else s.flash_size,
         per_size=farm,  # boards of different sizes: build/plan-<size>.json each
     )
-    if farm and monitor:
+    if farm and (monitor or json):
         from nodemcu_pipeline.errors import UsageError
 
+        if json:
+            raise UsageError("--json reports one board", "Use --report FILE for several boards")
         raise UsageError("--monitor watches one board", "Run invoke monitor --port P per board")
     # The flags say what to skip; the options say what the flash may do.
     allowed = FlashOptions(
@@ -164,23 +172,27 @@ def flash(
     if farm:
         farm_flags = (ports_file, jobs, timeout, report_path)
         return _flash_farm(s, source, allowed, ports, farm_flags, check=not no_check)
+    facts = Facts(json=json)
     with console_progress() as progress:
         flashed = run_flash(s.port, source, allowed, say=say, progress=progress)
     info = flashed.info
-    print(
+    facts.line(
         f"chip {'ESP8285' if info.esp8285 else 'ESP8266'} {info.mac} flash {info.flash_size} at {flashed.baud} baud"
         f" ({'stub' if flashed.stub else 'ROM only'})"
     )
     for r in flashed.results:
-        print(region_line(r))
+        facts.line(region_line(r))
     if flashed.outside is not None and flashed.outside.checked:
-        print(f"  {flashed.outside.summary()}")
+        facts.line(f"  {flashed.outside.summary()}")
+    summary = flash_facts(flashed)
     if allowed.leave_reset_to_check:
         from nodemcu_pipeline.board import check_after_flash
         from nodemcu_pipeline.link.ports import resolve_port
 
         fs = check_after_flash(resolve_port(s.port), s.format, say=say, handover=flashed.handover)
-        print(fs.summary())
+        facts.line(fs.summary())
+        summary["check"] = check_facts(fs)
+    facts.result(summary)
     if monitor:
         from nodemcu_pipeline.monitor.watch import WatchOptions, watch
 
@@ -217,28 +229,23 @@ def _flash_farm(
     flash_batch(targets, source, options, report)
 
 
-def region_line(r: RegionResult) -> str:
-    """One region as esptool reports it: bytes, time and the effective kbit/s."""
-    verified = "verified" if r.verified else "not verified"
-    line = f"  0x{r.address:06x} {r.size:8d} bytes  {r.outcome} ({verified})"
-    if r.outcome == "unchanged" or r.seconds <= 0:
-        return line
-    part = f", {r.bytes_written} bytes of it" if r.bytes_written != r.size else ""
-    return line + f" in {r.seconds:.1f} s{part}, effective {r.kbit_per_s:.1f} kbit/s"
-
-
-@task
+@task(help={"json": JSON_HELP})
 @task_errors
-def chip_info(c: Context, *, port: str | None = None, before: str | None = None) -> None:
+def chip_info(
+    c: Context, *, port: str | None = None, before: str | None = None, json: bool = False
+) -> None:
     """Show the chip's MAC, chip id, JEDEC flash id and flash size."""
+    from nodemcu_pipeline.console.facts import Facts, chip_facts
     from nodemcu_pipeline.flasher.api import chip_info as run_chip_info
     from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, port=port, before=before)
     info = run_chip_info(s.port, before=s.before, say=say)
+    facts = Facts(json=json)
     chip = "ESP8285 (flash it with --flash-mode dout)" if info.esp8285 else "ESP8266EX"
-    print(f"chip: {chip}\nmac: {info.mac}\nchip id: 0x{info.chip_id:08x}")
-    print(f"flash id: 0x{info.jedec_id:06x}\nflash size: {info.flash_size or 'unknown'}")
+    facts.line(f"chip: {chip}\nmac: {info.mac}\nchip id: 0x{info.chip_id:08x}")
+    facts.line(f"flash id: 0x{info.jedec_id:06x}\nflash size: {info.flash_size or 'unknown'}")
+    facts.result(chip_facts(info))
 
 
 @task(
@@ -293,27 +300,31 @@ def erase(
 
 
 @task(
+    rest="output",
+    usage="[ADDRESS SIZE] OUTPUT",
     help={
+        "output": "file to write (written atomically; a new name, or a file to replace with "
+        "--force); esptool's form ADDRESS SIZE OUTPUT works too (SIZE may be ALL)",
         "address": "start address (default 0)",
         "size": "bytes to read (default: to the end of the flash)",
-        "output": "file to write (written atomically; a new name, or a file to replace with --force)",
-        "force": "replace an existing OUTPUT file",
-    }
+        "force": "replace an existing OUTPUT file (esptool replaces it unasked)",
+    },
 )
 @task_errors
 def read_flash(
     c: Context,
     *,
-    output: str,
+    output: str | list[str],
     port: str | None = None,
     baud: str | None = None,
     rom_baud: str | None = None,
     before: str | None = None,
-    address: str = "0",
+    address: str | None = None,
     size: str | None = None,
     force: bool = False,
 ) -> None:
-    """Read flash contents to a file (needs the stub)."""
+    """Read flash contents to a file (needs the stub): read-flash OUTPUT [--address A --size N],
+    or esptool's read-flash ADDRESS SIZE OUTPUT."""
     from nodemcu_pipeline.errors import UsageError
     from nodemcu_pipeline.flasher.api import ConnectOptions
     from nodemcu_pipeline.flasher.api import read_flash as run_read
@@ -321,22 +332,35 @@ def read_flash(
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
 
+    words = [output] if isinstance(output, str) else list(output)
+    flags, example = "--address and --size", "--address 0 --size 0x100000"
+    if len(words) == 3 and address is None and size is None:
+        address, size, words = words[0], words[1], words[2:]
+        size = None if size.lower() == "all" else size
+        flags, example = "ADDRESS and SIZE", "read-flash 0 0x100000 backup.bin"
+    elif len(words) != 1:
+        raise UsageError(
+            f"read-flash takes OUTPUT or ADDRESS SIZE OUTPUT, not {len(words)} words"
+            + (" besides --address/--size" if address is not None or size is not None else ""),
+            "e.g. read-flash 0 0x100000 backup.bin, or read-flash backup.bin",
+        )
+    out = words[0]
     s = settings(c.config, port=port, baud=baud, rom_baud=rom_baud, before=before)
     # The port is read-flash's one input: `read-flash /dev/ttyUSB0` must not replace the device.
     port_file = [s.port] if "://" not in s.port and s.port != "auto" else []
-    target = check_output(output, "OUTPUT", force=force, inputs=port_file)
-    flags, example = "--address and --size", "--address 0 --size 0x100000"
-    addr = whole_number(address, flags, example)
+    target = check_output(out, "OUTPUT", force=force, inputs=port_file)
+    addr = whole_number(address or "0", flags, example)
     length = None if size is None else whole_number(size, flags, example)
     if length == 0:
         # It once meant "to the end": --size 0 read the whole chip.
         raise UsageError(
-            "--size 0 reads nothing", "Give a byte count (e.g. --size 0x1000), or leave --size out"
+            f"{'SIZE' if flags.startswith('ADDRESS') else '--size'} 0 reads nothing",
+            "Give a byte count (e.g. 0x1000), or leave --size out (ALL) to read to the end",
         )
     with console_progress() as progress:
         connect = ConnectOptions(baud=s.baud, rom_baud=s.rom_baud, before=s.before)
         run_read(s.port, (addr, length), target, connect, say=say, progress=progress)
-    print(f"wrote {output}")
+    print(f"wrote {out}")
 
 
 # ==== end flasher ==================================================================================

@@ -19,7 +19,7 @@ MONITOR_HELP = {
 }
 
 
-@task(help=MONITOR_HELP)
+@task(help=MONITOR_HELP, aliases=["terminal"])
 @task_errors
 def monitor(
     c: Context,
@@ -34,7 +34,8 @@ def monitor(
     build_dir: str | None = None,
     firmware_dir: str | None = None,
 ) -> None:
-    """Show the board's output live (Ctrl-] quits), type into its REPL, decode crashes and boot lines."""
+    """Show the board's output live (Ctrl-] quits), type into its REPL, decode crashes and boot lines
+    (NodeMCU-Tool's terminal)."""
     from pathlib import Path
 
     from nodemcu_pipeline.monitor.watch import WatchOptions, watch

@@ -3,6 +3,8 @@ before the port is opened, odd names only when asked for, every name printed esc
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from nodemcu_pipeline import (
@@ -83,3 +85,32 @@ def test_the_tasks_print_every_board_name_escaped(tmp_path):
         proc = inv("rm", ODD)
         assert proc.returncode == 0 and f"removed {SHOWN}" in proc.stdout
         assert sorted(board_files(board)) == ["init.lua"]
+
+
+def test_run_lua_streams_its_output_and_a_lua_error_is_one_line(tmp_path):
+    from nodemcu_pipeline import LuaError, run_lua
+
+    with board_from(tmp_path, nodemcu_chip()) as board:
+        seen: list[bytes] = []
+        run_lua(board.url, "for i = 1, 3 do print(i) end", on_output=seen.append)
+        assert b"".join(seen) == b"1\n2\n3\n"
+        with pytest.raises(LuaError, match="boom"):
+            run_lua(board.url, "error('boom')", on_output=seen.append)
+        with pytest.raises(UsageError, match="no Lua"):
+            run_lua(REFUSED, "  ", on_output=seen.append)
+
+
+def test_restart_board_pulses_en_or_restarts_the_firmware(tmp_path):
+    from nodemcu_pipeline import restart_board
+
+    with board_from(tmp_path, nodemcu_chip()) as board:
+        list_files(board.url)  # at the prompt: the first boot is done
+        resets = board.board.stats.resets
+        assert restart_board(board.url).startswith("hard reset")
+        deadline = time.monotonic() + 10  # the RTS release reaches the board after the port closed
+        while board.board.stats.resets == resets and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert board.board.stats.resets == resets + 1
+        assert board.board.stats.boots[-1] == "flash"  # GPIO0 high: the firmware, not the loader
+        list_files(board.url)
+        assert restart_board(board.url, soft=True).startswith("soft restart")

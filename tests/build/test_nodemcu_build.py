@@ -71,7 +71,7 @@ def test_module_selection_and_incremental_rebuild(
     modules = ("--modules", "file,gpio,node,tmr,uart,wifi", "--image", pinned_build.image)
     first = run_invoke(*args, *modules, timeout=1200)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr
-    assert ", clean" in first.stdout
+    assert ", clean" in first.stderr  # the make log goes to stderr; stdout holds the result
     high = (out / "firmware" / "0x10000.bin").read_bytes()
     banner = read_banner(high)
     assert banner is not None and banner.modules == ("file", "gpio", "node", "tmr", "uart", "wifi")
@@ -84,9 +84,10 @@ def test_module_selection_and_incremental_rebuild(
     gpio.write_text(gpio.read_text() + "\nint pipeline_incremental_probe = 42;\n")
     changed = run_invoke(*args, *modules, timeout=1200)
     assert changed.returncode == 0, changed.stdout[-3000:] + changed.stderr
-    assert ", incremental" in changed.stdout
-    compiled = [ln for ln in changed.stdout.splitlines() if ln.startswith("CC ")]
+    assert ", incremental" in changed.stderr
+    compiled = [ln for ln in changed.stderr.splitlines() if ln.startswith("CC ")]
     assert "CC app/modules/gpio.c" in compiled and len(compiled) < 10, compiled
+    assert changed.stdout.startswith("build: ") and "CC " not in changed.stdout, changed.stdout
     assert (out / "firmware" / "0x10000.bin").read_bytes() != high
 
     # One changed header: only the files that include it are compiled again.
@@ -95,12 +96,12 @@ def test_module_selection_and_incremental_rebuild(
     header.write_text(header.read_text() + "\n#define PIPELINE_HEADER_PROBE 1\n")
     touched = run_invoke(*args, *modules, timeout=1200)
     assert touched.returncode == 0, touched.stdout[-3000:] + touched.stderr
-    compiled = [ln for ln in touched.stdout.splitlines() if ln.startswith("CC ")]
+    compiled = [ln for ln in touched.stderr.splitlines() if ln.startswith("CC ")]
     assert "CC app/crypto/sha2.c" in compiled and len(compiled) <= 6, compiled
 
     other = run_invoke(*args, "--modules", "file,node", "--image", pinned_build.image, timeout=1200)
     assert other.returncode == 0, other.stdout[-3000:] + other.stderr
-    assert ", clean" in other.stdout  # another module set: the old objects are not reused
+    assert ", clean" in other.stderr  # another module set: the old objects are not reused
     banner = read_banner((out / "firmware" / "0x10000.bin").read_bytes())
     assert banner is not None and banner.modules == ("file", "node")
 

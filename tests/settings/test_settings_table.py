@@ -163,9 +163,10 @@ def test_defaults_are_strings_so_invoke_never_casts():
 )
 def test_broken_config_file_is_one_line(tmp_path, text):
     (tmp_path / "invoke.yaml").write_text(text)
-    assert_one_line_error(nodemcu_pipeline("settings", cwd=tmp_path), "invoke.yaml")
+    assert_one_line_error(nodemcu_pipeline("settings", cwd=tmp_path), "invoke.yaml", code=2)
     (tmp_path / "run.yaml").write_text(text)
-    assert_one_line_error(run_invoke("-f", "run.yaml", "settings", cwd=tmp_path), "run.yaml")
+    proc = run_invoke("-f", "run.yaml", "settings", cwd=tmp_path)
+    assert_one_line_error(proc, "run.yaml", code=2)
 
 
 def test_unknown_key_is_named(tmp_path):
