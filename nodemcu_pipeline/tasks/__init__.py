@@ -23,6 +23,7 @@ from nodemcu_pipeline.tasks import (
     lfs,
     monitor,
     releasing,
+    testing,
 )
 
 STAGE_MODULES = (
@@ -38,6 +39,7 @@ STAGE_MODULES = (
     configuring,
     cleaning,
     monitor,
+    testing,
 )
 
 

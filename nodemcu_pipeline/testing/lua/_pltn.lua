@@ -1,0 +1,36 @@
+-- The test runner's NTest adapter (see _plt.lua), loaded when a test file requires NTest: NTest's
+-- output handler events (the ones NTestTapOut prints) become framed records, and every test's
+-- error keeps its traceback.
+return function(run)
+  local emit = run.emit
+  local function handler(e, name, msg, err)
+    if e == "start" then run.open = run.open + 1 elseif e == "finish" then run.open = run.open - 1 end
+    emit(e, name, msg, err)
+    if e == "finish" then run.check() end
+  end
+  -- NTest catches a test's error with pcall, which keeps no traceback: take it on the way out,
+  -- then raise the same value again so NTest reports it as it would have.
+  local function traced(name, f)
+    return function(...)
+      local args = {n = select("#", ...), ...}
+      local ok, e = xpcall(function() return f(unpack(args, 1, args.n)) end, function(e)
+        if type(e) ~= "string" or not e:find("_*_TestAbort_*_", 1, true) then
+          emit("trace", name, debug.traceback(tostring(e), 2))
+        end
+        return e
+      end)
+      if not ok then error(e, 0) end
+    end
+  end
+  -- NTest's constructor, adapted: our handler, and tests registered through us.
+  return function(new)
+    return function(...)
+      local N = new(...)
+      N.outputhandler = handler
+      local test, testasync = N.test, N.testasync
+      function N.test(n, f) emit("reg", n) return test(n, traced(n, f)) end
+      function N.testasync(n, f) emit("reg", n) return testasync(n, traced(n, f)) end
+      return N
+    end
+  end
+end
