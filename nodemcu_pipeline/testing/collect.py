@@ -151,12 +151,13 @@ class FileCollector:
 
     def _returned(self, message: str, trace: str, *, ok: bool) -> None:
         self.returned = True
-        if ok and (self.result.ntest or self.result.cases):
+        if ok and (self.result.ntest or self.registered or self.result.cases):
             return
         if ok:
             self.result.cases.append(CaseResult(self.result.module))
             return
-        name = self.result.module if not self.result.ntest else f"{self.result.module} (top level)"
+        ntest = self.result.ntest or self.registered
+        name = f"{self.result.module} (top level)" if ntest else self.result.module
         self.result.cases.append(CaseResult(name, ERROR, self._memory(message), trimmed(trace)))
 
     def _memory(self, message: str) -> str:
@@ -173,7 +174,7 @@ class FileCollector:
         if self.open is not None:
             case = self.open.case
             self._close(now)
-        elif not self.result.ntest:
+        elif not self.result.ntest and not self.registered:
             # A plain file is one test: it fails, whether or not its chunk had returned.
             same = [c for c in self.result.cases if c.name == self.result.module]
             case = same[0] if same else CaseResult(self.result.module)

@@ -68,6 +68,7 @@ class RecordReader:
     foreign: int = 0  # well-formed records of another run
     missing: int = 0  # sequence numbers never seen
     last_seq: int = 0
+    _ended: bool = False  # the last bytes fed ended a record: its line end may come next
 
     def feed(self, data: bytes) -> tuple[list[Record], bytes]:
         """(the complete records in ``data`` and what came before, the output among them). A
@@ -77,6 +78,10 @@ class RecordReader:
         out = bytearray()
         buf = self.pending
         pos = 0
+        if self._ended and buf[:1] == b"\n":
+            pos = 1
+        if buf:
+            self._ended = False
         while True:
             start = buf.find(SOH, pos)
             if start < 0:
@@ -90,6 +95,7 @@ class RecordReader:
                 pos = found.end()
                 if buf[pos : pos + 1] == b"\n":
                     pos += 1
+                self._ended = pos == len(buf)
                 continue
             if self._may_complete(buf, start):
                 pos = start
