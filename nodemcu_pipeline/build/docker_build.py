@@ -27,7 +27,7 @@ from typing import Any
 
 from nodemcu_pipeline.atomic import atomic_write_bytes, atomic_write_text
 from nodemcu_pipeline.build.build_copy import chown_tree, read_output, source_files, sync
-from nodemcu_pipeline.build.build_log import BuildLog, error_line
+from nodemcu_pipeline.build.build_log import BuildLog, CompileCount, error_line
 from nodemcu_pipeline.build.container_policy import (
     BUILD,
     CONTAINER_LABEL,
@@ -39,7 +39,12 @@ from nodemcu_pipeline.build.docker_engine import (
     docker_client,
     ensure_image,
 )
-from nodemcu_pipeline.build.docker_transfer import copy_in, copy_out_bin, engine_is_remote
+from nodemcu_pipeline.build.docker_transfer import (
+    copy_in,
+    copy_out_bin,
+    copy_out_tools,
+    engine_is_remote,
+)
 from nodemcu_pipeline.build.firmware_config import (
     NodeMCUOptions,
     check_lfs_fits,
@@ -49,6 +54,7 @@ from nodemcu_pipeline.build.firmware_config import (
 )
 from nodemcu_pipeline.build.firmware_tree import USER_MODULES, is_nodemcu, tree_files, tree_hash
 from nodemcu_pipeline.errors import BuildError, UsageError
+from nodemcu_pipeline.progress import ProgressCallback, null_progress
 from nodemcu_pipeline.records.marker import mark, read_record
 from nodemcu_pipeline.records.stage import is_fresh, recorded_outputs, save_record
 
@@ -110,8 +116,10 @@ def build_firmware(
     *,
     log: Callable[[str], None] = print,
     options: BuildOptions | None = None,
+    progress: ProgressCallback = null_progress,
 ) -> BuildResult:
-    """Build ``firmware_dir`` in ``image`` unless the stage record says nothing changed."""
+    """Build ``firmware_dir`` in ``image`` unless the stage record says nothing changed;
+    ``progress`` hears the files compiled out of the tree's C files."""
     opts = options or BuildOptions()
     if opts.variant not in VARIANTS:
         raise UsageError(
@@ -177,6 +185,7 @@ def build_firmware(
         user=user,
         clean=clean,
         volume=ccache_volume(image_obj.id, opts.ccache_key or str(tree)),
+        compiled=CompileCount(_c_files(copy, nodemcu=nodemcu), progress),
     )
     produced = f"bin/nodemcu_{opts.variant}_{name}.bin"
     names = (produced, "bin/0x00000.bin", "bin/0x10000.bin")
@@ -196,6 +205,13 @@ def build_firmware(
         outputs.append(out_dir / Path(rel).name)
     save_record(build_dir, STAGE, inputs, outputs)
     return _result(outputs, name, opts.variant, built=True)
+
+
+def _c_files(copy: Path, *, nodemcu: bool) -> int:
+    """About how many files the build compiles: the C files of app/ (NodeMCU) or of the tree."""
+    return sum(
+        1 for f in source_files(copy) if f.endswith(".c") and (f.startswith("app/") or not nodemcu)
+    )
 
 
 def _check_lfs(lfs: int, firmware_end: int, flash_size: str) -> None:
@@ -246,9 +262,10 @@ def build_user() -> str:
 def ccache_volume(image_id: str, tree_key: str) -> str:
     """One compiler cache per image and source tree: objects from another image (another compiler)
     are never replayed, and one tree's build cannot plant objects that another tree's build uses.
-    ``$PIPELINE_CCACHE_DIR`` (an absolute host directory) replaces it, for CI caches."""
+    ``$PIPELINE_CCACHE_DIR`` (an absolute host directory) replaces it, for CI caches, on a local
+    engine only: on a remote one that path would name a directory of the engine's host."""
     chosen = os.environ.get(CCACHE_DIR_ENV)
-    if chosen and os.path.isabs(chosen):
+    if chosen and os.path.isabs(chosen) and not engine_is_remote():
         return chosen
     key = hashlib.sha256(f"{image_id}\0{tree_key}".encode()).hexdigest()[:16]
     return f"{CCACHE_VOLUME}-{key}"
@@ -275,6 +292,7 @@ def run_container(
     user: str | None = None,
     clean: bool = True,
     volume: str = CCACHE_VOLUME,
+    compiled: CompileCount | None = None,
 ) -> None:
     """Run ``build`` over ``tree`` as ``user`` under the BUILD container policy (``timeout`` is its
     time limit); stream its log; remove the container whatever happens."""
@@ -319,7 +337,7 @@ def run_container(
             copy_in(container, tree, source_files(tree), MOUNT, user)
         container.start()
         timer.start()
-        _stream(container, build_log, log)
+        _stream(container, build_log, log, compiled or CompileCount(0))
         code = int(container.wait().get("StatusCode", -1))
         # A timeout is a build the deadline stopped; one that finished first (however long reading
         # its log took) is judged by its exit code.
@@ -331,8 +349,11 @@ def run_container(
         if code != 0:
             what, hint = build_log.reason()
             raise BuildError(f"firmware build failed (exit {code}): {what}", hint)
+        if compiled is not None:
+            compiled.finish()
         if remote:
             copy_out_bin(container, tree, MOUNT)
+            copy_out_tools(container, tree, MOUNT)
     finally:
         if timer is not None:
             timer.cancel()
@@ -351,7 +372,9 @@ def _created(client: Any, name: str) -> Any:
         return None
 
 
-def _stream(container: Any, build_log: BuildLog, log: Callable[[str], None]) -> None:
+def _stream(
+    container: Any, build_log: BuildLog, log: Callable[[str], None], compiled: CompileCount
+) -> None:
     pending = b""
     for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
         pending += chunk
@@ -359,10 +382,12 @@ def _stream(container: Any, build_log: BuildLog, log: Callable[[str], None]) -> 
         for raw in lines:
             line = raw.decode(errors="replace").rstrip()
             build_log.feed(line)
+            compiled.feed(line)
             log(line)
     if pending:
         line = pending.decode(errors="replace").rstrip()
         build_log.feed(line)
+        compiled.feed(line)
         log(line)
 
 

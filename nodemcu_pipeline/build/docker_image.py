@@ -1,28 +1,34 @@
-"""`invoke build-image`: the nodemcu-build contract on a debootstrapped Debian root, no registry needed.
+"""`invoke build-image`: the nodemcu-build contract on a Debian root, pulled or made locally.
 
-Three steps, each skipped when its result is already there: debootstrap the packages in
-docker/rootfs.conf into a tarball cached in the user cache dir (``~/.cache/nodemcu-pipeline``)
-(keyed by that file's hash), import the tarball as a base image (named by the same hash), and build
-docker/Dockerfile on it (a local base image lets ``docker build`` run offline). The final image
-carries the recipe hash (content only) as a label, so an unchanged recipe skips everything, whether
-the recipe is read from a checkout's docker/ or from an installed wheel.
+First, an image already tagged with the recipe's hash (its label) is kept. Then, when a
+docker/image.lock names an image built from this very recipe and its registry answers, that image
+is pulled by digest and checked (image_registry.py). Otherwise it is made here, offline, in three
+steps, each skipped when its result is already there: the packages of docker/rootfs.conf as a
+tarball cached in the user cache dir (rootfs.py, keyed by that file's hash), imported as a base
+image named by the same hash, and docker/Dockerfile built on it (a local base image lets
+``docker build`` run offline). The recipe hash is content only, so a checkout's docker/ and an
+installed wheel's copy name the same image. Every slow step reports progress: the root file
+system's phases, the import's bytes, picolibc's compiled files (ninja's ``[N/M]``), the layers of
+a pull.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import os
 import re
 import shutil
-import subprocess
 import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from nodemcu_pipeline.build.container_policy import IMAGE_BUILD, ContainerPolicy
 from nodemcu_pipeline.build.docker_engine import docker_client
+from nodemcu_pipeline.build.image_lock import LOCK_NAME, RECIPE_LABEL
+from nodemcu_pipeline.build.image_registry import pull_locked
+from nodemcu_pipeline.build.rootfs import read_rootfs_conf, rootfs_key, rootfs_tarball
 from nodemcu_pipeline.errors import DockerError
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
 from nodemcu_pipeline.settings.project import cache_root
@@ -33,22 +39,14 @@ from nodemcu_pipeline.settings.resources import recipe_dir
 RECIPE_DIR = recipe_dir()
 # Downloaded recipe inputs (name in sdk_cache/firmware-sources.json -> file name in the context).
 RECIPE_INPUTS = {"picolibc": "picolibc-1.8.tar.gz"}
-RECIPE_LABEL = "org.nodemcu-pipeline.recipe"
 DEFAULT_TAG = "nodemcu-pipeline/build:local"
 # The engine's (legacy builder's) log: each RUN step's container, and the image it made.
 STEP_CONTAINER = re.compile(r"^---> Running in ([0-9a-f]{12,64})$")
 BUILT_IMAGE = re.compile(r"^(?:Successfully built |sha256:)([0-9a-f]{12,64})$")
-DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-# Package caches and apt lists are not needed to compile and would double the image.
-ROOTFS_EXCLUDES = (
-    "./var/cache/apt/archives/*.deb",
-    "./var/lib/apt/lists/*",
-    "./usr/share/doc/*",
-    "./usr/share/man/*",
-    "./proc/*",
-    "./sys/*",
-    "./dev/*",
-)
+# ninja's status line while it compiles picolibc (the Dockerfile lets it through).
+NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\] ")
+IMPORT_CHUNK = 1 << 20
+__all__ = ["RECIPE_LABEL", "read_rootfs_conf", "rootfs_key"]  # re-exported for callers and tests
 
 
 @dataclass(frozen=True)
@@ -56,18 +54,24 @@ class ImageResult:
     tag: str
     image_id: str
     recipe_hash: str
-    built: bool
+    built: bool  # made here from the recipe by this call
+    pulled: bool = False  # pulled by digest from the registry docker/image.lock names
+    reason: str = ""  # why a lock was not used (empty: no lock, or it was used)
+    reference: str = ""  # what was pulled (REPOSITORY@DIGEST), when pulled
 
 
 def recipe_files(recipe_dir: Path = RECIPE_DIR) -> list[str]:
     """Every file of the recipe, as sorted '/'-separated paths relative to it: the build context and
     the hash take them all, so a file the Dockerfile copies cannot be left out of either. Hidden
-    names, ``__pycache__`` and symlinks are not recipe files (an editor's or a packager's)."""
+    names, ``__pycache__`` and symlinks are not recipe files (an editor's or a packager's), nor is
+    ``image.lock``, which records an image made from the others."""
     root = Path(recipe_dir)
     names = []
     for path in root.rglob("*"):
         rel = path.relative_to(root)
         if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            continue
+        if rel.as_posix() == LOCK_NAME:  # names a published image; not part of what makes one
             continue
         if path.is_file() and not path.is_symlink():
             names.append(rel.as_posix())
@@ -90,104 +94,8 @@ def recipe_hash(recipe_dir: Path = RECIPE_DIR) -> str:
     return digest.hexdigest()
 
 
-def read_rootfs_conf(path: Path) -> dict[str, str]:
-    conf = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            conf[key.strip()] = value.strip()
-    return conf
-
-
 def default_cache_dir() -> Path:
     return cache_root()
-
-
-def rootfs_key(recipe_dir: Path) -> str:
-    """What names the root file system (tarball and base image): the hash of rootfs.conf."""
-    return hashlib.sha256((Path(recipe_dir) / "rootfs.conf").read_bytes()).hexdigest()[:16]
-
-
-def rootfs_tarball(recipe_dir: Path, cache_dir: Path, progress: ProgressCallback) -> Path:
-    """The cached debootstrap tarball for docker/rootfs.conf, making it first when missing."""
-    conf_path = recipe_dir / "rootfs.conf"
-    conf = read_rootfs_conf(conf_path)
-    tarball = cache_dir / f"rootfs-{conf.get('SUITE', 'bookworm')}-{rootfs_key(recipe_dir)}.tar"
-    if tarball.is_file():
-        return tarball
-    if shutil.which("debootstrap") is None:
-        raise DockerError(
-            "debootstrap is not installed, so the build image cannot be made",
-            "Install it (`sudo apt-get install debootstrap`) or pass --image with an "
-            "image that has the nodemcu-build contract",
-        )
-    keyring = conf.get("KEYRING", DEBIAN_KEYRING)
-    if not Path(keyring).is_file():
-        raise DockerError(
-            f"the Debian archive keyring {keyring} is missing, so debootstrap cannot verify "
-            "what it downloads",
-            "Install it (`sudo apt-get install debian-archive-keyring`)",
-        )
-    sudo = _root_prefix()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="rootfs-", dir=cache_dir) as tmp:
-        root = Path(tmp) / "root"
-        cmd = [
-            *sudo,
-            "debootstrap",
-            "--variant=minbase",
-            f"--keyring={keyring}",
-            f"--include={conf['PACKAGES']}",
-            conf.get("SUITE", "bookworm"),
-            str(root),
-            conf.get("MIRROR", "http://deb.debian.org/debian"),
-        ]
-        progress(ProgressEvent("build-image", "debootstrap", 0, None, " ".join(cmd)))
-        try:
-            _run(
-                cmd,
-                "debootstrap failed",
-                "Check that the mirror in docker/rootfs.conf is reachable",
-            )
-            partial = Path(tmp) / "rootfs.tar"
-            excludes = [f"--exclude={e}" for e in ROOTFS_EXCLUDES]
-            with open(partial, "wb") as handle:
-                _run(
-                    [*sudo, "tar", "--numeric-owner", *excludes, "-C", str(root), "-cf", "-", "."],
-                    "packing the root file system failed",
-                    "Check the free space in " + str(cache_dir),
-                    stdout=handle,
-                )
-            os.replace(partial, tarball)
-        finally:
-            if sudo:  # root-owned files that TemporaryDirectory could not delete
-                subprocess.run([*sudo, "rm", "-rf", str(root)], capture_output=True)
-    return tarball
-
-
-def _root_prefix() -> list[str]:
-    """How to run debootstrap as root: directly, or through password-less sudo (CI runners)."""
-    if os.geteuid() == 0:
-        return []
-    if (
-        shutil.which("sudo")
-        and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0
-    ):
-        return ["sudo", "-n"]
-    raise DockerError(
-        "debootstrap needs root to make the build image's root file system",
-        "Run `sudo invoke build-image` once (the result is cached)",
-    )
-
-
-def _run(cmd: list[str], what: str, hint: str, stdout: IO[bytes] | None = None) -> None:
-    proc = subprocess.run(cmd, stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE)
-    if proc.returncode != 0:
-        out = proc.stderr.decode(errors="replace").strip()
-        if not out and proc.stdout:
-            out = proc.stdout.decode(errors="replace").strip()
-        last = out.splitlines()[-1:] or [""]
-        raise DockerError(f"{what} (exit {proc.returncode}: {last[0]})", hint)
 
 
 def build_context(recipe_dir: Path, into: Path, inputs: dict[str, Path]) -> Path:
@@ -223,8 +131,14 @@ def build_image(
     progress: ProgressCallback = null_progress,
     sources_cache: Path = Path("sdk_cache"),
     mirror: str | None = None,
+    pull: bool = True,
+    registry: str | None = None,
+    project_dir: Path | None = None,
 ) -> ImageResult:
-    """Make ``tag`` from the recipe unless an image with the same recipe hash already exists."""
+    """``tag`` for the recipe: kept when an image with the recipe's hash has it, else pulled by
+    digest when a lock allows (``pull``; ``registry`` a mirror; the lock looked for in
+    ``project_dir``'s docker/ and beside the recipe), else made from the recipe (``force``: made
+    again, never pulled)."""
     import docker.errors
 
     client = docker_client()
@@ -236,17 +150,60 @@ def build_image(
                 return ImageResult(tag, existing.id, digest, built=False)
         except docker.errors.ImageNotFound:
             pass
+    reason = ""
+    if pull and not force:
+        outcome = pull_locked(
+            client,
+            tag,
+            digest,
+            recipe_dir,
+            project_dir=project_dir,
+            registry=registry,
+            progress=progress,
+        )
+        if outcome.image_id:
+            return ImageResult(
+                tag, outcome.image_id, digest, False, pulled=True, reference=outcome.reference or ""
+            )
+        reason = outcome.reason
+    made = make_image(
+        client,
+        tag,
+        digest,
+        force=force,
+        cache_dir=cache_dir,
+        recipe_dir=recipe_dir,
+        progress=progress,
+        sources_cache=sources_cache,
+        mirror=mirror,
+    )
+    return dataclasses.replace(made, reason=reason)
+
+
+def make_image(
+    client: Any,
+    tag: str,
+    digest: str,
+    *,
+    force: bool,
+    cache_dir: Path | None,
+    recipe_dir: Path,
+    progress: ProgressCallback,
+    sources_cache: Path,
+    mirror: str | None,
+) -> ImageResult:
+    """Make ``tag`` here: root file system, base image, then the Dockerfile (offline)."""
+    import docker.errors
+
     inputs = recipe_inputs(sources_cache, mirror, progress)
     # The base image is named by the rootfs.conf hash, like the tarball: when the engine has it
-    # (made from another checkout, an install, or a cache since cleaned) no debootstrap runs.
+    # (made from another checkout, an install, or a cache since cleaned) no root file system is made.
     base = f"nodemcu-pipeline/rootfs:{rootfs_key(recipe_dir)}"
     try:
         client.images.get(base)
     except docker.errors.ImageNotFound:
         tarball = rootfs_tarball(recipe_dir, cache_dir or default_cache_dir(), progress)
-        progress(ProgressEvent("build-image", "import", 0, None, base))
-        repo, base_tag = base.split(":")
-        client.api.import_image(src=str(tarball), repository=repo, tag=base_tag)
+        import_base(client, tarball, base, progress)
     progress(ProgressEvent("build-image", "build", 0, None, tag))
     with tempfile.TemporaryDirectory(prefix="build-context-") as tmp:
         image_id = run_build(
@@ -259,6 +216,32 @@ def build_image(
             progress=progress,
         )
     return ImageResult(tag, image_id, digest, built=True)
+
+
+def import_base(client: Any, tarball: Path, base: str, progress: ProgressCallback) -> None:
+    """Send ``tarball`` to the engine as the image ``base`` (through the API, so a remote engine
+    receives it too), reporting the bytes sent."""
+    size = tarball.stat().st_size
+    repo, base_tag = base.split(":")
+
+    class Counted:
+        """The tarball as requests reads it, with each block counted."""
+
+        def __init__(self, handle: Any) -> None:
+            self.handle, self.sent = handle, 0
+
+        def __len__(self) -> int:
+            return size
+
+        def read(self, n: int = -1) -> bytes:
+            data = self.handle.read(IMPORT_CHUNK if n is None or n < 0 else max(n, IMPORT_CHUNK))
+            self.sent += len(data)
+            progress(ProgressEvent("build-image", "import", self.sent, size, base))
+            return bytes(data)
+
+    with open(tarball, "rb") as handle:
+        client.api.import_image_from_data(Counted(handle), repository=repo, tag=base_tag)
+    progress(ProgressEvent("build-image", "import", size, size, "done"))
 
 
 def run_build(
@@ -311,6 +294,9 @@ def run_build(
             **policy.build_options(),
         ):
             line = str(chunk.get("stream", "")).strip()
+            if compiled := NINJA_STEP.match(line):
+                files, total = int(compiled[1]), int(compiled[2])
+                progress(ProgressEvent("build-image", "picolibc", files, total, unit="files"))
             if running := STEP_CONTAINER.search(line):
                 steps.append(running[1])
                 progress(ProgressEvent("build-image", "step", len(steps), None, running[1]))

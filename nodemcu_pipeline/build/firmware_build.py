@@ -77,7 +77,7 @@ def build_firmware(
     images for ``assemble``/``flash``. Bad options are refused before any download or engine work."""
     check_options(request.options)
     tree = firmware_tree(request.firmware_dir, request.sources, progress=progress)
-    return build_tree(tree, build_dir, request.image, request.options, log=log)
+    return build_tree(tree, build_dir, request.image, request.options, log=log, progress=progress)
 
 
 def check_options(options: BuildOptions) -> None:
@@ -132,15 +132,19 @@ def build_tree(
     options: BuildOptions | None = None,
     *,
     log: Callable[[str], None] = print,
+    progress: ProgressCallback = null_progress,
 ) -> BuildResult:
-    """Build ``tree`` in ``image`` and write the handoff record naming the split images."""
+    """Build ``tree`` in ``image`` and write the handoff record naming the split images;
+    ``progress`` hears the files compiled."""
     options = options or BuildOptions()
     if tree.commit is not None:
         # The pinned release is the same verified bytes wherever it is cached: one compiler cache.
         options = dataclasses.replace(options, ccache_key=f"pinned-{tree.commit}")
     if tree.cache_inputs:
         options = dataclasses.replace(options, cache_inputs=tree.cache_inputs)
-    result = build_in_container(tree.path, build_dir, image, log=log, options=options)
+    result = build_in_container(
+        tree.path, build_dir, image, log=log, options=options, progress=progress
+    )
     record_build(build_dir, "docker", [result.low, result.high])
     return result
 

@@ -58,7 +58,11 @@ KINDS = FLASH_KINDS + DOWNLOAD_KINDS + BOARD_KINDS
 BOARD_BYTES = 1 << 20
 SECTOR = 0x1000
 USER_FS = (0x80000, 0x40000)  # where the user's file system sits (start, size)
-FLASH_TIMEOUT = 120.0
+# A flash that has not ended by then is taken for hung. It must exceed the longest bounded path: at
+# the soak's worst line (3e-3 of bytes corrupted) a write that keeps failing is resumed four times,
+# each with a stub upload through the ROM in 256-byte blocks at about a second per lost block, and
+# ends in a clean error after ~145 s (seed 7, run 1).
+FLASH_TIMEOUT = 300.0
 
 # The checkout (soak_files' boards run from it); the soak itself runs the packaged collection.
 CHECKOUT = Path(__file__).resolve().parents[2]

@@ -174,6 +174,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Docker image that builds the firmware (the marcelstoer/nodemcu-build contract)",
     ),
     Setting(
+        "registry",
+        "text",
+        "",
+        "registry (HOST[:PORT][/PREFIX]) that build-image pulls the image docker/image.lock "
+        "names from, instead of the lock's own, e.g. a company mirror (same digest)",
+    ),
+    Setting(
         "sdk_mirror",
         "url",
         "",
@@ -231,6 +238,7 @@ class Settings:
     cache_dir: Path
     firmware_dir: Path | None  # None: build the pinned NodeMCU release
     image: str
+    registry: str
     sdk_mirror: str
     sources_mirror: str
     project_dir: Path

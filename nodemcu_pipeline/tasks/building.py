@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from invoke import Context
 
-from nodemcu_pipeline.cli import seconds, task, task_errors
+from nodemcu_pipeline.cli import say, seconds, task, task_errors
+from nodemcu_pipeline.settings.table import help_for
 
 # ==== docker: sources, build, build-image ===========================================================
 MIRROR_HELP = (
@@ -57,30 +58,78 @@ def sources(
 
 @task(
     help={
-        "force": "rebuild even when an image with the same recipe exists",
+        "force": "rebuild even when an image with the same recipe exists (never pulls)",
         "mirror": MIRROR_HELP,
+        "no-pull": "make the image here even when docker/image.lock names a published one",
+        "registry": help_for("registry"),
+        "push": "then push the image to REPOSITORY[:TAG] and write docker/image.lock for it "
+        "(the registry's digest and the recipe hash; `docker login` first)",
     }
 )
 @task_errors
 def build_image(
-    c: Context, *, image: str | None = None, force: bool = False, mirror: str | None = None
+    c: Context,
+    *,
+    image: str | None = None,
+    force: bool = False,
+    mirror: str | None = None,
+    no_pull: bool = False,
+    registry: str | None = None,
+    push: str | None = None,
 ) -> None:
-    """Make the build image from docker/ (debootstrapped Debian + xtensa gcc); no registry needed."""
+    """Make the build image (Debian root + xtensa gcc), or pull the one docker/image.lock
+    names when it was built from the same recipe."""
+    from nodemcu_pipeline.build.docker_engine import engine_note
     from nodemcu_pipeline.build.docker_image import build_image as make_image
+    from nodemcu_pipeline.build.image_lock import check_registry, parse_push_reference
+    from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
 
-    s = settings(c.config, image=image)
-    result = make_image(
-        s.image,
-        force=force,
-        progress=lambda e: print(f"build-image: {e.label} {e.phase}", flush=True),
-        sources_cache=s.cache_dir,
-        mirror=_mirror(c, mirror),
+    s = settings(c.config, image=image, registry=registry)
+    mirror_registry = (
+        check_registry(s.registry, "the registry setting (--registry, INVOKE_PIPELINE_REGISTRY)")
+        if s.registry
+        else None
     )
+    target = parse_push_reference(push) if push else None
+    if note := engine_note():
+        say(note)
+    with console_progress() as progress:
+        result = make_image(
+            s.image,
+            force=force,
+            progress=progress,
+            sources_cache=s.cache_dir,
+            mirror=_mirror(c, mirror),
+            pull=not no_pull,
+            registry=mirror_registry,
+            project_dir=s.project_dir,
+        )
+    if result.reason:
+        say(f"building the image locally: {result.reason}")
     state = "built" if result.built else "up to date"
+    if result.pulled:
+        state = f"pulled {result.reference}"
     print(
         f"build-image: {result.tag} {state} ({result.image_id[:19]}, recipe {result.recipe_hash[:12]})"
     )
+    if target:
+        _push(s, result, *target)
+
+
+def _push(s, result, repository, tag):
+    from nodemcu_pipeline.build.docker_engine import docker_client
+    from nodemcu_pipeline.build.image_lock import LOCK_NAME, ImageLock, write_lock
+    from nodemcu_pipeline.build.image_registry import push_image
+    from nodemcu_pipeline.progress import console_progress
+
+    tag = tag or f"recipe-{result.recipe_hash[:12]}"
+    with console_progress() as progress:
+        digest = push_image(docker_client(), result.image_id, repository, tag, progress)
+    lock_path = s.project_dir / "docker" / LOCK_NAME
+    write_lock(lock_path, ImageLock(repository, digest, result.recipe_hash))
+    print(f"build-image: pushed {repository}:{tag} as {repository}@{digest}")
+    print(f"build-image: wrote {lock_path}")
 
 
 @task(
@@ -174,15 +223,34 @@ def build(
     where = fb.SourceOptions(
         cache_dir=s.cache_dir, mirror=_mirror(c, mirror), allow_http=s.allow_http
     )
-    # build_firmware's two halves, so that the progress display covers the downloads only and the
-    # build log streams below it.
+    # build_firmware's two halves: the downloads' progress, then the build's (files compiled) with
+    # its log streaming above the bar.
     fb.check_options(options)
     with console_progress() as progress:
         tree = fb.firmware_tree(s.firmware_dir, where, progress=progress)
-    result = fb.build_tree(tree, s.build_dir, s.image, options)
+    _engine_notes()
+    with console_progress() as progress:
+        result = fb.build_tree(tree, s.build_dir, s.image, options, progress=progress)
     state = "built" if result.built else "up to date, no container started"
     print(f"build: {result.combined} ({state}, {time.monotonic() - started:.1f} s)")
     print(f"build: split images {result.low} + {result.high}")
+
+
+def _engine_notes() -> None:
+    """Which engine builds, when DOCKER_HOST names one, and where its compiler cache lives."""
+    import os
+
+    from nodemcu_pipeline.build.docker_build import CCACHE_DIR_ENV
+    from nodemcu_pipeline.build.docker_engine import engine_note
+    from nodemcu_pipeline.build.docker_transfer import engine_is_remote
+
+    if note := engine_note():
+        say(note)
+    if os.environ.get(CCACHE_DIR_ENV) and engine_is_remote():
+        say(
+            f"{CCACHE_DIR_ENV} names a directory of this machine, which a remote engine cannot "
+            "mount: the compiler cache stays in a volume on that engine"
+        )
 
 
 def _flash_size(value: str | None) -> str | None:

@@ -92,6 +92,8 @@ def demo(
     sources: str | None = None,
 ) -> None:
     """The whole chain on embedded defaults: no board, no internet (virtual ESP8266, local server)."""
+    from nodemcu_pipeline.build.docker_engine import engine_note
+    from nodemcu_pipeline.build.image_lock import check_registry
     from nodemcu_pipeline.firmware.layout import parse_flash_size
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
@@ -99,6 +101,8 @@ def demo(
 
     s = settings(c.config, firmware_dir=firmware_dir, image=image, build_dir=build_dir)
     size = parse_flash_size(flash_size).name
+    if note := engine_note():
+        say(note)
     with console_progress() as progress:
         report = run_demo(
             s.build_dir,
@@ -108,6 +112,8 @@ def demo(
             sources_dir=_sources_dir(sources),
             say=say,
             progress=progress,
+            registry=check_registry(s.registry, "the registry setting") if s.registry else None,
+            project_dir=s.project_dir,
         )
     print(report.summary())
 

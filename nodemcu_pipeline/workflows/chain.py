@@ -164,6 +164,8 @@ def demo(
     sources_dir: Path | None = None,
     say: Say = print,
     progress: ProgressCallback = null_progress,
+    registry: str | None = None,
+    project_dir: Path | None = None,
 ) -> ChainReport:
     """Sources → build → downloads (rehearsed locally) → assemble → flash a virtual board → check.
 
@@ -190,8 +192,18 @@ def demo(
                 f"sources are served from {sources_dir} by a local HTTP server ({mirror}), not GitHub"
             )
         with report.timed("image") as t:
-            result = build_image(image, sources_cache=work / "cache", mirror=mirror)
-            t.detail = f"{image} ({'built' if result.built else 'already there'})"
+            result = build_image(
+                image,
+                progress=progress,
+                sources_cache=work / "cache",
+                mirror=mirror,
+                registry=registry,
+                project_dir=project_dir,
+            )
+            if result.reason:
+                say(f"building the image locally: {result.reason}")
+            state = "built" if result.built else "already there"
+            t.detail = f"{image} ({f'pulled {result.reference}' if result.pulled else state})"
         where = SourceOptions(cache_dir=work / "cache", mirror=mirror)
         if real:
             with report.timed("sources") as t:
@@ -205,7 +217,9 @@ def demo(
             tree = firmware_tree(firmware_dir, where, progress=progress)
         with report.timed("build") as t:
             demo_build = BuildOptions(variant="float", image_name="demo")
-            built = build_tree(tree, work, image, demo_build, log=lambda line: None)
+            built = build_tree(
+                tree, work, image, demo_build, log=lambda line: None, progress=progress
+            )
             t.detail = (
                 f"{built.combined.name} ({'built' if built.built else 'unchanged, no container'})"
                 f" sha256 {sha256_file(built.combined)[:16]}"
