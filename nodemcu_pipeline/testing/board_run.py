@@ -88,7 +88,7 @@ def run_board(target: BoardTarget, plan: BoardPlan, decoder: Decoder, say: Say) 
         _give_up(result, plan, LOST, exc.message)
     except PipelineError as exc:
         state = LOST if started and result.files else UNUSABLE
-        why = exc.line().removeprefix("error: ")
+        why = exc.message
         _give_up(result, plan, state, f"board lost: {why}" if state == LOST else why)
     except Exception as exc:  # noqa: BLE001 - one board's bug must not take the others down
         _give_up(result, plan, UNUSABLE, f"unexpected failure ({type(exc).__name__}: {exc})")
