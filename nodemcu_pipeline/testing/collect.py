@@ -106,7 +106,11 @@ class FileCollector:
             self._assertion(kind, name, rec.field(1), rec.field(2), now)
         elif kind == "trace":
             case = self._case(name, now)
-            case.detail = case.detail or trimmed(rec.field(1))
+            trace = trimmed(rec.field(1))
+            if ABORT in trace.split("\n", 1)[0]:  # a failed assertion: its message heads it
+                trace = case.message + "\n" + trace.partition("\n")[2]
+            if not case.detail or case.detail == case.message:
+                case.detail = trace
         elif kind == "end":
             if self.open is not None and self.open.case.name == name:
                 self._close(now)

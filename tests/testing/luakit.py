@@ -42,7 +42,7 @@ def nodemcu_board(tmp_path: Path, files: dict[str, bytes] | None = None) -> Iter
     if files:
         put_files(chip, files)
     state = tmp_path / "board"
-    state.mkdir(exist_ok=True)
+    state.mkdir(parents=True, exist_ok=True)
     with board_from(state, chip) as board:
         yield board
 

@@ -8,15 +8,14 @@ return function(run)
     emit(e, name, msg, err)
     if e == "finish" then run.check() end
   end
-  -- NTest catches a test's error with pcall, which keeps no traceback: take it on the way out,
-  -- then raise the same value again so NTest reports it as it would have.
+  -- NTest catches a test's error with pcall, which keeps no traceback: take it on the way out
+  -- (a failed assertion's too: it says the test's line), then raise the same value again so
+  -- NTest reports it as it would have.
   local function traced(name, f)
     return function(...)
       local args = {n = select("#", ...), ...}
       local ok, e = xpcall(function() return f(unpack(args, 1, args.n)) end, function(e)
-        if type(e) ~= "string" or not e:find("_*_TestAbort_*_", 1, true) then
-          emit("trace", name, debug.traceback(tostring(e), 2))
-        end
+        emit("trace", name, debug.traceback(tostring(e), 2))
         return e
       end)
       if not ok then error(e, 0) end
