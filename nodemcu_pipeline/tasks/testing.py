@@ -92,7 +92,8 @@ def test(
     n_jobs = whole_number(jobs, "--jobs", "--jobs 4") if jobs is not None else 0
     report_path = None
     if junit is not None:  # before any board is touched
-        inputs = [*named, *(p for p in (ntest, ports_file, elf) if p)]
+        found = [str(f) for d in named if Path(d).is_dir() for f in Path(d).rglob("*.lua")]
+        inputs = [*named, *found, *(p for p in (ntest, ports_file, elf) if p)]
         report_path = check_output(junit, "--junit", force=force, inputs=inputs, make_parents=True)
     options = LuaTestOptions(
         lfs="always" if lfs else "never" if no_lfs else "auto",

@@ -28,7 +28,7 @@ from nodemcu_pipeline.testing import nodemcu_tests, placement
 from nodemcu_pipeline.testing.board_run import BoardPlan, run_board
 from nodemcu_pipeline.testing.crash import Decoder
 from nodemcu_pipeline.testing.junit import junit_xml
-from nodemcu_pipeline.testing.results import BoardResult, LuaTestReport
+from nodemcu_pipeline.testing.results import UNUSABLE, BoardResult, LuaTestReport
 from nodemcu_pipeline.testing.selection import LUA_FILE, LuaFile, Selection, check_unique, select
 
 Say = Callable[[str], None]
@@ -77,7 +77,8 @@ def run_lua_tests(
     say: Say = quiet,
 ) -> LuaTestReport:
     """Run the Lua test files ``paths`` (files, or directories of ``test_*.lua`` and the modules
-    they require) on every board in ``ports``; the report (``report.ok``: every test passed)."""
+    they require) on every board in ``ports``; the report (``report.ok``: every test passed).
+    A single board the run cannot start on raises its error; on a farm it is in the report."""
     check_options(options)
     targets = _targets(ports)
     plan = make_plan([str(p) for p in paths], options, say)
@@ -88,6 +89,9 @@ def run_lua_tests(
     decoder = Decoder(choice.elf)
     started, clock = utc_now(), time.monotonic()
     results = _run_all(targets, plan, decoder, say, options.jobs)
+    only = results[0]
+    if len(results) == 1 and only.state == UNUSABLE and only.failure is not None:
+        raise only.failure  # one board that could not start: its own error, as other tasks say
     return LuaTestReport(results, started, utc_now(), time.monotonic() - clock)
 
 

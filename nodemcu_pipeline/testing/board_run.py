@@ -90,6 +90,7 @@ def run_board(target: BoardTarget, plan: BoardPlan, decoder: Decoder, say: Say) 
         state = LOST if started and result.files else UNUSABLE
         why = exc.message
         _give_up(result, plan, state, f"board lost: {why}" if state == LOST else why)
+        result.failure = exc
     except Exception as exc:  # noqa: BLE001 - one board's bug must not take the others down
         _give_up(result, plan, UNUSABLE, f"unexpected failure ({type(exc).__name__}: {exc})")
     return result

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from nodemcu_pipeline.errors import PipelineError
+
 PASSED = "passed"
 FAILED = "failed"
 ERROR = "error"
@@ -70,6 +72,7 @@ class BoardResult:
     firmware: str = ""  # NodeMCU's version, as the board says it
     placement: str = ""  # "LFS" or "SPIFFS"
     notes: list[str] = field(default_factory=list)
+    failure: PipelineError | None = field(default=None, repr=False)  # why it was unusable
 
     def cases(self) -> list[CaseResult]:
         return [c for f in self.files for c in f.cases]
