@@ -27,7 +27,8 @@ return function(id, test, where)
   end
 
   -- Our files by module name: LFS modules, or ~t/NAME.lc / ~t/NAME.lua in SPIFFS.
-  local rawloadfile, rawdofile, loaders = loadfile, dofile, package.loaders
+  -- (package.searchers on a Lua 5.3 build)
+  local rawloadfile, rawdofile, loaders = loadfile, dofile, package.loaders or rawget(package, "searchers")
   local function find(mod)
     if lfs then return node.LFS.get(mod) end
     for _, ext in ipairs({".lc", ".lua"}) do

@@ -2,7 +2,7 @@
 -- output handler events (the ones NTestTapOut prints) become framed records, and every test's
 -- error keeps its traceback.
 return function(run)
-  local emit = run.emit
+  local emit, unpack = run.emit, unpack or rawget(table, "unpack")
   local function handler(e, name, msg, err)
     if e == "start" then run.open = run.open + 1 elseif e == "finish" then run.open = run.open - 1 end
     emit(e, name, msg, err)
