@@ -130,6 +130,14 @@ def make_plan(paths: list[str], options: LuaTestOptions, say: Say) -> BoardPlan:
         tree = nodemcu_tests.find_tree(options.build_dir, options.firmware_dir, options.sources)
         say(f"NodeMCU's own suites from {tree.where}")
         tests += nodemcu_tests.suites(tree)
+        if options.lfs != "never":
+            try:
+                lfs_suite = nodemcu_tests.file_lfs_suite(tree, options.build_dir, options.image)
+            except PipelineError as exc:
+                say(f"{nodemcu_tests.LFS_SUITE} is left out (it needs an LFS image): {exc.message}")
+            else:
+                tests += lfs_suite[:1]
+                support += lfs_suite[1:]
     own = next((f for f in support if f.module == "NTest"), None)
     if options.ntest is not None:
         if own is not None:

@@ -25,6 +25,7 @@ from nodemcu_pipeline.testing import placement
 from nodemcu_pipeline.testing.collect import FileCollector
 from nodemcu_pipeline.testing.crash import Decoder
 from nodemcu_pipeline.testing.file_run import BoardLost, FileRun, FileRunOptions
+from nodemcu_pipeline.testing.nodemcu_tests import LFS_ONLY
 from nodemcu_pipeline.testing.placement import LfsImage, Survey
 from nodemcu_pipeline.testing.results import (
     ERROR,
@@ -64,8 +65,9 @@ def run_board(target: BoardTarget, plan: BoardPlan, decoder: Decoder, say: Say) 
         started = True
         with board_session(target.port, tell) as repl:
             fresh = where == "L"  # the LFS reload restarted it
+            have = found.modules | ({LFS_ONLY} if where == "L" else set())
             for test in plan.tests:
-                missing = sorted(set(test.needs) - found.modules)
+                missing = sorted(set(test.needs) - have)
                 if missing:
                     result.files.append(_skipped(target, test, missing))
                     continue
@@ -150,7 +152,10 @@ def _run_file(
 
 
 def _skipped(target: BoardTarget, test: LuaFile, missing: list[str]) -> FileResult:
-    why = f"the firmware has no {', '.join(missing)} module" + ("s" if len(missing) > 1 else "")
+    if LFS_ONLY in missing:
+        why = "it reads files from LFS, and this run's Lua is in SPIFFS (see --lfs)"
+    else:
+        why = f"the firmware has no {', '.join(missing)} module" + "s" * (len(missing) > 1)
     case = CaseResult(test.module, SKIPPED, f"not run: {why}")
     return FileResult(target.name, test.path, test.module, [case], started=utc_now())
 

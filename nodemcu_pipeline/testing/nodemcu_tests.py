@@ -11,6 +11,7 @@ and with a size limit.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,12 @@ SUITES: dict[str, tuple[str, ...]] = {
     "NTest_ws2812": ("ws2812",),
     "NTest_ws2812_effects": ("ws2812", "ws2812_effects", "tmr"),
 }
+# A suite that reads files from LFS: file_lfs.lua and a resource module made by the tree's own
+# make_resource.lua (run by the build's luac.cross), beside it in the image.
+LFS_SUITE = "NTest_file_lfs"
+LFS_ONLY = "LFS"  # a "module" the board has when the run's Lua is in LFS
+FILE_LFS = "lua_modules/file_lfs/file_lfs.lua"
+MAKE_RESOURCE = "lua_modules/file_lfs/make_resource.lua"
 TREE_FILE = Bounded(
     what="firmware tree file",
     limit=256 * 1024,
@@ -80,3 +87,45 @@ def suites(tree: Tree) -> list[LuaFile]:
             "Use a nodemcu-firmware tree of 2020 or later",
         )
     return found
+
+
+def page() -> bytes:
+    """A web page over 2 KB (NTest_file_lfs reads it in blocks), the same on every run."""
+    rows = "".join(f"<p>line {i} {'x' * (10 + (i * 37) % 51)}</p>\n" for i in range(80))
+    return f"<!DOCTYPE html><html><body>\n{rows}</body></html>\n".encode()
+
+
+def file_lfs_suite(tree: Tree, build_dir: Path, image: str | None) -> list[LuaFile]:
+    """NTest_file_lfs and the modules it reads (file_lfs, resource), or [] when the tree lacks
+    them. The resource module is made by the tree's make_resource.lua, run by the build's
+    luac.cross (build_tools: in the build image, as every tool of the tree)."""
+    from nodemcu_pipeline.build.build_tools import IN, OUT, run_tool
+    from nodemcu_pipeline.errors import BuildError
+
+    paths = [tree.root / "tests" / f"{LFS_SUITE}.lua", tree.root / FILE_LFS]
+    maker = tree.root / MAKE_RESOURCE
+    if not all(p.is_file() and not p.is_symlink() for p in [*paths, maker]):
+        return []
+    script = re.sub(rb"^#!.*\n", b"\n", read_bounded(maker, TREE_FILE))
+    wrapper = (
+        f'arg = {{[0] = "make_resource.lua", "-o", "{OUT}/resource.lua", "{IN}/index.html"}}\n'
+        f'dofile("{IN}/make_resource.lua")\n'
+    ).encode()
+    run = run_tool(
+        build_dir,
+        f"./luac.cross -e {IN}/mkres.lua",
+        {"make_resource.lua": script, "index.html": page(), "mkres.lua": wrapper},
+        ["resource.lua"],
+        image,
+    )
+    if run.code != 0 or "resource.lua" not in run.files:
+        raise BuildError(
+            "make_resource.lua did not make resource.lua: " + " ".join(run.output[-2:])[:200],
+            "Check the build's luac.cross (invoke build)",
+        )
+    suite, file_lfs = (read_bounded(p, TREE_FILE) for p in paths)
+    return [
+        LuaFile(str(paths[0]), LFS_SUITE, suite, ("file", LFS_ONLY)),
+        LuaFile(str(paths[1]), "file_lfs", file_lfs),
+        LuaFile("resource.lua (made by make_resource.lua)", "resource", run.files["resource.lua"]),
+    ]
