@@ -23,7 +23,13 @@ from pathlib import Path
 from nodemcu_pipeline.board.files import BoardFiles
 from nodemcu_pipeline.board.repl import NodeMCURepl
 from nodemcu_pipeline.build.lfs import compile_lfs
-from nodemcu_pipeline.errors import BoardRestarted, LuaError, ReplError, SerialPortError
+from nodemcu_pipeline.errors import (
+    BoardRestarted,
+    LuaError,
+    PipelineError,
+    ReplError,
+    SerialPortError,
+)
 from nodemcu_pipeline.settings.resources import lua_file
 from nodemcu_pipeline.testing.selection import PREFIX, RUNNER_MODULES, LuaFile
 
@@ -79,8 +85,26 @@ class LfsImage:
     size: int  # bytes it takes in the LFS region
 
 
+def build_modules(build_dir: Path) -> frozenset[str] | None:
+    """The C modules of the firmware the build made (its banner's ``modules:``), or None."""
+    from nodemcu_pipeline.firmware.banner import read_banner
+    from nodemcu_pipeline.paths import Bounded, read_bounded
+
+    high = Path(build_dir) / "firmware" / "0x10000.bin"
+    try:
+        banner = read_banner(read_bounded(high, Bounded("firmware image", 16 << 20, "16 MB")))
+    except PipelineError:
+        return None
+    return frozenset(banner.modules) if banner is not None and banner.modules else None
+
+
 def build_image(files: list[LuaFile], build_dir: Path, image: str | None) -> LfsImage:
-    """The runner and ``files`` as one LFS image, compiled by the build's luac.cross."""
+    """The runner and ``files`` as one LFS image, compiled by the build's luac.cross. Tests whose
+    C modules the build's firmware lacks stay out (they are skipped on its boards anyway), so
+    NodeMCU's suites for modules a build leaves out do not take its LFS's room."""
+    known = build_modules(build_dir)
+    if known is not None:
+        files = [f for f in files if set(f.needs) - {"LFS"} <= known]
     with tempfile.TemporaryDirectory(prefix="lua-tests-") as tmp:
         sources = []
         for name, data in [*runner_files(), *((f.module, f.data) for f in files)]:

@@ -29,6 +29,7 @@ return function(id, test, where)
   -- Our files by module name: LFS modules, or ~t/NAME.lc / ~t/NAME.lua in SPIFFS.
   -- (package.searchers on a Lua 5.3 build)
   local rawloadfile, rawdofile, loaders = loadfile, dofile, package.loaders or rawget(package, "searchers")
+  -- (nil and why, when it is there but does not load: too little heap, a syntax error)
   local function find(mod)
     if lfs then return node.LFS.get(mod) end
     for _, ext in ipairs({".lc", ".lua"}) do
@@ -56,8 +57,8 @@ return function(id, test, where)
   -- require finds our modules first (NTest adapted to report through us); loadfile and dofile
   -- find our files by their plain names when the file system has none of that name.
   function loader(mod)
-    local f = find(mod)
-    if not f then return "\n\tno test module '" .. mod .. "'" end
+    local f, why = find(mod)
+    if not f then return "\n\t" .. (why or "no test module '" .. mod .. "'") end
     if mod ~= "NTest" then return f end
     return function(...) return find("_pltn")()(run)(f(...)) end
   end
@@ -76,8 +77,9 @@ return function(id, test, where)
   end
 
   emit("run", test, node.heap())
-  local f, err, trace = find(test), nil, ""
-  if not f then err = "the board has no test module " .. test end
+  local f, err = find(test)
+  local trace = ""
+  if not f then err = err or "the board has no test module " .. test end
   local ok = false
   if f then
     local e
