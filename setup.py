@@ -24,6 +24,8 @@ setup(
         "nodemcu_pipeline.testing": ["lua/*.lua"],
         "nodemcu_pipeline.virtual": ["lua/*.lua"],
         "nodemcu_pipeline.virtual.modules": ["lua/*.lua"],
+        # The host build of a NodeMCU tree (C sources, make and scripts the build container runs).
+        "nodemcu_pipeline.build": ["host_firmware/*", "host_firmware/host/*"],
         # Every file: the recipe's hash and build context take them all (docker_image.recipe_files).
         "nodemcu_pipeline.data.recipe": ["**/*"],
         "nodemcu_pipeline.data.manifests": ["*.json"],

@@ -72,6 +72,12 @@ def test_wheel_carries_the_data_and_the_licence(installed):
         assert needed in names, needed
     lua = {p.relative_to(ROOT).as_posix() for p in (ROOT / "nodemcu_pipeline").rglob("*.lua")}
     assert lua and not lua - names, sorted(lua - names)  # setup.py's package_data: lua/*.lua
+    # The host build's layer: every file the build container runs (build/host_build.host_sources).
+    host = ROOT / "nodemcu_pipeline/build/host_firmware"
+    layer = {p.relative_to(ROOT).as_posix() for p in host.rglob("*") if p.is_file()}
+    layer = {n for n in layer if "__pycache__" not in n and "/build/host_firmware/build/" not in n}
+    assert "nodemcu_pipeline/build/host_firmware/host/main.c" in layer
+    assert not layer - names, sorted(layer - names)
     assert any(n.endswith("licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
     assert not any(n.startswith(("pipeline/", "tests/", "bench/")) for n in names)
 

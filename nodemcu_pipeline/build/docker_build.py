@@ -53,6 +53,15 @@ from nodemcu_pipeline.build.firmware_config import (
     parse_modules,
 )
 from nodemcu_pipeline.build.firmware_tree import USER_MODULES, is_nodemcu, tree_files, tree_hash
+from nodemcu_pipeline.build.host_build import (
+    HostOutcome,
+    collect,
+    container_command,
+    default_store,
+    host_sources,
+    restore,
+    sources_hash,
+)
 from nodemcu_pipeline.errors import BuildError, UsageError
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
 from nodemcu_pipeline.records.marker import mark, read_record
@@ -85,6 +94,8 @@ class BuildResult:
     image_name: str
     variant: str
     built: bool  # False when the stage record was fresh and no container ran
+    # The tree's host build (build/host_build.py): nodemcu-host beside the images, or a note why not.
+    host: HostOutcome = HostOutcome()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +114,10 @@ class BuildOptions:
     # Who may share a compiler cache: default the tree's own path; the pinned release (verified
     # bytes, wherever it is cached) passes "pinned-<commit>".
     ccache_key: str | None = None
+    # Where host builds are kept for virtual boards to find (default: the user cache's store);
+    # host_build=False builds the firmware alone.
+    host_store: Path | None = None
+    host_build: bool = True
 
     def nodemcu_specific(self) -> list[str]:
         given = {"--modules": self.modules, "--lfs-size": self.lfs_size, "--ssl": self.ssl}
@@ -143,6 +158,7 @@ def build_firmware(
     lfs = parse_lfs_size(opts.lfs_size)
     if lfs and opts.flash_size:  # the smallest firmware (nothing after 0x10000) must leave room
         _check_lfs(lfs, 0x10000, opts.flash_size)
+    host_files = host_sources() if nodemcu and opts.host_build else {}
     client = docker_client()
     image_obj = ensure_image(client, image)
     inputs = {
@@ -155,13 +171,19 @@ def build_firmware(
         "nodemcu": nodemcu,
         "headers": {rel: hashlib.sha256(data).hexdigest() for rel, data in overrides.items()},
         "flash_size": opts.flash_size if lfs else None,
+        "host_firmware": sources_hash(host_files) if host_files else None,
     }
     out_dir = Path(build_dir) / "firmware"
+    store_dir = opts.host_store or default_store()
     if not opts.no_cache and is_fresh(build_dir, STAGE, inputs):
-        return _result(recorded_outputs(build_dir, STAGE), name, opts.variant, built=False)
+        outputs = recorded_outputs(build_dir, STAGE)
+        host = restore(out_dir, store_dir) if host_files else HostOutcome()
+        return _result(outputs, name, opts.variant, built=False, host=host)
     copy = (Path(build_dir) / COPY_DIR).resolve()
     copy.parent.mkdir(parents=True, exist_ok=True)
-    sync(tree, copy, overrides)
+    # The host layer goes into the copy beside the tree, outside the headers the build is
+    # configured by: a new host layer builds the host again, never the firmware from scratch.
+    sync(tree, copy, {**overrides, **host_files})
     configuration = {k: inputs[k] for k in ("image_id", "variant", "nodemcu", "headers")}
     clean = _needs_clean(build_dir, copy, configuration) or opts.no_cache
     user = build_user()
@@ -186,6 +208,7 @@ def build_firmware(
         clean=clean,
         volume=ccache_volume(image_obj.id, opts.ccache_key or str(tree)),
         compiled=CompileCount(_c_files(copy, nodemcu=nodemcu), progress),
+        command=container_command(MOUNT) if host_files else "build",
     )
     produced = f"bin/nodemcu_{opts.variant}_{name}.bin"
     names = (produced, "bin/0x00000.bin", "bin/0x10000.bin")
@@ -203,8 +226,13 @@ def build_firmware(
     for rel, data in blobs.items():
         atomic_write_bytes(out_dir / Path(rel).name, data)
         outputs.append(out_dir / Path(rel).name)
+    host = HostOutcome()
+    if host_files:
+        low, high = blobs["bin/0x00000.bin"], blobs["bin/0x10000.bin"]
+        host = collect(copy, out_dir, low, high, store_dir)
+        outputs.extend(host.files)
     save_record(build_dir, STAGE, inputs, outputs)
-    return _result(outputs, name, opts.variant, built=True)
+    return _result(outputs, name, opts.variant, built=True, host=host)
 
 
 def _c_files(copy: Path, *, nodemcu: bool) -> int:
@@ -271,11 +299,19 @@ def ccache_volume(image_id: str, tree_key: str) -> str:
     return f"{CCACHE_VOLUME}-{key}"
 
 
-def _result(outputs: list[Path], name: str, variant: str, *, built: bool) -> BuildResult:
+def _result(
+    outputs: list[Path], name: str, variant: str, *, built: bool, host: HostOutcome | None = None
+) -> BuildResult:
     by_name = {p.name: p for p in outputs}
     combined = by_name[f"nodemcu_{variant}_{name}.bin"]
     return BuildResult(
-        combined, by_name["0x00000.bin"], by_name["0x10000.bin"], name, variant, built
+        combined,
+        by_name["0x00000.bin"],
+        by_name["0x10000.bin"],
+        name,
+        variant,
+        built,
+        host or HostOutcome(),
     )
 
 
@@ -293,6 +329,7 @@ def run_container(
     clean: bool = True,
     volume: str = CCACHE_VOLUME,
     compiled: CompileCount | None = None,
+    command: str | list[str] = "build",
 ) -> None:
     """Run ``build`` over ``tree`` as ``user`` under the BUILD container policy (``timeout`` is its
     time limit); stream its log; remove the container whatever happens."""
@@ -324,7 +361,7 @@ def run_container(
     try:
         container = client.containers.create(
             image,
-            command="build",
+            command=command,
             name=name,
             environment=env,
             volumes=volumes,

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke import Context
 
 from nodemcu_pipeline.cli import say, seconds, task, task_errors
 from nodemcu_pipeline.settings.table import help_for
+
+if TYPE_CHECKING:
+    from nodemcu_pipeline.build.host_build import HostOutcome
 
 # ==== docker: sources, build, build-image ===========================================================
 MIRROR_HELP = (
@@ -174,6 +179,7 @@ def build(
 
     from nodemcu_pipeline.build import firmware_build as fb
     from nodemcu_pipeline.build.docker_build import BuildOptions
+    from nodemcu_pipeline.build.host_build import default_store
     from nodemcu_pipeline.errors import UsageError
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
@@ -219,6 +225,7 @@ def build(
         lfs_size=lfs_size,
         ssl=True if ssl else None,
         flash_size=_flash_size(flash_size),
+        host_store=default_store(s.cache_dir),
     )
     where = fb.SourceOptions(
         cache_dir=s.cache_dir, mirror=_mirror(c, mirror), allow_http=s.allow_http
@@ -234,6 +241,19 @@ def build(
     state = "built" if result.built else "up to date, no container started"
     print(f"build: {result.combined} ({state}, {time.monotonic() - started:.1f} s)")
     print(f"build: split images {result.low} + {result.high}")
+    _say_host(result.host)
+
+
+def _say_host(host: HostOutcome) -> None:
+    """Where the tree's host build went (the virtual board runs it for these images), or why not."""
+    if host.build is not None:
+        missing = host.build.record.not_on_host
+        print(
+            f"build: host firmware {host.build.binary} (the virtual board runs it for these images"
+            + (f"; not on the host: {','.join(missing)})" if missing else ")")
+        )
+    elif host.note:
+        say(host.note)
 
 
 def _engine_notes() -> None:

@@ -57,6 +57,7 @@ def rehearse(
     state: str | None = None,
 ) -> None:
     """Flash a plan to a virtual ESP8266 and run the REPL check: a smoke test without hardware."""
+    from nodemcu_pipeline.build.host_build import default_store
     from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
@@ -67,7 +68,15 @@ def rehearse(
     # The state is loaded when it is there and saved at the end: a regular file or a new name.
     kept = check_output(state, "--state", existing_ok=True, inputs=[plan_path]) if state else None
     with console_progress() as progress:
-        report = run_rehearse(plan_path, s.format, state=kept, say=say, progress=progress)
+        report = run_rehearse(
+            plan_path,
+            s.format,
+            state=kept,
+            say=say,
+            progress=progress,
+            # where `invoke build` put the host builds, and this build's own
+            host_firmware=[s.build_dir / "firmware", default_store(s.cache_dir)],
+        )
     print(report.summary())
 
 

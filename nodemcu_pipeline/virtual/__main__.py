@@ -79,6 +79,21 @@ def main(argv: list[str] | None = None) -> int:
         f"above 460800 baud (default {AUTOBAUD_FAIL}); at or below 460800 it locks after losing "
         "the first SYNC",
     )
+    parser.add_argument(
+        "--host-firmware",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="where to look for the host build of the flashed image first (a build's "
+        "firmware/ folder, or a store); the user cache's store, which every build fills, is "
+        "always searched too",
+    )
+    parser.add_argument(
+        "--no-host-firmware",
+        action="store_true",
+        help="run the Python model of NodeMCU even when a host build of the flashed image exists",
+    )
     parser.add_argument("--stats", type=Path, help="write the exit statistics here, not stderr")
     args = parser.parse_args(argv)
     faults = Faults(
@@ -101,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             mac=args.mac,
             env=env,
             autobaud_fail=args.autobaud_fail,
+            host_firmware=None if args.no_host_firmware else [*args.host_firmware, _store()],
+            notes=lambda text: print(f"note: {text}", file=sys.stderr, flush=True),
         )
     except (PipelineError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -119,6 +136,17 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(stats, file=sys.stderr, flush=True)
     return 0
+
+
+def _store() -> Path:
+    """The store builds fill: in the cache the settings name (INVOKE_PIPELINE_CACHE_DIR), as the
+    build task uses it, else the user cache."""
+    import os
+
+    from nodemcu_pipeline.build.host_build import default_store
+
+    chosen = os.environ.get("INVOKE_PIPELINE_CACHE_DIR")
+    return default_store(Path(chosen).expanduser() if chosen else None)
 
 
 if __name__ == "__main__":

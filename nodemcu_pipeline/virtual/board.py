@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from nodemcu_pipeline.link.slip import SlipDecoder, encode
 from nodemcu_pipeline.virtual.environment import Environment
@@ -93,6 +94,9 @@ class Board:
         self.lock = threading.RLock()
         self.mode = "off"
         self.app: object | None = None
+        # What the ROM hands over to: a host build of the flashed image when one is known
+        # (virtual/host_firmware.HostFirmware, set by VirtualBoard), else the Python model.
+        self.firmware: Any = None
         self._dtr = False
         self._rts = False
         self._en = True
@@ -328,7 +332,7 @@ class Board:
             self.app = None
             self.emit(b"\r\nNodeMCU (virtual firmware missing)\r\n> ")
             return
-        self.app = NodeMCUApp(self)
+        self.app = self.firmware.app_for(self) if self.firmware is not None else NodeMCUApp(self)
         self.app.boot(cause, REASON_FOR_CAUSE.get(cause, 0) if reason is None else reason)
 
     # -- loader --------------------------------------------------------------------------------

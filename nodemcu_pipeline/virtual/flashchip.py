@@ -10,6 +10,7 @@ read) or starts it and carries on (the stub's erase-ahead), and when a reply may
 
 from __future__ import annotations
 
+import mmap
 import os
 import time
 from dataclasses import dataclass, field
@@ -84,10 +85,12 @@ class FlashChip:
 
     size: int
     realtime: bool = False
-    data: bytearray = field(default_factory=bytearray)
+    # A bytearray, or once ``shared_fd`` was asked for, a shared mapping of a memory file.
+    data: bytearray | mmap.mmap = field(default_factory=bytearray)
     simulated_seconds: float = 0.0
 
     timeline: Timeline = field(default_factory=Timeline)
+    _shared: int | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.timeline.realtime = self.realtime
@@ -107,6 +110,26 @@ class FlashChip:
         """RDID as it lands in SPI W0: first byte received (manufacturer) in bits 7:0."""
         jid = self.jedec_id
         return ((jid >> 16) & 0xFF) | (((jid >> 8) & 0xFF) << 8) | ((jid & 0xFF) << 16)
+
+    def shared_fd(self) -> int:
+        """A descriptor of a memory file that holds the flash; from now on ``data`` maps it, so a
+        process that maps the same file (the host build of the firmware, virtual/host_firmware.py)
+        and this chip see each other's writes at once, with no copy either way. Linux only."""
+        if self._shared is None:
+            fd = os.memfd_create("virtual-esp8266-flash")
+            os.ftruncate(fd, self.size)
+            shared = mmap.mmap(fd, self.size)
+            shared[:] = bytes(self.data)
+            self.data, self._shared = shared, fd
+        return self._shared
+
+    def unshare(self) -> None:
+        """Back to a private copy (the memory file is freed); no other process may map it now."""
+        if self._shared is not None:
+            shared, fd = self.data, self._shared
+            self.data, self._shared = bytearray(shared), None
+            shared.close()  # type: ignore[union-attr]
+            os.close(fd)
 
     def _spend(self, seconds: float, *, wait: bool = True) -> None:
         self.simulated_seconds += seconds

@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +37,7 @@ from nodemcu_pipeline.flasher.api import FlashOptions, PlanFor, fixed_plan, flas
 from nodemcu_pipeline.plan.file import load_plan
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
 from nodemcu_pipeline.records.stage import sha256_file
-from nodemcu_pipeline.virtual import VirtualBoard
+from nodemcu_pipeline.virtual import DEFAULT_STORE, VirtualBoard
 from nodemcu_pipeline.workflows.assemble import assemble
 
 Say = Callable[[str], None]
@@ -113,12 +113,16 @@ def rehearse(
     state: Path | None = None,
     say: Say = quiet,
     progress: ProgressCallback = null_progress,
+    host_firmware: Sequence[Path] | None = None,
 ) -> ChainReport:
     """Flash ``plan_path`` to a fresh virtual board of the plan's flash size and run the REPL check
-    (``fs_mode``: when the file system may be formatted); ``state`` keeps the board's flash."""
+    (``fs_mode``: when the file system may be formatted); ``state`` keeps the board's flash;
+    ``host_firmware``: where the board looks for the host build of the plan's images (default: the
+    user cache's store)."""
     plan = load_plan(plan_path)
     report = ChainReport()
-    with VirtualBoard(plan.flash_size, state=state) as board:
+    places = DEFAULT_STORE if host_firmware is None else host_firmware
+    with VirtualBoard(plan.flash_size, state=state, notes=say, host_firmware=places) as board:
         flash_and_check(
             board, fixed_plan(plan), report, fs_mode=fs_mode, say=say, progress=progress
         )
@@ -266,7 +270,7 @@ def demo(
             f"{assembled.layout.generation.value} layout on {flash_size}, "
             f"{len(assembled.plan.regions)} regions -> {assembled.plan_path}"
         )
-    with VirtualBoard(flash_size) as board:
+    with VirtualBoard(flash_size, notes=say) as board:
         flash_and_check(board, fixed_plan(assembled.plan), report, say=say, progress=progress)
         with report.timed("reflash") as t:
             unchanged = FlashOptions(after="no-reset")

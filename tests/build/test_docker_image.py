@@ -44,6 +44,7 @@ def test_rootfs_conf_names_the_compiler() -> None:
     conf = read_rootfs_conf(RECIPE_DIR / "rootfs.conf")
     assert conf["SUITE"] == "bookworm"
     assert "gcc-xtensa-lx106" in conf["PACKAGES"].split(",")
+    assert "gcc-multilib" in conf["PACKAGES"].split(",")  # the host build's gcc -m32 -static
 
 
 def test_unchanged_recipe_is_not_rebuilt(docker_engine: None) -> None:
