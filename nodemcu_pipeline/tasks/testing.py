@@ -31,6 +31,8 @@ TEST_HELP = {
     "elf": "the firmware's ELF for decoding crashes (default: the one matching the build)",
     "keep-files": "leave the test files on the board (under ~t/) afterwards",
     "build-dir": "the build whose luac.cross, firmware tree and ELF to use (default: build)",
+    "firmware-dir": "the firmware tree whose NTest and suites to use, and whose ELF decodes "
+    "crashes (default: the build's copy of the tree, else the pinned release)",
     "image": "build image to run luac.cross in (default: the one the build used)",
 }
 
