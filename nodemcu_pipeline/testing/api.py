@@ -179,7 +179,8 @@ def _lfs_image(
         names = ", ".join(Path(f.path).name for f in large[:3])
         say(
             f"{names} would load from LFS, but no LFS image can be made "
-            f"({exc.message}); everything goes to SPIFFS"
+            f"({exc.message}); everything goes to SPIFFS, where they may not fit in the heap "
+            "(a 64 KB LFS, invoke build --lfs-size 64K, holds NTest and NodeMCU's suites)"
         )
         return None
 
