@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from nodemcu_pipeline.build.build_tools import IN
 from nodemcu_pipeline.testing.records import Record, RecordReader
 from nodemcu_pipeline.testing.results import (
     ERROR,
@@ -31,6 +32,9 @@ ABORT = "_*_TestAbort_*_"
 # Where a traceback leaves the test for the runner's own frames (its xpcall, _plt, _pltn).
 RUNNER_FRAME = re.compile(r"_plt|in function '(raw)?xpcall'|\[string \"<python>\"\]")
 PROMPT = re.compile(r"(?m)^> ?$\n?")
+# Code from the LFS image names the folder luac.cross compiled it in (``/opt/in/test_x.lua:3:``):
+# the file's own name is what the user knows, and what annotations point at.
+LFS_SOURCE = f"{IN}/"
 
 
 def trimmed(trace: str) -> str:
@@ -88,6 +92,7 @@ class FileCollector:
         self._clipped += max(0, len(output) - max(0, room))
 
     def _event(self, rec: Record, now: float) -> None:
+        rec = Record(rec.seq, rec.event, tuple(f.replace(LFS_SOURCE, "") for f in rec.fields))
         name = rec.field(0)
         kind = rec.event
         if kind == "run":

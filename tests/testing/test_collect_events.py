@@ -125,3 +125,14 @@ def test_output_between_records_is_kept_without_prompts() -> None:
 def test_tracebacks_lose_the_runners_frames() -> None:
     trace = "m\nstack traceback:\n\tt.lua:1: in f\n\t[C]: in function 'rawxpcall'\n\t~t/_plt.lua:64: in g"
     assert trimmed(trace) == "m\nstack traceback:\n\tt.lua:1: in f"
+
+
+def test_code_from_the_lfs_image_is_named_by_its_file_not_the_compilers_folder() -> None:
+    col = collector("test_lfs")
+    trace = (
+        "/opt/in/test_lfs.lua:2: boom\nstack traceback:\n\t/opt/in/test_lfs.lua:2: in main chunk"
+    )
+    feed(col, ("run", "test_lfs", "1"), ("ret", "error", "/opt/in/test_lfs.lua:2: boom", trace))
+    (case,) = col.result.cases
+    assert case.message == "test_lfs.lua:2: boom"
+    assert "/opt/in" not in case.detail and "test_lfs.lua:2: in main chunk" in case.detail
