@@ -93,6 +93,11 @@ def run_board(target: BoardTarget, plan: BoardPlan, decoder: Decoder, say: Say) 
         why = exc.message
         _give_up(result, plan, state, f"board lost: {why}" if state == LOST else why)
         result.failure = exc
+    except OSError as exc:  # its port failed under a layer that does not wrap it (pyserial's)
+        # A board that answered the survey and then went away dropped out mid-run.
+        state = LOST if started or result.firmware else UNUSABLE
+        why = f"its port failed ({type(exc).__name__}: {exc})"
+        _give_up(result, plan, state, f"board lost: {why}" if state == LOST else why)
     except Exception as exc:  # noqa: BLE001 - one board's bug must not take the others down
         _give_up(result, plan, UNUSABLE, f"unexpected failure ({type(exc).__name__}: {exc})")
     return result
