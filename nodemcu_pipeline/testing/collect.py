@@ -110,6 +110,8 @@ class FileCollector:
         elif kind in ("pass", "fail", "except"):
             self._assertion(kind, name, rec.field(1), rec.field(2), now)
         elif kind == "trace":
+            if not name and self.open is not None:  # a callback's error (_plte): the open test's
+                name = self.open.case.name
             case = self._case(name, now)
             trace = trimmed(rec.field(1))
             if ABORT in trace.split("\n", 1)[0]:  # a failed assertion: its message heads it
@@ -134,6 +136,9 @@ class FileCollector:
         if kind == "fail" and case.outcome != ERROR:
             case.outcome, case.message = FAILED, case.message or text
         elif kind == "except" and ABORT not in text:
+            first = case.detail.partition("\n")[0]
+            if text and text not in first and case.detail.rstrip().endswith(text):
+                text = first  # NTest kept only the tail of a callback's error and traceback
             if case.outcome == PASSED:
                 case.outcome, case.message = ERROR, self._memory(text)
         if kind == "except" and not case.detail:

@@ -31,7 +31,7 @@ from nodemcu_pipeline.errors import (
     SerialPortError,
 )
 from nodemcu_pipeline.settings.resources import lua_file
-from nodemcu_pipeline.testing.selection import PREFIX, RUNNER_MODULES, LuaFile
+from nodemcu_pipeline.testing.selection import LFS_ONLY_RUNNER, PREFIX, RUNNER_MODULES, LuaFile
 
 COMPILE_FROM = 1024
 LARGE_FILE = 6 * 1024
@@ -45,7 +45,9 @@ def runner_files() -> list[tuple[str, bytes]]:
     found = []
     for module in RUNNER_MODULES:
         lines = lua_file("nodemcu_pipeline.testing", module).split(b"\n")
-        found.append((module, b"\n".join(ln for ln in lines if not ln.lstrip().startswith(b"--"))))
+        # Indentation goes too (the runner has no long strings): _pltn stays under COMPILE_FROM.
+        kept = (ln.strip() for ln in lines if not ln.lstrip().startswith(b"--"))
+        found.append((module, b"\n".join(kept)))
     return found
 
 
@@ -128,7 +130,7 @@ def to_spiffs(repl: NodeMCURepl, files: list[LuaFile], say: Say) -> list[str]:
     board = BoardFiles(repl)
     notes = []
     for module, data, path in [
-        *((m, d, f"the runner's {m}") for m, d in runner_files()),
+        *((m, d, f"the runner's {m}") for m, d in runner_files() if m not in LFS_ONLY_RUNNER),
         *((f.module, f.data, f.path) for f in files),
     ]:
         name = f"{PREFIX}{module}.lua"

@@ -20,7 +20,8 @@ from nodemcu_pipeline.paths import Bounded, read_bounded
 
 PREFIX = "~t/"  # our files on the board's SPIFFS: a name a user's files are unlikely to take
 RUNNER = "_plt"  # the board half of the runner (testing/lua/_plt.lua)
-RUNNER_MODULES = (RUNNER, "_pltn")  # and its NTest adapter
+RUNNER_MODULES = (RUNNER, "_pltn", "_plte")  # its NTest adapter, and an LFS-only part
+LFS_ONLY_RUNNER = ("_plte",)
 TEST_NAME = re.compile(r"^(test_.*|.*_test|NTest_.*)\.lua$")
 MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,23}$")  # ~t/NAME.lua within SPIFFS's 31 bytes
 USES_NTEST = re.compile(rb"\bNTest\b")

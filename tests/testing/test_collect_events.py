@@ -136,3 +136,23 @@ def test_code_from_the_lfs_image_is_named_by_its_file_not_the_compilers_folder()
     (case,) = col.result.cases
     assert case.message == "test_lfs.lua:2: boom"
     assert "/opt/in" not in case.detail and "test_lfs.lua:2: in main chunk" in case.detail
+
+
+def test_a_callbacks_error_is_whole_though_ntest_kept_its_tail() -> None:
+    # NTest cuts node.setonerror's message after its last "/"; _plte sent it whole first, unnamed.
+    col = collector("test_cb")
+    whole = "~t/test_cb.lua:3: boom\nstack traceback:\n\t~t/test_cb.lua:3: in function <~t/test_cb.lua:3>"
+    feed(
+        col,
+        ("run", "test_cb", "1"),
+        ("start", "cb"),
+        ("reg", "timer"),
+        ("begin", "timer"),
+        ("trace", "", whole),
+        ("except", "timer", "test_cb.lua:3>", ""),
+        ("end", "timer"),
+        ("finish", "cb"),
+        ("ret", "ok", "", ""),
+        ("done", "1"),
+    )
+    assert outcomes(col) == [("timer", ERROR, "~t/test_cb.lua:3: boom")]

@@ -14,6 +14,14 @@ from junitparser import Error, Failure, JUnitXml, Skipped
 from tests.conftest import PinnedBuild, run_invoke
 from tests.testing.luakit import FOUR, write
 
+# An asynchronous test whose timer callback fails: NodeMCU passes node.setonerror's function the
+# error with its traceback, of which NTest alone would keep "test_4_callback.lua:3>".
+CALLBACK = """local N = require "NTest" ("callback")
+N.testasync("timer fails", function(next)
+  tmr.create():alarm(10, tmr.ALARM_SINGLE, function() error("boom in a timer") end)
+end)
+N.test("after it", function() ok(true) end)
+"""
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
@@ -74,6 +82,7 @@ def test_the_real_ntest_and_resets_on_the_host_build(
             "test_1_restart.lua": 'print("restarting") node.restart()',
             "test_2_loop.lua": "while true do end",
             "test_3_after.lua": 'print("still here")',
+            "test_4_callback.lua": CALLBACK,
         },
     )
     junit = tmp_path / "t.xml"
@@ -92,6 +101,10 @@ def test_the_real_ntest_and_resets_on_the_host_build(
     assert isinstance(loop.result[0], Failure) and "hardware watchdog" in loop.result[0].message
     (after,) = found["test_3_after.lua"]
     assert after.is_passed
+    callback = {c.name: c for c in found["test_4_callback.lua"]}
+    (error,) = callback["timer fails"].result
+    assert error.message == "test_4_callback.lua:3: boom in a timer", error.message
+    assert callback["after it"].is_passed
     errors = [r for c in found["test_four.lua"] for r in c.result if isinstance(r, Error)]
     assert "test_four.lua:4: attempt to index" in errors[0].message
     assert "runs the host build of NodeMCU 3.0.0.0" in board.stop()

@@ -39,7 +39,7 @@ return function(id, test, where)
   end
 
   -- The run's state, shared with _pltn: NTest runs open, the chunk returned, done said.
-  local run = {open = 0, emit = emit}
+  local run = {open = 0, emit = emit, lfs = lfs}
   local loader
   function run.check()
     if run.returned and run.open <= 0 and not run.finished then

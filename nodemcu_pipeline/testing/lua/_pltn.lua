@@ -23,6 +23,7 @@ return function(run)
   end
   -- NTest's constructor, adapted: our handler, and tests registered through us.
   return function(new)
+    if run.lfs then node.LFS.get("_plte")()(new, emit) end -- it goes only into LFS images
     return function(...)
       local N = new(...)
       N.outputhandler = handler
