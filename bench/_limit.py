@@ -2,7 +2,7 @@
 
 * Wire: the stub upload at the fastest rate the ROM reliably accepts, min(flash rate, 460800): the
   ESP8266 ROM cannot change its rate, but it autobauds on SYNC, reliably up to 460800 (esptool
-  maintainer, espressif/esptool#365; esp8266-rom-protocol.md §5.2) — so a tool that uploads at
+  maintainer, espressif/esptool#365; esptool's serial-protocol.rst) — so a tool that uploads at
   115200, as esptool does, pays the difference as overhead; and every compressed 16 KB
   FLASH_DEFL_DATA block at the flash rate, each with its 24 header bytes and SLIP escapes, 10 bits
   per byte.

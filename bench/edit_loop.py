@@ -7,8 +7,8 @@ times (default 2): edit ``node.heap()`` in ``app/modules/node.c`` (a different c
 the code changes size and what follows it moves), ``invoke build`` (incremental ``make``), ``invoke
 flash --baud 921600`` (sector-level reflash, hard reset, REPL check). Figures: the stage split and the
 total (median), the bytes the reflash rewrote, against esptool writing the same combined image at
-921600 on a pty board (its best transport here) and ESPHome's < 5 s small-change rebuild (research
-peer-tools.md). Needs Docker and the build image (``invoke build-image``); skipped otherwise.
+921600 on a pty board (its best transport here) and ESPHome's < 5 s small-change rebuild
+(esphome/issues#5839). Needs Docker and the build image (``invoke build-image``); skipped otherwise.
 ``BENCH_OUTSIDE_PROOF=off`` flashes with ``--no-outside-proof``.
 """
 

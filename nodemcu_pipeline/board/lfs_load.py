@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from nodemcu_pipeline.board.names import shown
+from nodemcu_pipeline.board.framing import lua_literal
+from nodemcu_pipeline.board.names import raw, shown
 from nodemcu_pipeline.errors import ReplError
 from nodemcu_pipeline.firmware.lfs_image import image_modules
 
@@ -24,7 +25,8 @@ Say = Callable[[str], None]
 def reload_lfs(port: Any, name: str, timeout: float = 30.0) -> None:
     """``node.LFS.reload(name)``; returns once the board restarted with the new image (its banner
     and prompt seen), raises the board's own message when it refused the image."""
-    port.write(f'print(node.LFS.reload("{name}"))\r\n'.encode())
+    # The name goes in as an escaped Lua literal: a quote or a control byte in it stays data.
+    port.write(b"print(node.LFS.reload(" + lua_literal(raw(name)) + b"))\r\n")
     seen = ""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -34,10 +36,10 @@ def reload_lfs(port: Any, name: str, timeout: float = 30.0) -> None:
             if re.search(r"NodeMCU .*\n> ", seen[at:], re.S):
                 return  # the restarted firmware's banner, then its prompt
             continue
-        answer = re.search(r'reload\("[^"]*"\)\)\r?\n(.*?)\r?\n> ', seen, re.S)
+        answer = re.search(r"reload\(.*?\)\)\r?\n(.*?)\r?\n> ", seen, re.S)
         if answer:
             raise ReplError(
-                f"the board refused {name}: {answer[1].strip() or 'no reason given'}",
+                f"the board refused {shown(name)}: {answer[1].strip() or 'no reason given'}",
                 "Check that the image was made for this firmware (invoke lfs) and fits its LFS",
             )
     raise ReplError(
@@ -63,7 +65,7 @@ def upload_lfs(
     wanted = tuple(modules) if modules is not None else tuple(image_modules(data))
     with board_session(url, say) as repl:
         BoardFiles(repl).upload(data, name)
-        say(f"node.LFS.reload({name!r})")
+        say(f"node.LFS.reload({shown(name)})")
         reload_lfs(repl.port, name)
     return confirm_lfs(url, wanted, say)
 

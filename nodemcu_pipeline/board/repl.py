@@ -5,10 +5,11 @@ and ``eval`` (print an expression), everything else on top of them. Each command
 of its own (``framing.py``) and the session waits for that frame, never for ``> ``, so it stays in
 step whatever the board prints: timer output, a ``> `` inside output, echo, a late reboot banner.
 
-Facts (nodemcu-facts.md §3.4, §4, §8): nothing may be sent before the prompt of a boot (bytes sent
-during the first-boot format can stall the firmware), echo is on, output uses CR LF, input lines are
-at most 255 characters, and messages printed before NodeMCU sets up its UART — including the SDK's
-``rf_cal[0] !=0x05`` — come at the ROM's 74880 baud.
+Facts (nodemcu-firmware app/lua53/lua.c, app/driver/input.c, app/modules/file.c; issue #1517):
+nothing may be sent before the prompt of a boot (bytes sent during the first-boot format can stall
+the firmware), echo is on, output uses CR LF, input lines are at most 255 characters, and messages
+printed before NodeMCU sets up its UART — including the SDK's ``rf_cal[0] !=0x05`` — come at the
+ROM's 74880 baud.
 """
 
 from __future__ import annotations

@@ -97,10 +97,9 @@ def sync(source: Path, copy: Path, overrides: dict[str, bytes] | None = None) ->
     files were written. Build products already in ``copy`` stay."""
     source, copy = Path(source), Path(copy)
     overrides = overrides or {}
-    copy.mkdir(parents=True, exist_ok=True)
     record_path = copy.with_name(copy.name + RECORD)
-    # A record without the marker (an older version's) is not trusted: everything is copied again.
     previous = read_record(record_path)
+    _claim(copy, record_path, ours=is_marked(previous, RECORD_KIND))
     files = previous.get("files") if is_marked(previous, RECORD_KIND) else None
     old: dict[str, list[list[int | str]]] = files if isinstance(files, dict) else {}
     new: dict[str, list[list[int | str]]] = {}
@@ -131,6 +130,22 @@ def sync(source: Path, copy: Path, overrides: dict[str, bytes] | None = None) ->
         _remove(copy / rel)
     atomic_write_text(record_path, json.dumps({**mark(RECORD_KIND), "files": new}))
     return written
+
+
+def _claim(copy: Path, record_path: Path, *, ours: bool) -> None:
+    """Make ``copy`` ours, or refuse: a directory there that is not empty and has no record of ours
+    beside it holds someone's files, which the sync would overwrite or delete. A new copy gets its
+    record before its first file, so an interrupted first sync still leaves a copy that is ours."""
+    st = _lstat(copy)
+    if st is not None and not ours and (not stat.S_ISDIR(st.st_mode) or any(copy.iterdir())):
+        raise BuildError(
+            f"{copy} was not made by this tool (no {record_path.name} of ours beside it); "
+            "nothing in it was changed",
+            "Move it away, or pass --build-dir DIR to build somewhere else",
+        )
+    copy.mkdir(parents=True, exist_ok=True)
+    if not ours:
+        atomic_write_text(record_path, json.dumps({**mark(RECORD_KIND), "files": {}}))
 
 
 def _write_entry(

@@ -142,16 +142,35 @@ def run_tool(
 def _run(container: Any, timeout: float) -> tuple[int, str]:
     """Start ``container``, wait for it (killed at ``timeout``), its exit code and output; it is
     removed whatever happens."""
-    timer = threading.Timer(timeout, _kill_quietly, args=(container,))
+    try:
+        return _start_and_wait(container, timeout)
+    finally:
+        _kill_quietly(container)
+        _remove_quietly(container)
+
+
+def _start_and_wait(container: Any, timeout: float) -> tuple[int, str]:
+    """Start ``container`` and wait for its exit code and output; one killed at ``timeout`` is a
+    BuildError that says so, not a tool failure with an exit code of 137."""
+    fired = threading.Event()
+
+    def stop() -> None:
+        fired.set()
+        _kill_quietly(container)
+
+    timer = threading.Timer(timeout, stop)
     try:
         container.start()
         timer.start()
         code = int(container.wait().get("StatusCode", -1))
-        return code, container.logs(stdout=True, stderr=True).decode(errors="replace")
     finally:
         timer.cancel()
-        _kill_quietly(container)
-        _remove_quietly(container)
+    if fired.is_set():
+        raise BuildError(
+            f"the tool run did not finish within {timeout:.0f} s and was stopped",
+            "Run it again; if the machine was not busy, the tool hangs on its input",
+        )
+    return code, container.logs(stdout=True, stderr=True).decode(errors="replace")
 
 
 def _run_remote(
@@ -186,14 +205,7 @@ def _run_remote(
             raise BuildError(
                 "could not copy the tool's inputs into its container", "Check `docker info`"
             )
-        timer = threading.Timer(timeout, _kill_quietly, args=(container,))
-        try:
-            container.start()
-            timer.start()
-            code = int(container.wait().get("StatusCode", -1))
-            text = container.logs(stdout=True, stderr=True).decode(errors="replace")
-        finally:
-            timer.cancel()
+        code, text = _start_and_wait(container, timeout)
         for name in outputs:
             try:
                 out = read_file_out(container, f"{OUT}/{name}", name)

@@ -1,9 +1,10 @@
 """ESP8266 firmware images: parse, validate, build, patch the header, tell the firmware generation.
 
-Format (esp8266-rom-protocol.md §8): a V1 image starts with magic 0xE9, segment count, flash mode,
-size|freq byte and the entry point; then segments ``(load_addr, length, data)``; then zero padding so
-that the file length is a multiple of 16 once the final checksum byte (0xEF XOR every segment byte) is
-appended. A V2 image (0xEA) is recognised but never patched, as esptool does.
+Format (esptool's bin_image.py and docs/en/advanced-topics/firmware-image-format.rst): a V1 image
+starts with magic 0xE9, segment count, flash mode, size|freq byte and the entry point; then segments
+``(load_addr, length, data)``; then zero padding so that the file length is a multiple of 16 once
+the final checksum byte (0xEF XOR every segment byte) is appended. A V2 image (0xEA) is recognised
+but never patched, as esptool does.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Flash sizes and firmware generations: where init data, RF calibration, system parameters go.
 
-Two eras matter (nodemcu-facts.md §6.3):
+Two eras matter (nodemcu-firmware app/user/user_main.c, user_rf_cal_sector_set; docs/flash.md):
 
 * SDK 2 style (NodeMCU ≤ 2.x and plain NONOS SDK apps): the last five 4 KB sectors are RF cal (N−5),
   init data (N−4, "4th-last"), system parameters (N−3…N−1); the 2nd-last must be blank. Missing init
@@ -36,7 +36,7 @@ class FlashSize:
         return self.size_bytes // SECTOR
 
 
-# esptool's ESP8266 FLASH_SIZES (esp8266-rom-protocol.md §8.1). The -c1 variants are the same chips
+# esptool's ESP8266 FLASH_SIZES (esptool/targets/esp8266.py). The -c1 variants are the same chips
 # with 1024 KB OTA slots; they differ only in the header code.
 FLASH_SIZES: dict[str, FlashSize] = {
     fs.name: fs

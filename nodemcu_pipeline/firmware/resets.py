@@ -1,9 +1,10 @@
 """The ESP8266's resets and CPU exceptions in words: the ROM's boot line, the SDK's reset reasons
 and exception dumps. Pure.
 
-Sources: the ROM's boot line and strap bits (esp8266-rom-protocol.md "Boot log", nodemcu-facts.md
-§4.1–4.2); exception causes are the Xtensa ISA's EXCCAUSE values (Xtensa ISA reference, table
-"Exception Causes"), which the NONOS SDK prints as ``Fatal exception 28(LoadProhibitedCause):`` and
+Sources: the ROM's boot line and strap bits (esptool's boot-mode-selection.rst "Boot Log",
+nodemcu-firmware docs/flash.md); exception causes are the Xtensa ISA's EXCCAUSE values (Xtensa ISA
+reference, table "Exception Causes"), which the NONOS SDK prints as
+``Fatal exception 28(LoadProhibitedCause):`` and
 the Arduino core as ``Exception (28):``; reset reasons are the SDK's ``rst_info.reason``
 (user_interface.h ``REASON_*``), which NodeMCU's ``node.bootreason()`` returns second.
 """

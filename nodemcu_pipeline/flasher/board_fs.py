@@ -25,8 +25,16 @@ What is read, through the stub (``Session.read_flash``), after the connect and b
 Where the new firmware puts its file system comes from its own partition table, placed for the
 plan's flash size. Firmware without a table (the example firmware) starts its file system at the
 first free sector after itself, which is where the old one starts unless the new image reaches
-into it, and that is an overwrite. NodeMCU 2.x searches for its file system at several offsets:
-its moves are not predicted, only overwrites.
+into it, and that is an overwrite.
+
+A board with no partition table and no virtual record (NodeMCU 2.x, or another SDK-2-era firmware)
+says nowhere where its file system is. NodeMCU 2.x (app/spiffs/spiffs.c) makes a new one on a 64 KB
+boundary after its code (or at SPIFFS_FIXED_LOCATION), so when the plan writes a NodeMCU 3.x or an
+SDK-2-era firmware, each 64 KB boundary from 0x20000 is probed for SPIFFS's magic (2 bytes each,
+about 60 reads on 4 MB; none for a 3.x board or a plan the look cannot help). The 2.x file system
+found there is then judged as any other: a 3.x firmware places its own by its table, so an upgrade
+from 2.x says which files its first boot leaves behind. A 2.x firmware's own moves are not
+predicted (it probes several offsets at boot), only overwrites.
 """
 
 from __future__ import annotations
@@ -223,10 +231,11 @@ def keep_files(
     """Raise FilesWouldBeLost when the plan would erase files the board lists; the reads it took."""
     read = ChipReads(read_flash)
     span = running_fs(read, chip_size)
-    if span is None or not _touches(plan, span):
-        return read
-    fs = files_at(read, span)
-    if fs is None:
+    if span is None:
+        fs = sdk2_fs(read, chip_size) if _looks_for_sdk2(plan) else None
+    else:
+        fs = files_at(read, span) if _touches(plan, span) else None
+    if fs is None or not _touches(plan, (fs.start, fs.end)):
         return read
     found = lost_files(plan, fs)
     if found is None:
@@ -240,6 +249,29 @@ def keep_files(
         f"{why}: {len(names)} file(s) on it would be lost ({shown}{more}); nothing was written",
         "Copy them off first (invoke download NAME), then flash again with --yes",
     )
+
+
+SDK2_FIRST = 0x20000  # no 2.x firmware's code ends before this
+SDK2_STEP = 0x10000  # spiffs.c: a new file system starts on a 64 KB boundary after the code
+SDK2_RESERVED = 5 * SECTOR  # RF cal, init data and system parameters at the end of the flash
+
+
+def sdk2_fs(read: Callable[[int, int], bytes], chip_size: int) -> BoardFs | None:
+    """The file system of a board whose firmware keeps no table of it (NodeMCU 2.x): the first
+    64 KB boundary that holds a SPIFFS, and its files; None when none does."""
+    end = chip_size - SDK2_RESERVED
+    for start in range(SDK2_FIRST, end - spiffs.SMALL_FS + 1, SDK2_STEP):
+        geometry = spiffs.probe(read, start, end - start)
+        if geometry is not None:
+            return BoardFs(start, geometry.size, spiffs.list_files(read, geometry))
+    return None
+
+
+def _looks_for_sdk2(plan: FlashPlan) -> bool:
+    """Whether a 2.x file system could matter to the plan: it writes an SDK-2-era firmware, or a
+    3.x one that places its file system by its own table (not the example firmware, which has
+    none and whose boards keep a record)."""
+    return (plan.layout or "").startswith("sdk2") or planned_fs(plan) is not None
 
 
 def _touches(plan: FlashPlan, span: Span) -> bool:

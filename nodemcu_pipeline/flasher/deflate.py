@@ -4,8 +4,8 @@ A flash farm writes the same plan to many boards at once. zlib at level 9 costs 
 per MB, and a batch of 16 boards on 2 cores would spend most of its time compressing the same bytes
 under the GIL. The result depends only on the bytes, so it is kept in a small bounded cache keyed by
 their digest; concurrent callers for the same bytes wait for the first one instead of repeating it.
-A cache of a pure function's results is not shared state in the sense DESIGN.md forbids: no caller
-can observe it except through speed.
+A cache of a pure function's results is not shared state in the sense the house style forbids: no
+caller can observe it except through speed.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """ESP8266 loader packets: opcodes, request/response layout, data checksums, status decoding.
 
 Requests: ``00 op size(2) checksum(4) data``; responses: ``01 op size(2) value(4) data``, whose data
-ends in 2 status bytes for the ROM and both stubs (esp8266-rom-protocol.md §1). A first status byte
-other than 0 is a failure; the ROM puts its error code in the second byte, the stubs in the first.
+ends in 2 status bytes for the ROM and both stubs (esptool's
+docs/en/advanced-topics/serial-protocol.rst). A first status byte other than 0 is a failure; the ROM
+puts its error code in the second byte, the stubs in the first.
 """
 
 from __future__ import annotations

@@ -34,10 +34,10 @@ ESP8266_MAGIC = 0xFFF0C101
 OTP = (0x3FF00050, 0x3FF00054, 0x3FF00058, 0x3FF0005C)
 SPI0 = 0x60000200
 ROM_BAUD = 115200
-# The ROM autobauds on SYNC (esp8266-rom-protocol.md §5.2), so the stub can go up faster than 115200:
-# ``--rom-baud auto`` syncs at min(--baud, 460800), the rate up to which its autobaud is reliable
-# (esptool maintainer, espressif/esptool#365), and falls back to esptool's 115200 when it gets no
-# answer there within FAST_SYNCS tries.
+# The ROM autobauds on SYNC (esptool's serial-protocol.rst), so the stub can go up faster than
+# 115200: ``--rom-baud auto`` syncs at min(--baud, 460800), the rate up to which its autobaud is
+# reliable (esptool maintainer, espressif/esptool#365), and falls back to esptool's 115200 when it
+# gets no answer there within FAST_SYNCS tries.
 ROM_BAUD_AUTO_MAX = 460800
 FAST_SYNCS = 3
 # A ROM or stub answers a SYNC within milliseconds (esptool waits 0.1 s for the first reply).
@@ -74,7 +74,8 @@ FLASH_CHANGING = frozenset(
     }
 )
 
-# JEDEC capacity byte → esptool flash size name (esp8266-rom-protocol.md §4.4).
+# JEDEC capacity byte → esptool flash size name (esptool's DETECTED_FLASH_SIZES, JEDEC capacity
+# codes).
 CAPACITY = {
     0x12: "256KB",
     0x32: "256KB",

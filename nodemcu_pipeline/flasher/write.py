@@ -45,7 +45,8 @@ class Capabilities:
 
     @classmethod
     def for_session(cls, session: Session, *, verify: bool = True) -> Capabilities:
-        # The ROM has no deflate and no MD5 (esp8266-rom-protocol.md §2): it can only write blindly.
+        # The ROM has no deflate and no MD5 (esptool's serial-protocol.rst, ESP8266 notes): it can
+        # only write blindly.
         return cls(
             compress=session.stub, verify=session.stub and verify, skip_unchanged=session.stub
         )

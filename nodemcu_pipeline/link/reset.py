@@ -1,9 +1,10 @@
 """Ways to put an ESP8266 into its UART loader, and to restart it into the firmware afterwards.
 
 pyserial's ``True`` asserts a line, i.e. drives it low. On dev kits DTR and RTS reach GPIO0 and EN
-through two transistors (esp8266-rom-protocol.md §6.2): (DTR, RTS) = (False, True) holds EN low,
-(True, False) holds GPIO0 low; the ROM samples GPIO0 when EN rises. Bare modules (ESP-01) have no such
-circuit: the user holds the FLASH button (GPIO0 low) and presses RESET.
+through two transistors (esptool's docs/en/advanced-topics/boot-mode-selection.rst): (DTR, RTS) =
+(False, True) holds EN low, (True, False) holds GPIO0 low; the ROM samples GPIO0 when EN rises. Bare
+modules (ESP-01) have no such circuit: the user holds the FLASH button (GPIO0 low) and presses
+RESET.
 """
 
 from __future__ import annotations

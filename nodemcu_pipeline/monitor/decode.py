@@ -1,8 +1,9 @@
 """What the board prints, in words: ROM boot lines, exception dumps, stack dumps. Pure functions.
 
-Sources: the ROM's boot line and strap bits (esp8266-rom-protocol.md "Boot log", nodemcu-facts.md
-§4.1–4.2); exception causes are the Xtensa ISA's EXCCAUSE values (Xtensa ISA reference, table
-"Exception Causes"), which the NONOS SDK prints as ``Fatal exception 28(LoadProhibitedCause):`` and
+Sources: the ROM's boot line and strap bits (esptool's boot-mode-selection.rst "Boot Log",
+nodemcu-firmware docs/flash.md); exception causes are the Xtensa ISA's EXCCAUSE values (Xtensa ISA
+reference, table "Exception Causes"), which the NONOS SDK prints as
+``Fatal exception 28(LoadProhibitedCause):`` and
 the Arduino core as ``Exception (28):`` followed by ``>>>stack>>>`` … ``<<<stack<<<``.
 """
 

@@ -131,7 +131,7 @@ def soak_image(rng: random.Random, size: int) -> bytes:
 
 
 def write_soak_plan(build_dir: Path, image: bytes) -> dict[int, bytes]:
-    """build/plan.json (DESIGN.md format) with one firmware region at 0x0."""
+    """build/plan.json (plan/file.py's format) with one firmware region at 0x0."""
     build_dir.mkdir(parents=True, exist_ok=True)
     file = build_dir / "soak-firmware.bin"
     file.write_bytes(image)

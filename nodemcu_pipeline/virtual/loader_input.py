@@ -1,8 +1,9 @@
 """What the loader's UART lets through: the ROM's autobaud lock and the stub's two frame buffers.
 
-The ROM (esp8266-rom-protocol.md §5.2) boots its UART at 74880 and autobauds on the 0x55 run of the
-SYNC frames, so a host may sync at any rate; the first SYNC goes into the measurement and is lost, and
-the lock is less reliable at high rates (esptool maintainer projectgus, espressif/esptool#365:
+The ROM (esptool's docs/en/advanced-topics/serial-protocol.rst, "Initial Synchronisation") boots its
+UART at 74880 and autobauds on the 0x55 run of the SYNC frames, so a host may sync at any rate; the
+first SYNC goes into the measurement and is lost, and the lock is less reliable at high rates
+(esptool maintainer projectgus, espressif/esptool#365:
 "Auto-bauding works pretty reliably at low speeds (less than 230400 or 460800). It's a little less
 reliable at very high speeds"; dpgeorge, espressif/esptool#44: syncs through the ROM at 921600 "take a
 little longer"). Once locked, the ROM talks at that rate until the next reset, and hears bytes at any

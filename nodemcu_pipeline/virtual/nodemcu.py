@@ -1,6 +1,6 @@
 """The virtual NodeMCU firmware: everything after the ROM hands over to the image in flash.
 
-Modelled on NodeMCU's user_main.c, lua.c and file.c (nodemcu-facts.md §3–§6):
+Modelled on NodeMCU's user_main.c, lua.c and file.c (nodemcu-firmware, release branch):
 
 * The flash size is the one in the image header (byte 3, high nibble) — never the chip's — so a
   1 MB header on a 4 MB board gives a 1 MB layout, as on real hardware. Flash addresses beyond the
@@ -455,7 +455,7 @@ def build_facts(image: bytes, generation: Generation) -> dict[str, Any]:
 
 
 def banner(facts: dict[str, Any], generation: Generation) -> str:
-    """The start-up banner as lua.c's print_version prints it (nodemcu-facts.md §4.3)."""
+    """The start-up banner as lua.c's print_version prints it (tools/update_buildinfo.sh)."""
     powered = f"powered by Lua 5.1.4 on SDK {facts['sdk']}"
     if generation is Generation.SDK2:
         return f"\nNodeMCU {facts['version']} build {facts['built']} {powered}\n"

@@ -1,9 +1,10 @@
 """The ESP8266 ROM loader as a host sees it: SLIP packets in, replies out.
 
-Facts from esp8266-rom-protocol.md: replies carry 2 status bytes (ROM failure = ``01 <code>``), the
-``value`` field is stale except for READ_REG, SYNC gets 8 replies with value 0x20120707, the ROM only
-knows opcodes 0x02–0x0A, and FLASH_BEGIN erases ``E + min(E, H)`` sectors (§3), the bug esptool and
-our flasher compensate for. Stub-mode commands live in ``stub.py``.
+Facts from esptool's docs/en/advanced-topics/serial-protocol.rst and espressif/esptool#33: replies
+carry 2 status bytes (ROM failure = ``01 <code>``), the ``value`` field is stale except for
+READ_REG, SYNC gets 8 replies with value 0x20120707, the ROM only knows opcodes 0x02–0x0A, and
+FLASH_BEGIN erases ``E + min(E, H)`` sectors (§3), the bug esptool and our flasher compensate for.
+Stub-mode commands live in ``stub.py``.
 """
 
 from __future__ import annotations

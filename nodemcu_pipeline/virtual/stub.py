@@ -1,4 +1,5 @@
-"""Behaviour of Espressif's flasher stub once it runs in RAM (esp8266-rom-protocol.md §7).
+"""Behaviour of Espressif's flasher stub once it runs in RAM (espressif/esp-flasher-stub
+src/command_handler.c, and esptool's docs/en/esptool/flasher-stub.rst).
 
 Differences from the ROM that a host can see: SYNC value 0, failures as ``<code> 00`` with 0xC* codes,
 exact-size writes (padding beyond the declared size dropped), compressed writes inflated across blocks,

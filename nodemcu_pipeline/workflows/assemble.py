@@ -6,6 +6,7 @@ before anything is written.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from nodemcu_pipeline.firmware.layout import (
 )
 from nodemcu_pipeline.flasher.api import PlanFor
 from nodemcu_pipeline.paths import Bounded, read_bounded, refuse_overwriting
+from nodemcu_pipeline.plan.file import KIND as PLAN_KIND
 from nodemcu_pipeline.plan.file import PLAN_NAME, per_size_name, plan_outputs, write_plan
 from nodemcu_pipeline.plan.model import (
     FlashPlan,
@@ -32,6 +34,7 @@ from nodemcu_pipeline.plan.model import (
     split_firmware,
     validate,
 )
+from nodemcu_pipeline.records.marker import file_is
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,6 +201,7 @@ def assemble(
     read = [Path(f) for f in firmware] + ([Path(name)] if init_data else [])
     outputs = plan_outputs(plan, build_dir, plan_name) + ([Path(merged)] if merged else [])
     refuse_overwriting(outputs, read, "--merged / --build-dir")
+    _refuse_foreign_plan(Path(build_dir) / f"{plan_name}.json")
     merged_bytes = merge(plan) if merged else None
     plan_path = write_plan(plan, build_dir, plan_name)
     merged_path = None
@@ -271,3 +275,15 @@ def plan_source(
 def _size_name(size: str) -> str:
     """``4MB`` for any spelling of it (``4M``, ``32m``...); ``header`` as it is."""
     return size if size.lower() == "header" else parse_flash_size(size).name
+
+
+def _refuse_foreign_plan(path: Path) -> None:
+    """A plan file there that this tool did not write (a hand-written plan, a user's own JSON) is
+    someone's work: assembling over it would replace it, so nothing is written."""
+    if os.path.lexists(path) and not file_is(path, PLAN_KIND):
+        raise UsageError(
+            f"{path} was not written by this tool (no nodemcu-pipeline/plan marker); it was left "
+            "alone and nothing was written",
+            "Move it away, or pass --build-dir DIR to assemble somewhere else "
+            "(flash a hand-written plan with flash --plan FILE)",
+        )

@@ -12,6 +12,7 @@ import hashlib
 import http.server
 import io
 import shutil
+import tempfile
 import threading
 import time
 import zipfile
@@ -234,14 +235,37 @@ def demo(
         "downloads are rehearsed against a local HTTP server serving locally made stand-ins "
         "(a generated init-data zip and the image just built as the 'cloud' image); no internet is used"
     )
-    served = work / "served"
-    if served.exists():
-        shutil.rmtree(served)
+    # A fresh folder of the demo's own, removed after: a "served" folder already in the build
+    # directory may be anyone's.
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work, prefix=".served-") as served_name:
+        served = Path(served_name)
+        _rehearse_downloads(served, built.combined, work, report, progress)
+    images = [str(built.low), str(built.high)]
+    with report.timed("assemble") as t:
+        assembled = assemble(images, flash_size, work)
+        t.detail = (
+            f"{assembled.layout.generation.value} layout on {flash_size}, "
+            f"{len(assembled.plan.regions)} regions -> {assembled.plan_path}"
+        )
+    with VirtualBoard(flash_size, notes=say) as board:
+        flash_and_check(board, fixed_plan(assembled.plan), report, say=say, progress=progress)
+        with report.timed("reflash") as t:
+            unchanged = FlashOptions(after="no-reset")
+            again = flash(board.url, fixed_plan(assembled.plan), unchanged, say=say)
+            t.detail = ", ".join(f"0x{r.address:x} {r.outcome}" for r in again.results)
+    return report
+
+
+def _rehearse_downloads(
+    served: Path, combined: Path, work: Path, report: ChainReport, progress: ProgressCallback
+) -> None:
+    """initdata and the cloud download, each from a local server over ``served``'s stand-ins."""
     zip_path = served / "espressif/ESP8266_NONOS_SDK/archive/refs/tags/v3.0.6.zip"
     zip_path.parent.mkdir(parents=True)
     zip_path.write_bytes(_zip(STANDIN_MEMBER, standin_init_data()))
     cloud_name = "nodemcu-release-3-modules-2026-11-25-00-00-00-float.bin"
-    shutil.copyfile(built.combined, served / cloud_name)
+    shutil.copyfile(combined, served / cloud_name)
     with local_server(served) as base:
         with report.timed("initdata") as t:
             blob = get_init_data(
@@ -263,20 +287,6 @@ def demo(
                 progress=progress,
             )
             t.detail = f"{cloud_name} pinned, sha256 {cloud.sha256[:16]}"
-    images = [str(built.low), str(built.high)]
-    with report.timed("assemble") as t:
-        assembled = assemble(images, flash_size, work)
-        t.detail = (
-            f"{assembled.layout.generation.value} layout on {flash_size}, "
-            f"{len(assembled.plan.regions)} regions -> {assembled.plan_path}"
-        )
-    with VirtualBoard(flash_size, notes=say) as board:
-        flash_and_check(board, fixed_plan(assembled.plan), report, say=say, progress=progress)
-        with report.timed("reflash") as t:
-            unchanged = FlashOptions(after="no-reset")
-            again = flash(board.url, fixed_plan(assembled.plan), unchanged, say=say)
-            t.detail = ", ".join(f"0x{r.address:x} {r.outcome}" for r in again.results)
-    return report
 
 
 def _has_pinned_sources(sources_dir: Path | None) -> bool:

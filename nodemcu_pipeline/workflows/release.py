@@ -150,7 +150,7 @@ def _git_commit() -> str | None:
 
 
 def read_plan(build_dir: Path) -> dict[str, Any]:
-    """build/plan.json (DESIGN.md format), with every region file present and matching its sum."""
+    """build/plan.json (plan/file.py's format), each region file present and matching its sum."""
     path = build_dir / "plan.json"
     try:
         plan = json.loads(read_bounded(path, PLAN_FILE))

@@ -43,3 +43,31 @@ def test_the_board_s_refusal_is_the_error(tmp_path: Path) -> None:
         check_after_flash(board.url)
         with pytest.raises(ReplError, match="refused lfs.img: No LFS partition allocated"):
             upload_lfs(board.url, "lfs.img", IMAGE.read_bytes())
+
+
+class _Port:
+    """What reload_lfs writes, and a refusal that names the file as Lua saw it."""
+
+    def __init__(self) -> None:
+        self.written = b""
+        self.in_waiting = 0
+        self._answer = b""
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+        self._answer = data.rstrip(b"\r\n") + b"\r\nnot found\r\n> "
+        self.in_waiting = len(self._answer)
+
+    def read(self, size: int) -> bytes:
+        out, self._answer = self._answer[:size], self._answer[size:]
+        self.in_waiting = len(self._answer)
+        return out
+
+
+def test_a_name_with_a_quote_or_control_byte_stays_one_lua_string() -> None:
+    from nodemcu_pipeline.board.lfs_load import reload_lfs
+
+    port = _Port()
+    with pytest.raises(ReplError, match="not found"):
+        reload_lfs(port, 'a"),node.restart()--\x07.img', timeout=2)
+    assert port.written == b'print(node.LFS.reload("a\\"),node.restart()--\x07.img"))\r\n'

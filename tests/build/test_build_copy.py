@@ -43,6 +43,33 @@ def test_second_sync_writes_nothing_and_keeps_build_products(tmp_path: Path) -> 
     assert (copy / ".output/main.o").exists()
 
 
+def test_a_directory_of_someone_else_s_is_never_synced_into(tmp_path: Path) -> None:
+    """A user's own folder named like the copy (say --build-dir . in a project with a firmware-tree/
+    of its own): refused, every file as it was."""
+    tree = make_tree(tmp_path / "src")
+    copy = tmp_path / "firmware-tree"
+    (copy / "app/user").mkdir(parents=True)
+    (copy / "app/user/main.c").write_text("my own work\n")
+    (copy / "notes.txt").write_text("keep\n")
+    with pytest.raises(BuildError, match="not made by this tool") as caught:
+        sync(tree, copy)
+    assert "--build-dir" in (caught.value.hint or "")
+    assert (copy / "app/user/main.c").read_text() == "my own work\n"
+    assert sorted(p.name for p in copy.iterdir()) == ["app", "notes.txt"]
+
+
+def test_an_empty_directory_or_an_interrupted_first_sync_is_taken(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "src")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    assert sync(tree, copy) == 4  # empty: nothing of anyone's to lose
+    (copy / "Makefile").write_text("half-written\n")  # a first sync interrupted after its record
+    record = copy.with_name("copy.copy-record.json")
+    record.write_text(record.read_text().replace('"files": {', '"gone": {'))
+    assert sync(tree, copy) == 4
+    assert (copy / "Makefile").read_text() == "all:\n"
+
+
 def test_changed_file_is_recopied_newer_than_its_objects_even_if_its_time_went_back(
     tmp_path: Path,
 ) -> None:

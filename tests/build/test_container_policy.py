@@ -22,7 +22,7 @@ from nodemcu_pipeline.build.container_policy import (
     ContainerPolicy,
     caller_user,
 )
-from nodemcu_pipeline.errors import DockerError
+from nodemcu_pipeline.errors import BuildError, DockerError
 from tests.conftest import ROOT, PinnedBuild
 
 EXAMPLE = ROOT / "examples" / "firmware"
@@ -178,5 +178,6 @@ def test_a_tool_run_stops_at_its_time_limit(nodemcu_image: str, tmp_path: Path) 
 
     tree = shutil.copytree(EXAMPLE, tmp_path / "fw", ignore=shutil.ignore_patterns("bin"))
     build_firmware(tree, tmp_path / "build", nodemcu_image, log=lambda _l: None)
-    run = run_tool(tmp_path / "build", "sleep 120", {}, [], nodemcu_image, timeout=2)
-    assert run.code == 137  # SIGKILL
+    with pytest.raises(BuildError, match="did not finish within 2 s and was stopped"):
+        run_tool(tmp_path / "build", "sleep 120", {}, [], nodemcu_image, timeout=2)
+    assert run_tool(tmp_path / "build", "exit 3", {}, [], nodemcu_image, timeout=60).code == 3

@@ -17,6 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nodemcu_pipeline.errors import FilesWouldBeLost
+from nodemcu_pipeline.firmware.image import example_image
+from nodemcu_pipeline.firmware.layout import Generation
 from nodemcu_pipeline.firmware.partitions import IROM0TEXT, PLATFORM_RCR_PT, RCR_PAGE, SPIFFS0
 from nodemcu_pipeline.flasher import api
 from nodemcu_pipeline.flasher.board_fs import (
@@ -150,6 +152,49 @@ def test_a_placed_partition_table_and_a_real_spiffs_on_the_chip(tmp_path, spiffs
             "3 file(s) on it would be lost (blob.bin, init.lua, lib/x.lua)" in caught.value.message
         )
         assert whole_flash(board) == before
+
+
+@pytest.mark.parametrize("spiffs_at", [0x80000, 0x100000])
+def test_an_upgrade_from_2x_names_the_files_its_first_boot_leaves_behind(tmp_path, spiffs_at):
+    """A NodeMCU 2.x board keeps no table: its SPIFFS sits on a 64 KB boundary after its code (or
+    at SPIFFS_FIXED_LOCATION). A 3.x firmware places its own after its code by its table, so the
+    upgrade stops and names the files; the same chip flashed with --yes goes on."""
+    low, high = example_image(Generation.SDK2, size_code=0x40, irom_size=300 * 1024)
+    chip = FlashChip(4 * MB)
+    chip.program(0, low)
+    chip.program(0x10000, high)
+    chip.program(spiffs_at, SPIFFS_IMAGE)
+    with VirtualBoard("4MB", state=_saved(chip, tmp_path)) as board:
+        before = whole_flash(board)
+        with pytest.raises(FilesWouldBeLost) as caught:
+            api.flash(board.url, _fixed(table_firmware(64 * 1024)), NO_RESET)
+        message = caught.value.message
+        assert f"not at 0x{spiffs_at:x} where the board's firmware keeps it" in message
+        assert "3 file(s) on it would be lost (blob.bin, init.lua, lib/x.lua)" in message
+        assert whole_flash(board) == before
+        yes = api.flash(
+            board.url,
+            _fixed(table_firmware(64 * 1024)),
+            api.FlashOptions(after="no-reset", allow_file_loss=True),
+        )
+        assert yes.files_check is None
+
+
+def test_a_board_with_no_table_and_no_file_system_costs_one_probe_per_64_kb(tmp_path):
+    low, high = example_image(Generation.SDK2, size_code=0x40)
+    chip = FlashChip(4 * MB)
+    chip.program(0, low)
+    chip.program(0x10000, high)
+    with VirtualBoard("4MB", state=_saved(chip, tmp_path)) as board:
+        report = api.flash(board.url, _fixed(table_firmware(64 * 1024)), NO_RESET)
+    assert report.files_check is not None
+    # The RCR page, the virtual firmware's record (none), then a 2-byte probe per 64 KB boundary
+    # from 0x20000 to the reserved end.
+    from nodemcu_pipeline.firmware.virtual_nodemcu import PHY_SECTORS
+
+    probes = len(range(0x20000, 4 * MB - 0x5000 - 0x8000 + 1, 0x10000))
+    assert report.files_check.reads == 1 + len(PHY_SECTORS) + probes
+    assert report.files_check.length < 2048
 
 
 def test_yes_and_erase_all_do_not_look(tmp_path):

@@ -5,7 +5,8 @@ That server runs the resets itself, with both lines set together and its own tim
 changes relayed one by one over a network arrive too far apart for a real chip. It never answers the
 line changes it takes over (so pyserial's clients must not wait for an answer: ``ign_set_control``),
 takes DTR asserted as the start of a bootloader entry and RTS released as a hard reset, and ignores
-the rest of the client's sequence (research/esp8266-rom-protocol.md, RFC 2217). The real server
+the rest of the client's sequence (esptool's docs/en/esptool/remote-serial-ports.rst and
+esp_rfc2217_server.py's source, RFC 2217). The real server
 cannot wrap the virtual board (it drives a device's modem lines with ioctls), so its behaviour is
 given to the virtual board's own RFC 2217 front end here. The chip gets a real chip's start-up
 time (5 ms from EN rising to the GPIO0 sample): the server's 50 ms GPIO0 hold is enough for that,

@@ -267,3 +267,22 @@ def test_an_output_onto_an_input_is_refused_and_nothing_is_written(tmp_path, cas
     assert_one_line_error(proc, needle, code=2)
     assert _tree_bytes(tmp_path) == before
     assert (tmp_path / "link.bin").is_symlink()
+
+
+def test_a_plan_json_this_tool_did_not_write_is_left_alone(tmp_path):
+    """A hand-written plan (or any user JSON) at build/plan.json: assemble writes nothing; a plan it
+    wrote itself is replaced as before."""
+    files = write_split(tmp_path)
+    build = tmp_path / "build"
+    build.mkdir()
+    mine = '{"flash_size": "4MB", "regions": [], "note": "my own plan"}\n'
+    (build / "plan.json").write_text(mine)
+    args = [*fw_args(files), "--flash-size", "4MB", "--build-dir", str(build)]
+    proc = run_invoke("assemble", *args)
+    assert_one_line_error(proc, "was not written by this tool", code=2)
+    assert (build / "plan.json").read_text() == mine
+    assert sorted(p.name for p in build.iterdir()) == ["plan.json"]
+    (build / "plan.json").unlink()
+    assert run_invoke("assemble", *args).returncode == 0
+    again = run_invoke("assemble", *args)  # ours now: replaced without a word
+    assert again.returncode == 0, again.stderr
