@@ -21,6 +21,7 @@ setup(
         "nodemcu_pipeline": ["py.typed"],
         # The Lua that runs on boards or in the virtual NodeMCU, beside the Python that loads it.
         "nodemcu_pipeline.board": ["lua/*.lua"],
+        "nodemcu_pipeline.testing": ["lua/*.lua"],
         "nodemcu_pipeline.virtual": ["lua/*.lua"],
         "nodemcu_pipeline.virtual.modules": ["lua/*.lua"],
         # The host build of a NodeMCU tree (C sources, make and scripts the build container runs).

@@ -76,6 +76,11 @@ __all__ = [
     "Device",
     "list_devices",
     "probe_port",
+    # Lua tests on boards: NTest or plain files, TAP/JUnit/summary
+    "LuaTestOptions",
+    "LuaTestReport",
+    "run_lua_tests",
+    "write_junit",
     # without hardware: the virtual board and a rehearsal on it
     "ChainReport",
     "VirtualBoard",
@@ -169,6 +174,10 @@ _HOME = {
     "probe_port": "nodemcu_pipeline.board.probe",
     "upload_files": "nodemcu_pipeline.board.file_commands",
     "watch": "nodemcu_pipeline.monitor.watch",
+    "LuaTestOptions": "nodemcu_pipeline.testing.api",
+    "LuaTestReport": "nodemcu_pipeline.testing.results",
+    "run_lua_tests": "nodemcu_pipeline.testing.api",
+    "write_junit": "nodemcu_pipeline.testing.api",
     "ChainReport": "nodemcu_pipeline.workflows.chain",
     "VirtualBoard": "nodemcu_pipeline.virtual",
     "rehearse": "nodemcu_pipeline.workflows.chain",
@@ -288,6 +297,8 @@ if TYPE_CHECKING:
     from nodemcu_pipeline.plan.model import FlashPlan, Region
     from nodemcu_pipeline.plan.raw import Header, raw_plan
     from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent
+    from nodemcu_pipeline.testing.api import LuaTestOptions, run_lua_tests, write_junit
+    from nodemcu_pipeline.testing.results import LuaTestReport
     from nodemcu_pipeline.virtual import VirtualBoard
     from nodemcu_pipeline.workflows.assemble import (
         AssembleOptions,

@@ -116,3 +116,14 @@ def test_ci_covers_lint_types_and_python_versions() -> None:
     assert "ruff check" in text and "mypy nodemcu_pipeline" in text
     assert '["3.11", "3.12", "3.13"]' in text
     assert "cache: pip" in text
+
+
+@pytest.mark.parametrize("workflow", [CI, RELEASE], ids=lambda p: p.name)
+def test_the_lua_suite_runs_on_the_firmware_built_and_its_junit_is_kept(workflow: Path) -> None:
+    text = workflow.read_text()
+    assert "run: bash .ci/lua-tests " in text
+    upload = text.split("run: bash .ci/lua-tests ", 1)[1].split("- uses:", 2)[1]
+    assert "upload-artifact@" in upload and "if: always()" in upload
+    assert re.search(r"name: lua-tests(-\$\{\{ matrix.variant \}\})?\n", upload)
+    script = (ROOT / ".ci" / "lua-tests").read_text()
+    assert "invoke test --paths examples/lua-tests" in script and "--junit" in script

@@ -154,6 +154,21 @@ class NodeMCURepl:
                 self.on_noise(bytes(self._buf[:-64]))
                 del self._buf[:-64]
 
+    def take(self, seconds: float) -> bytes:
+        """What the board sent between commands: what is buffered, else what arrives within
+        ``seconds`` (returning at the first bytes). For a reader of output that comes after a
+        command returned (timers, a test run's results); boots are counted as always."""
+        deadline = time.monotonic() + seconds
+        while not self._buf and time.monotonic() < deadline:
+            self._buf += self._read()
+        data = bytes(self._buf)
+        self._buf.clear()
+        return data
+
+    def unread(self, data: bytes) -> None:
+        """Put back bytes ``take`` returned: a boot's start, for ``recover`` to read to its prompt."""
+        self._buf[:0] = data
+
     def _send(self, line: bytes) -> None:
         assert len(line) <= framing.LINE_LIMIT, len(line)
         try:

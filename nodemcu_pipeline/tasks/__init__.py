@@ -27,6 +27,7 @@ from nodemcu_pipeline.tasks import (
     monitor,
     nodemcu_tool,
     releasing,
+    testing,
 )
 
 STAGE_MODULES = (
@@ -45,6 +46,7 @@ STAGE_MODULES = (
     esptool_flash,
     esptool_info,
     nodemcu_tool,
+    testing,
 )
 
 
