@@ -191,5 +191,9 @@ class ElfError(PipelineError):
     """A file given as the firmware's ELF that is missing, not an ELF, or not for the ESP8266."""
 
 
+class ElfPathError(ElfError, UsageError):
+    """The ELF named by --elf is missing, not a regular file or unreadable: a usage mistake (2)."""
+
+
 class MonitorError(PipelineError):
     """The serial monitor cannot run (no port answers, the port vanished for good)."""

@@ -646,11 +646,12 @@ def _full_board() -> Any:
 
 
 FILES = [
-    Case("upload-missing-file", ("upload", "nope.lua", "--port", REFUSED), ("does not exist",)),
+    Case("upload-missing-file", ("upload", "nope.lua", "--port", REFUSED), ("does not exist",), 2),
     Case(  # read whole before: a FIFO made the upload wait forever
         "upload-file-is-a-fifo",
         ("upload", "a.lua", "--port", REFUSED),
         ("not a regular file",),
+        2,
         extra=lambda d: _fifo("a.lua")(d)[:0],
     ),
     Case(
@@ -1019,12 +1020,14 @@ MONITOR = [
         "monitor-elf-is-a-fifo",
         ("monitor", "--port", REFUSED, "--elf"),
         ("not a regular file",),
+        2,
         extra=_fifo("fw.elf"),
     ),
     Case(
         "monitor-elf-missing",
         ("monitor", "--port", REFUSED, "--elf", "nope.elf"),
         ("does not exist",),
+        2,
     ),
     Case(
         "monitor-elf-is-an-image",

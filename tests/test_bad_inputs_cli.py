@@ -291,7 +291,7 @@ NODEMCU_TOOL = [
         "upload-rename-missing-local",
         ("upload", "gone.lua:init.lua", "-p", REFUSED),
         ("gone.lua",),
-        1,
+        2,
     ),
     cli("download-no-name", ("download",), ("download", "NAME"), 2),
     cli(

@@ -20,7 +20,7 @@ from nodemcu_pipeline.board.check import FsState, format_fs
 from nodemcu_pipeline.board.files import BoardFiles, board_names, board_session
 from nodemcu_pipeline.board.lfs_load import upload_lfs
 from nodemcu_pipeline.board.names import check_name, local_path_name, shown
-from nodemcu_pipeline.errors import BoardInterrupted, BoardRestarted, FileTransferError, UsageError
+from nodemcu_pipeline.errors import BoardInterrupted, BoardRestarted, UsageError
 from nodemcu_pipeline.firmware.lfs_image import image_modules
 from nodemcu_pipeline.link.ports import resolve_port
 from nodemcu_pipeline.link.reset import hard_reset
@@ -36,7 +36,7 @@ LOCAL_FILE = Bounded(
     what="file",
     limit=16 << 20,
     limit_text="the largest ESP8266 flash (16MB)",
-    error=FileTransferError,
+    error=UsageError,  # a file the user named: a usage mistake (exit 2)
     missing_hint="Name a Lua or data file to upload",
     itself_hint="Name a Lua or data file to upload",
     limit_hint="Upload files that fit the board's file system (invoke ls shows the free space)",

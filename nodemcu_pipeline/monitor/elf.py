@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nodemcu_pipeline.errors import ElfError, PipelineError
+from nodemcu_pipeline.errors import ElfError, ElfPathError, PipelineError
 from nodemcu_pipeline.paths import Bounded, read_bounded
 
 IROM_FLASH = 0x10000
@@ -56,16 +56,16 @@ class FirmwareElf:
 
         self.path = Path(path)
         if self.path.exists() and not self.path.is_dir() and not self.path.is_file():
-            raise ElfError(f"{path} is not a regular file", "Name the ELF file itself")
+            raise ElfPathError(f"{path} is not a regular file", "Name the ELF file itself")
         try:
             with open(self.path, "rb") as probe:
                 head = probe.read(4)
         except FileNotFoundError:
-            raise ElfError(f"ELF file {path} does not exist", "Check the path") from None
+            raise ElfPathError(f"ELF file {path} does not exist", "Check the path") from None
         except IsADirectoryError:
-            raise ElfError(f"{path} is a directory", "Name the ELF file itself") from None
+            raise ElfPathError(f"{path} is a directory", "Name the ELF file itself") from None
         except OSError as exc:
-            raise ElfError(f"cannot read {path} ({exc.strerror})", "Check the file") from None
+            raise ElfPathError(f"cannot read {path} ({exc.strerror})", "Check the file") from None
         if head != ELF_MAGIC:
             raise ElfError(
                 f"{path} is not an ELF file",
