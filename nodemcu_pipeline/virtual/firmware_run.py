@@ -10,11 +10,26 @@ within one wait of a reset, as a real chip does, and no old run talks over the n
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from nodemcu_pipeline.virtual.board import Board
     from nodemcu_pipeline.virtual.flashchip import FlashChip
+
+
+class Board(Protocol):
+    """What a run needs of ``board.Board`` (which imports this module)."""
+
+    flash: FlashChip
+    chip_id: int
+    realtime: bool
+
+    def current(self, generation: int) -> bool: ...
+    def wait_until(self, generation: int, when: float) -> None: ...
+    def emit(self, data: bytes, baud: int = 115200, generation: int | None = None) -> None: ...
+    def sleep(self, seconds: float, generation: int | None = None) -> None: ...
+    def request_reset(
+        self, cause: int = 2, reason: int = 4, generation: int | None = None
+    ) -> None: ...
 
 
 class FirmwareRun:
