@@ -221,8 +221,12 @@ def _write_guarded(
     spans = footprint((r.address, len(r.data)) for r in plan.regions)
     owned = list(diff.firmware_owned(plan))
     chip = FLASH_SIZES[detected].size_bytes
-    guard = None if erase_all else OutsideGuard(chip, spans, owned, baseline=outside_proof)
     hasher = session.md5 if caps.verify else None
+    guard = (
+        None
+        if erase_all
+        else OutsideGuard(chip, spans, owned, baseline=outside_proof, hasher=hasher)
+    )
 
     def before_write(op: int, data: bytes) -> None:
         state.command(op, data)
@@ -241,7 +245,7 @@ def _write_guarded(
             session.erase_flash()
             progress(ProgressEvent("erase", "whole flash", sectors, sectors, "done", "sectors"))
         results = _resuming(
-            session, lambda: write_plan(session, plan, caps, tracked), "resuming", say
+            session, lambda: write_plan(session, plan, caps, tracked, ledger=guard), "resuming", say
         )
         verdict = (
             guard.verdict(hasher, session.anomalies, session.hazards, session.resets > 0)
@@ -264,9 +268,16 @@ def _write_guarded(
 def _outside_error(verdict: OutsideVerdict, verified: bool, proof: bool) -> OutsideDamage:
     done = "The plan's regions are written" + (" and verified" if verified else "")
     if verdict.changed:
+        also = (
+            f"; it cannot vouch for {describe(verdict.unvouched)} either (erased, or blank before)"
+            if verdict.unvouched
+            else ""
+        )
         return OutsideDamage(
             f"line errors during the flash changed flash outside the plan within "
-            f"{describe(verdict.changed)}" + (f" ({verdict.reason})" if verdict.reason else ""),
+            f"{describe(verdict.changed)}"
+            + (f" ({verdict.reason})" if verdict.reason else "")
+            + also,
             f"{done}; restore those ranges from a backup (e.g. upload the file system again) "
             "and use a shorter cable or a lower --baud",
         )
