@@ -158,7 +158,7 @@ def _differing(
     """Spans of sectors whose flash differs from ``data``; None when most of it does (write it all).
 
     A sample sector from each of the first blocks, then one MD5 per 64 KB block, then one per sector
-    inside the blocks that differ.
+    inside the blocks that differ (none inside a block that reads blank).
     """
 
     def same(span: diff.Span) -> bool:
@@ -169,9 +169,16 @@ def _differing(
     if diff.mostly_different(len(sampled), sum(not same(s) for s in sampled)):
         return None
     sectors = []
-    for block in (b for b in blocks if not same(b)):
+    for block in blocks:
+        got = session.md5(*diff.span_range(address, len(data), block))
+        if got == diff.span_md5(data, block):
+            continue
         if block.count == 1:
             sectors.append(block.first)
+        elif got == blank_md5(diff.span_range(address, len(data), block)[1]):
+            # The chip is blank there (a first flash): the sectors that differ are the image's
+            # sectors that are not, no sector needs hashing to tell.
+            sectors.extend(i for i in block.sectors if not diff.is_blank(data, diff.Span(i, 1)))
         else:
             sectors.extend(i for i in block.sectors if not same(diff.Span(i, 1)))
     return diff.runs(sectors)
