@@ -1,10 +1,10 @@
 """One flash with our flasher as its own process (bench/flash_speed.py times it like esptool's CLI).
 
-    python bench/_flash_once.py PORT BAUD ADDRESS FILE [LAYOUT]
+    python bench/_flash_once.py PORT BAUD [--layout LAYOUT] ADDRESS FILE [ADDRESS FILE ...]
 
-Prints one JSON line: per region its outcome and the bytes it rewrote. ``BENCH_OUTSIDE_PROOF=off``
-flashes as ``--no-outside-proof`` does: no outside-the-plan baseline (flasher/outside.py: one MD5 per
-64 KB outside the plan before the first write), to show what that proof costs.
+Prints one JSON line: per region its outcome and the bytes it rewrote, and whether the flash had to
+prove the flash outside the plan (a line error). ``BENCH_OUTSIDE_PROOF=off`` flashes as
+``--no-outside-proof`` does: nothing outside the plan is hashed, even after a line error.
 """
 
 from __future__ import annotations
@@ -14,19 +14,25 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# BENCH_TREE: flash with another checkout's package (flash_speed.py's "ours before").
+sys.path.insert(0, os.environ.get("BENCH_TREE") or str(Path(__file__).resolve().parent.parent))
 
 from nodemcu_pipeline.flasher import api  # noqa: E402
 from nodemcu_pipeline.plan.model import FlashPlan, Region  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
-    port, baud, address, path = argv[:4]
-    layout = argv[4] if len(argv) > 4 else None
-    region = Region(int(address, 0), Path(path).read_bytes(), "firmware")
+    port, baud, *rest = argv
+    layout = None
+    if rest[:1] == ["--layout"]:
+        layout, rest = rest[1], rest[2:]
+    regions = tuple(
+        Region(int(address, 0), Path(path).read_bytes(), "firmware")
+        for address, path in zip(rest[::2], rest[1::2], strict=True)
+    )
     report = api.flash(
         port,
-        lambda size, esp8285=False: FlashPlan(size, "keep", "keep", (region,), layout),
+        lambda size, esp8285=False: FlashPlan(size, "keep", "keep", regions, layout),
         baud=int(baud),
         after="no-reset",
         outside_proof=os.environ.get("BENCH_OUTSIDE_PROOF") != "off",
@@ -34,7 +40,12 @@ def main(argv: list[str]) -> int:
     print(
         json.dumps(
             [
-                {"outcome": r.outcome, "written": r.bytes_written, "size": r.size}
+                {
+                    "outcome": r.outcome,
+                    "written": r.bytes_written,
+                    "size": r.size,
+                    "proved": report.outside is not None and report.outside.checked,
+                }
                 for r in report.results
             ]
         )
