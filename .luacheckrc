@@ -24,6 +24,8 @@ stds.nodemcu = {
 files["nodemcu_pipeline/board/lua/upload.lua"] = {globals = {"_plU", "_plw", "_plE"}}
 files["nodemcu_pipeline/board/lua/sum.lua"] = {globals = {"_plS"}}
 files["nodemcu_pipeline/board/lua/download.lua"] = {globals = {"_plD"}}
+-- sweep.lua ends an upload's literal-line receiver that a killed host left defined.
+files["nodemcu_pipeline/board/lua/sweep.lua"] = {read_globals = {"_plE"}}
 
 -- The virtual NodeMCU's modules define the globals a board's C modules are; each file defines its
 -- own (crash.lua adds node.crash, file.lua's dofile.lua replaces the base library's loaders).

@@ -23,7 +23,10 @@ setup(
         "nodemcu_pipeline.board": ["lua/*.lua"],
         "nodemcu_pipeline.virtual": ["lua/*.lua"],
         "nodemcu_pipeline.virtual.modules": ["lua/*.lua"],
-        "nodemcu_pipeline.data.recipe": ["Dockerfile", "build", "read.me", "rootfs.conf"],
+        # The host build of a NodeMCU tree (C sources, make and scripts the build container runs).
+        "nodemcu_pipeline.build": ["host_firmware/*", "host_firmware/host/*"],
+        # Every file: the recipe's hash and build context take them all (docker_image.recipe_files).
+        "nodemcu_pipeline.data.recipe": ["**/*"],
         "nodemcu_pipeline.data.manifests": ["*.json"],
         "nodemcu_pipeline.data.firmware": [
             "Makefile",

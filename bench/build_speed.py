@@ -31,11 +31,11 @@ from _common import ROOT, line, report  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from nodemcu_pipeline.build.docker_build import (  # noqa: E402
-    DEFAULT_IMAGE,
     MAKE_RECORD,
     BuildOptions,
     build_firmware,
 )
+from nodemcu_pipeline.build.docker_engine import DEFAULT_IMAGE  # noqa: E402
 from nodemcu_pipeline.build.docker_image import build_image  # noqa: E402
 from nodemcu_pipeline.build.firmware_sources import get_sources  # noqa: E402
 

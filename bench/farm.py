@@ -80,7 +80,7 @@ def one_batch(n: int, transport: str, plan: FlashPlan) -> tuple[float, float, fl
     boards = start_boards(n, transport)
     time.sleep(0.5)  # let the boards finish importing before the clock starts
     targets = [BoardTarget(url, f"b{i}", "auto") for i, (_, url) in enumerate(boards)]
-    options = FarmPlan(baud=BAUD, after="no-reset", check=False)
+    options = FarmPlan(flash=api.FlashOptions(baud=BAUD, after="no-reset"), check=False)
     board_cpu = children_cpu()
     cpu = time.process_time()
     start = time.perf_counter()

@@ -149,8 +149,8 @@ def run(
     out: dict[str, object] = {"ok": proc.returncode == 0, "wall": wall, "board": active}
     if proc.returncode != 0:
         out["error"] = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:]
-    elif proc.stdout.strip().startswith("["):
-        out["regions"] = json.loads(proc.stdout.strip().splitlines()[-1])
+    elif proc.stdout.strip().startswith("{"):
+        out.update(json.loads(proc.stdout.strip().splitlines()[-1]))
     return out
 
 
@@ -167,8 +167,9 @@ def summary(runs: list[dict[str, object]]) -> dict[str, object]:
         "wall_min": round(min(walls), 3),
         "wall_median": round(statistics.median(walls), 3),
     }
-    if "regions" in good[-1]:
-        out["regions"] = good[-1]["regions"]
+    for key in ("regions", "files_check", "refused"):
+        if key in good[-1]:
+            out[key] = good[-1][key]
     return out
 
 
@@ -446,6 +447,109 @@ def firmware(tmp: Path, data: bytes) -> Parts:
     return [(ADDRESS, path)]
 
 
+def booted_nodemcu(tmp: Path, code_kb: int, spiffs_kb: int) -> tuple[Path, bytes]:
+    """A 4 MB board as a real one is after its first boots: a NodeMCU 3.x-style firmware whose
+    RCR page holds the partition table its first boot placed, and a SPIFFS there of ``spiffs_kb``
+    (the pinned tree's 192 KB spiffsimg image, its three files, grown with empty blocks). Returns
+    the state and the firmware as one split image (0x0 part, padded to 64 KB, then IROM0)."""
+    import gzip
+
+    sys.path.insert(0, str(BENCH.parent))
+    from nodemcu_pipeline.firmware.image import patch_header
+    from nodemcu_pipeline.firmware.partitions import IROM0TEXT, PLATFORM_RCR_PT, SPIFFS0
+    from nodemcu_pipeline.firmware.spiffs_image import MAGIC_BASE, PAGE
+    from tests.firmware.partition_tables import BOOTED, placed_words, rcr_write, table_firmware
+
+    low, high = table_firmware(code_kb * 1024)
+    low = patch_header(low, "keep", "4MB", "keep")  # its file system runs to the end of 4 MB
+    fs_at = (0x10000 + len(high) + 0x1FFF) // 0x2000 * 0x2000
+    fixture = gzip.decompress((BENCH.parent / "tests/data/spiffs_192k.img.gz").read_bytes())
+    blocks = spiffs_kb * 1024 // 0x2000
+    fs = bytearray(fixture.ljust(blocks * 0x2000, b"\xff"))
+    for b in range(blocks):  # SPIFFS_USE_MAGIC_LENGTH: each block's magic names the block count
+        magic = (MAGIC_BASE ^ PAGE ^ (blocks - b)) & 0xFFFF
+        fs[b * 0x2000 + PAGE - 4 : b * 0x2000 + PAGE - 2] = magic.to_bytes(2, "little")
+    placed = BOOTED[:3] + [(IROM0TEXT, 0x10000, fs_at - 0x10000), (SPIFFS0, fs_at, len(fs))]
+    page = rcr_write(high[:0x1000], PLATFORM_RCR_PT, placed_words(placed))
+    state = state_with(tmp, (0, low), (0x10000, page + high[0x1000:]), (fs_at, bytes(fs)))
+    return state, low.ljust(0x10000, b"\xff") + high
+
+
+def split_parts(stem: Path, image: bytes) -> Parts:
+    """A split image as its two files: its first 64 KB (blank tail dropped) at 0x0, the rest at
+    0x10000."""
+    low, high = stem.with_suffix(".0x00000.bin"), stem.with_suffix(".0x10000.bin")
+    low.write_bytes(image[:0x10000].rstrip(b"\xff"))
+    high.write_bytes(image[0x10000:])
+    return [(0, low), (0x10000, high)]
+
+
+def files_checks(tmp: Path) -> dict[str, object]:
+    """What looking for the board's files costs (flasher/board_fs.py), at 921600 over RFC 2217."""
+    baud = 921600
+    figures: dict[str, object] = {}
+    state, same = booted_nodemcu(tmp, 448, 3392)
+    same_parts = split_parts(tmp / "same", same)
+    bigger_parts = split_parts(tmp / "bigger", booted_nodemcu(tmp, 960, 3392)[1])
+
+    def cmd(parts: Parts, check: bool):
+        env = [] if check else ["env", "BENCH_FILES_CHECK=off"]
+        return lambda u: [*env, *ours_cmd(u, baud, parts)]
+
+    got = interleaved(
+        tmp, "rfc2217", state, {"check": cmd(same_parts, True), "--yes": cmd(same_parts, False)}
+    )
+    print(f"reflash of a booted NodeMCU 3.x (its file system stays), rfc2217 at {baud}:")
+    for name, summary_ in got.items():
+        print_row(f"ours, {name}", summary_, None, "")
+    check = got["check"].get("files_check") or {}
+    delta = ratio(got["check"].get("board_median"), got["--yes"].get("board_median"))
+    print(f"  files check: {check.get('reads')} read(s), {check.get('bytes')} bytes; ratio {delta}")
+    figures["stays"] = {**got, "check_vs_yes": delta}
+    refused = interleaved(tmp, "rfc2217", state, {"refusal": cmd(bigger_parts, True)})["refusal"]
+    print("a firmware that overwrites a 3.3 MB SPIFFS, until the refusal (lists it over the wire):")
+    print_row("ours, refused", refused, None, "")
+    figures["refusal"] = {**refused, "listing": listing(tmp, state, baud)}
+    return figures
+
+
+def listing(tmp: Path, state: Path, baud: int) -> dict[str, object]:
+    """The look itself, in process, on the real-time board: where the file system is, its files."""
+    from nodemcu_pipeline.flasher.api import ConnectOptions, open_session
+    from nodemcu_pipeline.flasher.board_fs import ChipReads, files_at, running_fs
+
+    board = Board(tmp, "rfc2217", state)
+    try:
+        connect = ConnectOptions(baud=baud, before="auto")
+        with open_session(board.url, connect, stub=True) as session:
+            read = ChipReads(session.read_flash)
+            start = time.perf_counter()
+            span = running_fs(read, FLASH_SIZE)
+            where = (read.reads, read.length, time.perf_counter() - start)
+            assert span is not None
+            found = files_at(read, span)
+            took = time.perf_counter() - start
+    finally:
+        board.stop()
+    assert found is not None
+    out: dict[str, object] = {
+        "where_reads": where[0],
+        "where_bytes": where[1],
+        "where_s": round(where[2], 3),
+        "list_reads": read.reads - where[0],
+        "list_bytes": read.length - where[1],
+        "list_s": round(took - where[2], 3),
+        "files": len(found.files),
+        "spiffs_bytes": found.size,
+    }
+    print(
+        f"  where: {out['where_reads']} read(s), {out['where_bytes']} bytes, {out['where_s']} s;"
+        f" listing {found.size // 1024} KB of SPIFFS: {out['list_reads']} reads,"
+        f" {out['list_bytes']} bytes, {out['list_s']} s ({out['files']} files)"
+    )
+    return out
+
+
 def main() -> None:
     data = image(IMAGE_KB * 1024)
     load_before = os.getloadavg()
@@ -462,6 +566,7 @@ def main() -> None:
             "big": lambda: big_chip(tmp, parts),
             "anomaly": lambda: anomaly(tmp, parts),
             "booted": lambda: booted(tmp, parts),
+            "files": lambda: files_checks(tmp),
         }
         for name in only:
             figures[name] = cases[name]()

@@ -57,7 +57,7 @@ def one_flash(kind: str, rate: float, seed: int, pty: bool) -> tuple[str, str]:
     with VirtualBoard("1MB", pty=pty, faults=faults) as board:
         board.flash.data[:] = user
         try:
-            api.flash(board.url, plan, baud=115200, after="no-reset")
+            api.flash(board.url, plan, api.FlashOptions(baud=115200, after="no-reset"))
         except PipelineError as exc:
             return "error", exc.line()
         after = bytes(board.flash.data)

@@ -13,7 +13,6 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from invoke import Argument, Task
@@ -136,27 +135,6 @@ def seconds(value: object, flag: str, default: str) -> float:
     from nodemcu_pipeline.settings.values import positive_seconds
 
     return positive_seconds(value, flag, default)
-
-
-def output_file(value: object, flag: str, make_parents: bool = False) -> Path:
-    """A file the task will write: named, not a directory, under a directory (made later, with
-    ``make_parents``, if missing) and no file standing where a directory must be."""
-    text = str(value or "").strip()
-    if not text:
-        raise UsageError(f"{flag} is empty", f"Name the file to write, e.g. {flag} flash.bin")
-    path = Path(text).expanduser()
-    if path.is_dir():
-        raise UsageError(f"{flag} {path} is a directory", "Name a file inside it")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UsageError(f"{flag} {path}: {parent} is a file, not a directory", "Move it")
-            break
-        if not make_parents:
-            raise UsageError(
-                f"{flag} {path}: directory {path.parent} does not exist", "Create it first"
-            )
-    return path
 
 
 # Short flags, chosen once for every task: esptool's where it has one (-p -b -a -e), nothing else.

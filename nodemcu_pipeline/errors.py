@@ -81,8 +81,21 @@ class OutsideDamage(FlashError):
     """Flash outside the plan changed during the flash, or cannot be proven unchanged."""
 
 
+class FilesWouldBeLost(PipelineError):
+    """The plan would erase files the board lists (its file system moves or is written over);
+    refused before the first write unless the user says yes."""
+
+
 class FlashInterrupted(KeyboardInterrupt):
     """Ctrl-C during a flash, carrying what state the board was left in (one sentence)."""
+
+    def __init__(self, board_state: str) -> None:
+        super().__init__(board_state)
+        self.board_state = board_state
+
+
+class BoardInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a file operation on the board (an upload, a run): the state it is in."""
 
     def __init__(self, board_state: str) -> None:
         super().__init__(board_state)
@@ -135,7 +148,7 @@ class NotAnswering(ReplError):
 class BoardRestarted(ReplError):
     """The board printed its boot banner while we waited for an answer."""
 
-    def __init__(self, started: bool) -> None:
+    def __init__(self, *, started: bool, seen: bytes = b"") -> None:
         what = "while running the command" if started else "before the command started"
         super().__init__(
             f"the board restarted {what}",
@@ -143,6 +156,7 @@ class BoardRestarted(ReplError):
             "and the power supply",
         )
         self.started = started
+        self.seen = seen  # what the board printed up to its banner (an exception dump, the ROM's)
 
 
 class FileTransferError(ReplError):

@@ -8,6 +8,8 @@ renders a rich bar on a terminal and plain lines (every 10 %) elsewhere, e.g. in
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
@@ -42,17 +44,27 @@ def null_progress(event: ProgressEvent) -> None:
 
 
 class PlainProgress:
-    """Line-per-step progress for logs: start, every 10 %, and completion of each operation."""
+    """Line-per-step progress for logs: start, every 10 %, and completion of each operation — and,
+    inside ``with``, the latest unfinished step again whenever ``heartbeat`` seconds passed without
+    a line, so a log shows a long silent step (a root file system, a compile) is alive."""
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
+    def __init__(self, stream: IO[str] | None = None, heartbeat: float = 8.0) -> None:
         self.stream = stream or sys.stderr
+        self.heartbeat = heartbeat
         self._last: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+        self._latest: ProgressEvent | None = None
+        self._since = time.monotonic()  # when the latest step started
+        self._printed = time.monotonic()
+        self._stop = threading.Event()
 
     def __enter__(self) -> PlainProgress:
+        if self.heartbeat > 0:
+            threading.Thread(target=self._beat, daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        self._stop.set()
 
     def __call__(self, event: ProgressEvent) -> None:
         key = (event.operation, event.label)
@@ -60,15 +72,42 @@ class PlainProgress:
             step = min(10, event.done * 10 // event.total)
         else:
             step = -1
-        if self._last.get(key) == step and event.phase != "done":
-            return
-        self._last[key] = step
+        with self._lock:
+            latest = self._latest
+            if latest is None or (latest.operation, latest.label, latest.phase) != (
+                event.operation,
+                event.label,
+                event.phase,
+            ):
+                self._since = time.monotonic()
+            self._latest = None if event.phase == "done" else event
+            if self._last.get(key) == step and event.phase != "done":
+                return
+            self._last[key] = step
+            self._print(event, step)
+
+    def _print(self, event: ProgressEvent, step: int, suffix: str = "") -> None:
         pct = f"{step * 10:3d}%" if step >= 0 else "   -"
         phase = f" {event.phase}" if event.phase else ""
         count = f" ({event.total} {event.unit})" if event.unit != "bytes" and event.total else ""
         print(
-            f"{event.operation:>8} {pct} {event.label}{phase}{count}", file=self.stream, flush=True
+            f"{event.operation:>8} {pct} {event.label}{phase}{count}{suffix}",
+            file=self.stream,
+            flush=True,
         )
+        self._printed = time.monotonic()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(0.5):
+            with self._lock:
+                event = self._latest
+                if event is None or time.monotonic() - self._printed < self.heartbeat:
+                    continue
+                step = min(10, event.done * 10 // event.total) if event.total else -1
+                done = f"{event.done}/{event.total}" if event.total else f"{event.done}"
+                so_far = f", {done} {event.unit} so far" if event.done or event.total else ""
+                elapsed = time.monotonic() - self._since
+                self._print(event, step, f"{so_far}, {elapsed:.0f} s")
 
 
 class RichProgress:

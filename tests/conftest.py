@@ -153,24 +153,49 @@ class PinnedBuild:
 @pytest.fixture(scope="session")
 def pinned_build(nodemcu_image: str, tmp_path_factory: pytest.TempPathFactory) -> PinnedBuild:
     """The pinned NodeMCU release built once per run from shared/sources, for every test that needs
-    real NodeMCU (tests/sources, tests/monitor): defined here, once, so one build serves them all.
+    real NodeMCU (tests/sources, tests/monitor, LFS, the host build and NodeMCU's own test suites):
+    defined here, once, so one build serves them all. It has a 64 KB LFS (``--lfs-size 64K``, what
+    NodeMCU's tests need), its host build (in the user cache's store, where virtual boards find
+    it) and the build -> flash handoff record, as ``invoke build`` leaves them.
     Without an engine it fails in CI like every Docker test (``docker_engine``)."""
     if not SHARED_SOURCES.is_dir():
         pytest.fail(f"{SHARED_SOURCES} is missing: the real NodeMCU build tests need it")
     from nodemcu_pipeline.build.docker_build import BuildOptions, build_firmware
     from nodemcu_pipeline.build.firmware_sources import get_sources
+    from nodemcu_pipeline.records.handoff import record_build
 
     root = tmp_path_factory.mktemp("pinned")
     got = get_sources(root / "cache", mirror=str(SHARED_SOURCES))
     log: list[str] = []
-    build_firmware(
-        got.tree,
-        root / "build",
-        nodemcu_image,
-        log=log.append,
-        options=BuildOptions(ccache_key=f"pinned-{got.commit}"),
+    options = BuildOptions(lfs_size="64K", flash_size="4MB", ccache_key=f"pinned-{got.commit}")
+    result = build_firmware(
+        got.tree, root / "build", nodemcu_image, log=log.append, options=options
     )
+    record_build(root / "build", "docker", [result.low, result.high])
     return PinnedBuild(got.tree, root / "cache", root / "build", nodemcu_image, log)
+
+
+@pytest.fixture(scope="session")
+def own_tree_build(
+    pinned_build: PinnedBuild, tmp_path_factory: pytest.TempPathFactory
+) -> PinnedBuild:
+    """A user's changed copy of the pinned tree, built once per run: a C module of its own
+    (``app/modules/hello.c``, ``hello.world()``), ``node.heap()`` changed to report 4242 more, and
+    no LFS (the release's default). Shares the pinned build's compiler cache."""
+    from nodemcu_pipeline.build.docker_build import BuildOptions, build_firmware
+    from nodemcu_pipeline.build.firmware_sources import load_manifest
+    from nodemcu_pipeline.records.handoff import record_build
+    from tests.own_module import change_tree
+
+    root = tmp_path_factory.mktemp("own")
+    tree = change_tree(pinned_build.tree, root / "tree")
+    log: list[str] = []
+    options = BuildOptions(ccache_key=f"pinned-{load_manifest().firmware.commit}")
+    result = build_firmware(
+        tree, root / "build", pinned_build.image, log=log.append, options=options
+    )
+    record_build(root / "build", "docker", [result.low, result.high])
+    return PinnedBuild(tree, pinned_build.cache, root / "build", pinned_build.image, log)
 
 
 @dataclass

@@ -130,3 +130,14 @@ def test_imports_only_run_downward():
 def test_the_package_root_holds_foundations_and_entry_points_only():
     root = sorted(p.stem for p in PACKAGE.glob("*.py"))
     assert len(root) <= 10, root
+
+
+def test_no_task_module_imports_another():
+    # Tasks parse flags and call the packages; what two tasks share belongs in a package (or cli).
+    graph = imports(modules())
+    shared = {
+        src: sorted(d for d in dsts if d.startswith("nodemcu_pipeline.tasks."))
+        for src, dsts in graph.items()
+        if src.startswith("nodemcu_pipeline.tasks.")
+    }
+    assert {src: dsts for src, dsts in shared.items() if dsts} == {}

@@ -1,6 +1,8 @@
 """The installed CLI, as a new user gets it: build the wheel from the tracked files, install it in a
 fresh venv outside the repository, and from an empty temp directory run `nodemcu-pipeline --help`,
-`assemble`, and a flash of the virtual board (stub: compressed and verified)."""
+`assemble`, and a flash of the virtual board (stub: compressed and verified); then the whole chain
+from the install — `build-image`, `build` of the pinned release from a local mirror, `flash`, `check`
+and `demo` — on the real Docker engine."""
 
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from nodemcu_pipeline.build.docker_image import recipe_hash
 from nodemcu_pipeline.firmware.image import Segment, build_image
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SHARED_SOURCES, PinnedBuild
 
 pytestmark = pytest.mark.slow
 
@@ -69,6 +72,12 @@ def test_wheel_carries_the_data_and_the_licence(installed):
         assert needed in names, needed
     lua = {p.relative_to(ROOT).as_posix() for p in (ROOT / "nodemcu_pipeline").rglob("*.lua")}
     assert lua and not lua - names, sorted(lua - names)  # setup.py's package_data: lua/*.lua
+    # The host build's layer: every file the build container runs (build/host_build.host_sources).
+    host = ROOT / "nodemcu_pipeline/build/host_firmware"
+    layer = {p.relative_to(ROOT).as_posix() for p in host.rglob("*") if p.is_file()}
+    layer = {n for n in layer if "__pycache__" not in n and "/build/host_firmware/build/" not in n}
+    assert "nodemcu_pipeline/build/host_firmware/host/main.c" in layer
+    assert not layer - names, sorted(layer - names)
     assert any(n.endswith("licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
     assert not any(n.startswith(("pipeline/", "tests/", "bench/")) for n in names)
 
@@ -159,3 +168,98 @@ def test_installed_cli_runs_from_anywhere(installed, tmp_path):
     assert "(stub)" in out, out  # esptool's stub, read as data: compressed and verified
     assert "verified" in out and "not verified" not in out, out
     assert sorted(p.name for p in work.iterdir()) == ["build", "fw.bin"]
+
+
+def _tracked(folder: str) -> dict[str, bytes]:
+    names = subprocess.run(
+        ["git", "ls-files", "-z", folder], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    return {
+        name.removeprefix(folder): (ROOT / name).read_bytes()
+        for name in filter(None, names.split("\0"))
+    }
+
+
+def test_the_wheel_recipe_is_docker_file_by_file_and_hashes_the_same(installed, tmp_path):
+    wheel, env = installed
+    prefix = "nodemcu_pipeline/data/recipe/"
+    with zipfile.ZipFile(wheel) as whl:
+        packaged = {
+            name.removeprefix(prefix): whl.read(name)
+            for name in whl.namelist()
+            if name.startswith(prefix) and not name.endswith("/")
+        }
+    tracked = _tracked("docker/")
+    assert sorted(packaged) == sorted(tracked)
+    for name, data in tracked.items():
+        assert packaged[name] == data, name
+    # The installed copy names the same image as the checkout, so each reuses the other's.
+    where, digest = _run(
+        [
+            "python",
+            "-c",
+            "from nodemcu_pipeline.build.docker_image import RECIPE_DIR, recipe_hash;"
+            "print(RECIPE_DIR); print(recipe_hash())",
+        ],
+        cwd=tmp_path,
+        env=env,
+    ).stdout.split()
+    assert "/venv/" in where, where
+    assert digest == recipe_hash(ROOT / "docker")
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(1800)
+def test_the_installed_command_builds_flashes_and_checks_the_pinned_release(
+    installed, pinned_build: PinnedBuild, tmp_path
+):
+    """What CI proves of the wheel. The image is the one this run built from the checkout: the
+    install must find it up to date (one recipe hash). Its build shares the pinned build's compiler
+    cache (same image, same pinned commit), so it costs a warm build, not a cold one."""
+    from nodemcu_pipeline.workflows.chain import local_server
+
+    _, env = installed
+    env = {**env, "XDG_CACHE_HOME": str(tmp_path / "user-cache")}  # the install's downloads
+    work = tmp_path / "empty"
+    work.mkdir()
+    tag = pinned_build.image
+
+    def command(*args: str, extra: dict[str, str] | None = None):
+        return _run(
+            ["nodemcu-pipeline", *args], cwd=work, env={**env, **(extra or {})}, timeout=900
+        )
+
+    with local_server(SHARED_SOURCES) as mirror:
+        made = command(
+            "build-image", "--image", tag, extra={"INVOKE_PIPELINE_SOURCES_MIRROR": mirror}
+        )
+        assert f"{tag} up to date" in made.stdout, made.stdout
+        built = command("build", "--image", tag, "--mirror", mirror)
+    assert "nodemcu_float_pipeline.bin (built" in built.stdout, built.stdout[-2000:]
+
+    board = subprocess.Popen(
+        ["python", "-m", "nodemcu_pipeline.virtual", "--flash-size", "4MB"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert board.stdout is not None
+        url = board.stdout.readline().strip()
+        assert url, board.stderr.read() if board.stderr else ""
+        flashed = command("flash", "-p", url, "--no-check")
+        checked = command("check", "-p", url)
+    finally:
+        board.terminate()
+        board.wait(timeout=30)
+    assert flashed.stdout.count("written (verified)") == 2, flashed.stdout
+    assert "check: NodeMCU 3.0.0.0, release 3.0.0-release_20211229 +25" in checked.stdout
+
+    # Without sources the demo says where an installed command looks (never a path made from
+    # site-packages) and builds the example firmware instead.
+    demo = command("demo", "--image", tag, "--build-dir", str(tmp_path / "demo"))
+    assert "looks only where --sources or INVOKE_PIPELINE_SOURCES_MIRROR" in demo.stderr
+    assert "lib/python" not in demo.stderr and "check" in demo.stdout
+    assert sorted(p.name for p in work.iterdir()) == ["build"]

@@ -103,3 +103,58 @@ def test_read_bounded_does_not_follow_only_the_last_component(tmp_path: Path) ->
     # Only the last component is O_NOFOLLOW: callers that must refuse linked directories resolve
     # and check the path first (plan_file.read_region_file).
     assert read_bounded(tmp_path / "dir" / "f", Bounded("r", 8, "8", follow_links=False)) == b"x"
+
+
+# --- check_output: the one check of a file a task will write ---------------------------------------
+def test_check_output_takes_new_names_and_regular_files_only_with_force(tmp_path: Path) -> None:
+    from nodemcu_pipeline.paths import check_output
+
+    new = tmp_path / "new.bin"
+    assert check_output(str(new), "--out") == new
+    mine = tmp_path / "mine.bin"
+    mine.write_bytes(b"mine")
+    with pytest.raises(UsageError, match="exists"):
+        check_output(mine, "--out")
+    assert check_output(mine, "--out", force=True) == mine
+    assert check_output(mine, "--log", existing_ok=True) == mine
+    assert check_output(mine, "--out", ours=lambda p: p.read_bytes() == b"mine") == mine
+    with pytest.raises(UsageError, match="exists"):
+        check_output(mine, "--out", ours=lambda p: False)
+    assert mine.read_bytes() == b"mine"  # a check never writes
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "link-to-fifo", "link-to-directory"])
+def test_check_output_refuses_what_is_not_a_regular_file_even_with_force(
+    kind: str, tmp_path: Path
+) -> None:
+    from nodemcu_pipeline.paths import check_output
+
+    target = tmp_path / "out"
+    real = tmp_path / "real"
+    if kind.endswith("fifo"):
+        os.mkfifo(real)
+    else:
+        real.mkdir()
+    if kind.startswith("link"):
+        target.symlink_to(real)
+    else:
+        real.rename(target)
+    with pytest.raises(UsageError, match="not a regular file|directory"):
+        check_output(target, "--out", force=True, existing_ok=True)
+
+
+def test_check_output_refuses_its_inputs_and_missing_directories(tmp_path: Path) -> None:
+    from nodemcu_pipeline.paths import check_output
+
+    (tmp_path / "fw.bin").write_bytes(b"x")
+    with pytest.raises(UsageError, match="overwrite the input"):
+        check_output(tmp_path / "fw.bin", "--out", force=True, inputs=[tmp_path / "fw.bin"])
+    with pytest.raises(UsageError, match="does not exist"):
+        check_output(tmp_path / "no" / "x.bin", "--out")
+    assert check_output(tmp_path / "no" / "x.bin", "--out", make_parents=True)
+    with pytest.raises(UsageError, match="empty"):
+        check_output("  ", "--out")
+    with pytest.raises(UsageError, match="home directory"):
+        check_output("~no-such-user-here/x.bin", "--out")
+    with pytest.raises(UsageError, match="names a directory"):
+        check_output(f"{tmp_path}/new/", "--out", make_parents=True)

@@ -46,3 +46,26 @@ def test_flash_and_erase_say_what_esptool_says(tmp_path, virtual_board):
     erased = run_invoke("erase", "-p", board.url, cwd=tmp_path)
     assert erased.returncode == 0, erased.stderr
     assert "256 sectors, 1048576 bytes" in erased.stdout, erased.stdout
+
+
+def test_a_log_hears_a_silent_step_again_while_it_lasts():
+    """The plain renderer repeats the latest unfinished step after ``heartbeat`` quiet seconds."""
+    import io
+    import time
+
+    from nodemcu_pipeline.progress import PlainProgress, ProgressEvent
+
+    log = io.StringIO()
+    with PlainProgress(log, heartbeat=0.2) as progress:
+        progress(ProgressEvent("build", "compile", 3, 300, unit="files"))
+        deadline = time.monotonic() + 10
+        while "so far" not in log.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        progress(ProgressEvent("build", "compile", 300, 300, "done", unit="files"))
+        quiet = log.getvalue()
+        time.sleep(1.5)
+    lines = quiet.splitlines()
+    assert lines[0] == "   build   0% compile (300 files)"
+    assert "compile (300 files), 3/300 files so far," in lines[1]
+    assert lines[-1] == "   build 100% compile done (300 files)"
+    assert log.getvalue() == quiet  # a finished step is not repeated

@@ -94,6 +94,23 @@ def test_release_shape() -> None:
         assert scope in text.split("\n  release:", 1)[1], scope
 
 
+def test_only_the_image_job_writes_packages_and_it_attests_what_it_pushed() -> None:
+    text = RELEASE.read_text()
+    body = text.split("\njobs:\n", 1)[1]
+    jobs = dict(re.findall(r"^  ([a-z-]+):\n(.*?)(?=^  [a-z-]+:\n|\Z)", body, re.S | re.M))
+    assert set(jobs) == {"firmware", "image", "release"}
+    assert [name for name, body in jobs.items() if "packages: write" in body] == ["image"]
+    assert "packages:" not in text.split("\njobs:", 1)[0]  # not at the top level either
+    image = jobs["image"]
+    assert "if: startsWith(github.ref, 'refs/tags/v')" in image
+    assert "invoke build-image --no-pull --push" in image
+    assert "subject-digest: ${{ steps.push.outputs.digest }}" in image
+    assert "push-to-registry: true" in image
+    assert "path: docker/image.lock" in image
+    assert "needs: [firmware, image]" in jobs["release"]
+    assert "name: image-lock" in jobs["release"]  # the lock is a release file
+
+
 def test_ci_covers_lint_types_and_python_versions() -> None:
     text = CI.read_text()
     assert "ruff check" in text and "mypy nodemcu_pipeline" in text

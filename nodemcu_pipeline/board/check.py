@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 
 import serial
 
-from nodemcu_pipeline.board import framing, lua_sources
+from nodemcu_pipeline.board import framing, lua_sources, restarts
+from nodemcu_pipeline.board.names import shown
 from nodemcu_pipeline.board.repl import APP_BAUD, Banner, NodeMCURepl
-from nodemcu_pipeline.errors import FileSystemError, LuaError, UsageError
+from nodemcu_pipeline.errors import FileSystemError, LuaError, ReplError, UsageError
+from nodemcu_pipeline.link.ports import resolve_port
 from nodemcu_pipeline.link.reset import hard_reset
 from nodemcu_pipeline.link.transport import open_port
 
@@ -134,7 +136,11 @@ class FsReport:
         if self.banner.release:
             version += f", release {self.banner.release}"
         files = f", {self.files} file{'s' * (self.files != 1)} kept" if self.files else ""
-        return f"check: NodeMCU {version}; file system {self.used}/{self.total} bytes used{files}, {how}"
+        notes = "".join(f"; {n}" for n in self.notes)
+        return (
+            f"check: NodeMCU {version}; file system {self.used}/{self.total} bytes used{files}, "
+            f"{how}{notes}"
+        )
 
 
 def examine(repl: NodeMCURepl) -> tuple[str, FsState]:
@@ -155,7 +161,7 @@ def _refuse(found: str, state: FsState, mode: str) -> FileSystemError:
         held = (
             "the file list cannot be read"
             if state.files is None
-            else f"{state.file_count} file(s) are on it ({', '.join(sorted(state.files or {})[:3])})"
+            else f"{state.file_count} file(s) are on it ({', '.join(map(shown, sorted(state.files or {})[:3]))})"
         )
         return FileSystemError(
             f"the file system fails: {what}, and {held}; not formatting, to keep them",
@@ -219,24 +225,29 @@ def format_fs(repl: NodeMCURepl) -> None:
 def check_after_flash(
     url: str,
     mode: str = "auto",
+    *,
     say: Callable[[str], None] = lambda t: None,
     reset: bool = True,
     quiet: float = 20.0,
     limit: float = 300.0,
-    port: serial.SerialBase | None = None,
+    handover: serial.SerialBase | None = None,
 ) -> FsReport:
-    """Reset the board into its firmware, wait for the prompt, check the file system.
+    """Reset the board on ``url`` into its firmware, wait for the prompt, check the file system;
+    ``mode`` says when it may be formatted (auto, always, never: see the module's docstring).
 
-    ``port``: the flasher's port, open at APP_BAUD since it soft-reset a board without reset lines
+    ``reset``: pulse RTS first (else read what the running firmware prints); ``quiet``: seconds of
+    silence before giving up on the prompt; ``limit``: seconds in all. ``handover``: the flasher's
+    port, open at APP_BAUD since it soft-reset a board without reset lines
     (``FlashReport.handover``); read as it is, from the first byte of the boot, and closed here.
     """
+    port = handover
     if mode not in FORMAT_CHOICES:
         if port is not None:
             port.close()
         raise UsageError(f"unknown --format '{mode}'", "Use auto, always or never")
     started = port is not None
     if port is None:
-        port = open_port(url, APP_BAUD)
+        port = open_port(resolve_port(url), APP_BAUD)
     try:
         if not started:
             port.reset_input_buffer()
@@ -245,10 +256,20 @@ def check_after_flash(
             say("the port cannot drive RTS: reading whatever the board prints")
         repl = NodeMCURepl(port, say)
         banner = repl.wait_for_prompt(quiet, limit, nudge=joined)
-        repl.sync()
-        if not banner.version:
-            banner.version = repl.version()
-        report = check_fs(repl, mode, say)
+        # Listen for restarts before writing anything (the probe): a looping board is left alone.
+        prompt = restarts.mark(repl)
+        restarts.watch(repl, prompt)
+        try:
+            repl.sync()
+            if not banner.version:
+                banner.version = repl.version()
+            report = check_fs(repl, mode, say)
+        except ReplError:
+            # A command cut short by a restart: a loop is the real answer, if it is one.
+            restarts.watch(repl, prompt)
+            raise
+        if restarts.watch(repl, prompt):  # at once, unless the board restarted meanwhile
+            report.notes.append("the board restarted once by itself after its prompt")
         report.banner = banner
         report.first_boot_format = "Formatting file system" in repl.seen
         return report

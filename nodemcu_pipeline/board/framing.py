@@ -34,10 +34,56 @@ _ESCAPED = frozenset(b'\x00\x01\x08\n\r\x7f"\\L')
 _SHORT = {0x22: b'\\"', 0x5C: b"\\\\", 0x0A: b"\\n", 0x0D: b"\\r"}
 _ESC_TABLE = [_SHORT.get(b, b"\\%03d" % b) if b in _ESCAPED else bytes([b]) for b in range(256)]
 # What the board prints escapes three bytes (q in lua/download.lua and lua/survey.lua): uart0_putc
-# drops a lone CR and sends LF as CR LF, so CR must not appear raw; 0x01 is our frame byte.
-_UNQUOTE = re.compile(rb"\\(\\|r|1)")
-_UNQUOTE_MAP = {b"\\": b"\\", b"r": b"\r", b"1": b"\x01"}
+# drops a lone CR and sends LF as CR LF, so CR must not appear raw; 0x01 is our frame byte. File
+# names also have their line ends escaped (lua/survey.lua), so a name holding one stays on its line.
+_UNQUOTE = re.compile(rb"\\(\\|r|1|n)")
+_UNQUOTE_MAP = {b"\\": b"\\", b"r": b"\r", b"1": b"\x01", b"n": b"\n"}
 BANNER = re.compile(rb"powered by Lua \d")
+# What a reset prints before NodeMCU's banner: the ROM's boot line, read as text when the rates
+# match, and, read at 115200 as NodeMCU talks, the same 74880-baud lines as bytes that are neither
+# text nor UTF-8 (a wrong-rate byte mostly comes out as 0x00, 0x80, 0xF8, 0xE0, 0x7F, 0x1C...).
+ROM_LINE = re.compile(rb"ets Jan +8 2013,rst cause:\d|rst cause:\d+, boot mode:")
+GARBLE_WINDOW = 32
+# Uart frames a receiver acknowledges (upload.py, rawload.py): ``\x01ID+n;`` or ``!``.
+ACK = re.compile(rb"\x01([0-9a-f]{8})\+\d+[;!]")
+# Ends whatever ``uart.on("data", 128, ...)`` receiver of ours holds the UART: the zeros finish the
+# frame it is in, then a frame that starts with 0 aborts it (upload.py, rawload.py).
+RELEASE = bytes(2 * 128)
+
+
+def garbled(data: bytes) -> bool:
+    """Bytes read at the wrong rate: at least a quarter of them (and 8) not text and not UTF-8 (as
+    the monitor judges). A script's accented or CJK text is UTF-8 and does not count."""
+    text = data.decode("utf-8", "replace")
+    bad = sum(1 for ch in text if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\r\n\t\x01"))
+    return bad >= 8 and bad * 4 >= len(text)
+
+
+_UNSETTLED = frozenset(b"\r" + bytes(range(0x80, 0x100)) + bytes(range(0x20)).replace(b"\n", b""))
+
+
+def settled(data: bytes | bytearray, start: int, end: int) -> int:
+    """How much of ``data[start:end]`` can be shown now: not a trailing CR (its LF may follow), nor
+    a trailing stretch of control or non-ASCII bytes shorter than ``GARBLE_WINDOW`` (the start of a
+    reset's garbage, or a UTF-8 character cut in two)."""
+    cut = end
+    while cut > start and end - cut < GARBLE_WINDOW and data[cut - 1] in _UNSETTLED:
+        cut -= 1
+    return cut if end - cut < GARBLE_WINDOW else end
+
+
+def reset_output(data: bytes | bytearray, start: int = 0, end: int | None = None) -> int:
+    """Where a reset's output (the ROM's boot line as text, or a stretch of wrong-rate bytes)
+    starts in ``data[start:end]``, or -1."""
+    stop = len(data) if end is None else end
+    found = ROM_LINE.search(data, start, stop)
+    if found:
+        return found.start()
+    step = GARBLE_WINDOW // 2
+    for pos in range(start, max(start + 1, stop - step), step):
+        if garbled(bytes(data[pos : min(stop, pos + GARBLE_WINDOW)])):
+            return pos
+    return -1
 
 
 def new_marker() -> bytes:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from nodemcu_pipeline.board.names import shown
 from nodemcu_pipeline.errors import ReplError
 from nodemcu_pipeline.firmware.lfs_image import image_modules
 
@@ -76,7 +77,7 @@ def confirm_lfs(url: str, modules: tuple[str, ...], say: Say = lambda t: None) -
     missing = sorted(set(modules) - set(listed))
     if missing:
         raise ReplError(
-            f"after the reload node.LFS.list() lacks {', '.join(missing)}",
+            f"after the reload node.LFS.list() lacks {', '.join(map(shown, missing))}",
             "The board kept its old LFS; check its output with invoke monitor",
         )
     return listed

@@ -21,7 +21,7 @@ from nodemcu_pipeline.errors import LuaError, NotAnswering
 
 FRAME = 128
 WINDOW = 2  # frames in flight: WINDOW x FRAME must not exceed the 256-byte RX ring
-ABORT = bytes(2 * FRAME)
+ABORT = framing.RELEASE  # 2 x 128 zeros: finish any frame, then one starting with 0 aborts
 # The source starts with ``_plL=nil`` (``exec_raw``): this runner has no room to free it itself.
 RUN = b'return assert(loadstring(_plL,"=stdin"))()'
 
@@ -61,7 +61,9 @@ def exec_raw(repl: NodeMCURepl, source: bytes, timeout: float = 10.0) -> bytes |
                 repl.port.write(frames[sent])
                 sent += 1
     except NotAnswering:
-        repl.port.write(ABORT)  # a lost byte left the board mid-frame: end its raw mode
+        # A lost byte left the board mid-frame: end its raw mode, and read its last
+        # acknowledgement before syncing (sync takes a stray one for a receiver still running).
+        repl.release_uart()
         repl.sync()
         raise
     answer = repl.run(RUN, timeout)

@@ -30,12 +30,14 @@ from nodemcu_pipeline.errors import (
     ReplError,
     SerialPortError,
 )
+from nodemcu_pipeline.link.rates import looks_like_garbage
 
 APP_BAUD = 115200
 ROM_BAUD = 74880
 START_S = 5.0  # a runner line prints its start marker at once; a busy board gets this long
 BANNER_GRACE_S = 1.5
 BOOT_LOOP_BANNERS = 3
+BANNER_TAIL = 15  # one byte less than framing.BANNER's shortest match
 PROMPT = re.compile(rb"(?:^|\n)> ")
 Output = Callable[[bytes], None]
 
@@ -65,6 +67,37 @@ class Banner:
         )
 
 
+@dataclass
+class _ResetWatch:
+    """Signs of a reset in a streamed frame: the ROM's output (as text, or garbage at 115200),
+    then NodeMCU's banner."""
+
+    held: int = -1  # output is held back from here (-1: nowhere)
+    banner: int = -1  # where the banner starts
+    since: float = 0.0  # when it was seen
+    rom_first: bool = False  # the ROM's output came before it: a reset for certain
+
+    def restarted(self, buf: bytearray, start: int) -> bool:
+        """True once the banner followed the ROM's output, or closed no frame within
+        ``BANNER_GRACE_S`` (a script may print the banner's words itself)."""
+        if self.held < 0:
+            self.held = framing.reset_output(buf, start)
+        if self.banner < 0:
+            found = framing.BANNER.search(buf, max(0, start - 24))
+            if found:
+                self.banner, self.since = found.start(), time.monotonic()
+                line = buf.rfind(b"\n", 0, found.start()) + 1
+                self.held = line if self.held < 0 else min(self.held, line)
+                self.rom_first = framing.reset_output(buf, 0, found.start()) >= 0
+        return self.banner >= 0 and (
+            self.rom_first or time.monotonic() - self.since > BANNER_GRACE_S
+        )
+
+
+class _HeldUart(Exception):
+    """Raised inside ``sync``: another command's receiver still takes the UART's bytes."""
+
+
 class NodeMCURepl:
     """A REPL session on an open port (115200 baud)."""
 
@@ -80,18 +113,45 @@ class NodeMCURepl:
         self.seen = ""  # the boot output read by wait_for_prompt, for the banner
         self._buf = bytearray()
         self.restarts = 0
+        # Every boot banner and every burst of bytes at another rate (the ROM's 74880-baud boot
+        # lines) read on this port, with the time it was read: restarts.py counts restarts by them.
+        self.banners: list[float] = []
+        self.garbage: list[float] = []
+        self._tail = b""
         self.helpers: dict[
             str, int
         ] = {}  # board-side helper -> the boot (restarts) it was defined in
+        self._watch_stale = False  # sync: give up at once on another receiver's acknowledgement
 
     # -- raw I/O -------------------------------------------------------------------------------
     def _read(self) -> bytes:
         try:
-            return bytes(self.port.read(max(1, self.port.in_waiting)))
+            data = bytes(self.port.read(max(1, self.port.in_waiting)))
         except (serial.SerialException, OSError) as exc:
             raise SerialPortError(
                 f"reading from the serial port failed ({exc})", "Reconnect the board"
             ) from None
+        if data:
+            self._note_boots(data)
+        return data
+
+    def _note_boots(self, data: bytes) -> None:
+        now = time.monotonic()
+        # The tail is shorter than a banner match, so each match is counted in one read only.
+        window = self._tail + data
+        self.banners += [now] * len(framing.BANNER.findall(window))
+        self._tail = window[-BANNER_TAIL:]
+        if looks_like_garbage(data):
+            self.garbage.append(now)
+
+    def listen(self, seconds: float) -> None:
+        """Read for ``seconds`` without sending: what arrives is noise (boots are counted)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self._buf += self._read()
+            if len(self._buf) > 4096:
+                self.on_noise(bytes(self._buf[:-64]))
+                del self._buf[:-64]
 
     def _send(self, line: bytes) -> None:
         assert len(line) <= framing.LINE_LIMIT, len(line)
@@ -102,29 +162,40 @@ class NodeMCURepl:
                 f"writing to the serial port failed ({exc})", "Reconnect the board"
             ) from None
 
-    def _await(self, token: bytes, deadline: float, keep: bool = False) -> bytes:
+    def _await(self, token: bytes, deadline: float, *, keep: bool = False) -> bytes:
         """Bytes up to ``token`` (consumed with it); a boot banner before it raises BoardRestarted.
 
         Without ``keep`` what comes before is noise: handed to ``on_noise`` and not stored.
         """
         scanned = 0
         banner_at = 0.0
+        at_once = False
         while True:
             i = self._buf.find(token)
             end = i if i >= 0 else len(self._buf)
-            if not banner_at and framing.BANNER.search(self._buf, max(0, scanned - 24), end):
-                banner_at = time.monotonic()
+            if not banner_at:
+                found = framing.BANNER.search(self._buf, max(0, scanned - 24), end)
+                if found:
+                    banner_at = time.monotonic()
+                    # The ROM's boot output just before it: a reset for certain, no grace needed.
+                    at_once = framing.reset_output(self._buf, 0, found.start()) >= 0
             # Inside a frame the banner's words may be the command's own output: a restart is when
             # the frame then does not close.
-            if banner_at and i < 0 and (not keep or time.monotonic() - banner_at > BANNER_GRACE_S):
+            if (
+                banner_at
+                and i < 0
+                and (not keep or at_once or time.monotonic() - banner_at > BANNER_GRACE_S)
+            ):
                 self.restarts += 1
-                raise BoardRestarted(started=keep)
+                raise BoardRestarted(started=keep, seen=bytes(self._buf))
             if i >= 0:
                 before = bytes(self._buf[:i])
                 del self._buf[: i + len(token)]
                 if not keep:
                     self.on_noise(before)
                 return before
+            if self._watch_stale and not keep:
+                self._check_stale(token, scanned)
             scanned = len(self._buf)
             if not keep and scanned > 4096:
                 self.on_noise(bytes(self._buf[:-64]))
@@ -134,9 +205,46 @@ class NodeMCURepl:
                 raise TimeoutError
             self._buf += self._read()
 
+    def _check_stale(self, token: bytes, scanned: int) -> None:
+        """An acknowledgement under another command's marker: an earlier transfer's receiver
+        (``uart.on`` raw frames) still holds the UART and takes our lines as its frames."""
+        mine = token[1:9]
+        for ack in framing.ACK.finditer(self._buf, max(0, scanned - 16)):
+            if ack.group(1) != mine:
+                raise _HeldUart
+
+    def drain(self, quiet: float = 0.2, limit: float = 1.0) -> bytes:
+        """Read until the board has been silent ``quiet`` s (at most ``limit`` s); the bytes read
+        (the buffer's too), handed to ``on_noise``."""
+        start = last = time.monotonic()
+        got = bytes(self._buf)
+        self._buf.clear()
+        while True:
+            now = time.monotonic()
+            if now - last >= quiet or now - start >= limit:
+                break
+            chunk = self._read()
+            if chunk:
+                got += chunk
+                last = time.monotonic()
+        self.on_noise(got)
+        return got
+
+    def release_uart(self) -> bytes:
+        """End a receiver of ours that holds the UART (an interrupted upload or raw load): the
+        board's receiver aborts, removes its temporary file and hands the UART back to the REPL.
+        What the board said meanwhile (its abort report among it)."""
+        try:
+            self.port.write(framing.RELEASE)
+        except (serial.SerialException, OSError) as exc:
+            raise SerialPortError(
+                f"writing to the serial port failed ({exc})", "Reconnect the board"
+            ) from None
+        return self.drain(quiet=0.3, limit=2.0)
+
     # -- boot ----------------------------------------------------------------------------------
     def wait_for_prompt(
-        self, quiet: float = 20.0, limit: float = 300.0, nudge: bool = False
+        self, quiet: float = 20.0, limit: float = 300.0, *, nudge: bool = False
     ) -> Banner:
         """Read the boot output until the ``> `` prompt.
 
@@ -169,8 +277,9 @@ class NodeMCURepl:
                     self.seen = raw.decode("latin-1")
                     raise BootLoopError(
                         f"the board restarted {len(banners)} times before its Lua prompt",
-                        "Its init.lua may loop or crash (the watchdog resets it): fix init.lua, "
-                        "or erase the flash and reflash",
+                        "Its init.lua may loop or crash (the watchdog resets it), and NodeMCU "
+                        "runs init.lua at every start: break the loop from the ROM loader with "
+                        "invoke flash --erase-all (every file on the board is erased)",
                     )
                 continue
             if now - last > quiet or now - start > limit:
@@ -209,9 +318,9 @@ class NodeMCURepl:
             "Check the port and baud (115200), or that NodeMCU firmware is flashed",
         )
 
-    def _after_restart(self) -> None:
+    def _after_restart(self, limit: float = 30.0) -> None:
         """The board rebooted under us: let it reach its prompt (formatting, if it must, first)."""
-        deadline = time.monotonic() + 30.0
+        deadline = time.monotonic() + limit
         last = time.monotonic()
         while time.monotonic() < min(deadline, last + 3.0):
             chunk = self._read()
@@ -237,22 +346,34 @@ class NodeMCURepl:
             self.wait_for_prompt(quiet=20.0, limit=300.0)
         self.sync()
 
-    def recover(self) -> None:
-        """After BoardRestarted: wait for the new boot's prompt and get back in step."""
-        self._after_restart()
-        self.sync()
+    def recover(self, limit: float = 30.0, attempts: int = 3) -> None:
+        """After BoardRestarted: wait for the new boot's prompt (at most ``limit`` s unless it
+        formats) and get back in step."""
+        self._after_restart(limit)
+        self.sync(attempts, limit=limit)
 
-    def sync(self, attempts: int = 3) -> None:
-        """Get a framed answer from the board, closing any chunk left unfinished at ``>> ``."""
+    def sync(self, attempts: int = 3, timeout: float = START_S, limit: float = 30.0) -> None:
+        """Get a framed answer from the board, closing any chunk left unfinished at ``>> `` and
+        ending a transfer of ours left holding the UART (an upload interrupted or cut off).
+        ``timeout`` bounds each attempt's wait for an answer, ``limit`` a restart's wait for its
+        prompt."""
+        released = False
         for _ in range(attempts):
             self._send(framing.TERMINATOR)
+            self._watch_stale = not released
             try:
-                self.run(b"", timeout=START_S, retry=False)
+                self.run(b"", timeout=timeout, retry=False)
                 return
             except BoardRestarted:
-                self._after_restart()
+                self._after_restart(limit)
+            except _HeldUart:
+                released = True
+                self.say("an earlier transfer still held the board's UART: ending it")
+                self.release_uart()
             except NotAnswering:
                 pass
+            finally:
+                self._watch_stale = False
         raise NotAnswering(
             "the board is not at the Lua prompt (no answer to a command)",
             "Its init.lua may hold the UART (uart.on with run_input 0), loop, or sleep; "
@@ -297,6 +418,7 @@ class NodeMCURepl:
         source: bytes,
         timeout: float = 10.0,
         on_output: Output | None = None,
+        *,
         retry: bool = True,
     ) -> Answer:
         """Run ``source`` in one frame; the Answer (Lua errors are an answer here, not raised).
@@ -344,16 +466,23 @@ class NodeMCURepl:
         if on_output is None:
             return self._await(framing.end_token(marker), deadline, keep=True)
         # Stream what the command prints while it runs, holding back anything from a 0x01 on (it
-        # may be our end frame) and a trailing CR (its LF may follow).
+        # may be our end frame), what has not settled (framing.settled), and anything from what looks
+        # like a reset on (the ROM's lines, at 115200 a run of garbage, or NodeMCU's banner): shown
+        # only if the frame still closes, so a reset is reported, never printed as output.
         token = framing.end_token(marker)
-        shown = 0
+        shown = scanned = 0
+        watch = _ResetWatch()
         while True:
             i = self._buf.find(token)
             upto = i if i >= 0 else len(self._buf)
-            soh = self._buf.find(framing.SOH, shown, upto)
-            safe = soh if soh >= 0 else upto
-            if safe > shown and self._buf[safe - 1 : safe] == b"\r":
-                safe -= 1
+            if i < 0:
+                if watch.restarted(self._buf, max(shown, scanned - framing.GARBLE_WINDOW)):
+                    self.restarts += 1
+                    raise BoardRestarted(started=True, seen=bytes(self._buf))
+                scanned = upto
+            limit = upto if watch.held < 0 else min(upto, watch.held)
+            soh = self._buf.find(framing.SOH, shown, limit)
+            safe = framing.settled(self._buf, shown, soh if soh >= 0 else limit)
             if safe > shown:
                 on_output(framing.crlf_to_lf(bytes(self._buf[shown:safe])))
                 shown = safe

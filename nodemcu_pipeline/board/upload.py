@@ -74,8 +74,17 @@ def sums(data: bytes) -> tuple[int, int, str]:
     return adler & 0xFFFF, adler >> 16, hashlib.sha1(data).hexdigest()
 
 
-def no_space(name: str, sent: int, total: int, repl: NodeMCURepl) -> FileTransferError:
+def no_space(
+    name: str, sent: int, total: int, repl: NodeMCURepl, need: int = 0
+) -> FileTransferError:
     free = repl.eval("(file.fsinfo())")
+    if need and free.isdigit() and int(free) >= need:
+        # Room enough (start() checked it too), yet writes fail: a damaged file system does that.
+        return FileTransferError(
+            f"the board's file system refused to write {name} after {sent} of {total} bytes "
+            f"although {free} bytes are free: it may be damaged",
+            "Run invoke check; copy the files off (invoke download NAME) before invoke format",
+        )
     return FileTransferError(
         f"no space left on the board for {name}: writing failed after {sent} of {total} bytes, "
         f"{free} bytes free",
@@ -231,7 +240,7 @@ def judge(repl: NodeMCURepl, outcome: Outcome, data: bytes, up: Upload) -> str:
     if report.startswith("ok "):
         return report[3:]
     if report == "nospace":
-        raise no_space(name, outcome.sent, len(data), repl)
+        raise no_space(name, outcome.sent, len(data), repl, up.need)
     word, _, rest = report.partition(" ")
     again = "Upload it again; check the cable if it repeats"
     if word in ("step", "abort"):

@@ -24,9 +24,11 @@ from pathlib import Path
 from nodemcu_pipeline.atomic import atomic_write_text
 from nodemcu_pipeline.build.firmware_tree import OUTPUT_DIRS, is_output
 from nodemcu_pipeline.errors import BuildError
+from nodemcu_pipeline.records.marker import is_marked, mark, read_record
 
 MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 RECORD = ".copy-record.json"  # beside the copy, never inside it
+RECORD_KIND = "build-copy"  # the marker's kind: clean removes a copy only beside such a record
 
 
 def source_files(tree: Path) -> list[str]:
@@ -97,10 +99,10 @@ def sync(source: Path, copy: Path, overrides: dict[str, bytes] | None = None) ->
     overrides = overrides or {}
     copy.mkdir(parents=True, exist_ok=True)
     record_path = copy.with_name(copy.name + RECORD)
-    try:
-        old: dict[str, list[list[int | str]]] = json.loads(record_path.read_text())
-    except (OSError, ValueError):
-        old = {}
+    # A record without the marker (an older version's) is not trusted: everything is copied again.
+    previous = read_record(record_path)
+    files = previous.get("files") if is_marked(previous, RECORD_KIND) else None
+    old: dict[str, list[list[int | str]]] = files if isinstance(files, dict) else {}
     new: dict[str, list[list[int | str]]] = {}
     written = 0
     for rel in sorted(set(source_files(source)) | set(overrides)):
@@ -127,7 +129,7 @@ def sync(source: Path, copy: Path, overrides: dict[str, bytes] | None = None) ->
         new[rel] = [key, _stamp(os.lstat(target))]
     for rel in set(old) - set(new):
         _remove(copy / rel)
-    atomic_write_text(record_path, json.dumps(new))
+    atomic_write_text(record_path, json.dumps({**mark(RECORD_KIND), "files": new}))
     return written
 
 

@@ -13,6 +13,8 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
+from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
+
 TAIL_LINES = 20
 SERIAL_RETRY = "build: parallel make failed; retrying serially"
 FIRST_ERROR = re.compile(
@@ -98,3 +100,27 @@ def error_line(lines: list[str]) -> str:
     for line in lines:
         log.feed(line)
     return log.reason()[0]
+
+
+# A compiler run in the log: NodeMCU's silent make prints "CC app/x.c" (and "DEPEND: CC" for the
+# dependency pass, not counted); other Makefiles echo the command itself.
+COMPILED = re.compile(r"^(?:CC|HOSTCC|CXX) \S|\bgcc\b.*\s-c\s")
+
+
+@dataclass
+class CompileCount:
+    """Files compiled so far out of about ``total`` (the tree's .c files), as progress events."""
+
+    total: int
+    progress: ProgressCallback = null_progress
+    done: int = 0
+
+    def feed(self, line: str) -> None:
+        if COMPILED.search(line.strip()):
+            self.done += 1
+            total = max(self.total, self.done)
+            self.progress(ProgressEvent("build", "compile", self.done, total, unit="files"))
+
+    def finish(self) -> None:
+        total = max(self.total, self.done)
+        self.progress(ProgressEvent("build", "compile", total, total, "done", unit="files"))

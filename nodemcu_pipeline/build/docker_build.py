@@ -2,8 +2,9 @@
 
 The tree is never built in place: it is synchronised into ``<build_dir>/firmware-tree`` (with the
 NodeMCU options written into that copy's headers and any missing ``cache/`` inputs added), the copy is
-mounted at /opt/nodemcu-firmware and the image's ``build`` command runs over it with no network, no
-capabilities, no new privileges and a non-root uid. Outputs are read from the copy as regular files
+mounted at /opt/nodemcu-firmware and the image's ``build`` command runs over it under the ``BUILD``
+policy of container_policy.py (no network, no capabilities, no new privileges, a read-only root, a
+non-root uid, pids/memory/time limits). Outputs are read from the copy as regular files
 only and written to ``<build_dir>/firmware/``. A content hash of the source tree, the options and the
 image id is the stage record ``<build_dir>/firmware.json``: an unchanged build starts no container.
 When the copy's products were made by the same image, variant and headers, ``make`` runs without
@@ -12,12 +13,12 @@ When the copy's products were made by the same image, variant and headers, ``mak
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,14 +27,24 @@ from typing import Any
 
 from nodemcu_pipeline.atomic import atomic_write_bytes, atomic_write_text
 from nodemcu_pipeline.build.build_copy import chown_tree, read_output, source_files, sync
-from nodemcu_pipeline.build.build_log import BuildLog, error_line
+from nodemcu_pipeline.build.build_log import BuildLog, CompileCount, error_line
+from nodemcu_pipeline.build.container_policy import (
+    BUILD,
+    CONTAINER_LABEL,
+    caller_user,
+)
 from nodemcu_pipeline.build.docker_engine import (
     DEFAULT_IMAGE,
     _engine_error,
     docker_client,
     ensure_image,
 )
-from nodemcu_pipeline.build.docker_transfer import copy_in, copy_out_bin, engine_is_remote
+from nodemcu_pipeline.build.docker_transfer import (
+    copy_in,
+    copy_out_bin,
+    copy_out_tools,
+    engine_is_remote,
+)
 from nodemcu_pipeline.build.firmware_config import (
     NodeMCUOptions,
     check_lfs_fits,
@@ -42,21 +53,37 @@ from nodemcu_pipeline.build.firmware_config import (
     parse_modules,
 )
 from nodemcu_pipeline.build.firmware_tree import USER_MODULES, is_nodemcu, tree_files, tree_hash
+from nodemcu_pipeline.build.host_build import (
+    HostOutcome,
+    collect,
+    container_command,
+    default_store,
+    host_sources,
+    restore,
+    sources_hash,
+)
 from nodemcu_pipeline.errors import BuildError, UsageError
+from nodemcu_pipeline.progress import ProgressCallback, null_progress
+from nodemcu_pipeline.records.marker import mark, read_record
 from nodemcu_pipeline.records.stage import is_fresh, recorded_outputs, save_record
 
 CCACHE_VOLUME = "nodemcu-pipeline-ccache"
-CONTAINER_LABEL = "org.nodemcu-pipeline.build"
 MOUNT = "/opt/nodemcu-firmware"
 STAGE = "firmware"
 VARIANTS = ("float", "integer")
 CCACHE_DIR_ENV = "PIPELINE_CCACHE_DIR"
 COPY_DIR = "firmware-tree"  # the build copy inside the build directory
 MAKE_RECORD = "firmware-make.json"  # what the copy's build products were made with
-# The uid builds run as when the pipeline itself runs as root (containers never get root).
-BUILD_USER = "65532:65532"
+MAKE_KIND = "build-make"  # its marker's kind
 # Re-exported: callers and tests import these from here.
-__all__ = ["_engine_error", "docker_client", "ensure_image", "tree_files", "tree_hash"]
+__all__ = [
+    "CONTAINER_LABEL",
+    "_engine_error",
+    "docker_client",
+    "ensure_image",
+    "tree_files",
+    "tree_hash",
+]
 
 
 @dataclass(frozen=True)
@@ -67,9 +94,11 @@ class BuildResult:
     image_name: str
     variant: str
     built: bool  # False when the stage record was fresh and no container ran
+    # The tree's host build (build/host_build.py): nodemcu-host beside the images, or a note why not.
+    host: HostOutcome = HostOutcome()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BuildOptions:
     """How to build: variant, output name, NodeMCU options, and where cache/ inputs come from."""
 
@@ -85,6 +114,10 @@ class BuildOptions:
     # Who may share a compiler cache: default the tree's own path; the pinned release (verified
     # bytes, wherever it is cached) passes "pinned-<commit>".
     ccache_key: str | None = None
+    # Where host builds are kept for virtual boards to find (default: the user cache's store);
+    # host_build=False builds the firmware alone.
+    host_store: Path | None = None
+    host_build: bool = True
 
     def nodemcu_specific(self) -> list[str]:
         given = {"--modules": self.modules, "--lfs-size": self.lfs_size, "--ssl": self.ssl}
@@ -95,15 +128,14 @@ def build_firmware(
     firmware_dir: Path,
     build_dir: Path,
     image: str = DEFAULT_IMAGE,
-    variant: str = "float",
-    image_name: str | None = None,
-    no_cache: bool = False,
-    timeout: float = 1800,
+    *,
     log: Callable[[str], None] = print,
     options: BuildOptions | None = None,
+    progress: ProgressCallback = null_progress,
 ) -> BuildResult:
-    """Build ``firmware_dir`` in ``image`` unless the stage record says nothing changed."""
-    opts = options or BuildOptions(variant, image_name, no_cache, timeout)
+    """Build ``firmware_dir`` in ``image`` unless the stage record says nothing changed;
+    ``progress`` hears the files compiled out of the tree's C files."""
+    opts = options or BuildOptions()
     if opts.variant not in VARIANTS:
         raise UsageError(
             f"unknown variant {opts.variant!r}", "Use --variant float or --variant integer"
@@ -122,10 +154,11 @@ def build_firmware(
             "Use letters, digits, '.', '_' and '-'",
         )
     nodemcu = is_nodemcu(tree)
-    overrides = _overrides(tree, nodemcu, opts)
+    overrides = _overrides(tree, opts, nodemcu=nodemcu)
     lfs = parse_lfs_size(opts.lfs_size)
     if lfs and opts.flash_size:  # the smallest firmware (nothing after 0x10000) must leave room
         _check_lfs(lfs, 0x10000, opts.flash_size)
+    host_files = host_sources() if nodemcu and opts.host_build else {}
     client = docker_client()
     image_obj = ensure_image(client, image)
     inputs = {
@@ -138,13 +171,19 @@ def build_firmware(
         "nodemcu": nodemcu,
         "headers": {rel: hashlib.sha256(data).hexdigest() for rel, data in overrides.items()},
         "flash_size": opts.flash_size if lfs else None,
+        "host_firmware": sources_hash(host_files) if host_files else None,
     }
     out_dir = Path(build_dir) / "firmware"
+    store_dir = opts.host_store or default_store()
     if not opts.no_cache and is_fresh(build_dir, STAGE, inputs):
-        return _result(recorded_outputs(build_dir, STAGE), name, opts.variant, built=False)
+        outputs = recorded_outputs(build_dir, STAGE)
+        host = restore(out_dir, store_dir) if host_files else HostOutcome()
+        return _result(outputs, name, opts.variant, built=False, host=host)
     copy = (Path(build_dir) / COPY_DIR).resolve()
     copy.parent.mkdir(parents=True, exist_ok=True)
-    sync(tree, copy, overrides)
+    # The host layer goes into the copy beside the tree, outside the headers the build is
+    # configured by: a new host layer builds the host again, never the firmware from scratch.
+    sync(tree, copy, {**overrides, **host_files})
     configuration = {k: inputs[k] for k in ("image_id", "variant", "nodemcu", "headers")}
     clean = _needs_clean(build_dir, copy, configuration) or opts.no_cache
     user = build_user()
@@ -152,19 +191,24 @@ def build_firmware(
     if os.getuid() == 0 and not remote:
         uid, _, gid = user.partition(":")
         chown_tree(copy, int(uid), int(gid))
-    atomic_write_text(Path(build_dir) / MAKE_RECORD, json.dumps(configuration, sort_keys=True))
+    atomic_write_text(
+        Path(build_dir) / MAKE_RECORD,
+        json.dumps({**mark(MAKE_KIND), **configuration}, sort_keys=True),
+    )
     run_container(
         client,
         image,
         copy,
-        opts.variant,
-        name,
-        opts.no_cache,
-        opts.timeout,
-        log,
-        user,
+        variant=opts.variant,
+        image_name=name,
+        no_cache=opts.no_cache,
+        timeout=opts.timeout,
+        log=log,
+        user=user,
         clean=clean,
         volume=ccache_volume(image_obj.id, opts.ccache_key or str(tree)),
+        compiled=CompileCount(_c_files(copy, nodemcu=nodemcu), progress),
+        command=container_command(MOUNT) if host_files else "build",
     )
     produced = f"bin/nodemcu_{opts.variant}_{name}.bin"
     names = (produced, "bin/0x00000.bin", "bin/0x10000.bin")
@@ -182,8 +226,20 @@ def build_firmware(
     for rel, data in blobs.items():
         atomic_write_bytes(out_dir / Path(rel).name, data)
         outputs.append(out_dir / Path(rel).name)
+    host = HostOutcome()
+    if host_files:
+        low, high = blobs["bin/0x00000.bin"], blobs["bin/0x10000.bin"]
+        host = collect(copy, out_dir, low, high, store_dir)
+        outputs.extend(host.files)
     save_record(build_dir, STAGE, inputs, outputs)
-    return _result(outputs, name, opts.variant, built=True)
+    return _result(outputs, name, opts.variant, built=True, host=host)
+
+
+def _c_files(copy: Path, *, nodemcu: bool) -> int:
+    """About how many files the build compiles: the C files of app/ (NodeMCU) or of the tree."""
+    return sum(
+        1 for f in source_files(copy) if f.endswith(".c") and (f.startswith("app/") or not nodemcu)
+    )
 
 
 def _check_lfs(lfs: int, firmware_end: int, flash_size: str) -> None:
@@ -193,7 +249,7 @@ def _check_lfs(lfs: int, firmware_end: int, flash_size: str) -> None:
     check_lfs_fits(lfs, firmware_end, size.size_bytes, size.name)
 
 
-def _overrides(tree: Path, nodemcu: bool, opts: BuildOptions) -> dict[str, bytes]:
+def _overrides(tree: Path, opts: BuildOptions, *, nodemcu: bool) -> dict[str, bytes]:
     """New contents for the build copy: NodeMCU headers for the options, missing cache/ inputs."""
     specific = opts.nodemcu_specific()
     if not nodemcu:
@@ -221,36 +277,41 @@ def _overrides(tree: Path, nodemcu: bool, opts: BuildOptions) -> dict[str, bytes
 
 def _needs_clean(build_dir: Path, copy: Path, configuration: dict[str, Any]) -> bool:
     """A clean build unless the copy's products were made by the same image, variant and headers."""
-    try:
-        previous = json.loads((Path(build_dir) / MAKE_RECORD).read_text())
-    except (OSError, ValueError):
-        return True
-    return previous != json.loads(json.dumps(configuration)) or not (copy / "bin").is_dir()
+    previous = read_record(Path(build_dir) / MAKE_RECORD)
+    wanted = json.loads(json.dumps({**mark(MAKE_KIND), **configuration}))
+    return previous != wanted or not (copy / "bin").is_dir()
 
 
 def build_user() -> str:
     """The uid:gid builds run as: the caller's, or an unprivileged one when the caller is root."""
-    if os.getuid() == 0:
-        return BUILD_USER
-    return f"{os.getuid()}:{os.getgid()}"
+    return caller_user()
 
 
 def ccache_volume(image_id: str, tree_key: str) -> str:
     """One compiler cache per image and source tree: objects from another image (another compiler)
     are never replayed, and one tree's build cannot plant objects that another tree's build uses.
-    ``$PIPELINE_CCACHE_DIR`` (an absolute host directory) replaces it, for CI caches."""
+    ``$PIPELINE_CCACHE_DIR`` (an absolute host directory) replaces it, for CI caches, on a local
+    engine only: on a remote one that path would name a directory of the engine's host."""
     chosen = os.environ.get(CCACHE_DIR_ENV)
-    if chosen and os.path.isabs(chosen):
+    if chosen and os.path.isabs(chosen) and not engine_is_remote():
         return chosen
     key = hashlib.sha256(f"{image_id}\0{tree_key}".encode()).hexdigest()[:16]
     return f"{CCACHE_VOLUME}-{key}"
 
 
-def _result(outputs: list[Path], name: str, variant: str, built: bool) -> BuildResult:
+def _result(
+    outputs: list[Path], name: str, variant: str, *, built: bool, host: HostOutcome | None = None
+) -> BuildResult:
     by_name = {p.name: p for p in outputs}
     combined = by_name[f"nodemcu_{variant}_{name}.bin"]
     return BuildResult(
-        combined, by_name["0x00000.bin"], by_name["0x10000.bin"], name, variant, built
+        combined,
+        by_name["0x00000.bin"],
+        by_name["0x10000.bin"],
+        name,
+        variant,
+        built,
+        host or HostOutcome(),
     )
 
 
@@ -258,6 +319,7 @@ def run_container(
     client: Any,
     image: str,
     tree: Path,
+    *,
     variant: str,
     image_name: str,
     no_cache: bool,
@@ -266,9 +328,11 @@ def run_container(
     user: str | None = None,
     clean: bool = True,
     volume: str = CCACHE_VOLUME,
+    compiled: CompileCount | None = None,
+    command: str | list[str] = "build",
 ) -> None:
-    """Run ``build`` over ``tree`` as ``user`` with no network and no privileges; stream its log;
-    remove the container whatever happens."""
+    """Run ``build`` over ``tree`` as ``user`` under the BUILD container policy (``timeout`` is its
+    time limit); stream its log; remove the container whatever happens."""
     env = {
         "IMAGE_NAME": image_name,
         "TZ": os.environ.get("TZ", "UTC"),
@@ -279,6 +343,9 @@ def run_container(
         env["CCACHE_DISABLE"] = "1"
     user = user or build_user()
     remote = engine_is_remote()
+    # A remote engine cannot mount our copy: it is sent into the container's own file system,
+    # which the engine writes only when the root is writable.
+    policy = dataclasses.replace(BUILD, time_limit=timeout, read_only_root=not remote)
     if os.path.isabs(volume):  # a host directory chosen with $PIPELINE_CCACHE_DIR
         Path(volume).mkdir(parents=True, exist_ok=True)
         if os.getuid() == 0:
@@ -291,39 +358,39 @@ def run_container(
     container: Any = None
     timer: threading.Timer | None = None
     build_log = BuildLog()
-    started = time.monotonic()
     try:
         container = client.containers.create(
             image,
-            command="build",
+            command=command,
             name=name,
             environment=env,
-            user=user,
             volumes=volumes,
             working_dir=MOUNT,
-            labels={CONTAINER_LABEL: "1"},
-            network_mode="none",
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            pids_limit=4096,
+            **policy.create_options(user),
         )
-        timer = threading.Timer(timeout, _kill_quietly, args=(container,))
+        stopped = threading.Event()
+        timer = threading.Timer(policy.time_limit, _stop_at_deadline, args=(container, stopped))
         if remote:
             copy_in(container, tree, source_files(tree), MOUNT, user)
         container.start()
         timer.start()
-        _stream(container, build_log, log)
+        _stream(container, build_log, log, compiled or CompileCount(0))
         code = int(container.wait().get("StatusCode", -1))
-        if time.monotonic() - started >= timeout:
+        # A timeout is a build the deadline stopped; one that finished first (however long reading
+        # its log took) is judged by its exit code.
+        if stopped.is_set() and code != 0:
             raise BuildError(
-                f"the firmware build took longer than {timeout:.0f} s and was stopped",
+                f"the firmware build took longer than {policy.time_limit:g} s and was stopped",
                 "Raise --timeout or check the build log above",
             )
         if code != 0:
             what, hint = build_log.reason()
             raise BuildError(f"firmware build failed (exit {code}): {what}", hint)
+        if compiled is not None:
+            compiled.finish()
         if remote:
             copy_out_bin(container, tree, MOUNT)
+            copy_out_tools(container, tree, MOUNT)
     finally:
         if timer is not None:
             timer.cancel()
@@ -342,7 +409,9 @@ def _created(client: Any, name: str) -> Any:
         return None
 
 
-def _stream(container: Any, build_log: BuildLog, log: Callable[[str], None]) -> None:
+def _stream(
+    container: Any, build_log: BuildLog, log: Callable[[str], None], compiled: CompileCount
+) -> None:
     pending = b""
     for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
         pending += chunk
@@ -350,15 +419,28 @@ def _stream(container: Any, build_log: BuildLog, log: Callable[[str], None]) -> 
         for raw in lines:
             line = raw.decode(errors="replace").rstrip()
             build_log.feed(line)
+            compiled.feed(line)
             log(line)
     if pending:
         line = pending.decode(errors="replace").rstrip()
         build_log.feed(line)
+        compiled.feed(line)
         log(line)
 
 
 def _error_line(tail: list[str]) -> str:
     return error_line(list(tail))
+
+
+def _stop_at_deadline(container: Any, stopped: threading.Event) -> None:
+    """Kill the build at its deadline; ``stopped`` says it was still running then. Only the engine's
+    "not running" (409) clears it: a kill whose answer was lost (a busy engine) still stopped it."""
+    stopped.set()
+    try:
+        container.kill()
+    except Exception as exc:  # noqa: BLE001 - judged by what the engine said
+        if getattr(exc, "status_code", None) == 409:  # it had finished first
+            stopped.clear()
 
 
 def _kill_quietly(container: Any) -> None:

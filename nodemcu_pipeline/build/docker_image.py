@@ -1,24 +1,34 @@
-"""`invoke build-image`: the nodemcu-build contract on a debootstrapped Debian root, no registry needed.
+"""`invoke build-image`: the nodemcu-build contract on a Debian root, pulled or made locally.
 
-Three steps, each skipped when its result is already there: debootstrap the packages in
-docker/rootfs.conf into a tarball cached in the user cache dir (``~/.cache/nodemcu-pipeline``) (keyed by that file's
-hash), import the tarball as a base image, and build docker/Dockerfile on it (a local base image lets
-``docker build`` run offline). The final image carries the recipe hash as a label, so an unchanged
-recipe skips everything.
+First, an image already tagged with the recipe's hash (its label) is kept. Then, when a
+docker/image.lock names an image built from this very recipe and its registry answers, that image
+is pulled by digest and checked (image_registry.py). Otherwise it is made here, offline, in three
+steps, each skipped when its result is already there: the packages of docker/rootfs.conf as a
+tarball cached in the user cache dir (rootfs.py, keyed by that file's hash), imported as a base
+image named by the same hash, and docker/Dockerfile built on it (a local base image lets
+``docker build`` run offline). The recipe hash is content only, so a checkout's docker/ and an
+installed wheel's copy name the same image. Every slow step reports progress: the root file
+system's phases, the import's bytes, picolibc's compiled files (ninja's ``[N/M]``), the layers of
+a pull.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import os
+import re
 import shutil
-import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import Any
 
-from nodemcu_pipeline.build.docker_build import docker_client
+from nodemcu_pipeline.build.container_policy import IMAGE_BUILD, ContainerPolicy
+from nodemcu_pipeline.build.docker_engine import docker_client
+from nodemcu_pipeline.build.image_lock import LOCK_NAME, RECIPE_LABEL
+from nodemcu_pipeline.build.image_registry import pull_locked
+from nodemcu_pipeline.build.rootfs import read_rootfs_conf, rootfs_key, rootfs_tarball
 from nodemcu_pipeline.errors import DockerError
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
 from nodemcu_pipeline.settings.project import cache_root
@@ -27,23 +37,16 @@ from nodemcu_pipeline.settings.resources import recipe_dir
 # Packaged data (resources.py): three folders up from an installed module is site-packages, whose
 # docker/ is docker-py itself.
 RECIPE_DIR = recipe_dir()
-RECIPE_FILES = ("rootfs.conf", "Dockerfile", "build", "read.me")
-RECIPE_DIRS = ("compat",)
 # Downloaded recipe inputs (name in sdk_cache/firmware-sources.json -> file name in the context).
 RECIPE_INPUTS = {"picolibc": "picolibc-1.8.tar.gz"}
-RECIPE_LABEL = "org.nodemcu-pipeline.recipe"
 DEFAULT_TAG = "nodemcu-pipeline/build:local"
-DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-# Package caches and apt lists are not needed to compile and would double the image.
-ROOTFS_EXCLUDES = (
-    "./var/cache/apt/archives/*.deb",
-    "./var/lib/apt/lists/*",
-    "./usr/share/doc/*",
-    "./usr/share/man/*",
-    "./proc/*",
-    "./sys/*",
-    "./dev/*",
-)
+# The engine's (legacy builder's) log: each RUN step's container, and the image it made.
+STEP_CONTAINER = re.compile(r"^---> Running in ([0-9a-f]{12,64})$")
+BUILT_IMAGE = re.compile(r"^(?:Successfully built |sha256:)([0-9a-f]{12,64})$")
+# ninja's status line while it compiles picolibc (the Dockerfile lets it through).
+NINJA_STEP = re.compile(r"^\[(\d+)/(\d+)\] ")
+IMPORT_CHUNK = 1 << 20
+__all__ = ["RECIPE_LABEL", "read_rootfs_conf", "rootfs_key"]  # re-exported for callers and tests
 
 
 @dataclass(frozen=True)
@@ -51,127 +54,48 @@ class ImageResult:
     tag: str
     image_id: str
     recipe_hash: str
-    built: bool
+    built: bool  # made here from the recipe by this call
+    pulled: bool = False  # pulled by digest from the registry docker/image.lock names
+    reason: str = ""  # why a lock was not used (empty: no lock, or it was used)
+    reference: str = ""  # what was pulled (REPOSITORY@DIGEST), when pulled
 
 
 def recipe_files(recipe_dir: Path = RECIPE_DIR) -> list[str]:
-    names = list(RECIPE_FILES)
-    for sub in RECIPE_DIRS:
-        names += sorted(
-            p.relative_to(recipe_dir).as_posix()
-            for p in (recipe_dir / sub).rglob("*")
-            if p.is_file()
-        )
-    return names
+    """Every file of the recipe, as sorted '/'-separated paths relative to it: the build context and
+    the hash take them all, so a file the Dockerfile copies cannot be left out of either. Hidden
+    names, ``__pycache__`` and symlinks are not recipe files (an editor's or a packager's), nor is
+    ``image.lock``, which records an image made from the others."""
+    root = Path(recipe_dir)
+    names = []
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            continue
+        if rel.as_posix() == LOCK_NAME:  # names a published image; not part of what makes one
+            continue
+        if path.is_file() and not path.is_symlink():
+            names.append(rel.as_posix())
+    return sorted(names)
 
 
 def recipe_hash(recipe_dir: Path = RECIPE_DIR) -> str:
-    """SHA-256 over the recipe files (names and contents) and the pinned sums of its downloads."""
+    """SHA-256 of the recipe's content only — each file's relative path, size and bytes, in sorted
+    order, and the pinned sums of its downloads — never a modification time or an absolute path, so
+    a checkout and an installed wheel of the same recipe name the same image."""
     from nodemcu_pipeline.build.firmware_sources import load_manifest
 
     digest = hashlib.sha256()
     for name in recipe_files(recipe_dir):
-        digest.update(name.encode() + b"\0" + (recipe_dir / name).read_bytes() + b"\0")
+        data = (Path(recipe_dir) / name).read_bytes()
+        digest.update(f"{name}\0{len(data)}\0".encode() + data)
     files = load_manifest().files
     for name, file_name in sorted(RECIPE_INPUTS.items()):
         digest.update(f"{file_name}\0{files[name].sha256}\0".encode())
     return digest.hexdigest()
 
 
-def read_rootfs_conf(path: Path) -> dict[str, str]:
-    conf = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            conf[key.strip()] = value.strip()
-    return conf
-
-
 def default_cache_dir() -> Path:
     return cache_root()
-
-
-def rootfs_tarball(recipe_dir: Path, cache_dir: Path, progress: ProgressCallback) -> Path:
-    """The cached debootstrap tarball for docker/rootfs.conf, making it first when missing."""
-    conf_path = recipe_dir / "rootfs.conf"
-    conf = read_rootfs_conf(conf_path)
-    key = hashlib.sha256(conf_path.read_bytes()).hexdigest()[:16]
-    tarball = cache_dir / f"rootfs-{conf.get('SUITE', 'bookworm')}-{key}.tar"
-    if tarball.is_file():
-        return tarball
-    if shutil.which("debootstrap") is None:
-        raise DockerError(
-            "debootstrap is not installed, so the build image cannot be made",
-            "Install it (`sudo apt-get install debootstrap`) or pass --image with an "
-            "image that has the nodemcu-build contract",
-        )
-    keyring = conf.get("KEYRING", DEBIAN_KEYRING)
-    if not Path(keyring).is_file():
-        raise DockerError(
-            f"the Debian archive keyring {keyring} is missing, so debootstrap cannot verify "
-            "what it downloads",
-            "Install it (`sudo apt-get install debian-archive-keyring`)",
-        )
-    sudo = _root_prefix()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="rootfs-", dir=cache_dir) as tmp:
-        root = Path(tmp) / "root"
-        cmd = [
-            *sudo,
-            "debootstrap",
-            "--variant=minbase",
-            f"--keyring={keyring}",
-            f"--include={conf['PACKAGES']}",
-            conf.get("SUITE", "bookworm"),
-            str(root),
-            conf.get("MIRROR", "http://deb.debian.org/debian"),
-        ]
-        progress(ProgressEvent("build-image", "debootstrap", 0, None, " ".join(cmd)))
-        try:
-            _run(
-                cmd,
-                "debootstrap failed",
-                "Check that the mirror in docker/rootfs.conf is reachable",
-            )
-            partial = Path(tmp) / "rootfs.tar"
-            excludes = [f"--exclude={e}" for e in ROOTFS_EXCLUDES]
-            with open(partial, "wb") as handle:
-                _run(
-                    [*sudo, "tar", "--numeric-owner", *excludes, "-C", str(root), "-cf", "-", "."],
-                    "packing the root file system failed",
-                    "Check the free space in " + str(cache_dir),
-                    stdout=handle,
-                )
-            os.replace(partial, tarball)
-        finally:
-            if sudo:  # root-owned files that TemporaryDirectory could not delete
-                subprocess.run([*sudo, "rm", "-rf", str(root)], capture_output=True)
-    return tarball
-
-
-def _root_prefix() -> list[str]:
-    """How to run debootstrap as root: directly, or through password-less sudo (CI runners)."""
-    if os.geteuid() == 0:
-        return []
-    if (
-        shutil.which("sudo")
-        and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0
-    ):
-        return ["sudo", "-n"]
-    raise DockerError(
-        "debootstrap needs root to make the build image's root file system",
-        "Run `sudo invoke build-image` once (the result is cached)",
-    )
-
-
-def _run(cmd: list[str], what: str, hint: str, stdout: IO[bytes] | None = None) -> None:
-    proc = subprocess.run(cmd, stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE)
-    if proc.returncode != 0:
-        out = proc.stderr.decode(errors="replace").strip()
-        if not out and proc.stdout:
-            out = proc.stdout.decode(errors="replace").strip()
-        last = out.splitlines()[-1:] or [""]
-        raise DockerError(f"{what} (exit {proc.returncode}: {last[0]})", hint)
 
 
 def build_context(recipe_dir: Path, into: Path, inputs: dict[str, Path]) -> Path:
@@ -200,14 +124,21 @@ def recipe_inputs(
 
 def build_image(
     tag: str = DEFAULT_TAG,
+    *,
     force: bool = False,
     cache_dir: Path | None = None,
     recipe_dir: Path = RECIPE_DIR,
     progress: ProgressCallback = null_progress,
     sources_cache: Path = Path("sdk_cache"),
     mirror: str | None = None,
+    pull: bool = True,
+    registry: str | None = None,
+    project_dir: Path | None = None,
 ) -> ImageResult:
-    """Make ``tag`` from the recipe unless an image with the same recipe hash already exists."""
+    """``tag`` for the recipe: kept when an image with the recipe's hash has it, else pulled by
+    digest when a lock allows (``pull``; ``registry`` a mirror; the lock looked for in
+    ``project_dir``'s docker/ and beside the recipe), else made from the recipe (``force``: made
+    again, never pulled)."""
     import docker.errors
 
     client = docker_client()
@@ -219,32 +150,173 @@ def build_image(
                 return ImageResult(tag, existing.id, digest, built=False)
         except docker.errors.ImageNotFound:
             pass
+    reason = ""
+    if pull and not force:
+        outcome = pull_locked(
+            client,
+            tag,
+            digest,
+            recipe_dir,
+            project_dir=project_dir,
+            registry=registry,
+            progress=progress,
+        )
+        if outcome.image_id:
+            return ImageResult(
+                tag, outcome.image_id, digest, False, pulled=True, reference=outcome.reference or ""
+            )
+        reason = outcome.reason
+    made = make_image(
+        client,
+        tag,
+        digest,
+        force=force,
+        cache_dir=cache_dir,
+        recipe_dir=recipe_dir,
+        progress=progress,
+        sources_cache=sources_cache,
+        mirror=mirror,
+    )
+    return dataclasses.replace(made, reason=reason)
+
+
+def make_image(
+    client: Any,
+    tag: str,
+    digest: str,
+    *,
+    force: bool,
+    cache_dir: Path | None,
+    recipe_dir: Path,
+    progress: ProgressCallback,
+    sources_cache: Path,
+    mirror: str | None,
+) -> ImageResult:
+    """Make ``tag`` here: root file system, base image, then the Dockerfile (offline)."""
+    import docker.errors
+
     inputs = recipe_inputs(sources_cache, mirror, progress)
-    tarball = rootfs_tarball(recipe_dir, cache_dir or default_cache_dir(), progress)
-    base = f"nodemcu-pipeline/rootfs:{tarball.stem.rsplit('-', 1)[-1]}"
+    # The base image is named by the rootfs.conf hash, like the tarball: when the engine has it
+    # (made from another checkout, an install, or a cache since cleaned) no root file system is made.
+    base = f"nodemcu-pipeline/rootfs:{rootfs_key(recipe_dir)}"
     try:
         client.images.get(base)
     except docker.errors.ImageNotFound:
-        progress(ProgressEvent("build-image", "import", 0, None, base))
-        repo, base_tag = base.split(":")
-        client.api.import_image(src=str(tarball), repository=repo, tag=base_tag)
+        tarball = rootfs_tarball(recipe_dir, cache_dir or default_cache_dir(), progress)
+        import_base(client, tarball, base, progress)
     progress(ProgressEvent("build-image", "build", 0, None, tag))
+    with tempfile.TemporaryDirectory(prefix="build-context-") as tmp:
+        image_id = run_build(
+            client,
+            build_context(recipe_dir, Path(tmp), inputs),
+            tag,
+            base,
+            {RECIPE_LABEL: digest},
+            force=force,
+            progress=progress,
+        )
+    return ImageResult(tag, image_id, digest, built=True)
+
+
+def import_base(client: Any, tarball: Path, base: str, progress: ProgressCallback) -> None:
+    """Send ``tarball`` to the engine as the image ``base`` (through the API, so a remote engine
+    receives it too), reporting the bytes sent."""
+    size = tarball.stat().st_size
+    repo, base_tag = base.split(":")
+
+    class Counted:
+        """The tarball as requests reads it, with each block counted."""
+
+        def __init__(self, handle: Any) -> None:
+            self.handle, self.sent = handle, 0
+
+        def __len__(self) -> int:
+            return size
+
+        def read(self, n: int = -1) -> bytes:
+            data = self.handle.read(IMPORT_CHUNK if n is None or n < 0 else max(n, IMPORT_CHUNK))
+            self.sent += len(data)
+            progress(ProgressEvent("build-image", "import", self.sent, size, base))
+            return bytes(data)
+
+    with open(tarball, "rb") as handle:
+        client.api.import_image_from_data(Counted(handle), repository=repo, tag=base_tag)
+    progress(ProgressEvent("build-image", "import", size, size, "done"))
+
+
+def run_build(
+    client: Any,
+    context: Path,
+    tag: str,
+    base: str,
+    labels: dict[str, str],
+    *,
+    force: bool = False,
+    policy: ContainerPolicy = IMAGE_BUILD,
+    progress: ProgressCallback = null_progress,
+) -> str:
+    """``docker build`` of ``context`` under ``policy``; the image id. The engine names each step
+    container in its log ("Running in <id>"); each is reported as a ``step`` event, and once the
+    time limit has passed the latest one is killed (again each second: a step may be named before
+    it starts), which ends the build."""
+    import docker.errors
+
+    steps: list[str] = []
+    done = threading.Event()
+    expired = threading.Event()
+
+    def watchdog() -> None:
+        if done.wait(policy.time_limit):
+            return
+        expired.set()
+        while not done.is_set():
+            if steps:
+                try:
+                    client.api.kill(steps[-1])
+                except docker.errors.APIError:
+                    pass  # not started yet, or already gone: try again
+            done.wait(1.0)
+
+    threading.Thread(target=watchdog, daemon=True).start()
+    image_id = None
+    last = "no output"
     try:
-        with tempfile.TemporaryDirectory(prefix="build-context-") as tmp:
-            image, _log = client.images.build(
-                path=str(build_context(recipe_dir, Path(tmp), inputs)),
-                tag=tag,
-                buildargs={"BASE": base},
-                labels={RECIPE_LABEL: digest},
-                rm=True,
-                forcerm=True,
-                nocache=force,
-                pull=False,
-                # Every input is in the context: the recipe's steps need no network.
-                network_mode="none",
-            )
-    except docker.errors.BuildError as exc:
+        for chunk in client.api.build(
+            path=str(context),
+            tag=tag,
+            buildargs={"BASE": base},
+            labels=labels,
+            rm=True,
+            forcerm=True,
+            nocache=force,
+            pull=False,
+            decode=True,
+            **policy.build_options(),
+        ):
+            line = str(chunk.get("stream", "")).strip()
+            if compiled := NINJA_STEP.match(line):
+                files, total = int(compiled[1]), int(compiled[2])
+                progress(ProgressEvent("build-image", "picolibc", files, total, unit="files"))
+            if running := STEP_CONTAINER.search(line):
+                steps.append(running[1])
+                progress(ProgressEvent("build-image", "step", len(steps), None, running[1]))
+            if built := BUILT_IMAGE.search(line):
+                image_id = built[1]
+            if "error" in chunk:
+                last = str(chunk["error"]).strip().splitlines()[-1][:200]
+                break
+            last = line or last
+    except docker.errors.APIError as exc:
+        last = str(exc.explanation or exc)[:200]
+    finally:
+        done.set()
+    if image_id is None and expired.is_set():
         raise DockerError(
-            f"docker build of {tag} failed ({exc.msg})", "Run `invoke build-image --force`"
-        ) from None
-    return ImageResult(tag, image.id, digest, built=True)
+            f"docker build of {tag} took longer than {policy.time_limit:.0f} s and was stopped",
+            "Check the machine's load, then run `invoke build-image --force`",
+        )
+    if image_id is None:
+        raise DockerError(
+            f"docker build of {tag} failed ({last})", "Run `invoke build-image --force`"
+        )
+    return str(client.images.get(image_id).id)

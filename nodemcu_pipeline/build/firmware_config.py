@@ -21,7 +21,7 @@ SECTOR = 0x1000
 SDK_TAIL = 4 * SECTOR
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NodeMCUOptions:
     """What a build copy's headers say; None keeps the tree's own choice."""
 
@@ -113,7 +113,7 @@ def modules_header(header: str, modules: tuple[str, ...]) -> str:
     return "".join(out)
 
 
-def _set_define(text: str, name: str, value: str | None, enabled: bool) -> str:
+def _set_define(text: str, name: str, value: str | None, *, enabled: bool) -> str:
     """Enable (with ``value``) or comment out ``#define name`` where the header has it."""
     pattern = re.compile(rf"^[ \t]*(//[ \t]*)?#define[ \t]+{name}\b[^\n]*$", re.MULTILINE)
     new = f"#define {name}{' ' + value if value else ''}" if enabled else f"//#define {name}"
@@ -128,11 +128,13 @@ def _set_define(text: str, name: str, value: str | None, enabled: bool) -> str:
 def config_header(header: str, options: NodeMCUOptions) -> str:
     text = header
     if options.lfs_size is not None:
-        text = _set_define(text, "LUA_FLASH_STORE", hex(options.lfs_size), options.lfs_size > 0)
+        text = _set_define(
+            text, "LUA_FLASH_STORE", hex(options.lfs_size), enabled=options.lfs_size > 0
+        )
     if options.ssl is not None:
-        text = _set_define(text, "CLIENT_SSL_ENABLE", None, options.ssl)
+        text = _set_define(text, "CLIENT_SSL_ENABLE", None, enabled=options.ssl)
     if options.integer is not None:
-        text = _set_define(text, "LUA_NUMBER_INTEGRAL", None, options.integer)
+        text = _set_define(text, "LUA_NUMBER_INTEGRAL", None, enabled=options.integer)
     return text
 
 

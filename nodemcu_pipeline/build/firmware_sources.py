@@ -22,6 +22,8 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,13 +34,13 @@ from nodemcu_pipeline.downloads.download import DownloadPolicy, download
 from nodemcu_pipeline.errors import ChecksumMismatch, DownloadError, PipelineError, UsageError
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
 from nodemcu_pipeline.records.stage import sha256_file
-from nodemcu_pipeline.settings.resources import data_path
+from nodemcu_pipeline.settings.resources import checkout_root, data_path
 
-# The checkout (for the demo's ../shared/sources fallback); the pins are packaged data (resources.py).
-ROOT = Path(__file__).resolve().parent.parent.parent
 MANIFEST = data_path("manifests") / "firmware-sources.json"
 MIRROR_ENV = "INVOKE_PIPELINE_SOURCES_MIRROR"
 TREE_FILES = ("sdk", "esptool")  # placed into the tree's cache/; picolibc goes to the image
+# How every message about missing sources says to point the tool at a copy of them.
+POINT_ELSEWHERE = f"--mirror (or {MIRROR_ENV}) with a directory or http(s) URL"
 
 
 class SourcesError(PipelineError):
@@ -83,42 +85,90 @@ class Sources:
 
 
 def load_manifest(path: Path = MANIFEST) -> SourcesManifest:
+    fix = "Restore sdk_cache/firmware-sources.json from git"
+    where = f"the sources manifest {path}"
     try:
-        raw: dict[str, Any] = json.loads(Path(path).read_text())
-        fw = raw["firmware"]
+        raw: Any = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise SourcesError(f"cannot read {where} ({type(exc).__name__}: {exc})", fix) from None
+    top = _object(raw, where, fix)
+    fw = _object(top.get("firmware"), f"{where}, firmware", fix)
+    archive = _object(fw.get("archive"), f"{where}, firmware.archive", fix)
+    entries = _object(top.get("files"), f"{where}, files", fix)
+    try:
         firmware = FirmwareSource(
-            git=fw["git"],
-            branch=fw["branch"],
-            commit=fw["commit"],
+            git=_text(fw["git"]),
+            branch=_text(fw["branch"]),
+            commit=_text(fw["commit"]),
             depth=int(fw.get("depth", 1)),
-            submodules=tuple(fw.get("submodules", ())),
-            release=fw.get("release", ""),
-            archive_name=fw["archive"]["mirror_name"],
-            archive_sha256=fw["archive"]["sha256"],
-            archive_top=fw["archive"].get("top", ""),
+            submodules=tuple(_text(m) for m in fw.get("submodules", ())),
+            release=_text(fw.get("release", "")),
+            archive_name=_text(archive["mirror_name"]),
+            archive_sha256=_text(archive["sha256"]),
+            archive_top=_text(archive.get("top", "")),
         )
-        files = {
-            name: SourceFile(
+        files = {}
+        for name, entry in entries.items():
+            e = _object(entry, f"{where}, files.{name[:40]}", fix)
+            files[name] = SourceFile(
                 name,
-                e["url"],
-                e["mirror_name"],
-                e["sha256"],
-                e["dest"],
-                e.get("sha1"),
+                _text(e["url"]),
+                _text(e["mirror_name"]),
+                _text(e["sha256"]),
+                _text(e["dest"]),
+                _text(e["sha1"]) if e.get("sha1") is not None else None,
             )
-            for name, e in raw["files"].items()
-        }
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SourcesError(
-            f"cannot read the sources manifest {path} ({type(exc).__name__}: {exc})",
-            "Restore sdk_cache/firmware-sources.json from git",
-        ) from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SourcesError(f"{where}: missing or bad {type(exc).__name__}: {exc}", fix) from None
     return SourcesManifest(firmware, files)
+
+
+def _object(value: Any, where: str, fix: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        kind = "missing" if value is None else f"a {type(value).__name__}"
+        raise SourcesError(f"{where} is {kind}, not an object", fix)
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{type(value).__name__} {str(value)[:40]!r} where text belongs")
+    return value
 
 
 def mirror_from(value: str | None) -> str | None:
     """The mirror to use: the option, else $INVOKE_PIPELINE_SOURCES_MIRROR, else none (GitHub)."""
     return value or os.environ.get(MIRROR_ENV) or None
+
+
+def default_sources_dir() -> Path | None:
+    """A local copy of the pinned files to fall back on: ``../shared/sources`` beside a checkout.
+    An installed command has none; it looks only where ``--sources``/``--mirror`` or
+    ``$INVOKE_PIPELINE_SOURCES_MIRROR`` point."""
+    root = checkout_root()
+    return root.parent / "shared" / "sources" if root else None
+
+
+def missing_sources(sources_dir: Path, manifest: SourcesManifest | None = None) -> list[str]:
+    """The pinned files (their mirror names) that ``sources_dir`` lacks."""
+    manifest = manifest or load_manifest()
+    names = [manifest.firmware.archive_name, *(f.mirror_name for f in manifest.files.values())]
+    return [name for name in names if not (Path(sources_dir) / name).is_file()]
+
+
+def where_sources_are_looked_for(sources_dir: Path | None) -> str:
+    """Why no local copy of the pinned sources was found, naming where the command looked."""
+    if sources_dir is None:
+        return (
+            "no directory of pinned NodeMCU sources was named (an installed nodemcu-pipeline "
+            f"looks only where --sources or {MIRROR_ENV} points)"
+        )
+    where = Path(sources_dir).expanduser().absolute()
+    if not where.is_dir():
+        return f"the pinned NodeMCU sources directory {where} does not exist"
+    lacking = missing_sources(where)
+    more = f" and {len(lacking) - 1} more" if len(lacking) > 1 else ""
+    return f"the pinned NodeMCU sources are not in {where} (no {lacking[0]}{more})"
 
 
 def _mirror_dir(mirror: str | None) -> Path | None:
@@ -150,9 +200,13 @@ def fetch_file(
         return _from_directory(entry, local / entry.mirror_name, cached)
     if mirror:
         url = mirror.rstrip("/") + "/" + entry.mirror_name
-        return download(url, cache_dir, entry.sha256, policy=policy, progress=progress).path
+        with _pointing_at(entry, mirror):
+            return download(url, cache_dir, entry.sha256, policy=policy, progress=progress).path
     if entry.sha1 is None:
-        return download(entry.url, cache_dir, entry.sha256, policy=policy, progress=progress).path
+        with _pointing_at(entry, None):
+            return download(
+                entry.url, cache_dir, entry.sha256, policy=policy, progress=progress
+            ).path
 
     # Upstream's archive is pinned by the sha1 its own build checks; accept either pin, and check
     # before the file enters the cache (a wrong file is never cached).
@@ -165,16 +219,37 @@ def fetch_file(
                 "sdk_cache/firmware-sources.json",
             )
 
-    return download(
-        entry.url, cache_dir, None, policy=policy, progress=progress, check=either_pin
-    ).path
+    with _pointing_at(entry, None):
+        return download(
+            entry.url, cache_dir, None, policy=policy, progress=progress, check=either_pin
+        ).path
+
+
+@contextmanager
+def _pointing_at(entry: SourceFile, mirror: str | None) -> Iterator[None]:
+    """A failed fetch (not a wrong file) says where the file was looked for and how to point the
+    tool at a copy of it."""
+    try:
+        yield
+    except DownloadError as exc:
+        if isinstance(exc, ChecksumMismatch):
+            raise
+        if mirror:
+            hint = (
+                f"The sources mirror {mirror} (from --mirror or {MIRROR_ENV}) must serve "
+                f"{entry.mirror_name}; fix it, or unset both to fetch from GitHub"
+            )
+        else:
+            hint = f"{exc.hint.rstrip('. ')}, or pass {POINT_ELSEWHERE} holding {entry.mirror_name}"
+        raise DownloadError(exc.message, hint) from None
 
 
 def _from_directory(entry: SourceFile, source: Path, cached: Path) -> Path:
     if not source.is_file() or source.is_symlink():
         raise SourcesError(
             f"the sources mirror has no file {source}",
-            f"Put {entry.mirror_name} there, or fetch from GitHub without --mirror",
+            f"Put {entry.mirror_name} there, or point --mirror (or {MIRROR_ENV}) at a directory "
+            "or http(s) URL that has it (neither: fetch from GitHub)",
         )
     data = source.read_bytes()
     actual = hashlib.sha256(data).hexdigest()
@@ -215,7 +290,7 @@ def get_sources(
     record = dest.with_name(dest.name + ".json")
     fetched = False
     if not (dest.is_dir() and record.is_file() and head_commit(dest) == fw.commit):
-        _fetch_tree(fw, cache_dir, dest, mirror, policy, progress)
+        _fetch_tree(fw, cache_dir, dest, mirror=mirror, policy=policy, progress=progress)
         fetched = True
     files = {}
     for name in TREE_FILES + ("picolibc",):
@@ -243,6 +318,7 @@ def _fetch_tree(
     fw: FirmwareSource,
     cache_dir: Path,
     dest: Path,
+    *,
     mirror: str | None,
     policy: DownloadPolicy | None,
     progress: ProgressCallback,
@@ -305,8 +381,7 @@ def _clone(fw: FirmwareSource, work: Path, progress: ProgressCallback) -> None:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             raise DownloadError(
                 f"git {args[2] if args[0] == '-C' else args[0]} of {fw.git} failed: {last}",
-                "Check the network, or pass --mirror with a directory or URL holding "
-                f"{fw.archive_name}",
+                f"Check the network, or pass {POINT_ELSEWHERE} holding {fw.archive_name}",
             )
 
 
@@ -314,6 +389,7 @@ def cache_inputs_for(
     tree: Path,
     cache_dir: Path,
     manifest: SourcesManifest | None = None,
+    *,
     mirror: str | None = None,
     policy: DownloadPolicy | None = None,
     progress: ProgressCallback = null_progress,

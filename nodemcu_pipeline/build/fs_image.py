@@ -23,6 +23,8 @@ from nodemcu_pipeline.plan.model import PURPOSE_FILESYSTEM, Region
 
 NAME_MAX = 31  # FS_OBJ_NAME_LEN in app/include/user_config.h
 SMALL_FILESYSTEM = 128 * 1024  # spiffsimg: at or below this it uses 4 KB blocks, the firmware 8 KB
+# What spiffsimg is compiled from (tools/spiffsimg/Makefile): all a remote engine is sent.
+SPIFFSIMG_NEEDS = ("tools/spiffsimg", "app/spiffs", "app/include", "app/platform/cpu_esp8266.h")
 # NodeMCU names are plain bytes; spiffsimg reads its script with sscanf("%ms"), so no white space.
 NAME_OK = re.compile(r"^[!-~]+$")
 
@@ -94,7 +96,7 @@ def build_fs_image(
         "make -s -C tools/spiffsimg spiffsimg >/dev/null || exit 126; "
         f"exec tools/spiffsimg/spiffsimg -f {OUT}/fs.img -c {size} -r {IN}/spiffs.lst"
     )
-    run = run_tool(build_dir, script, inputs, ["fs.img"], image)
+    run = run_tool(build_dir, script, inputs, ["fs.img"], image, needs=SPIFFSIMG_NEEDS)
     total = sum(len(f.data) for f in files)
     if run.code == 126:
         raise BuildError(

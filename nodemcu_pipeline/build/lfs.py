@@ -22,6 +22,9 @@ IMAGE_SIZE = re.compile(r"Image size: (\d+)")
 MAX_MODULES = 50  # luac.cross: LFIELDS_PER_FLUSH, the most modules one -f image can index
 MAX_SOURCE = 1024 * 1024
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.lua$")
+# What the compile uses of the build copy (all a remote engine is sent): the compilers the build
+# made and the header that says which one applies.
+LUAC_NEEDS = ("luac.cross", "luac.cross.int", "app/include/user_config.h")
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ def compile_lfs(
         '[ -x "$luac" ] || { echo "no luac.cross in the build" >&2; exit 127; }; '
         f'exec "$luac" -f -m 0x1000000 -o {OUT}/lfs.img {names}'
     )
-    run = run_tool(build_dir, script, files, ["lfs.img"], image)
+    run = run_tool(build_dir, script, files, ["lfs.img"], image, needs=LUAC_NEEDS)
     if run.code == 127:
         raise BuildError(
             "the build has no luac.cross (NodeMCU's Makefile builds it with the firmware)",

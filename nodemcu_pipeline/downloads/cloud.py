@@ -17,15 +17,17 @@ from typing import Any
 from nodemcu_pipeline.atomic import atomic_output, atomic_write_text
 from nodemcu_pipeline.downloads.download import DownloadPolicy, download, normalise_sha256
 from nodemcu_pipeline.errors import ChecksumMismatch, ImageError, PipelineError, UsageError
-from nodemcu_pipeline.paths import name_from_url, refuse_overwriting
+from nodemcu_pipeline.paths import Bounded, name_from_url, read_bounded, refuse_overwriting
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
 from nodemcu_pipeline.records import stage
+from nodemcu_pipeline.records.marker import mark
 
 CLOUD_NAME = re.compile(
     r"^nodemcu-(?P<branch>.+)-(?P<modules>\d+)-modules-"
     r"(?P<built>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})-(?P<number>float|integer)\.bin$"
 )
 STAGE = "cloud"
+LOCK_KIND = "firmware-lock"  # the marker's kind on firmware.lock.json
 
 
 class CloudImageChanged(ChecksumMismatch):
@@ -72,9 +74,10 @@ def read_lock(lock_file: Path) -> dict[str, Any]:
     if not Path(lock_file).exists():
         return {"schema": 1, "images": {}}
     fix = "Fix the JSON or delete the file to pin again"
+    rules = Bounded("lock file", 16 << 20, "16 MiB", LockFileError, itself_hint=fix, limit_hint=fix)
     try:
-        data = json.loads(Path(lock_file).read_text())
-    except (OSError, ValueError) as exc:
+        data = json.loads(read_bounded(lock_file, rules))
+    except ValueError as exc:
         raise LockFileError(f"cannot read {lock_file}: {exc}", fix) from None
     if not isinstance(data, dict):
         raise LockFileError(f"{lock_file} is not a JSON object", fix)
@@ -106,6 +109,7 @@ def pin(lock_file: Path, url: str, image: CloudImage, size: int) -> None:
         "file": image.name,
         "metadata": asdict(image.metadata) if image.metadata else None,
     }
+    data.update(mark(LOCK_KIND))
     atomic_write_text(Path(lock_file), json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
@@ -125,9 +129,9 @@ def fetch_cloud_image(
     sha256: str | None,
     cache_dir: Path,
     lock_file: Path,
+    *,
     allow_http: bool = False,
     progress: ProgressCallback = null_progress,
-    *,
     build_dir: Path | None = None,
     policy: DownloadPolicy | None = None,
 ) -> CloudImage:
@@ -193,5 +197,5 @@ def _stage_output(build_dir: Path, image: CloudImage, inputs: dict[str, Any]) ->
 
 def _from_record(build_dir: Path, name: str, url: str) -> CloudImage:
     path = Path(build_dir) / "firmware" / name
-    outputs = (stage.load_record(build_dir, STAGE) or {}).get("outputs", {})
-    return CloudImage(path, outputs.get(str(path), ""), name, parse_name(name), 0)
+    sums = stage.output_sums(build_dir, stage.load_record(build_dir, STAGE)) or {}
+    return CloudImage(path, sums.get(path, ""), name, parse_name(name), 0)

@@ -130,7 +130,7 @@ def download(
     (callers that must see the server's current content, e.g. to detect a change)."""
     policy = policy or DownloadPolicy()
     sha256 = normalise_sha256(sha256)
-    check_url(url, policy.allow_http)
+    check_url(url, allow_http=policy.allow_http)
     cache_dir = Path(cache_dir)
     for sub in ("blobs", "urls", "partial", "locks"):
         (cache_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -143,17 +143,17 @@ def download(
             f"Wait for it to finish, or remove {lock.lock_file} if no pipeline is running",
         ) from exc
     try:
-        hit = _cache_hit(cache_dir, url, sha256, use_url_index, check)
+        hit = _cache_hit(cache_dir, url, sha256, use_index=use_url_index, check=check)
         if hit is not None:
             progress(ProgressEvent("download", url, hit.size, hit.size, "cached"))
             return hit
-        return _fetch(url, cache_dir, sha256, policy, progress, check)
+        return _fetch(url, cache_dir, sha256, policy, progress=progress, check=check)
     finally:
         lock.release()
 
 
 def _cache_hit(
-    cache_dir: Path, url: str, sha256: str | None, use_index: bool, check: Check | None
+    cache_dir: Path, url: str, sha256: str | None, *, use_index: bool, check: Check | None
 ) -> Downloaded | None:
     wanted = sha256 or (_indexed_sha(cache_dir, url) if use_index else None)
     if wanted is None:
@@ -178,6 +178,7 @@ def _fetch(
     cache_dir: Path,
     sha256: str | None,
     policy: DownloadPolicy,
+    *,
     progress: ProgressCallback,
     check: Check | None,
 ) -> Downloaded:
@@ -187,7 +188,9 @@ def _fetch(
     if sha256 is None and got.resumed:
         part, more = _fetch_again_to_agree(url, part, policy, progress)
         attempts += more
-    return _commit(url, cache_dir, part, sha256, attempts, got.resumed, progress, check)
+    return _commit(
+        url, cache_dir, part, sha256, attempts, resumed=got.resumed, progress=progress, check=check
+    )
 
 
 def _fetch_again_to_agree(
@@ -217,6 +220,7 @@ def _commit(
     part: Path,
     sha256: str | None,
     count: int,
+    *,
     resumed: bool,
     progress: ProgressCallback,
     check: Check | None,

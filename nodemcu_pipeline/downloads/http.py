@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -77,7 +78,7 @@ class ResumableCut(Exception):
     """The body stopped early; the part file keeps what arrived."""
 
 
-def check_url(url: str, allow_http: bool = False) -> None:
+def check_url(url: str, *, allow_http: bool = False) -> None:
     """Refuse anything but HTTPS, except plain HTTP to loopback or when ``allow_http`` is set."""
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
@@ -94,9 +95,28 @@ def check_url(url: str, allow_http: bool = False) -> None:
     )
 
 
+class _Retry(Retry):
+    """urllib3's retries, except for final TLS failures: a server that does not speak TLS on the
+    port, or whose certificate is refused, answers the same way every time, so retrying only delays
+    the answer (by the whole backoff, ~8 s) and ends it in a vaguer "cannot connect"."""
+
+    def increment(  # type: ignore[override]
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Retry:
+        if isinstance(error, urllib3.exceptions.SSLError) and _is_final(error):
+            raise urllib3.exceptions.MaxRetryError(_pool, url, error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 def make_session(policy: DownloadPolicy) -> requests.Session:
     """A session that retries connection failures and 5xx answers with exponential backoff."""
-    retry = Retry(
+    retry = _Retry(
         total=policy.retries,
         connect=policy.retries,
         read=policy.retries,
@@ -114,17 +134,17 @@ def make_session(policy: DownloadPolicy) -> requests.Session:
     session.headers["User-Agent"] = "nodemcu-pipeline"
     # Byte ranges and lengths then count the file's own bytes, not a compressed stream's.
     session.headers["Accept-Encoding"] = "identity"
-    session.hooks["response"].append(_redirect_guard(policy.allow_http))
+    session.hooks["response"].append(_redirect_guard(allow_http=policy.allow_http))
     return session
 
 
-def _redirect_guard(allow_http: bool) -> Callable[..., None]:
+def _redirect_guard(*, allow_http: bool) -> Callable[..., None]:
     """A response hook that refuses a redirect to a non-HTTPS target before it is followed."""
 
     def hook(response: requests.Response, *args: object, **kwargs: object) -> None:
         if response.is_redirect:
             target = requests.compat.urljoin(response.url, response.headers["Location"])
-            check_url(target, allow_http)
+            check_url(target, allow_http=allow_http)
 
     return hook
 
@@ -170,7 +190,7 @@ def fetch_to_part(
             count += 1
             before = _size(part)
             try:
-                _attempt(session, url, part, policy, progress, state)
+                _attempt(session, url, part, policy, progress=progress, state=state)
                 return Transfer(count, state["resumed"])
             except ResumableCut as exc:
                 # Only attempts that brought nothing new use up the retry budget: a flaky link
@@ -192,6 +212,7 @@ def _attempt(
     url: str,
     part: Path,
     policy: DownloadPolicy,
+    *,
     progress: ProgressCallback,
     state: dict[str, bool],
 ) -> None:
@@ -216,7 +237,7 @@ def _attempt(
             discard(part)
             raise ResumableCut("the server refused to resume; starting over")
         _check_status(url, response)
-        check_url(response.url, policy.allow_http)
+        check_url(response.url, allow_http=policy.allow_http)
         if response.status_code == 206:
             if origin is None or not _continues(response, have, origin):
                 discard(part)
@@ -238,7 +259,7 @@ def _attempt(
         if total is not None and total > policy.max_bytes:
             discard(part)
             raise _too_big(url, total, policy)
-        _stream(response, url, part, have, total, policy, progress)
+        _stream(response, url, part, have, total, policy=policy, progress=progress)
 
 
 def _continues(response: requests.Response, have: int, origin: Origin) -> bool:
@@ -272,6 +293,8 @@ def _get(
             f"{host} kept answering with a server error for {url} ({exc.args[0]})",
             "Try again later or use another mirror",
         ) from None
+    except requests.exceptions.SSLError as exc:
+        raise _tls_failure(host, url, exc) from None
     except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectTimeout):
         raise DownloadError(
             f"{host} did not answer within the timeout "
@@ -292,6 +315,43 @@ def _get(
         raise DownloadError(
             f"request for {url} failed: {type(exc).__name__}", "Check the URL"
         ) from None
+
+
+# OpenSSL's words for "the other end sent something that is not TLS" (a plain HTTP answer).
+_NOT_TLS = (
+    "wrong version number",
+    "record layer failure",
+    "packet length too long",
+    "http request",
+)
+
+
+def _is_final(error: Exception) -> bool:
+    """A TLS failure that repeats on every attempt: not TLS at all, or a refused certificate (a
+    handshake cut short may be a busy server's, and is retried like a reset connection)."""
+    text = str(error).lower()
+    return any(words in text for words in (*_NOT_TLS, "certificate_verify_failed", "hostname"))
+
+
+def _tls_failure(host: str, url: str, exc: Exception) -> DownloadError:
+    text = str(exc)
+    lowered = text.lower()
+    if any(words in lowered for words in _NOT_TLS):
+        return DownloadError(
+            f"{host} does not speak TLS: {url} is https:// but the server answered in plain HTTP",
+            "Use the server's https:// port, or http:// for a local mirror (allowed to "
+            "127.0.0.1/localhost; elsewhere with --allow-http)",
+        )
+    reason = re.search(r"\[SSL: ([A-Z_]+)\][^'\")]*", text)
+    what = reason[0] if reason else text.splitlines()[0][:200] if text else type(exc).__name__
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return DownloadError(
+            f"the TLS certificate of {host} was not accepted for {url} ({what})",
+            "Check the host name in the URL, and the system's CA certificates (REQUESTS_CA_BUNDLE)",
+        )
+    return DownloadError(
+        f"TLS with {host} failed for {url} ({what})", "Check the URL and the server"
+    )
 
 
 def _check_status(url: str, response: requests.Response) -> None:
@@ -318,6 +378,7 @@ def _stream(
     part: Path,
     have: int,
     total: int | None,
+    *,
     policy: DownloadPolicy,
     progress: ProgressCallback,
 ) -> None:

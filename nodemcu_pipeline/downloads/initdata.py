@@ -34,7 +34,7 @@ from nodemcu_pipeline.errors import (
     UnsafeArchive,
     UsageError,
 )
-from nodemcu_pipeline.paths import name_from_url
+from nodemcu_pipeline.paths import Bounded, name_from_url, read_bounded
 from nodemcu_pipeline.plan.model import INIT_DATA_SIZE
 from nodemcu_pipeline.plan.model import check_init_data as check_init_data_bytes
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
@@ -63,38 +63,68 @@ class InitDataSource:
     note: str = ""
 
 
+MANIFEST_FILE = Bounded(
+    "the init-data manifest",
+    1 << 20,
+    "1 MiB",
+    InitDataError,
+    missing_hint="Restore sdk_cache/manifest.json from git",
+    itself_hint="Name the manifest.json itself",
+    limit_hint="Restore sdk_cache/manifest.json from git",
+)
+ENTRY_TEXT = ("url", "member")  # required text fields of an entry
+
+
 def load_manifest(path: Path) -> dict[str, InitDataSource]:
-    """The manifest's entries by SDK version; InitDataError if it is unreadable."""
-    try:
-        raw: dict[str, Any] = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise InitDataError(
-            f"cannot read the init-data manifest {path}: {exc}",
-            "Restore sdk_cache/manifest.json from git",
-        ) from None
+    """The manifest's entries by SDK version; InitDataError if it is unreadable or misshapen."""
     fix = "Restore sdk_cache/manifest.json from git"
+    try:
+        raw: Any = json.loads(read_bounded(path, MANIFEST_FILE))
+    except ValueError as exc:
+        raise InitDataError(f"cannot read the init-data manifest {path}: {exc}", fix) from None
     sdks = raw.get("sdks", {}) if isinstance(raw, dict) else None
     if not isinstance(sdks, dict):
         raise InitDataError(f"the init-data manifest {path} has no 'sdks' object", fix)
     out = {}
     for sdk, entry in sdks.items():
+        where = f"the init-data manifest {path}, SDK {sdk[:40]!r}"
+        if not isinstance(entry, dict):
+            raise InitDataError(
+                f"{where} is {_shape(entry)}, not an object with url, member and member_sha256", fix
+            )
+        for key in ENTRY_TEXT + ("member_sha256",):
+            if not isinstance(entry.get(key), str):
+                what = "missing" if key not in entry else f"{_shape(entry[key])}, not text"
+                raise InitDataError(f"{where}: {key} is {what}", fix)
+        for key in ("archive_sha256", "variant", "note"):
+            if entry.get(key) is not None and not isinstance(entry[key], str):
+                raise InitDataError(f"{where}: {key} is {_shape(entry[key])}, not text", fix)
         try:
             out[sdk] = InitDataSource(
                 sdk=sdk,
-                url=str(entry["url"]),
+                url=entry["url"],
                 # The sums name cache files, so they must be sums, not paths.
                 archive_sha256=normalise_sha256(entry.get("archive_sha256"), "archive_sha256"),
-                member=str(entry["member"]),
+                member=entry["member"],
                 member_sha256=normalise_sha256(entry["member_sha256"], "member_sha256") or "",
-                variant=str(entry.get("variant", "")),
-                note=str(entry.get("note", "")),
+                variant=entry.get("variant") or "",
+                note=entry.get("note") or "",
             )
-        except (KeyError, TypeError, AttributeError, UsageError) as exc:
-            why = exc.message if isinstance(exc, UsageError) else f"bad or missing {exc}"
-            raise InitDataError(f"the init-data manifest {path}, SDK {sdk}: {why}", fix) from None
+        except UsageError as exc:
+            raise InitDataError(f"{where}: {exc.message}", fix) from None
         if not out[sdk].member_sha256:
-            raise InitDataError(f"the init-data manifest {path}, SDK {sdk}: no member_sha256", fix)
+            raise InitDataError(f"{where}: no member_sha256", fix)
     return out
+
+
+def _shape(value: object) -> str:
+    """What a JSON value is, for a message: ``a string ("v3.0.6")``, ``a list``, ``null``."""
+    if value is None:
+        return "null"
+    kind = {str: "a string", list: "a list", bool: "a boolean", dict: "an object"}.get(
+        type(value), "a number"
+    )
+    return f"{kind} ({str(value)[:40]!r})" if isinstance(value, str) else kind
 
 
 def find_source(manifest: Path, sdk: str) -> InitDataSource:

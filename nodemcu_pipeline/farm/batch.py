@@ -20,6 +20,7 @@ def flash_batch(
     plan_for: PlanFor,
     options: FarmPlan,
     report: Path | None = None,
+    *,
     out: IO[str] | None = None,
     err: IO[str] | None = None,
 ) -> list[BoardJob]:
@@ -36,7 +37,10 @@ def flash_batch(
         run.run()
     print(summary(jobs), file=out, flush=True)
     if report is not None:
-        write_report(report, farm_record(jobs, options, started, utc_now(), run.interrupted))
+        write_report(
+            report,
+            farm_record(jobs, options, started, utc_now(), interrupted=run.interrupted),
+        )
     complete = [j.name for j in jobs if j.result in OK_RESULTS]
     if run.interrupted:
         raise FarmInterrupted(

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from nodemcu_pipeline.errors import BoardStopped
 from nodemcu_pipeline.farm.targets import BoardTarget
+from nodemcu_pipeline.flasher.api import FlashOptions
 from nodemcu_pipeline.flasher.write import RegionResult
 from nodemcu_pipeline.plan.model import FlashPlan
 from nodemcu_pipeline.progress import ProgressEvent
@@ -24,15 +25,10 @@ OK_RESULTS = ("verified", "written")
 
 @dataclass(frozen=True)
 class FarmPlan:
-    """Options shared by every board of one farm run."""
+    """Options shared by every board of one farm run: how each board is flashed (its ``before`` comes
+    from its target), whether the REPL check follows, how many boards at once, and for how long."""
 
-    baud: int = 460800
-    rom_baud: int | None = None  # None: auto (session.rom_rate)
-    after: str = "hard-reset"
-    use_stub: bool = True
-    verify: bool = True
-    outside_proof: bool = True  # False: --no-outside-proof (flasher/outside.py)
-    erase_all: bool = False
+    flash: FlashOptions = FlashOptions()
     check: bool = True
     format: str = "auto"
     jobs: int = 0  # boards flashed at once; 0 means all of them

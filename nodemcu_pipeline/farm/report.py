@@ -12,8 +12,9 @@ from typing import Any
 
 from nodemcu_pipeline.atomic import atomic_write_text
 from nodemcu_pipeline.farm.job import OK_RESULTS, BoardJob, FarmPlan
+from nodemcu_pipeline.records.marker import mark
 
-FORMAT = 1
+KIND = "farm-report"  # the marker's kind ("format": "nodemcu-pipeline/farm-report")
 
 
 def board_record(job: BoardJob) -> dict[str, Any]:
@@ -50,21 +51,21 @@ def board_record(job: BoardJob) -> dict[str, Any]:
 
 
 def farm_record(
-    jobs: list[BoardJob], options: FarmPlan, started: str, finished: str, interrupted: bool
+    jobs: list[BoardJob], options: FarmPlan, started: str, finished: str, *, interrupted: bool
 ) -> dict[str, Any]:
     ok = sum(j.result in OK_RESULTS for j in jobs)
     return {
-        "format": FORMAT,
+        **mark(KIND),
         "started": started,
         "finished": finished,
         "interrupted": interrupted,
         "boards_ok": ok,
         "boards_failed": len(jobs) - ok,
         "options": {
-            "baud": options.baud,
-            "verify": options.verify,
-            "outside_proof": options.outside_proof,
-            "stub": options.use_stub,
+            "baud": options.flash.baud,
+            "verify": options.flash.verify,
+            "outside_proof": options.flash.outside_proof,
+            "stub": options.flash.stub,
             "check": options.check,
             "jobs": options.jobs or len(jobs),
             "timeout_s": options.timeout,

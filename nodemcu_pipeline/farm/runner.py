@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from nodemcu_pipeline.errors import BoardStopped, DuplicateBoard, PipelineError
 from nodemcu_pipeline.farm.job import BoardJob, FarmPlan
@@ -20,6 +21,7 @@ from nodemcu_pipeline.flasher import api
 from nodemcu_pipeline.flasher.api import PlanFor
 from nodemcu_pipeline.flasher.session import ROM_BAUD, ChipInfo, Session
 from nodemcu_pipeline.plan.model import FlashPlan
+from nodemcu_pipeline.progress import ProgressEvent
 
 Say = Callable[[str], None]
 # How long stopped boards get to unwind (a flasher command waits at most a few seconds).
@@ -36,7 +38,7 @@ class PlanCache:
         self._plans: dict[tuple[str, bool], FlashPlan] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, size: str, esp8285: bool = False) -> FlashPlan:
+    def __call__(self, size: str, *, esp8285: bool = False) -> FlashPlan:
         with self._lock:
             key = (size, esp8285)
             if key not in self._plans:
@@ -76,33 +78,26 @@ def flash_board(
             job.notes.append(text)
         say(f"{job.name}: {text}")
 
-    def progress(event):  # noqa: ANN001, ANN202 - a ProgressCallback
+    def progress(event: ProgressEvent) -> None:
         job.raise_if_stopped()
         job.on_progress(event)
 
-    def plan_for(size: str, esp8285: bool = False) -> FlashPlan:
+    def plan_for(size: str, *, esp8285: bool = False) -> FlashPlan:
         job.raise_if_stopped()
         job.set_stage("planning")
-        plan = plans(size, esp8285)
+        plan = plans(size, esp8285=esp8285)
         job.set_plan(plan)
         return plan
 
-    check = options.check and options.after == "hard-reset"
+    check = options.check and options.flash.after == "hard-reset"
+    flash = replace(options.flash, before=job.before, leave_reset_to_check=check)
     try:
         report = api.flash(
             job.target.port,
             plan_for,
-            options.baud,
-            job.before,
-            options.after,
-            options.use_stub,
-            options.verify,
-            options.erase_all,
-            note,
-            progress,
-            leave_reset_to_check=check,
-            rom_baud=options.rom_baud,
-            outside_proof=options.outside_proof,
+            flash,
+            say=note,
+            progress=progress,
             identified=lambda info: claims.claim(info, job.target.port),
         )
         with job.lock:
@@ -122,7 +117,7 @@ def flash_board(
             # The check's own wait for the prompt ends with the board's time, not minutes later.
             limit = max(1.0, job.deadline - time.monotonic()) if job.deadline else 300.0
             fs = check_after_flash(
-                job.target.port, options.format, say=note, limit=limit, port=report.handover
+                job.target.port, options.format, say=note, limit=limit, handover=report.handover
             )
             job.check = fs.summary()
         verified = all(r.verified for r in report.results)

@@ -1,6 +1,8 @@
 """The flasher's plain-function API: connect, flash a plan, erase, read, chip info.
 
-Tasks and the chain call these; each takes its own ``say`` and ``progress`` callbacks.
+Each takes the port first and its options as one frozen record (``FlashOptions``, ``ConnectOptions``),
+whose fields say what the flash may do (Zephyr's ``RunnerCaps``), never what it must skip; tasks, the
+farm and the chain call these with their own ``say`` and ``progress`` callbacks.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import serial
 
 from nodemcu_pipeline.atomic import atomic_write_bytes
 from nodemcu_pipeline.errors import (
+    FilesWouldBeLost,
     FlashError,
     FlashInterrupted,
     OutsideDamage,
@@ -24,6 +27,7 @@ from nodemcu_pipeline.errors import (
 )
 from nodemcu_pipeline.firmware.layout import FLASH_MODES, FLASH_SIZES, MB
 from nodemcu_pipeline.flasher import diff
+from nodemcu_pipeline.flasher.board_fs import ChipReads, keep_files
 from nodemcu_pipeline.flasher.board_state import BoardState
 from nodemcu_pipeline.flasher.outside import OutsideGuard, OutsideVerdict, describe, footprint
 from nodemcu_pipeline.flasher.session import FIRMWARE_BAUD, ChipInfo, Session, flash_size_name
@@ -35,6 +39,45 @@ from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_prog
 Say = Callable[[str], None]
 
 
+def quiet(text: str) -> None:
+    """A ``say`` that drops the notes."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectOptions:
+    """How to reach the loader: the rate to talk at once connected (the stub's, or the ROM's after a
+    baud change), the rate the ROM is synced at (None: auto), and how to reset it into the loader."""
+
+    baud: int = 460800
+    rom_baud: int | None = None
+    before: str = "auto"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlashOptions:
+    """What one flash may do. ``stub``: upload the flasher stub (compression, MD5 verification);
+    ``verify``: MD5-check each written region; ``erase_all``: erase the whole chip first;
+    ``outside_proof``: hash the few places a line error could move each write to (outside.py),
+    so a doubtful write can be located and proven harmless; ``allow_file_loss`` (``--yes``): write even when the board's files would be lost (a
+    firmware that moves or overwrites its file system); ``leave_reset_to_check``: the REPL check
+    that follows does the hard reset."""
+
+    baud: int = 460800
+    rom_baud: int | None = None
+    before: str = "auto"
+    after: str = "hard-reset"
+    stub: bool = True
+    verify: bool = True
+    erase_all: bool = False
+    outside_proof: bool = True
+    allow_file_loss: bool = False
+    leave_reset_to_check: bool = False
+
+    @property
+    def connect(self) -> ConnectOptions:
+        return ConnectOptions(baud=self.baud, rom_baud=self.rom_baud, before=self.before)
+
+
 @dataclass
 class FlashReport:
     info: ChipInfo
@@ -44,6 +87,8 @@ class FlashReport:
     reset: bool = False
     outside: OutsideVerdict | None = None
     anomalies: list[str] = field(default_factory=list)
+    # What looking for the board's files cost (board_fs.py): None when it was not looked for.
+    files_check: ChipReads | None = None
     # With leave_reset_to_check on a port without reset lines: the port, open at the firmware's rate
     # right after the soft reset, for the REPL check to read the first boot on (and then close).
     handover: serial.SerialBase | None = None
@@ -51,21 +96,21 @@ class FlashReport:
 
 def open_session(
     port: str,
-    baud: int,
-    before: str,
-    use_stub: bool,
-    say: Say,
+    options: ConnectOptions,
+    *,
+    stub: bool,
+    say: Say = quiet,
     after_connect: Callable[[Session], None] = lambda session: None,
-    rom_baud: int | None = None,
 ) -> Session:
-    """Connect (syncing the ROM at ``rom_baud``, None: auto), start the stub when allowed and
-    available, and switch to ``baud``."""
-    session = Session(resolve_port(port), baud, before, say, rom_baud)
+    """Connect (syncing the ROM at ``options.rom_baud``, None: auto), start the stub when ``stub``
+    allows it and it is available, and switch to ``options.baud``."""
+    baud = options.baud
+    session = Session(resolve_port(port), baud, options.before, say, options.rom_baud)
     try:
         say(f"connecting to {session.url}…")
         session.connect()
         after_connect(session)
-        if use_stub and not _resuming(session, session.run_stub, "uploading the stub again", say):
+        if stub and not _resuming(session, session.run_stub, "uploading the stub again", say):
             say(
                 "stub not available: the ROM cannot verify what it writes; install the `stub` extra"
             )
@@ -79,13 +124,13 @@ def open_session(
 class PlanFor(Protocol):
     """The plan for a detected flash size; an ESP8285 may want its header's mode set to DOUT."""
 
-    def __call__(self, size: str, esp8285: bool = False) -> FlashPlan: ...
+    def __call__(self, size: str, /, *, esp8285: bool = False) -> FlashPlan: ...
 
 
 def fixed_plan(plan: FlashPlan) -> PlanFor:
     """The same plan whatever the board reports (a rehearsal's plan, one read from plan.json)."""
 
-    def plan_for(size: str, esp8285: bool = False) -> FlashPlan:
+    def plan_for(size: str, *, esp8285: bool = False) -> FlashPlan:
         return plan
 
     return plan_for
@@ -94,29 +139,28 @@ def fixed_plan(plan: FlashPlan) -> PlanFor:
 def flash(
     port: str,
     plan_for: PlanFor,
-    baud: int = 460800,
-    before: str = "auto",
-    after: str = "hard-reset",
-    use_stub: bool = True,
-    verify: bool = True,
-    erase_all: bool = False,
-    say: Say = lambda t: None,
+    options: FlashOptions = FlashOptions(),
+    *,
+    say: Say = quiet,
     progress: ProgressCallback = null_progress,
-    leave_reset_to_check: bool = False,
-    rom_baud: int | None = None,
-    outside_proof: bool = True,
     identified: Callable[[ChipInfo], None] = lambda info: None,
 ) -> FlashReport:
     """Connect, build the plan for the detected flash size (``plan_for(size)``), write, verify, reset.
 
     ``identified`` sees the chip (its MAC) before anything is planned or written; an error it raises
-    refuses the board, which is then started again as ``after`` says (a farm that met the board
-    under another port has flashed it already).
+    refuses the board, which is then started again as ``options.after`` says (a farm that met the
+    board under another port has flashed it already).
 
-    With ``leave_reset_to_check`` and a port that drives the reset lines, the hard reset is left to the
-    REPL check, which then sees the whole first boot (partition setup, file-system format). Without
-    the lines, the firmware is started here and the open port handed over (``report.handover``):
-    the caller passes it to ``check_after_flash(port=...)``, which closes it.
+    Before the first write the board's files are looked for (board_fs.py): a plan that would move
+    or overwrite a file system that lists files raises FilesWouldBeLost, unless
+    ``options.allow_file_loss`` (``--yes``) or ``options.erase_all`` (which erases them anyway, as
+    asked).
+
+    With ``options.leave_reset_to_check`` and a port that drives the reset lines, the hard reset is
+    left to the REPL check, which then sees the whole first boot (partition setup, file-system
+    format). Without the lines, the firmware is started here and the open port handed over
+    (``report.handover``): the caller passes it to ``check_after_flash(handover=...)``, which
+    closes it.
     """
     early: list[FlashPlan] = []
 
@@ -130,7 +174,7 @@ def flash(
         try:
             identified(session.info)
         except PipelineError:
-            _leave_running(session, after)
+            _leave_running(session, options.after)
             raise
         # Only an ESP8285 passes the flag, so a plain ``lambda size: plan`` stays a valid source.
         plan = plan_for(detected, esp8285=True) if session.info.esp8285 else plan_for(detected)
@@ -141,10 +185,13 @@ def flash(
                 f"{header_mode(plan)}: pass --flash-mode dout"
             )
         early.append(plan)
-        if use_stub:
+        if options.stub:
             prefetch(early[0])
 
-    with open_session(port, baud, before, use_stub, say, plan_early, rom_baud) as session:
+    connected = open_session(
+        port, options.connect, stub=options.stub, say=say, after_connect=plan_early
+    )
+    with connected as session:
         assert session.info is not None
         detected = flash_size_name(session.info)
         plan = early[0]
@@ -153,19 +200,29 @@ def flash(
                 f"the plan is for {plan.flash_size} flash but the board has {detected}",
                 f"Assemble again with --flash-size {detected}",
             )
+        files_check = None
+        if not (options.erase_all or options.allow_file_loss):
+            try:
+                files_check = _keep_files(session, plan, detected, say)
+            except FilesWouldBeLost:
+                # Nothing was written: back to the firmware, so `invoke download` finds its prompt.
+                _leave_running(session, options.after)
+                raise
         report = FlashReport(session.info, session.target_baud, session.stub)
-        caps = Capabilities.for_session(session, verify)
+        report.files_check = files_check
+        caps = Capabilities.for_session(session, verify=options.verify)
         report.results, report.outside = _write_guarded(
-            session, plan, caps, detected, erase_all, say, progress, outside_proof
+            session, plan, caps, options, say=say, progress=progress
         )
         report.anomalies = list(session.anomalies)
         lines = session.lines_supported()
-        if after == "hard-reset" and not (leave_reset_to_check and lines):
+        after = options.after
+        if after == "hard-reset" and not (options.leave_reset_to_check and lines):
             if lines and session.hard_reset():
                 report.reset = True
             else:
                 say("the port cannot drive RTS: starting the firmware with a soft reset")
-                if leave_reset_to_check:
+                if options.leave_reset_to_check:
                     report.handover = session.start_firmware_here(FIRMWARE_BAUD)
                 else:
                     session.soft_reset()
@@ -205,18 +262,33 @@ def header_mode(plan: FlashPlan) -> str:
     return names.get(boot[2], f"0x{boot[2]:02x}") if boot else "unknown"
 
 
+def _keep_files(session: Session, plan: FlashPlan, detected: str, say: Say) -> ChipReads | None:
+    if not session.stub:
+        say("the ROM cannot read flash: not checking whether this flash loses the board's files")
+        return None
+    chip = FLASH_SIZES[detected].size_bytes
+    return _resuming(
+        session,
+        lambda: keep_files(session.read_flash, plan, chip, say),
+        "looking for the board's files again",
+        say,
+    )
+
+
 def _write_guarded(
     session: Session,
     plan: FlashPlan,
     caps: Capabilities,
-    detected: str,
-    erase_all: bool,
+    options: FlashOptions,
+    *,
     say: Say,
     progress: ProgressCallback,
-    outside_proof: bool = True,
 ) -> tuple[list[RegionResult], OutsideVerdict | None]:
     """Write the plan while tracking each region's state (for an interrupted flash's last words) and
     guarding the flash outside the plan (outside.py); raise OutsideDamage unless that proof holds."""
+    assert session.info is not None
+    detected = flash_size_name(session.info)
+    erase_all = options.erase_all
     state = BoardState([(r.address, len(r.data)) for r in plan.regions], caps.verify)
     spans = footprint((r.address, len(r.data)) for r in plan.regions)
     owned = list(diff.firmware_owned(plan))
@@ -225,7 +297,7 @@ def _write_guarded(
     guard = (
         None
         if erase_all
-        else OutsideGuard(chip, spans, owned, baseline=outside_proof, hasher=hasher)
+        else OutsideGuard(chip, spans, owned, baseline=options.outside_proof, hasher=hasher)
     )
 
     def before_write(op: int, data: bytes) -> None:
@@ -248,7 +320,7 @@ def _write_guarded(
             session, lambda: write_plan(session, plan, caps, tracked, ledger=guard), "resuming", say
         )
         verdict = (
-            guard.verdict(hasher, session.anomalies, session.hazards, session.resets > 0)
+            guard.verdict(hasher, session.anomalies, session.hazards, rebooted=session.resets > 0)
             if guard
             else None
         )
@@ -261,11 +333,11 @@ def _write_guarded(
     finally:
         session.before_write = None
     if verdict is not None and not verdict.proven:
-        raise _outside_error(verdict, caps.verify, outside_proof)
+        raise _outside_error(verdict, verified=caps.verify, proof=options.outside_proof)
     return results, verdict
 
 
-def _outside_error(verdict: OutsideVerdict, verified: bool, proof: bool) -> OutsideDamage:
+def _outside_error(verdict: OutsideVerdict, *, verified: bool, proof: bool) -> OutsideDamage:
     done = "The plan's regions are written" + (" and verified" if verified else "")
     if verdict.changed:
         also = (
@@ -323,24 +395,26 @@ def _resuming(session: Session, step: Callable[[], T], doing: str, say: Say) -> 
             say(f"{exc.message}: {doing}")
 
 
-def chip_info(port: str, before: str = "auto", say: Say = lambda t: None) -> ChipInfo:
-    with open_session(port, 115200, before, False, say) as session:
+def chip_info(port: str, *, before: str = "auto", say: Say = quiet) -> ChipInfo:
+    """The chip's MAC, chip id, JEDEC flash id and flash size, from the ROM alone."""
+    with open_session(
+        port, ConnectOptions(baud=115200, before=before), stub=False, say=say
+    ) as session:
         assert session.info is not None
         return session.info
 
 
 def erase(
     port: str,
-    baud: int,
-    before: str,
-    region: tuple[int, int] | None,
-    say: Say,
-    rom_baud: int | None = None,
+    region: tuple[int, int] | None = None,
+    options: ConnectOptions = ConnectOptions(),
+    *,
+    say: Say = quiet,
 ) -> int:
     """Erase ``region`` (address, size) or the whole chip; returns the bytes erased."""
     if region is not None:
         _within_any_flash(*region)
-    with open_session(port, baud, before, True, say, rom_baud=rom_baud) as session:
+    with open_session(port, options, stub=True, say=say) as session:
         assert session.info is not None
         total = FLASH_SIZES[flash_size_name(session.info)].size_bytes
         if region is not None and region[0] + region[1] > total:
@@ -357,20 +431,20 @@ def erase(
 
 def read_flash(
     port: str,
-    baud: int,
-    before: str,
-    address: int,
-    size: int | None,
+    region: tuple[int, int | None],
     out: Path,
-    say: Say,
+    options: ConnectOptions = ConnectOptions(),
+    *,
+    say: Say = quiet,
     progress: ProgressCallback = null_progress,
-    rom_baud: int | None = None,
 ) -> None:
-    """``size`` bytes of flash from ``address`` (None: to the end of the flash) into ``out``."""
+    """Read ``region`` (address, size; size None: to the end of the flash) into the file ``out``,
+    written atomically (needs the stub)."""
+    address, size = region
     if size is not None and size <= 0:
         raise PlanError(f"a read of {size} bytes reads nothing", "Read at least one byte")
     _within_any_flash(address, size)
-    with open_session(port, baud, before, True, say, rom_baud=rom_baud) as session:
+    with open_session(port, options, stub=True, say=say) as session:
         assert session.info is not None
         total = FLASH_SIZES[flash_size_name(session.info)].size_bytes
         if address >= total:

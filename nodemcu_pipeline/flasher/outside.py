@@ -192,7 +192,7 @@ class OutsideGuard:
         return self.hasher is not None and self.baseline
 
     # -- the flasher's side (session.before_write and write.py's ledger calls) -----------------
-    def arm(self, hasher: Hasher | None, hazards: list[str], noisy: bool = False) -> None:
+    def arm(self, hasher: Hasher | None, hazards: list[str], *, noisy: bool = False) -> None:
         """Called before every command that can change flash: a write that ended doubtful is
         located now, before anything else can overwrite where it went."""
         self.writing = True
@@ -231,17 +231,17 @@ class OutsideGuard:
             self.known[span] = self.hasher(span[0], span[1] - span[0])
         return self.known[span]
 
-    def sent(self, compressed: int, complete: bool = False) -> None:
+    def sent(self, compressed: int, *, complete: bool = False) -> None:
         """The open write's stream so far: the stub may have received ``compressed`` bytes."""
         op = self.operations[-1]
         op.sent, op.complete = compressed, complete
 
-    def ended(self, clean: bool) -> None:
+    def ended(self, *, clean: bool) -> None:
         """The open write's FLASH_DEFL_END was answered OK; ``clean``: its stream drew no error
         reply either, so no block was refused and the stub wrote exactly all of its data."""
         self.operations[-1].ended_ok = clean
 
-    def closed(self, ok: bool) -> None:
+    def closed(self, *, ok: bool) -> None:
         """The open operation is over: ``ok`` when it verified (its MD5, or blank for an erase)."""
         op = self.operations[-1]
         op.state = "confirmed" if ok else "doubtful"
@@ -274,6 +274,7 @@ class OutsideGuard:
         hasher: Hasher | None,
         anomalies: list[str],
         hazards: list[str],
+        *,
         rebooted: bool = False,
     ) -> OutsideVerdict:
         if not anomalies and not hazards:
@@ -308,11 +309,19 @@ class OutsideGuard:
             True,
             changed=tuple(changed),
             unvouched=tuple(unvouched),
-            reason=self._reason(len(anomalies), changed, bool(unvouched), firmware, found.lost),
+            reason=self._reason(
+                len(anomalies), changed, firmware, doubtful=bool(unvouched), lost=found.lost
+            ),
         )
 
     def _reason(
-        self, errors: int, changed: list[Span], doubtful: bool, firmware: list[Span], lost: bool
+        self,
+        errors: int,
+        changed: list[Span],
+        firmware: list[Span],
+        *,
+        doubtful: bool,
+        lost: bool,
     ) -> str:
         if lost:
             return "a write's data is nowhere one flipped bit of its offset could have sent it"

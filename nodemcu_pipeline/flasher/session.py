@@ -213,6 +213,7 @@ class Session:
         op: int,
         data: bytes = b"",
         chk: int = 0,
+        *,
         timeout: float = 3.0,
         packet: bytes | None = None,
         attempts: int = ATTEMPTS,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from nodemcu_pipeline.errors import FlashError, ProtocolError, StubRefused
 from nodemcu_pipeline.flasher import protocol as p
@@ -88,15 +89,19 @@ def _send_stream(
         yield pos
 
 
+class Sent(Protocol):
+    def __call__(self, compressed: int, *, complete: bool) -> None: ...
+
+
 def write_deflated(
     session: Session,
     addr: int,
     data: bytes,
+    *,
     name: str,
     progress: ProgressCallback,
     done_total: tuple[int, int],
-    *,
-    sent: Callable[[int, bool], None] = lambda n, complete: None,
+    sent: Sent | None = None,
     ended: Callable[[], None] = lambda: None,
 ) -> None:
     """FLASH_DEFL_BEGIN, the compressed blocks, FLASH_DEFL_END. ``sent``: how many compressed bytes
@@ -117,9 +122,10 @@ def write_deflated(
     def timeout(size: int) -> float:
         return session.reply_timeout(size, floor=2.0) + 40.0 * 2 * size * ratio / (1 << 20)
 
-    sent(min(len(packed), session.stream_block), False)
+    sent = sent or (lambda n, *, complete: None)
+    sent(min(len(packed), session.stream_block), complete=False)
     for acked in _send_stream(session, p.FLASH_DEFL_DATA, packed, timeout):
-        sent(min(len(packed), acked + session.stream_block), acked == len(packed))
+        sent(min(len(packed), acked + session.stream_block), complete=acked == len(packed))
         written = done + min(len(data), int(acked * ratio))
         progress(ProgressEvent("write", name, written, total, "writing"))
     session.exchange(p.FLASH_DEFL_END, struct.pack("<I", 1), timeout=10.0)

@@ -38,7 +38,7 @@ class Capabilities:
     skip_unchanged: bool
 
     @classmethod
-    def for_session(cls, session: Session, verify: bool = True) -> Capabilities:
+    def for_session(cls, session: Session, *, verify: bool = True) -> Capabilities:
         # The ROM has no deflate and no MD5 (esp8266-rom-protocol.md §2): it can only write blindly.
         return cls(
             compress=session.stub, verify=session.stub and verify, skip_unchanged=session.stub
@@ -70,34 +70,34 @@ class Ledger(Protocol):
     when its FLASH_DEFL_END was answered OK (``ended``), and closed when it verified (or failed)."""
 
     def opening(self, op: Operation) -> None: ...
-    def sent(self, compressed: int, complete: bool = False) -> None: ...
-    def ended(self, clean: bool) -> None: ...
-    def closed(self, ok: bool) -> None: ...
+    def sent(self, compressed: int, *, complete: bool = False) -> None: ...
+    def ended(self, *, clean: bool) -> None: ...
+    def closed(self, *, ok: bool) -> None: ...
 
 
 class NoLedger:
     def opening(self, op: Operation) -> None:
         pass
 
-    def sent(self, compressed: int, complete: bool = False) -> None:
+    def sent(self, compressed: int, *, complete: bool = False) -> None:
         pass
 
-    def ended(self, clean: bool) -> None:
+    def ended(self, *, clean: bool) -> None:
         pass
 
-    def closed(self, ok: bool) -> None:
+    def closed(self, *, ok: bool) -> None:
         pass
 
 
 @contextmanager
-def _operation(ledger: Ledger, op: Operation, verified: bool) -> Iterator[None]:
+def _operation(ledger: Ledger, op: Operation, *, verified: bool) -> Iterator[None]:
     ledger.opening(op)
     try:
         yield
     except BaseException:
-        ledger.closed(False)
+        ledger.closed(ok=False)
         raise
-    ledger.closed(verified)
+    ledger.closed(ok=verified)
 
 
 def write_plan(
@@ -147,7 +147,7 @@ def write_region(
     total = sum(diff.span_range(region.address, len(data), s)[1] for s in spans)
     done = 0
     for span in spans:
-        done += out.span(region.address, data, span, (done, total), known=True)
+        done += out.span(region.address, data, span, done_total=(done, total), known=True)
     progress(ProgressEvent("write", out.name, total, total, "done"))
     return RegionResult(region.address, len(data), "written", caps.verify, total)
 
@@ -241,7 +241,13 @@ class _Writer:
     ledger: Ledger
 
     def span(
-        self, address: int, data: bytes, span: diff.Span, done_total: tuple[int, int], known: bool
+        self,
+        address: int,
+        data: bytes,
+        span: diff.Span,
+        *,
+        done_total: tuple[int, int],
+        known: bool,
     ) -> int:
         """Erase the blank parts of ``span`` and deflate-write the rest; the bytes it covers.
 
@@ -254,7 +260,7 @@ class _Writer:
         for addr, size, erase in _parts(address, data, span):
             chunk = data[addr - address : addr - address + size]
             if erase:
-                self.erase(addr, size, known)
+                self.erase(addr, size, known=known)
             else:
                 start, piece = (addr, chunk) if known else _trim(self.session, addr, chunk)
                 if piece:
@@ -263,12 +269,12 @@ class _Writer:
             self.progress(ProgressEvent("write", self.name, done + covered, total, "writing"))
         return covered
 
-    def erase(self, addr: int, size: int, known: bool) -> None:
+    def erase(self, addr: int, size: int, *, known: bool) -> None:
         size = -(-size // SECTOR) * SECTOR
         blank = blank_md5(size)
         if not known and self.session.md5(addr, size) == blank:
             return  # already blank: an erase here would leave no trace if it went elsewhere
-        with _operation(self.ledger, Operation(addr, size), self.caps.verify):
+        with _operation(self.ledger, Operation(addr, size), verified=self.caps.verify):
             self.session.erase_region(addr, size)
             if self.caps.verify:
                 _check_md5(self.session, addr, size, blank)
@@ -277,12 +283,12 @@ class _Writer:
         errors = len(self.session.anomalies)
 
         def ended() -> None:
-            self.ledger.ended(len(self.session.anomalies) == errors)
+            self.ledger.ended(clean=len(self.session.anomalies) == errors)
 
-        with _operation(self.ledger, Operation(addr, len(chunk), chunk), self.caps.verify):
+        with _operation(self.ledger, Operation(addr, len(chunk), chunk), verified=self.caps.verify):
             write_deflated(
-                self.session, addr, chunk, self.name, self.progress, done_total,
-                sent=self.ledger.sent, ended=ended,
+                self.session, addr, chunk, name=self.name, progress=self.progress,
+                done_total=done_total, sent=self.ledger.sent, ended=ended,
             )  # fmt: skip
             if self.caps.verify:
                 _check_md5(self.session, addr, len(chunk), hashlib.md5(chunk).digest())
@@ -294,11 +300,13 @@ class _Writer:
         outcome = "erased" if data.count(0xFF) == len(data) and self.session.stub else "written"
         if self.caps.compress and aligned:
             whole = diff.Span(0, diff.sector_count(len(data)))
-            self.span(address, data, whole, (0, len(data)), known=False)
+            self.span(address, data, whole, done_total=(0, len(data)), known=False)
         elif self.caps.compress:
             self.deflated(address, data, (0, len(data)))
         else:
-            with _operation(self.ledger, Operation(address, len(data), data), self.caps.verify):
+            with _operation(
+                self.ledger, Operation(address, len(data), data), verified=self.caps.verify
+            ):
                 write_plain(self.session, address, data, self.name, self.progress)
                 if self.caps.verify:
                     _check_md5(self.session, address, len(data), hashlib.md5(data).digest())

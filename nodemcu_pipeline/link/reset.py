@@ -29,13 +29,13 @@ class ResetStrategy:
             return True
         try:
             if self.name == "tight":
-                _lines(port, False, False)
-                _lines(port, True, True)
-                _lines(port, False, True)  # EN low
+                _lines(port, dtr=False, rts=False)
+                _lines(port, dtr=True, rts=True)
+                _lines(port, dtr=False, rts=True)  # EN low
                 time.sleep(0.1)
-                _lines(port, True, False)  # EN high with GPIO0 low
+                _lines(port, dtr=True, rts=False)  # EN high with GPIO0 low
                 time.sleep(self.delay)
-                _lines(port, False, False)
+                _lines(port, dtr=False, rts=False)
             else:  # classic
                 port.dtr = False
                 port.rts = True  # EN low
@@ -59,13 +59,13 @@ def release_into_loader(port: serial.SerialBase) -> None:
     """
     pair = getattr(port, "set_lines", None)
     if pair is not None:
-        pair(True, False)
+        pair(dtr=True, rts=False)
         return
     port.dtr = True
     port.rts = False
 
 
-def _lines(port: serial.SerialBase, dtr: bool, rts: bool) -> None:
+def _lines(port: serial.SerialBase, *, dtr: bool, rts: bool) -> None:
     # Set both lines as close together as the transport allows; a device path supports TIOCMSET.
     fd = getattr(port, "fd", None)
     if fd is not None:

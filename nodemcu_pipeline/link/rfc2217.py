@@ -143,7 +143,7 @@ class QuickRfc2217Serial(r.Serial):  # type: ignore[misc]
         else:
             super().rfc2217_set_control(value)
 
-    def set_lines(self, dtr: bool, rts: bool) -> None:
+    def set_lines(self, *, dtr: bool, rts: bool) -> None:
         """DTR and RTS in one go: both requests leave back to back, then the last one's answer is
         awaited. A server applies them as they arrive, so the board never sits for an
         acknowledgement's round trip in the state between them (both released: EN up with GPIO0

@@ -8,7 +8,9 @@ scripts type into the REPL this way, and a Ctrl-] byte quits too).
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,20 +22,27 @@ from nodemcu_pipeline.link.transport import open_port
 from nodemcu_pipeline.monitor.elf import FirmwareElf
 from nodemcu_pipeline.monitor.render import PlainLines, Renderer, TerminalText
 from nodemcu_pipeline.monitor.session import KeyReader, MonitorOptions, MonitorSession, MonitorStats
+from nodemcu_pipeline.paths import not_replaceable
 
 
 def open_log(path: Path) -> IO[str]:
     """The ``--log`` file, appended to (an existing log is never overwritten)."""
-    if path.is_dir():
-        raise UsageError(f"--log {path} is a directory", "Name a file, e.g. --log monitor.log")
-    if path.exists() and not path.is_file():
+    kind = not_replaceable(path)
+    if kind:
+        raise UsageError(f"--log {path} is {kind}", "Name a file, e.g. --log monitor.log")
+    try:
+        # O_NONBLOCK: a FIFO swapped in since the check fails to open instead of waiting for a
+        # reader; the descriptor is checked again, so nothing but a regular file is written.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)
+    except OSError as exc:
+        raise UsageError(f"cannot write --log {path} ({exc.strerror})", "Check the path") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
         raise UsageError(
             f"--log {path} is not a regular file", "Name a file, e.g. --log monitor.log"
         )
-    try:
-        return open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by run_monitor
-    except OSError as exc:
-        raise UsageError(f"cannot write --log {path} ({exc.strerror})", "Check the path") from None
+    os.set_blocking(fd, True)
+    return open(fd, "a", encoding="utf-8")  # noqa: SIM115 - closed by run_monitor
 
 
 @contextlib.contextmanager
@@ -53,6 +62,7 @@ def run_monitor(
     options: MonitorOptions,
     elf: FirmwareElf | None,
     log: Path | None = None,
+    *,
     plain: bool | None = None,
 ) -> MonitorStats:
     """Monitor ``options.port`` until Ctrl-], a signal, or ``options.duration``."""
@@ -61,7 +71,9 @@ def run_monitor(
     renderer = Renderer(screen)
     stdin_fd = _stdin_fd()
     keys = KeyReader(stdin_fd)
-    session = MonitorSession(options, renderer, elf, keys, open_port, hard_reset)
+    session = MonitorSession(
+        options, renderer, elf, keys, open_port=open_port, reset_board=hard_reset
+    )
     session.connect()  # a bad port fails before the log file exists
     try:
         log_stream = open_log(log) if log else None

@@ -25,6 +25,7 @@ from typing import Any
 import serial
 
 from nodemcu_pipeline.errors import SerialPortError
+from nodemcu_pipeline.link.rates import looks_like_garbage
 from nodemcu_pipeline.monitor.decode import CrashState, classify
 from nodemcu_pipeline.monitor.elf import FirmwareElf
 from nodemcu_pipeline.monitor.render import Renderer
@@ -37,7 +38,7 @@ LOOP_SUSPECT = 0.5  # garbage and no readable text for this long → listen at 7
 REOPEN_EVERY = 0.5
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class MonitorOptions:
     port: str
     baud: int = 115200
@@ -54,14 +55,11 @@ class MonitorStats:
     reconnects: int = 0
     garbage_bytes: int = 0
 
-
-def looks_like_garbage(data: bytes) -> bool:
-    """Bytes read at the wrong rate: mostly control bytes and invalid UTF-8, not text."""
-    if not data:
-        return False
-    text = data.decode("utf-8", errors="replace")
-    bad = sum(1 for ch in text if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\r\n\t\b"))
-    return bad >= 3 and bad * 4 >= len(text)
+    def summary(self) -> str:
+        return (
+            f"monitor: {self.lines} lines, {self.boots} boots, {self.crashes} crashes"
+            f" ({self.decoded} addresses decoded), {self.reconnects} reconnects"
+        )
 
 
 class RateFollower:
@@ -78,7 +76,7 @@ class RateFollower:
         self.rom, self.since, self.last_text = True, now, 0.0
         return ROM_BAUD
 
-    def heard(self, garbage: bool, now: float) -> int | None:
+    def heard(self, now: float, *, garbage: bool) -> int | None:
         """Bytes arrived; returns a rate to switch to, if any."""
         if self.rom:
             if garbage:  # the firmware already talks at its own rate (or the ROM lines were missed)
@@ -150,6 +148,7 @@ class MonitorSession:
         renderer: Renderer,
         elf: FirmwareElf | None,
         keys: KeyReader,
+        *,
         open_port: Callable[[str, int], Any],
         reset_board: Callable[[Any], bool],
     ) -> None:
@@ -163,6 +162,7 @@ class MonitorSession:
         self.crash = CrashState()
         self.stats = MonitorStats()
         self.pending = ""
+        self._boot_line = False  # a ROM boot line was read since the last banner
         self.stop = threading.Event()
         self.port: Any = None
 
@@ -225,7 +225,7 @@ class MonitorSession:
     # -- output --------------------------------------------------------------------------------
     def _received(self, data: bytes, now: float) -> None:
         garbage = looks_like_garbage(data)
-        switch = self.follower.heard(garbage, now)
+        switch = self.follower.heard(now, garbage=garbage)
         if garbage:
             self.stats.garbage_bytes += len(data)
             self.out.note(
@@ -253,6 +253,13 @@ class MonitorSession:
         kind, addresses, text = classify(line, self.crash)
         if kind == "boot":
             self.stats.boots += 1
+            self._boot_line = True
+        elif kind == "banner":
+            # A start whose ROM boot line went by at 115200 (garbage, not decoded) is counted by
+            # its NodeMCU banner; one whose boot line was read is the same boot, counted already.
+            if not self._boot_line:
+                self.stats.boots += 1
+            self._boot_line = False
         if kind == "exception":
             self.stats.crashes += 1
         if (kind == "registers" and not self.crash.stack_follows) or kind == "stack-end":

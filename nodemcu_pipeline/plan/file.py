@@ -35,8 +35,12 @@ from nodemcu_pipeline.plan.model import (
     Region,
     validate,
 )
+from nodemcu_pipeline.records.marker import is_marked, mark
 
-TOP_KEYS = frozenset({"flash_size", "flash_mode", "flash_freq", "layout", "notes", "regions"})
+TOP_KEYS = frozenset(
+    {"format", "version", "flash_size", "flash_mode", "flash_freq", "layout", "notes", "regions"}
+)
+KIND = "plan"  # the marker's kind: invoke clean removes a plan (and its region files) only with it
 REGION_KEYS = frozenset({"address", "size", "sha256", "purpose", "file"})
 PURPOSES = (PURPOSE_FIRMWARE, PURPOSE_INIT_DATA, PURPOSE_BLANK, PURPOSE_FILESYSTEM)
 ADDRESS_LIMIT = 1 << 32
@@ -61,6 +65,7 @@ def region_file_name(region: Region) -> str:
 def plan_to_json(plan: FlashPlan, files: list[str]) -> str:
     return json.dumps(
         {
+            **mark(KIND),
             "flash_size": plan.flash_size,
             "flash_mode": plan.flash_mode,
             "flash_freq": plan.flash_freq,
@@ -106,7 +111,7 @@ def write_plan(plan: FlashPlan, build_dir: Path, name: str = PLAN_NAME) -> Path:
     return out
 
 
-def per_size_name(flash_size: str, esp8285: bool = False) -> str:
+def per_size_name(flash_size: str, *, esp8285: bool = False) -> str:
     """``plan-4MB``: the name of a farm's plan for boards of ``flash_size`` (``plan-1MB-esp8285``
     for ESP8285s, whose plan may differ: DOUT)."""
     return f"plan-{flash_size}" + ("-esp8285" if esp8285 else "")
@@ -141,6 +146,14 @@ def plan_from_doc(doc: Any, path: Path) -> FlashPlan:
     if not isinstance(doc, dict):
         raise PlanError(f"{path} is not a valid plan (not a JSON object)", REWRITE)
     _no_unknown_keys(doc, TOP_KEYS, f"{path}")
+    # A hand-written plan has no marker (it is an input all the same); one that names a format
+    # must name this one.
+    if ("format" in doc or "version" in doc) and not is_marked(doc, KIND):
+        raise PlanError(
+            f"{path} is not a plan of this version (format {str(doc.get('format'))[:60]!r}, "
+            f"version {str(doc.get('version'))[:20]})",
+            REWRITE,
+        )
     for key in ("flash_size", "regions"):
         if key not in doc:
             raise PlanError(f"{path} is not a valid plan (no {key!r})", REWRITE)

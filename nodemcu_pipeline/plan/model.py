@@ -106,6 +106,7 @@ def build_plan(
     layout: Layout,
     init_data: bytes | None = None,
     init_data_address: int | None = None,
+    *,
     flash_mode: str = "keep",
     flash_freq: str = "keep",
 ) -> FlashPlan:

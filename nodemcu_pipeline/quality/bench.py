@@ -20,6 +20,9 @@ from typing import Any
 
 from nodemcu_pipeline.atomic import atomic_write_text
 from nodemcu_pipeline.errors import PipelineError, UsageError
+from nodemcu_pipeline.records.marker import mark
+
+REPORT_KIND = "bench-report"
 
 
 class BenchError(PipelineError):
@@ -67,7 +70,7 @@ def _parse_result(result_file: Path, stdout: str) -> dict[str, Any] | None:
     return None
 
 
-def run_script(script: Path, cwd: Path, timeout: float, echo: bool = True) -> BenchOutcome:
+def run_script(script: Path, cwd: Path, timeout: float, *, echo: bool = True) -> BenchOutcome:
     """Run one bench script, streaming nothing but returning its figures."""
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         result_file = Path(tmp) / "result.json"
@@ -100,6 +103,7 @@ def run_all(
     output: Path,
     only: list[str] | None = None,
     timeout: float = 1800,
+    *,
     echo: bool = True,
 ) -> dict[str, Any]:
     """Run every bench script and write their figures (and failures) to ``output`` atomically."""
@@ -107,8 +111,9 @@ def run_all(
     for script in discover(bench_dir, only):
         if echo:
             print(f"== {script.name}", flush=True)
-        outcomes.append(run_script(script, bench_dir.parent, timeout, echo))
+        outcomes.append(run_script(script, bench_dir.parent, timeout, echo=echo))
     report: dict[str, Any] = {
+        **mark(REPORT_KIND),
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),

@@ -94,7 +94,7 @@ def run_user_files(params: dict[str, Any], work: Path, root: Path) -> tuple[str,
             )
         except subprocess.TimeoutExpired:
             return "crash", f"check hung for {CHECK_TIMEOUT:.0f} s"
-    after = _files(FlashChip.load(state, 1 << 20, False))
+    after = _files(FlashChip.load(state, 1 << 20))
     if after != expected:
         lost = sorted(set(expected) - set(after)) or sorted(
             n for n in expected if after.get(n) != expected[n]

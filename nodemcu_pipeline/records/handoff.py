@@ -10,13 +10,16 @@ exactly those, so a cloud build is never shadowed by a split pair an earlier Doc
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from nodemcu_pipeline.atomic import atomic_write_text
 from nodemcu_pipeline.errors import UsageError
+from nodemcu_pipeline.records.marker import is_marked, mark, read_record
 from nodemcu_pipeline.records.stage import sha256_file
 
 RECORD = "build-output.json"
+KIND = "build-output"
 
 
 def record_build(build_dir: Path, source: str, images: list[Path]) -> Path:
@@ -27,7 +30,7 @@ def record_build(build_dir: Path, source: str, images: list[Path]) -> Path:
         path = Path(image).resolve()
         name = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
         entries.append({"file": name, "sha256": sha256_file(path)})
-    record = {"source": source, "images": entries}
+    record = {**mark(KIND), "source": source, "images": entries}
     target = Path(build_dir) / RECORD
     atomic_write_text(target, json.dumps(record, indent=2))
     return target
@@ -36,12 +39,18 @@ def record_build(build_dir: Path, source: str, images: list[Path]) -> Path:
 def built_images(build_dir: Path) -> list[str]:
     """The images the last build recorded, checked against their sums; [] when none was recorded."""
     target = Path(build_dir) / RECORD
-    try:
-        record = json.loads(target.read_text())
-        entries = [(str(e["file"]), str(e["sha256"])) for e in record["images"]]
-    except FileNotFoundError:
+    if not os.path.lexists(target):
         return []
-    except (OSError, ValueError, KeyError, TypeError):
+    record = read_record(target)
+    if not is_marked(record, KIND):
+        raise UsageError(
+            f"{target} is not a build record of this tool (no nodemcu-pipeline marker: an older "
+            "version's, or not this tool's)",
+            "Run invoke build again, or pass --firmware FILE",
+        )
+    try:
+        entries = [(str(e["file"]), str(e["sha256"])) for e in record["images"]]
+    except (KeyError, TypeError):
         raise UsageError(
             f"{target} is not a build record", "Run invoke build again, or pass --firmware FILE"
         ) from None

@@ -38,6 +38,15 @@ def data_path(name: str) -> Path:
     )
 
 
+def checkout_root() -> Path | None:
+    """The repository this package runs from, or None for an installed package (whose folder two
+    levels up is site-packages, where ``../shared`` means nothing)."""
+    packaged = Path(str(files("nodemcu_pipeline"))) / "data"
+    if packaged.is_dir() or not (_CHECKOUT / "setup.py").is_file():
+        return None
+    return _CHECKOUT
+
+
 def recipe_dir() -> Path:
     """The Docker build-image recipe (Dockerfile, rootfs.conf, build script)."""
     return data_path("recipe")

@@ -22,6 +22,7 @@ from nodemcu_pipeline.errors import UsageError
 from nodemcu_pipeline.settings.project import cache_root, project_root
 from nodemcu_pipeline.settings.values import (  # noqa: F401 - re-exported: tasks and tests import them here
     Setting,
+    nearest,
     parse_value,
     positive_seconds,
 )
@@ -173,6 +174,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Docker image that builds the firmware (the marcelstoer/nodemcu-build contract)",
     ),
     Setting(
+        "registry",
+        "text",
+        "",
+        "registry (HOST[:PORT][/PREFIX]) that build-image pulls the image docker/image.lock "
+        "names from, instead of the lock's own, e.g. a company mirror (same digest)",
+    ),
+    Setting(
         "sdk_mirror",
         "url",
         "",
@@ -230,6 +238,7 @@ class Settings:
     cache_dir: Path
     firmware_dir: Path | None  # None: build the pinned NodeMCU release
     image: str
+    registry: str
     sdk_mirror: str
     sources_mirror: str
     project_dir: Path
@@ -281,11 +290,13 @@ def _section(config: Any) -> dict[str, Any]:
             "the pipeline settings are not a mapping",
             "In invoke.yaml write `pipeline:` followed by `key: value` lines",
         ) from None
-    unknown = sorted(set(values) - set(BY_KEY))
+    unknown = sorted(set(values) - set(BY_KEY), key=str)
     if unknown:
+        close = nearest(unknown[0], BY_KEY)
+        hint = f"Did you mean {close}? " if close else ""
         raise UsageError(
-            f"unknown setting pipeline.{unknown[0]}",
-            f"Known settings: {', '.join(BY_KEY)} (see the README's settings table)",
+            f"unknown setting pipeline.{str(unknown[0])[:60]}",
+            f"{hint}Known settings: {', '.join(BY_KEY)} (see the README's settings table)",
         )
     return values
 

@@ -7,6 +7,7 @@ naming where it came from.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Mapping
@@ -154,3 +155,10 @@ def positive_seconds(value: object, flag: str, default: str) -> float:
             f"{flag} {value} is not a positive number of seconds", f"Use e.g. {flag} {default}"
         )
     return number
+
+
+def nearest(name: object, known: Any) -> str | None:
+    """The known name ``name`` is most likely a misspelling of (case aside), or None."""
+    names = {str(k).lower(): str(k) for k in known}
+    match = difflib.get_close_matches(str(name).lower(), list(names), n=1, cutoff=0.6)
+    return names[match[0]] if match else None

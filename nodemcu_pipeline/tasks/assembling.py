@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from nodemcu_pipeline.cli import output_file, say_notes, task, task_errors
+from invoke import Context
+
+from nodemcu_pipeline.cli import say_notes, task, task_errors
 
 
 # ==== foundation: assemble =========================================================================
@@ -15,7 +17,9 @@ from nodemcu_pipeline.cli import output_file, say_notes, task, task_errors
         "16MB, esptool's megabits (4m = 512KB, 32m = 4MB), or keep (the image header's; "
         "NodeMCU's own headers say 1MB)",
         "init-data": "SDK init data for sdk2 layouts: FILE (or FILE@ADDR to have the address checked)",
-        "merged": "also write one merged image here (flash it at 0x0)",
+        "merged": "also write one merged image here (flash it at 0x0; a new name, or a file to "
+        "replace with --force)",
+        "force": "replace an existing --merged file",
         "fs-dir": "add a SPIFFS image of this directory at the firmware's file-system offset "
         "(after the firmware and its LFS, up to the system parameters; NodeMCU 3.x built by "
         "invoke build, whose spiffsimg makes it in the build container)",
@@ -24,23 +28,30 @@ from nodemcu_pipeline.cli import output_file, say_notes, task, task_errors
 )
 @task_errors
 def assemble(
-    c,
-    firmware=None,
-    flash_size=None,
-    flash_mode=None,
-    flash_freq=None,
-    layout=None,
-    init_data=None,
-    merged=None,
-    build_dir=None,
-    fs_dir=None,
-    image=None,
-):
+    c: Context,
+    *,
+    firmware: list[str] | None = None,
+    flash_size: str | None = None,
+    flash_mode: str | None = None,
+    flash_freq: str | None = None,
+    layout: str | None = None,
+    init_data: str | None = None,
+    merged: str | None = None,
+    build_dir: str | None = None,
+    fs_dir: str | None = None,
+    image: str | None = None,
+    force: bool = False,
+) -> None:
     """Compute and check the flash plan for a board: addresses, init data, header, fit."""
     from nodemcu_pipeline.errors import UsageError
+    from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.settings.table import settings
+    from nodemcu_pipeline.workflows.assemble import (
+        AssembleOptions,
+        latest_build_images,
+        parse_init_data_arg,
+    )
     from nodemcu_pipeline.workflows.assemble import assemble as run_assemble
-    from nodemcu_pipeline.workflows.assemble import latest_build_images
 
     s = settings(
         c.config,
@@ -58,23 +69,19 @@ def assemble(
             "or --flash-size keep (the image header's)",
         )
     size = "header" if s.flash_size == "keep" else s.flash_size
-    if merged:
-        output_file(
-            merged, "--merged", make_parents=True
-        )  # before anything is written: nothing half-done
+    if merged:  # before anything is written: nothing half-done
+        inputs = [*(firmware or []), *([parse_init_data_arg(init_data)[0]] if init_data else [])]
+        check_output(merged, "--merged", force=force, make_parents=True, inputs=inputs)
     images = list(firmware or []) or latest_build_images(s.build_dir)
-    result = run_assemble(
-        images,
-        size,
-        s.build_dir,
-        s.layout,
-        s.flash_mode,
-        s.flash_freq,
-        init_data,
-        merged,
+    options = AssembleOptions(
+        layout=s.layout,
+        flash_mode=s.flash_mode,
+        flash_freq=s.flash_freq,
+        init_data=init_data,
         fs_dir=fs_dir,
         tool_image=image,
     )
+    result = run_assemble(images, size, s.build_dir, options, merged=merged)
     how = "detected from the image" if result.detected else "as given"
     print(f"layout {result.layout.generation.value} ({how}) on {result.layout.flash_size.name}")
     for r in result.plan.regions:

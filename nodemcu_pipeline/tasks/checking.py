@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from invoke import Context
+
 from nodemcu_pipeline.cli import say, seconds, task, task_errors
 
 # ==== repl and chain: check, demo, rehearse =========================================================
@@ -18,7 +22,14 @@ FORMAT_HELP = (
     }
 )
 @task_errors
-def check(c, port=None, format=None, no_reset=False, timeout="20"):
+def check(
+    c: Context,
+    *,
+    port: str | None = None,
+    format: str | None = None,
+    no_reset: bool = False,
+    timeout: str = "20",
+) -> None:
     """Check a flashed board through the Lua REPL: prompt, banner, file system (never erases files)."""
     from nodemcu_pipeline.board import check_after_flash
     from nodemcu_pipeline.link.ports import resolve_port
@@ -26,7 +37,8 @@ def check(c, port=None, format=None, no_reset=False, timeout="20"):
 
     s = settings(c.config, port=port, format=format)
     quiet = seconds(timeout, "--timeout", "20")
-    print(check_after_flash(resolve_port(s.port), s.format, say, not no_reset, quiet).summary())
+    fs = check_after_flash(resolve_port(s.port), s.format, say=say, reset=not no_reset, quiet=quiet)
+    print(fs.summary())
 
 
 @task(
@@ -36,22 +48,34 @@ def check(c, port=None, format=None, no_reset=False, timeout="20"):
     }
 )
 @task_errors
-def rehearse(c, plan=None, format=None, build_dir=None, state=None):
+def rehearse(
+    c: Context,
+    *,
+    plan: str | None = None,
+    format: str | None = None,
+    build_dir: str | None = None,
+    state: str | None = None,
+) -> None:
     """Flash a plan to a virtual ESP8266 and run the REPL check: a smoke test without hardware."""
-    from pathlib import Path
-
+    from nodemcu_pipeline.build.host_build import default_store
+    from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
     from nodemcu_pipeline.workflows.chain import rehearse as run_rehearse
 
     s = settings(c.config, format=format, build_dir=build_dir)
+    plan_path = Path(plan) if plan else s.build_dir / "plan.json"
+    # The state is loaded when it is there and saved at the end: a regular file or a new name.
+    kept = check_output(state, "--state", existing_ok=True, inputs=[plan_path]) if state else None
     with console_progress() as progress:
         report = run_rehearse(
-            Path(plan) if plan else s.build_dir / "plan.json",
+            plan_path,
             s.format,
-            say,
-            progress,
-            Path(state) if state else None,
+            state=kept,
+            say=say,
+            progress=progress,
+            # where `invoke build` put the host builds, and this build's own
+            host_firmware=[s.build_dir / "firmware", default_store(s.cache_dir)],
         )
     print(report.summary())
 
@@ -67,8 +91,18 @@ def rehearse(c, plan=None, format=None, build_dir=None, state=None):
     }
 )
 @task_errors
-def demo(c, firmware_dir=None, image=None, build_dir=None, flash_size="4MB", sources=None):
+def demo(
+    c: Context,
+    *,
+    firmware_dir: str | None = None,
+    image: str | None = None,
+    build_dir: str | None = None,
+    flash_size: str = "4MB",
+    sources: str | None = None,
+) -> None:
     """The whole chain on embedded defaults: no board, no internet (virtual ESP8266, local server)."""
+    from nodemcu_pipeline.build.docker_engine import engine_note
+    from nodemcu_pipeline.build.image_lock import check_registry
     from nodemcu_pipeline.firmware.layout import parse_flash_size
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
@@ -76,23 +110,32 @@ def demo(c, firmware_dir=None, image=None, build_dir=None, flash_size="4MB", sou
 
     s = settings(c.config, firmware_dir=firmware_dir, image=image, build_dir=build_dir)
     size = parse_flash_size(flash_size).name
+    if note := engine_note():
+        say(note)
     with console_progress() as progress:
         report = run_demo(
-            s.firmware_dir, s.build_dir, s.image, say, progress, size, _sources_dir(sources)
+            s.build_dir,
+            s.firmware_dir,
+            s.image,
+            flash_size=size,
+            sources_dir=_sources_dir(sources),
+            say=say,
+            progress=progress,
+            registry=check_registry(s.registry, "the registry setting") if s.registry else None,
+            project_dir=s.project_dir,
         )
     print(report.summary())
 
 
-def _sources_dir(option):
+def _sources_dir(option: str | None) -> Path | None:
     import os
-    from pathlib import Path
 
-    from nodemcu_pipeline.build.firmware_sources import MIRROR_ENV, ROOT
+    from nodemcu_pipeline.build.firmware_sources import MIRROR_ENV, default_sources_dir
 
     for value in (option, os.environ.get(MIRROR_ENV)):
         if value and "://" not in value:
             return Path(value)
-    return ROOT.parent / "shared" / "sources"
+    return default_sources_dir()
 
 
 # ==== end repl and chain ===========================================================================

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from invoke import Context
+
 from nodemcu_pipeline.cli import task, task_errors
 
 
 @task
 @task_errors
-def settings(c):
+def settings(c: Context) -> None:
     """Show every setting's effective value and where it came from (file, variable or default)."""
     from dataclasses import asdict
 

@@ -4,37 +4,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from invoke import task
+from invoke import Context, task
 
 from nodemcu_pipeline.cli import PORT_HELP, say, seconds, task_errors
-from nodemcu_pipeline.errors import FileTransferError, UsageError
-from nodemcu_pipeline.paths import Bounded, read_bounded
+from nodemcu_pipeline.errors import UsageError
+
+if TYPE_CHECKING:
+    from nodemcu_pipeline.board.file_commands import Uploaded
 
 
 # ==== files: upload, download, ls, rm, run, format ================================================
-def _url(c, port):  # type: ignore[no-untyped-def]
-    from nodemcu_pipeline.link.ports import resolve_port
+def _url(c: Context, port: str | None) -> str:
+    """The port setting as given (``auto`` too): the board-file commands find it after checking
+    their other inputs."""
     from nodemcu_pipeline.settings.table import settings
 
-    return resolve_port(settings(c.config, port=port).port)
-
-
-# No file larger than the largest ESP8266 flash can fit on a board's file system: a bigger one (or a
-# FIFO, a device) is named wrongly, and reading it whole first would only hang or fill memory.
-LOCAL_FILE = Bounded(
-    what="file",
-    limit=16 << 20,
-    limit_text="the largest ESP8266 flash (16MB)",
-    error=FileTransferError,
-    missing_hint="Name a Lua or data file to upload",
-    itself_hint="Name a Lua or data file to upload",
-    limit_hint="Upload files that fit the board's file system (invoke ls shows the free space)",
-)
-
-
-def _read_local(paths: list[str]) -> list[bytes]:
-    return [read_bounded(p, LOCAL_FILE) for p in paths]
+    return settings(c.config, port=port).port
 
 
 @task(
@@ -44,51 +31,52 @@ def _read_local(paths: list[str]) -> list[bytes]:
         "compile": "node.compile each .lua after upload (keeps NAME.lc, removes NAME.lua)",
         "restart": "node.restart() after uploading",
         "lfs": "the file is an LFS image (invoke lfs): node.LFS.reload it and check node.LFS.list()",
+        "allow_odd_names": "keep board names with control characters or bytes that are not UTF-8",
         "port": PORT_HELP,
     }
 )
 @task_errors
-def upload(c, file, to=None, compile=False, restart=False, port=None, lfs=False):
+def upload(
+    c: Context,
+    *,
+    file: str,
+    to: str | None = None,
+    compile: bool = False,
+    restart: bool = False,
+    port: str | None = None,
+    lfs: bool = False,
+    allow_odd_names: bool = False,
+) -> None:
     """Upload files to the board, byte-exact, checked on the board before they replace anything."""
-    from nodemcu_pipeline.board.files import BoardFiles, board_session, check_name, local_name
+    from nodemcu_pipeline.board.file_commands import UploadOptions, load_lfs, upload_files
+    from nodemcu_pipeline.board.names import shown
     from nodemcu_pipeline.progress import console_progress
 
     paths = [p for p in file.split(",") if p]
     if not paths:
         raise UsageError("no file to upload", "invoke upload init.lua")
     if lfs:
-        return _upload_lfs(c, paths, to, port)
-    names = [local_name(p, to, len(paths)) for p in paths]
-    for name in names:
-        check_name(name)
-    contents = _read_local(paths)
-    with board_session(_url(c, port), say) as repl, console_progress() as progress:
-        files = BoardFiles(repl, progress)
-        for name, data in zip(names, contents, strict=True):
-            done = files.upload(data, name)
+        if len(paths) != 1:
+            raise UsageError("--lfs takes one image", "invoke upload lfs.img --lfs")
+        listed = load_lfs(_url(c, port), paths[0], to=to, say=say)
+        name = to or Path(paths[0]).name  # load_lfs took it only as a plain name
+        print(f"uploaded {name}; node.LFS.list() = {','.join(map(shown, listed))}")
+        return
+
+    def show(done: Uploaded) -> None:
+        if done.compiled is None:
+            name = shown(done.name)
             print(f"uploaded {name} ({done.size} bytes, {done.check} checked on the board)")
-            if compile and name.endswith(".lua"):
-                print(f"compiled {name} -> {files.compile(name)}")
-        if restart:
-            repl.exec("node.restart()")
-            print("restarting the board")
+        else:
+            print(f"compiled {shown(done.name)} -> {shown(done.compiled)}")
 
-
-def _upload_lfs(c, paths, to, port):  # type: ignore[no-untyped-def]
-    import re
-
-    from nodemcu_pipeline.board.lfs_load import upload_lfs
-    from nodemcu_pipeline.firmware.lfs_image import image_modules
-
-    if len(paths) != 1:
-        raise UsageError("--lfs takes one image", "invoke upload lfs.img --lfs")
-    name = to or Path(paths[0]).name
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,31}", name):
-        raise UsageError(f"{name!r} is not an LFS image name", "Use --to lfs.img")
-    data = _read_local(paths)[0]
-    modules = tuple(image_modules(data))
-    listed = upload_lfs(_url(c, port), name, data, modules, say)
-    print(f"uploaded {name}; node.LFS.list() = {','.join(listed)}")
+    options = UploadOptions(
+        to=to, compile=compile, restart=restart, allow_odd_names=allow_odd_names
+    )
+    with console_progress() as progress:
+        upload_files(_url(c, port), paths, options, say=say, progress=progress, on_file=show)
+    if restart:
+        print("restarting the board")
 
 
 @task(
@@ -100,44 +88,55 @@ def _upload_lfs(c, paths, to, port):  # type: ignore[no-untyped-def]
     }
 )
 @task_errors
-def download(c, name, out=None, force=False, port=None):
-    """Download a file from the board, checked against a hash computed on the board."""
-    from nodemcu_pipeline.atomic import atomic_write_bytes
-    from nodemcu_pipeline.board.files import BoardFiles, board_session, check_name
+def download(
+    c: Context,
+    *,
+    name: str,
+    out: str | None = None,
+    force: bool = False,
+    port: str | None = None,
+) -> None:
+    """Download a file from the board, checked against its listed size and a hash computed on the
+    board; the local file is written (or replaced, with --force) only when every byte arrived."""
+    from nodemcu_pipeline.board.file_commands import download_file
+    from nodemcu_pipeline.board.names import shown
     from nodemcu_pipeline.progress import console_progress
 
-    check_name(name)
-    target = Path(out) if out else Path(Path(name).name)
-    if target.exists() and not force:
-        raise FileTransferError(f"{target} exists", "Pass --force to replace it, or --out PATH")
-    with board_session(_url(c, port), say) as repl, console_progress() as progress:
-        data = BoardFiles(repl, progress).download(name)
-    atomic_write_bytes(target, data)
-    print(f"downloaded {name} -> {target} ({len(data)} bytes)")
+    with console_progress() as progress:
+        got = download_file(
+            _url(c, port),
+            name,
+            out,  # as typed: a trailing slash names a directory, Path() would drop it
+            replace=force,
+            say=say,
+            progress=progress,
+        )
+    print(f"downloaded {shown(got.name)} -> {shown(str(got.path))} ({got.size} bytes)")
 
 
 @task(help={"port": PORT_HELP})
 @task_errors
-def ls(c, port=None):
-    """List the files on the board and the file system's space."""
-    from nodemcu_pipeline.board.files import BoardFiles, board_session
+def ls(c: Context, *, port: str | None = None) -> None:
+    """List the files on the board and the file system's space (names shown with escapes for
+    control characters and bytes that are not UTF-8)."""
+    from nodemcu_pipeline.board.file_commands import list_files
+    from nodemcu_pipeline.board.names import shown
 
-    with board_session(_url(c, port), say) as repl:
-        state = BoardFiles(repl).state()
+    state = list_files(_url(c, port), say=say)
     for name, size in sorted((state.files or {}).items()):
-        print(f"{size:9d}  {name}")
+        print(f"{size:9d}  {shown(name)}")
     print(f"{state.file_count} files; {state.used} of {state.total} bytes used, {state.free} free")
 
 
 @task(help={"name": "file on the board to remove", "port": PORT_HELP})
 @task_errors
-def rm(c, name, port=None):
+def rm(c: Context, *, name: str, port: str | None = None) -> None:
     """Remove a file from the board."""
-    from nodemcu_pipeline.board.files import BoardFiles, board_session
+    from nodemcu_pipeline.board.file_commands import remove_file
+    from nodemcu_pipeline.board.names import shown
 
-    with board_session(_url(c, port), say) as repl:
-        BoardFiles(repl).remove(name)
-    print(f"removed {name}")
+    remove_file(_url(c, port), name, say=say)
+    print(f"removed {shown(name)}")
 
 
 @task(
@@ -148,9 +147,9 @@ def rm(c, name, port=None):
     }
 )
 @task_errors
-def run(c, file, timeout="60", port=None):
+def run(c: Context, *, file: str, timeout: str = "60", port: str | None = None) -> None:
     """Run a Lua file on the board (dofile) and show what it prints while it runs."""
-    from nodemcu_pipeline.board.files import BoardFiles, board_session
+    from nodemcu_pipeline.board.file_commands import run_file
 
     limit = seconds(timeout, "--timeout", "60")
 
@@ -158,33 +157,26 @@ def run(c, file, timeout="60", port=None):
         sys.stdout.write(data.decode("utf-8", "replace"))
         sys.stdout.flush()
 
-    with board_session(_url(c, port), say) as repl:
-        BoardFiles(repl).run(file, show, limit)
+    run_file(_url(c, port), file, on_output=show, timeout=limit, say=say)
 
 
 @task(help={"yes": "do not ask; format at once", "port": PORT_HELP})
 @task_errors
-def format(c, yes=False, port=None):
+def format(c: Context, *, yes: bool = False, port: str | None = None) -> None:
     """Format the board's file system (erases every file; asks first)."""
-    from nodemcu_pipeline.board.check import format_fs
-    from nodemcu_pipeline.board.files import BoardFiles, board_session
+    from nodemcu_pipeline.board.file_commands import format_files, listed, refuse_to_erase
 
-    with board_session(_url(c, port), say) as repl:
-        state = BoardFiles(repl).state()
-        names = sorted(state.files or {})
-        if names and not yes:
-            listed = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
-            if not sys.stdin.isatty():
-                raise UsageError(
-                    f"format erases {len(names)} file(s) on the board ({listed})",
-                    "Confirm with --yes",
-                )
-            answer = input(f"erase {len(names)} file(s) ({listed})? [y/N] ")
-            if answer.strip().lower() not in ("y", "yes"):
-                raise UsageError("format not confirmed", "Answer y, or pass --yes")
-        say("formatting (can take a minute on a large flash)")
-        format_fs(repl)
-    print(f"formatted; {len(names)} file(s) erased")
+    def ask(names: list[str]) -> None:
+        if yes:
+            return
+        if not sys.stdin.isatty():
+            refuse_to_erase(names)
+        answer = input(f"erase {len(names)} file(s) ({listed(names)})? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            raise UsageError("format not confirmed", "Answer y, or pass --yes")
+
+    erased = format_files(_url(c, port), confirm=ask, say=say)
+    print(f"formatted; {erased} file(s) erased")
 
 
 # ==== end files ===================================================================================

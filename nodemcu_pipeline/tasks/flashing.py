@@ -1,19 +1,35 @@
-"""Tasks that talk to a board's ROM loader: flash, erase, read-flash, chip-info."""
+"""Tasks that talk to a board's ROM loader: flash (one board, or a farm of them), erase,
+read-flash, chip-info."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from invoke import Context
 
 from nodemcu_pipeline.cli import (
     PORT_HELP,
-    output_file,
     say,
     say_notes,
+    seconds,
     task,
     task_errors,
     whole_number,
 )
-from nodemcu_pipeline.tasks.farm import FARM_HELP, farm_requested, flash_farm
+
+if TYPE_CHECKING:
+    from nodemcu_pipeline.flasher.api import FlashOptions, PlanFor
+    from nodemcu_pipeline.flasher.write import RegionResult
+    from nodemcu_pipeline.settings.table import Settings
+
+FARM_HELP = {
+    "ports-file": "file with one port per line (PORT [name=NAME] [before=MODE]; # comments)",
+    "jobs": "boards flashed at once when several are given (default: all of them)",
+    "timeout": "time limit per board, flash and check, in seconds (several boards; default 600)",
+    "report": "JSON record of every board (MAC, chip id, image sums, result, timestamps)",
+}
 
 
 # ==== flasher: flash, erase, read-flash, chip-info =================================================
@@ -32,59 +48,69 @@ from nodemcu_pipeline.tasks.farm import FARM_HELP, farm_requested, flash_farm
         "prove that nothing outside the plan changed, and fails naming those ranges",
         "init-data": "SDK init data for sdk2 layouts",
         "no-check": "do not run the Lua REPL check after flashing",
+        "yes": "flash even when files on the board would be lost (the new firmware keeps its file "
+        "system elsewhere, or the plan writes over it); without it such a flash stops before "
+        "writing and names the files",
         "fs-dir": "also flash a SPIFFS image of this directory at the firmware's file-system offset "
         "(NodeMCU 3.x built by invoke build; see invoke assemble --fs-dir)",
         "image": "build image whose spiffsimg makes the --fs-dir image (default: the build's)",
         "monitor": "then watch the board's output (invoke monitor with its defaults; Ctrl-] quits)",
+        "force": "replace an existing --report file",
     },
 )
 @task_errors
 def flash(
-    c,
-    plan=None,
-    firmware=None,
-    port=None,
-    baud=None,
-    rom_baud=None,
-    before=None,
-    after=None,
-    erase_all=False,
-    no_stub=False,
-    no_verify=False,
-    no_outside_proof=False,
-    flash_size=None,
-    flash_mode=None,
-    flash_freq=None,
-    layout=None,
-    init_data=None,
-    no_check=False,
-    format=None,
-    build_dir=None,
-    ports_file=None,
-    jobs=None,
-    timeout=None,
-    report=None,
-    fs_dir=None,
-    image=None,
-    monitor=False,
-):
+    c: Context,
+    *,
+    plan: str | None = None,
+    firmware: list[str] | None = None,
+    port: list[str] | None = None,
+    baud: str | None = None,
+    rom_baud: str | None = None,
+    before: str | None = None,
+    after: str | None = None,
+    erase_all: bool = False,
+    no_stub: bool = False,
+    no_verify: bool = False,
+    no_outside_proof: bool = False,
+    flash_size: str | None = None,
+    flash_mode: str | None = None,
+    flash_freq: str | None = None,
+    layout: str | None = None,
+    init_data: str | None = None,
+    no_check: bool = False,
+    format: str | None = None,
+    build_dir: str | None = None,
+    ports_file: str | None = None,
+    jobs: str | None = None,
+    timeout: str | None = None,
+    report: str | None = None,
+    fs_dir: str | None = None,
+    image: str | None = None,
+    monitor: bool = False,
+    yes: bool = False,
+    force: bool = False,
+) -> None:
     """Flash a plan or images with the built-in flasher, verify them, then check the REPL."""
+    from nodemcu_pipeline.flasher.api import FlashOptions
     from nodemcu_pipeline.flasher.api import flash as run_flash
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
-    from nodemcu_pipeline.workflows.assemble import plan_source
+    from nodemcu_pipeline.workflows.assemble import AssembleOptions, plan_source
 
     ports = list(port or [])
-    farm = farm_requested(ports, ports_file, jobs, timeout, report)
-    if report:
-        from pathlib import Path
-
-        from nodemcu_pipeline.paths import refuse_overwriting
+    farm = len(ports) > 1 or "all" in ports
+    farm = farm or any(v is not None for v in (ports_file, jobs, timeout, report))
+    report_path = None
+    if report:  # before any board is touched
+        from nodemcu_pipeline.paths import check_output
         from nodemcu_pipeline.workflows.assemble import parse_init_data_arg
 
         named = [plan, *(firmware or []), ports_file]
         named += [parse_init_data_arg(init_data)[0]] if init_data else []
-        refuse_overwriting([Path(report)], [Path(p) for p in named if p], "--report")
+        report_path = check_output(
+            report, "--report", force=force, inputs=[p for p in named if p], make_parents=True
+        )
     s = settings(
         c.config,
         port=ports[0] if len(ports) == 1 and not farm else None,
@@ -102,66 +128,96 @@ def flash(
     say_notes(s.notes)
     if not farm and s.port == "all":  # INVOKE_PIPELINE_PORT=all or invoke.yaml
         farm, ports = True, ["all"]
-    source = plan_source(
-        s.build_dir,
-        plan,
-        firmware,
-        s.layout,
-        s.flash_mode,
-        s.flash_freq,
-        init_data,
-        "header" if s.flash_size == "keep" else s.flash_size,
+    options = AssembleOptions(
+        layout=s.layout,
+        flash_mode=s.flash_mode,
+        flash_freq=s.flash_freq,
+        init_data=init_data,
         fs_dir=fs_dir,
         tool_image=image,
+    )
+    source = plan_source(
+        s.build_dir,
+        options,
+        plan=plan,
+        firmware=firmware,
+        flash_size="header" if s.flash_size == "keep" else s.flash_size,
         per_size=farm,  # boards of different sizes: build/plan-<size>.json each
     )
     if farm and monitor:
         from nodemcu_pipeline.errors import UsageError
 
         raise UsageError("--monitor watches one board", "Run invoke monitor --port P per board")
-    if farm:
-        flags = dict(no_stub=no_stub, no_verify=no_verify, erase_all=erase_all, no_check=no_check)
-        flags["no_outside_proof"] = no_outside_proof
-        return flash_farm(s, source, ports, ports_file, jobs, timeout, report, **flags)
-    with console_progress() as progress:
-        check = not no_check and s.after == "hard-reset"
-        report = run_flash(
-            s.port,
-            source,
-            s.baud,
-            s.before,
-            s.after,
-            not no_stub,
-            not no_verify,
-            erase_all,
-            say,
-            progress,
-            leave_reset_to_check=check,
-            rom_baud=s.rom_baud,
-            outside_proof=not no_outside_proof,
-        )
-    info = report.info
-    print(
-        f"chip {'ESP8285' if info.esp8285 else 'ESP8266'} {info.mac} flash {info.flash_size} at {report.baud} baud"
-        f" ({'stub' if report.stub else 'ROM only'})"
+    # The flags say what to skip; the options say what the flash may do.
+    allowed = FlashOptions(
+        baud=s.baud,
+        rom_baud=s.rom_baud,
+        before=s.before,
+        after=s.after,
+        stub=not no_stub,
+        verify=not no_verify,
+        erase_all=erase_all,
+        outside_proof=not no_outside_proof,
+        allow_file_loss=yes,
+        leave_reset_to_check=not no_check and s.after == "hard-reset",
     )
-    for r in report.results:
+    if farm:
+        farm_flags = (ports_file, jobs, timeout, report_path)
+        return _flash_farm(s, source, allowed, ports, farm_flags, check=not no_check)
+    with console_progress() as progress:
+        flashed = run_flash(s.port, source, allowed, say=say, progress=progress)
+    info = flashed.info
+    print(
+        f"chip {'ESP8285' if info.esp8285 else 'ESP8266'} {info.mac} flash {info.flash_size} at {flashed.baud} baud"
+        f" ({'stub' if flashed.stub else 'ROM only'})"
+    )
+    for r in flashed.results:
         print(region_line(r))
-    if report.outside is not None and report.outside.checked:
-        print(f"  {report.outside.summary()}")
-    if check:
+    if flashed.outside is not None and flashed.outside.checked:
+        print(f"  {flashed.outside.summary()}")
+    if allowed.leave_reset_to_check:
         from nodemcu_pipeline.board import check_after_flash
         from nodemcu_pipeline.link.ports import resolve_port
 
-        fs = check_after_flash(resolve_port(s.port), s.format, say=say, port=report.handover)
+        fs = check_after_flash(resolve_port(s.port), s.format, say=say, handover=flashed.handover)
         print(fs.summary())
     if monitor:
-        from nodemcu_pipeline.tasks.monitor import watch
+        from nodemcu_pipeline.monitor.watch import WatchOptions, watch
 
-        watch(s, "115200", None, None, False, False, None)
+        looking = WatchOptions(build_dir=s.build_dir, firmware_dir=s.firmware_dir)
+        say(watch(s.port, looking, say=say).summary())
 
 
-def region_line(r) -> str:
+def _flash_farm(
+    s: Settings,
+    source: PlanFor,
+    allowed: FlashOptions,
+    ports: list[str],
+    farm_flags: tuple[str | None, str | None, str | None, Path | None],
+    *,
+    check: bool,
+) -> None:
+    """``flash`` for several boards: parse the farm flags, then hand over to the farm package."""
+    from nodemcu_pipeline.errors import UsageError
+    from nodemcu_pipeline.farm.batch import flash_batch
+    from nodemcu_pipeline.farm.job import FarmPlan
+    from nodemcu_pipeline.farm.targets import farm_targets
+
+    ports_file, jobs, timeout, report = farm_flags
+    n_jobs = 0
+    if jobs is not None:
+        n_jobs = whole_number(jobs, "--jobs", "--jobs 4")
+        if n_jobs < 1:
+            raise UsageError(
+                f"--jobs {jobs} would flash no board at a time", "Use --jobs 1 or more"
+            )
+    limit = seconds(timeout, "--timeout", "600") if timeout is not None else 600.0
+    targets = farm_targets(ports, ports_file, s.before)
+    options = FarmPlan(flash=allowed, check=check, format=s.format, jobs=n_jobs, timeout=limit)
+    flash_batch(targets, source, options, report)
+
+
+def region_line(r: RegionResult) -> str:
     """One region as esptool reports it: bytes, time and the effective kbit/s."""
     verified = "verified" if r.verified else "not verified"
     line = f"  0x{r.address:06x} {r.size:8d} bytes  {r.outcome} ({verified})"
@@ -173,13 +229,13 @@ def region_line(r) -> str:
 
 @task
 @task_errors
-def chip_info(c, port=None, before=None):
+def chip_info(c: Context, *, port: str | None = None, before: str | None = None) -> None:
     """Show the chip's MAC, chip id, JEDEC flash id and flash size."""
     from nodemcu_pipeline.flasher.api import chip_info as run_chip_info
     from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, port=port, before=before)
-    info = run_chip_info(s.port, s.before, say)
+    info = run_chip_info(s.port, before=s.before, say=say)
     chip = "ESP8285 (flash it with --flash-mode dout)" if info.esp8285 else "ESP8266EX"
     print(f"chip: {chip}\nmac: {info.mac}\nchip id: 0x{info.chip_id:08x}")
     print(f"flash id: 0x{info.jedec_id:06x}\nflash size: {info.flash_size or 'unknown'}")
@@ -192,9 +248,19 @@ def chip_info(c, port=None, before=None):
     }
 )
 @task_errors
-def erase(c, port=None, baud=None, rom_baud=None, before=None, address=None, size=None):
+def erase(
+    c: Context,
+    *,
+    port: str | None = None,
+    baud: str | None = None,
+    rom_baud: str | None = None,
+    before: str | None = None,
+    address: str | None = None,
+    size: str | None = None,
+) -> None:
     """Erase the whole flash, or one region of it."""
     from nodemcu_pipeline.errors import UsageError
+    from nodemcu_pipeline.flasher.api import ConnectOptions
     from nodemcu_pipeline.flasher.api import erase as run_erase
     from nodemcu_pipeline.settings.table import settings
 
@@ -219,7 +285,8 @@ def erase(c, port=None, baud=None, rom_baud=None, before=None, address=None, siz
             )
         region = (start, length)
     started = time.monotonic()
-    erased = run_erase(s.port, s.baud, s.before, region, say, s.rom_baud)
+    connect = ConnectOptions(baud=s.baud, rom_baud=s.rom_baud, before=s.before)
+    erased = run_erase(s.port, region, connect, say=say)
     took = time.monotonic() - started
     where = f"0x{region[0]:x}+0x{region[1]:x}" if region else "the whole flash"
     print(f"erased {where}: {erased // 4096} sectors, {erased} bytes in {took:.1f} s")
@@ -229,19 +296,35 @@ def erase(c, port=None, baud=None, rom_baud=None, before=None, address=None, siz
     help={
         "address": "start address (default 0)",
         "size": "bytes to read (default: to the end of the flash)",
-        "output": "file to write (written atomically)",
+        "output": "file to write (written atomically; a new name, or a file to replace with --force)",
+        "force": "replace an existing OUTPUT file",
     }
 )
 @task_errors
-def read_flash(c, output, port=None, baud=None, rom_baud=None, before=None, address="0", size=None):
+def read_flash(
+    c: Context,
+    *,
+    output: str,
+    port: str | None = None,
+    baud: str | None = None,
+    rom_baud: str | None = None,
+    before: str | None = None,
+    address: str = "0",
+    size: str | None = None,
+    force: bool = False,
+) -> None:
     """Read flash contents to a file (needs the stub)."""
     from nodemcu_pipeline.errors import UsageError
+    from nodemcu_pipeline.flasher.api import ConnectOptions
     from nodemcu_pipeline.flasher.api import read_flash as run_read
+    from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.progress import console_progress
     from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, port=port, baud=baud, rom_baud=rom_baud, before=before)
-    _refuse_output_onto_port(output, s.port)
+    # The port is read-flash's one input: `read-flash /dev/ttyUSB0` must not replace the device.
+    port_file = [s.port] if "://" not in s.port and s.port != "auto" else []
+    target = check_output(output, "OUTPUT", force=force, inputs=port_file)
     flags, example = "--address and --size", "--address 0 --size 0x100000"
     addr = whole_number(address, flags, example)
     length = None if size is None else whole_number(size, flags, example)
@@ -250,20 +333,10 @@ def read_flash(c, output, port=None, baud=None, rom_baud=None, before=None, addr
         raise UsageError(
             "--size 0 reads nothing", "Give a byte count (e.g. --size 0x1000), or leave --size out"
         )
-    target = output_file(output, "OUTPUT")
     with console_progress() as progress:
-        run_read(s.port, s.baud, s.before, addr, length, target, say, progress, s.rom_baud)
+        connect = ConnectOptions(baud=s.baud, rom_baud=s.rom_baud, before=s.before)
+        run_read(s.port, (addr, length), target, connect, say=say, progress=progress)
     print(f"wrote {output}")
-
-
-def _refuse_output_onto_port(output: str, port: str) -> None:
-    """The port is read-flash's one input: `read-flash /dev/ttyUSB0` must not replace the device."""
-    import pathlib
-
-    from nodemcu_pipeline.paths import refuse_overwriting
-
-    inputs = [pathlib.Path(port)] if "://" not in port and port != "auto" else []
-    refuse_overwriting([pathlib.Path(output)], inputs, "OUTPUT")
 
 
 # ==== end flasher ==================================================================================

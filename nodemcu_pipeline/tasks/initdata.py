@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from invoke import Context
+
 from nodemcu_pipeline.cli import help_for, task, task_errors
 
 
@@ -19,16 +21,17 @@ from nodemcu_pipeline.cli import help_for, task, task_errors
 )
 @task_errors
 def initdata(
-    c,
-    sdk=None,
-    list_=False,
-    init_data_url=None,
-    sha256=None,
-    member=None,
-    mirror=None,
-    allow_http=False,
-    cache_dir=None,
-):
+    c: Context,
+    *,
+    sdk: str | None = None,
+    list_: bool = False,
+    init_data_url: str | None = None,
+    sha256: str | None = None,
+    member: str | None = None,
+    mirror: str | None = None,
+    allow_http: bool = False,
+    cache_dir: str | None = None,
+) -> None:
     """Fetch SDK init data from a pinned source, verify it and print the cached file's path."""
     from nodemcu_pipeline.downloads import initdata as idata
     from nodemcu_pipeline.downloads.download import DownloadPolicy
@@ -41,7 +44,7 @@ def initdata(
     # A project may pin its own sources (sdk_cache/manifest.json beside invoke.yaml, as in a checkout);
     # otherwise the packaged manifest.
     manifest = s.project_dir / "sdk_cache" / "manifest.json"
-    if not manifest.is_file():
+    if not manifest.exists() and not manifest.is_symlink():  # anything there is read (or refused)
         manifest = sdk_manifest()
     if list_:
         print("\n".join(idata.describe(manifest)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from invoke import task
+from invoke import Context, task
 
 from nodemcu_pipeline.cli import PORT_HELP, say, seconds, task_errors
 
@@ -22,48 +22,44 @@ MONITOR_HELP = {
 @task(help=MONITOR_HELP)
 @task_errors
 def monitor(
-    c,
-    port=None,
-    baud="115200",
-    elf=None,
-    log=None,
-    reset=False,
-    plain=False,
-    duration=None,
-    build_dir=None,
-    firmware_dir=None,
-):
+    c: Context,
+    *,
+    port: str | None = None,
+    baud: str = "115200",
+    elf: str | None = None,
+    log: str | None = None,
+    reset: bool = False,
+    plain: bool = False,
+    duration: str | None = None,
+    build_dir: str | None = None,
+    firmware_dir: str | None = None,
+) -> None:
     """Show the board's output live (Ctrl-] quits), type into its REPL, decode crashes and boot lines."""
+    from pathlib import Path
+
+    from nodemcu_pipeline.monitor.watch import WatchOptions, watch
+    from nodemcu_pipeline.paths import check_output
     from nodemcu_pipeline.settings.table import settings
 
     s = settings(c.config, port=port, build_dir=build_dir, firmware_dir=firmware_dir)
-    watch(s, baud, elf, log, reset, plain, duration)
-
-
-def watch(s, baud, elf, log, reset, plain, duration) -> None:  # noqa: ANN001 - task values
-    """Run the monitor with task-level options (shared by ``monitor`` and ``flash --monitor``)."""
-    from pathlib import Path
-
-    from nodemcu_pipeline.link.ports import resolve_port
-    from nodemcu_pipeline.monitor.console import run_monitor
-    from nodemcu_pipeline.monitor.elf import choose_elf
-    from nodemcu_pipeline.monitor.session import MonitorOptions
-
     rate = baud_rate(baud)
     limit = seconds(duration, "--duration", "60") if duration is not None else None
-    if log:
-        from nodemcu_pipeline.paths import refuse_overwriting
-
-        inputs = [Path(p) for p in (elf, s.port) if p and "://" not in p and p != "auto"]
-        refuse_overwriting([Path(log)], inputs, "--log")
-    choice = choose_elf(elf, s.build_dir, s.firmware_dir)
-    say(choice.note)
-    options = MonitorOptions(resolve_port(s.port), rate, bool(reset), limit)
-    stats = run_monitor(options, choice.elf, Path(log) if log else None, True if plain else None)
-    say(
-        f"monitor: {stats.lines} lines, {stats.boots} boots, {stats.crashes} crashes"
-        f" ({stats.decoded} addresses decoded), {stats.reconnects} reconnects"
+    kept = None
+    if log:  # appended to, never replaced: an existing log is fine, a FIFO or device is not
+        # Checked as typed (a trailing slash names a directory); watch() checks the Path again.
+        inputs = [p for p in (elf, s.port) if p and "://" not in p and p != "auto"]
+        kept = check_output(log, "--log", existing_ok=True, inputs=inputs)
+    options = WatchOptions(
+        baud=rate,
+        reset=reset,
+        duration=limit,
+        elf=Path(elf) if elf else None,
+        log=kept,
+        plain=True if plain else None,
+        build_dir=s.build_dir,
+        firmware_dir=s.firmware_dir,
     )
+    say(watch(s.port, options, say=say).summary())
 
 
 def baud_rate(baud: object) -> int:

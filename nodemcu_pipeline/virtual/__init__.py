@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nodemcu_pipeline.firmware.layout import parse_flash_size
@@ -14,16 +15,30 @@ from nodemcu_pipeline.virtual.environment import Environment
 from nodemcu_pipeline.virtual.faults import Faults
 from nodemcu_pipeline.virtual.flashchip import FlashChip
 from nodemcu_pipeline.virtual.frontends import PtyServer, Rfc2217Server
+from nodemcu_pipeline.virtual.host_firmware import HostFirmware
 from nodemcu_pipeline.virtual.loader_input import AUTOBAUD_FAIL
 from nodemcu_pipeline.virtual.rom import chip_id_for_otp, otp_for_mac
 
 
+class _DefaultStore:
+    pass
+
+
+DEFAULT_STORE = _DefaultStore()  # the user cache's store of host builds (build/host_build.py)
+
+
 class VirtualBoard:
-    """A board plus its front end, started in background threads."""
+    """A board plus its front end, started in background threads.
+
+    ``host_firmware``: where host builds of flashed images are looked for (``build/firmware``
+    folders or stores; by default the user cache's store, which builds fill); None runs the
+    Python model of NodeMCU whatever is flashed. ``notes`` hears which NodeMCU runs, each time it
+    changes."""
 
     def __init__(
         self,
         flash_size: str = "4MB",
+        *,
         pty: bool = False,
         state: Path | None = None,
         realtime: bool = False,
@@ -33,13 +48,24 @@ class VirtualBoard:
         mac: str | None = None,
         env: Environment | None = None,
         autobaud_fail: float = AUTOBAUD_FAIL,
+        host_firmware: Sequence[Path] | _DefaultStore | None = DEFAULT_STORE,
+        notes: Callable[[str], None] | None = None,
     ) -> None:
         size = parse_flash_size(flash_size).size_bytes
         self.state = Path(state) if state else None
         flash = (
-            FlashChip.load(self.state, size, realtime) if self.state else FlashChip(size, realtime)
+            FlashChip.load(self.state, size, realtime=realtime)
+            if self.state
+            else FlashChip(size, realtime=realtime)
         )
-        self.board = Board(flash, faults, realtime, boot, env, autobaud_fail)
+        self.board = Board(
+            flash, faults, realtime=realtime, boot=boot, env=env, autobaud_fail=autobaud_fail
+        )
+        if isinstance(host_firmware, _DefaultStore):
+            from nodemcu_pipeline.build.host_build import default_store
+
+            host_firmware = [default_store()]
+        self.board.firmware = HostFirmware(host_firmware or [], notes)
         if mac:
             self.board.otp.update(otp_for_mac(mac))
             self.board.chip_id = chip_id_for_otp(self.board.otp)
@@ -65,9 +91,14 @@ class VirtualBoard:
     def stop(self) -> None:
         self.server.stop()
         self.board.stop()
-        if self.state:
-            with self.board.lock:
+        with self.board.lock:
+            halt = getattr(self.board.app, "halt", None)
+            if halt is not None:
+                halt()  # a host build's process ends with the board
+            if self.state:
                 self.board.flash.save(self.state)
+        self.board.flash.unshare()
+        self.board.firmware.close()
 
     def __enter__(self) -> VirtualBoard:
         return self.start()

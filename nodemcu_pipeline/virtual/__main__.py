@@ -13,7 +13,9 @@ import sys
 import threading
 from pathlib import Path
 
+from nodemcu_pipeline.atomic import atomic_write_text
 from nodemcu_pipeline.errors import PipelineError
+from nodemcu_pipeline.paths import check_output
 from nodemcu_pipeline.virtual import VirtualBoard
 from nodemcu_pipeline.virtual.environment import Environment
 from nodemcu_pipeline.virtual.faults import Faults, parse_flip_begin
@@ -78,28 +80,49 @@ def main(argv: list[str] | None = None) -> int:
         f"above 460800 baud (default {AUTOBAUD_FAIL}); at or below 460800 it locks after losing "
         "the first SYNC",
     )
+    parser.add_argument(
+        "--host-firmware",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="where to look for the host build of the flashed image first (a build's "
+        "firmware/ folder, or a store); the user cache's store, which every build fills, is "
+        "always searched too",
+    )
+    parser.add_argument(
+        "--no-host-firmware",
+        action="store_true",
+        help="run the Python model of NodeMCU even when a host build of the flashed image exists",
+    )
     parser.add_argument("--stats", type=Path, help="write the exit statistics here, not stderr")
     args = parser.parse_args(argv)
     faults = Faults(
         args.corrupt_rate, args.drop_rate, args.seed, args.reset_at_byte, args.flip_begin
     )
     try:
+        # Both are written at exit: a FIFO or a device there is refused now, not after the run.
+        for flag, value in (("--state", args.state), ("--stats", args.stats)):
+            if value is not None:
+                check_output(value, flag, existing_ok=True)
         env = Environment(access_points=[Environment.parse_ap(ap) for ap in args.ap])
         board = VirtualBoard(
             args.flash_size,
-            args.pty,
-            args.state,
-            args.realtime,
-            faults,
-            args.boot,
-            args.listen,
-            args.mac,
-            env,
-            args.autobaud_fail,
+            pty=args.pty,
+            state=args.state,
+            realtime=args.realtime,
+            faults=faults,
+            boot=args.boot,
+            listen=args.listen,
+            mac=args.mac,
+            env=env,
+            autobaud_fail=args.autobaud_fail,
+            host_firmware=None if args.no_host_firmware else [*args.host_firmware, _store()],
+            notes=lambda text: print(f"note: {text}", file=sys.stderr, flush=True),
         )
     except (PipelineError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code if isinstance(exc, PipelineError) else 1
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -110,10 +133,21 @@ def main(argv: list[str] | None = None) -> int:
     board.stop()
     stats = board.board.stats_json()
     if args.stats:
-        args.stats.write_text(stats + "\n")
+        atomic_write_text(args.stats, stats + "\n")
     else:
         print(stats, file=sys.stderr, flush=True)
     return 0
+
+
+def _store() -> Path:
+    """The store builds fill: in the cache the settings name (INVOKE_PIPELINE_CACHE_DIR), as the
+    build task uses it, else the user cache."""
+    import os
+
+    from nodemcu_pipeline.build.host_build import default_store
+
+    chosen = os.environ.get("INVOKE_PIPELINE_CACHE_DIR")
+    return default_store(Path(chosen).expanduser() if chosen else None)
 
 
 if __name__ == "__main__":

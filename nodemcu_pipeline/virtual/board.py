@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 from nodemcu_pipeline.link.slip import SlipDecoder, encode
 from nodemcu_pipeline.virtual.clock import ChipReset
@@ -72,6 +73,7 @@ class Board:
         self,
         flash: FlashChip,
         faults: Faults | None = None,
+        *,
         realtime: bool = False,
         boot: str = "download",
         env: Environment | None = None,
@@ -103,6 +105,9 @@ class Board:
         self._state_lock = threading.Lock()
         self.mode = "off"
         self.app: object | None = None
+        # What the ROM hands over to: a host build of the flashed image when one is known
+        # (virtual/host_firmware.HostFirmware, set by VirtualBoard), else the Python model.
+        self.firmware: Any = None
         self._dtr = False
         self._rts = False
         self._en = True
@@ -184,7 +189,7 @@ class Board:
     def set_host_baud(self, baud: int) -> None:
         self.host_baud = int(baud)
 
-    def set_lines(self, dtr: bool | None = None, rts: bool | None = None) -> None:
+    def set_lines(self, *, dtr: bool | None = None, rts: bool | None = None) -> None:
         """DTR/RTS from the host through the dev-kit's two transistors (§6.2).
 
         Never waits for the CPU: EN going low ends the running code's generation at once (it stops
@@ -310,7 +315,7 @@ class Board:
         self.wait_until(self._generation if generation is None else generation, self.timeline.cpu)
 
     # -- boot ----------------------------------------------------------------------------------
-    def reset(self, download: bool, cause: int = 2) -> None:
+    def reset(self, *, download: bool, cause: int = 2) -> None:
         """Restart the chip from its ROM; the firmware's boot runs on the calling thread (ChipReset
         when another reset comes meanwhile)."""
         with self.lock:
@@ -377,7 +382,10 @@ class Board:
             self.app = None
             self.emit(b"\r\nNodeMCU (virtual firmware missing)\r\n> ")
             return
-        self.app = NodeMCUApp(FirmwareRun(self, self._generation))
+        run = FirmwareRun(self, self._generation)
+        self.app = (
+            self.firmware.app_for(self, run=run) if self.firmware is not None else NodeMCUApp(run)
+        )
         self.app.boot(cause, REASON_FOR_CAUSE.get(cause, 0) if reason is None else reason)
 
     # -- loader --------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ class BoardClock:
     """Seconds since boot. ``wall=None`` makes a manual clock that moves only by ``advance_to``."""
 
     def __init__(
-        self, realtime: bool = False, wall: Callable[[], float] | None = time.monotonic
+        self, *, realtime: bool = False, wall: Callable[[], float] | None = time.monotonic
     ) -> None:
         self.realtime = realtime
         self._wall = wall

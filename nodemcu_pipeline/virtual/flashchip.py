@@ -10,9 +10,14 @@ read) or starts it and carries on (the stub's erase-ahead), and when a reply may
 
 from __future__ import annotations
 
+import mmap
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from nodemcu_pipeline.atomic import atomic_write_bytes
+from nodemcu_pipeline.paths import Bounded, read_bounded
 
 SECTOR = 0x1000
 BLOCK = 0x10000
@@ -47,7 +52,7 @@ class Timeline:
     booked, and only with ``realtime`` (without it the board answers at full speed).
     """
 
-    def __init__(self, realtime: bool = False) -> None:
+    def __init__(self, *, realtime: bool = False) -> None:
         self.realtime = realtime
         self.cpu = 0.0
         self.flash = 0.0
@@ -60,7 +65,7 @@ class Timeline:
         self.at_least(0.0)
         self.cpu += seconds
 
-    def flash_op(self, seconds: float, wait: bool = True) -> None:
+    def flash_op(self, seconds: float, *, wait: bool = True) -> None:
         """A flash operation: it starts when both the CPU and the flash are free."""
         self.at_least(0.0)
         self.flash = max(self.cpu, self.flash) + seconds
@@ -80,10 +85,12 @@ class FlashChip:
 
     size: int
     realtime: bool = False
-    data: bytearray = field(default_factory=bytearray)
+    # A bytearray, or once ``shared_fd`` was asked for, a shared mapping of a memory file.
+    data: bytearray | mmap.mmap = field(default_factory=bytearray)
     simulated_seconds: float = 0.0
 
     timeline: Timeline = field(default_factory=Timeline)
+    _shared: int | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.timeline.realtime = self.realtime
@@ -104,9 +111,29 @@ class FlashChip:
         jid = self.jedec_id
         return ((jid >> 16) & 0xFF) | (((jid >> 8) & 0xFF) << 8) | ((jid & 0xFF) << 16)
 
-    def _spend(self, seconds: float, wait: bool = True) -> None:
+    def shared_fd(self) -> int:
+        """A descriptor of a memory file that holds the flash; from now on ``data`` maps it, so a
+        process that maps the same file (the host build of the firmware, virtual/host_firmware.py)
+        and this chip see each other's writes at once, with no copy either way. Linux only."""
+        if self._shared is None:
+            fd = os.memfd_create("virtual-esp8266-flash")
+            os.ftruncate(fd, self.size)
+            shared = mmap.mmap(fd, self.size)
+            shared[:] = bytes(self.data)
+            self.data, self._shared = shared, fd
+        return self._shared
+
+    def unshare(self) -> None:
+        """Back to a private copy (the memory file is freed); no other process may map it now."""
+        if self._shared is not None:
+            shared, fd = self.data, self._shared
+            self.data, self._shared = bytearray(shared), None
+            shared.close()  # type: ignore[union-attr]
+            os.close(fd)
+
+    def _spend(self, seconds: float, *, wait: bool = True) -> None:
         self.simulated_seconds += seconds
-        self.timeline.flash_op(seconds, wait)
+        self.timeline.flash_op(seconds, wait=wait)
 
     def _check(self, addr: int, length: int) -> None:
         if addr < 0 or length < 0 or addr + length > self.size:
@@ -122,17 +149,17 @@ class FlashChip:
         self._spend(length * READ_S_PER_BYTE)
         return data
 
-    def erase_sector(self, addr: int, wait: bool = True) -> None:
+    def erase_sector(self, addr: int, *, wait: bool = True) -> None:
         start = addr - addr % SECTOR
         self._check(start, SECTOR)
         self.data[start : start + SECTOR] = b"\xff" * SECTOR
-        self._spend(SECTOR_ERASE_S, wait)
+        self._spend(SECTOR_ERASE_S, wait=wait)
 
-    def erase_block(self, addr: int, wait: bool = True) -> None:
+    def erase_block(self, addr: int, *, wait: bool = True) -> None:
         start = addr - addr % BLOCK
         self._check(start, BLOCK)
         self.data[start : start + BLOCK] = b"\xff" * BLOCK
-        self._spend(BLOCK_ERASE_S, wait)
+        self._spend(BLOCK_ERASE_S, wait=wait)
 
     def erase_range(self, addr: int, length: int) -> None:
         """Erase whole sectors covering [addr, addr+length), 64 KB blocks where aligned."""
@@ -162,14 +189,14 @@ class FlashChip:
         self._spend(PAGE_PROGRAM_S * pages)
 
     def save(self, path: Path) -> None:
-        """Write the raw contents (exactly ``size`` bytes) to ``path`` atomically."""
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(bytes(self.data))
-        tmp.replace(path)
+        """Write the raw contents (exactly ``size`` bytes) to ``path`` atomically (never onto a
+        FIFO or a device that stands there)."""
+        atomic_write_bytes(path, bytes(self.data))
 
     @classmethod
-    def load(cls, path: Path, size: int, realtime: bool = False) -> FlashChip:
+    def load(cls, path: Path, size: int, *, realtime: bool = False) -> FlashChip:
         """Load ``path`` when it exists (it must be ``size`` bytes), else a blank chip."""
-        if path.exists():
-            return cls(size=size, realtime=realtime, data=bytearray(path.read_bytes()))
+        if os.path.lexists(path):
+            rules = Bounded("virtual flash state", size, f"the flash size ({size} bytes)")
+            return cls(size=size, realtime=realtime, data=bytearray(read_bounded(path, rules)))
         return cls(size=size, realtime=realtime)

@@ -2,7 +2,7 @@
 
 On-flash format (all little-endian), inside the partition ``[start, start + size)``:
 
-* sector 0 — superblock and file table: ``MAGIC`` (4 bytes), version (u8), state (u8: 0xFF clean;
+* sector 0 — superblock and file table (firmware/virtual_nodemcu.py reads it too): ``MAGIC`` (4 bytes), version (u8), state (u8: 0xFF clean;
   anything else = damaged), file count (u16), partition size (u32), CRC-32 of the entries (u32), then one
   entry per file: name length (u8), name, first data page (u32, 256-byte pages from sector 1),
   length (u32).
@@ -31,13 +31,12 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from nodemcu_pipeline.firmware.virtual_nodemcu import HEADER, MAGIC, parse_entries
 from nodemcu_pipeline.virtual.flashchip import BLOCK, SECTOR, FlashChip
 
-MAGIC = b"NMFS"
 VERSION = 2  # 2: data in 256-byte pages (1 kept whole sectors)
 STATE_CLEAN = 0xFF
 STATE_OFFSET = 5
-HEADER = struct.Struct("<4sBBHII")
 NAME_MAX = 31  # FS_OBJ_NAME_LEN in NodeMCU
 ALIGN = 0x2000  # SPIFFS partitions start and end on 8 KB boundaries
 PAGE = 256
@@ -273,18 +272,10 @@ def _entries_len(body: bytes, count: int) -> int:
 
 
 def _parse_entries(body: bytes, count: int) -> dict[str, Entry] | None:
-    files: dict[str, Entry] = {}
-    pos = 0
-    try:
-        for _ in range(count):
-            n = body[pos]
-            name = body[pos + 1 : pos + 1 + n].decode()
-            page, length = struct.unpack_from("<II", body, pos + 1 + n)
-            files[name] = Entry(page, length)
-            pos += 1 + n + 8
-    except (IndexError, UnicodeDecodeError, struct.error):
+    entries = parse_entries(body, count)
+    if entries is None:
         return None
-    return files
+    return {name: Entry(page, length) for name, page, length in entries}
 
 
 def find(flash: FlashChip) -> int | None:

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 class FirmwareHost(Protocol):
     """What the board gives the firmware: its flash, identity, serial output, resets and sleep."""
 
-    """What the board gives the firmware (see notes/interfaces.md)."""
-
     @property
     def flash(self) -> FlashChip: ...
     @property

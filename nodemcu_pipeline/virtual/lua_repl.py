@@ -44,6 +44,7 @@ class LuaRepl:
         self,
         write: Callable[[bytes], None],
         style: str = "3.x",
+        *,
         on_watchdog: Callable[[], None] = lambda: None,
         watchdog_s: float = WATCHDOG_S,
         clock: BoardClock | None = None,
@@ -130,7 +131,7 @@ class LuaRepl:
         else:
             self._sink(data)
 
-    def hold_output(self, hold: bool) -> None:
+    def hold_output(self, *, hold: bool) -> None:
         """Keep output back while a realtime task's CPU time passes; release it after."""
         if hold:
             self._held = self._held if self._held is not None else bytearray()
@@ -146,10 +147,10 @@ class LuaRepl:
             self._held.clear()
             self._sink(data)
 
-    def set_output(self, fn: Any, to_uart: bool) -> None:
+    def set_output(self, fn: Any, *, to_uart: bool) -> None:
         self._output, self._output_to_uart = fn, to_uart
 
-    def set_receiver(self, fn: Any, data_len: int, end_char: int, run_input: bool) -> None:
+    def set_receiver(self, fn: Any, data_len: int, end_char: int, *, run_input: bool) -> None:
         """uart.on("data", ...) → input.c's input_setup_receive."""
         self._receiver, self._data_len, self._end_char = fn, data_len, end_char
         self._run_input = run_input
@@ -329,6 +330,8 @@ class LuaRepl:
         return float(self.cpu.elapsed())
 
     def _bitten(self) -> None:
+        if self.halted:  # stopped by a CPU exception (cpu.halt): that reset, not the watchdog's
+            return
         self.halted = True
         self.on_watchdog()
 

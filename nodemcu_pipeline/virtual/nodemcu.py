@@ -15,24 +15,24 @@ Modelled on NodeMCU's user_main.c, lua.c and file.c (nodemcu-facts.md §3–§6)
   ROM's 74880 baud; the format message, banner, init.lua and the REPL at 115200.
 
 Partition record: real 3.x keeps its partition table in the RCR page inside the IROM0 text. The
-virtual firmware keeps it in the PHY_DATA sector at offset ``RECORD_OFFSET`` (after the 128 bytes of
-init data): ``b"NPT1"``, FS start, FS end, CRC-32 of the image's first sectors. Flashing a combined
-image or erasing the chip blanks it (like reflashing the real RCR page), and a changed image no
-longer matches the CRC, so either triggers the one-time setup again.
+virtual firmware keeps its own record in the PHY_DATA sector (firmware/virtual_nodemcu.py). Flashing a
+combined image or erasing the chip blanks it (like reflashing the real RCR page), and a changed
+image no longer matches the CRC, so either triggers the one-time setup again.
 """
 
 from __future__ import annotations
 
 import re
-import struct
 import time
 import zlib
 from typing import Any
 
 from nodemcu_pipeline.errors import PipelineError
+from nodemcu_pipeline.firmware import virtual_nodemcu
 from nodemcu_pipeline.firmware.image import detect_generation, parse_image
 from nodemcu_pipeline.firmware.layout import Generation, flash_size_from_header_code
 from nodemcu_pipeline.firmware.partitions import Partitions, place, read_default_table
+from nodemcu_pipeline.firmware.virtual_nodemcu import RECORD, RECORD_OFFSET
 from nodemcu_pipeline.virtual import modules
 from nodemcu_pipeline.virtual.clock import BoardClock
 from nodemcu_pipeline.virtual.environment import Environment
@@ -48,9 +48,6 @@ APP_BAUD = 115200
 ROM_BAUD = 74880
 IROM = 0x10000
 MB = 1 << 20
-RECORD_OFFSET = 0x800
-RECORD = struct.Struct("<4sIII")
-RECORD_MAGIC = b"NPT1"
 FREQ_HZ = {0x0: 40_000_000, 0x1: 26_670_000, 0x2: 20_000_000, 0xF: 80_000_000}
 # The modules of a default build (app/include/user_modules.h), for images whose banner lists none.
 DEFAULT_MODULES = "adc,bit,dht,file,gpio,i2c,mqtt,net,node,ow,spi,tmr,uart,wifi"
@@ -176,17 +173,17 @@ class NodeMCUApp:
 
     def _import_spiffs(self, start: int, size: int) -> FileSystem | None:
         """A real SPIFFS image at the FS offset (``invoke assemble --fs-dir``) mounts as it does on a
-        board: its files are read (virtual/spiffs_image.py) into this board's own file system
+        board: its files are read (firmware/spiffs_image.py) into this board's own file system
         model, which then replaces the image in flash. None when there is no SPIFFS there."""
-        from nodemcu_pipeline.firmware import spiffs_image
+        from nodemcu_pipeline.firmware import spiffs_image as spiffs
 
-        data = self.flash.read(start, size)
-        geometry = spiffs_image.probe(data, 0, size)
+        read = spiffs.from_bytes(self.flash.read(start, size))
+        geometry = spiffs.probe(read, 0, size)
         if geometry is None:
             return None
         try:
-            files = spiffs_image.read_files(data, geometry)
-        except spiffs_image.SpiffsDamaged:
+            files = spiffs.read_files(read, geometry)
+        except spiffs.SpiffsDamaged:
             return None
         fs = FileSystem.format(self.flash, start, size)
         for name, content in files.items():
@@ -208,10 +205,15 @@ class NodeMCUApp:
     def _start_lua(self, image: bytes, head: bytes) -> None:
         style = "2.x" if self.generation is Generation.SDK2 else "3.x"
         manual = bool(getattr(self.host, "manual_clock", False))
-        clock = BoardClock(self.host.realtime, None if manual else time.monotonic)
+        clock = BoardClock(realtime=self.host.realtime, wall=None if manual else time.monotonic)
         clock.sleep = getattr(self.host, "idle_sleep", time.sleep)
         self.repl = LuaRepl(
-            self._write, style, self._watchdog, clock=clock, baud=self._baud, free_heap=None
+            self._write,
+            style,
+            on_watchdog=self._watchdog,
+            clock=clock,
+            baud=self._baud,
+            free_heap=None,
         )
         facts = build_facts(image, self.generation)
         # A realtime board's timer thread runs the tasks, so its UART keeps receiving meanwhile.
@@ -308,14 +310,13 @@ class NodeMCUApp:
         return zlib.crc32(self.flash.read(0, SECTOR) + self.flash.read(IROM, SECTOR))
 
     def _record(self, phy: int) -> tuple[int, int] | None:
-        magic, start, end, sig = RECORD.unpack(self.flash.read(phy + RECORD_OFFSET, RECORD.size))
-        if magic != RECORD_MAGIC or sig != self._signature():
+        found = virtual_nodemcu.parse_record(self.flash.read(phy + RECORD_OFFSET, RECORD.size))
+        if found is None or found[2] != self._signature():
             return None
-        return start, end
+        return found[0], found[1]
 
     def _record_bytes(self, start: int) -> bytes:
-        end = self.header_size - 3 * SECTOR
-        return RECORD.pack(RECORD_MAGIC, start, end, self._signature())
+        return virtual_nodemcu.pack_record(start, self.header_size - 3 * SECTOR, self._signature())
 
     def _phy_bytes(self, phy: int) -> bytes:
         return self.flash.read(phy, len(INIT_DATA))
@@ -364,6 +365,7 @@ def install_example_firmware(
     flash: FlashChip,
     generation: Generation = Generation.NODEMCU3,
     header_size: int | None = None,
+    *,
     first_boot: bool = False,
 ) -> None:
     """Put ``nodemcu_pipeline.firmware.image.example_image`` on ``flash`` as a tool would (0x0 and 0x10000 images;
@@ -385,12 +387,18 @@ def install_example_firmware(
         flash.erase_sector(init)
         flash.program(init, INIT_DATA)
     if first_boot:
-        host = _QuietHost(flash)
-        for _ in range(3):
-            before = host.resets
-            NodeMCUApp(host).boot(1)
-            if host.resets == before:
-                break
+        boot_quietly(flash)
+
+
+def boot_quietly(flash: FlashChip) -> None:
+    """Run the firmware in ``flash`` from power-on until it boots without restarting (partition
+    setup, PHY data, format), its output discarded: a board as it is after its first boots."""
+    host = _QuietHost(flash)
+    for _ in range(3):
+        before = host.resets
+        NodeMCUApp(host).boot(1)
+        if host.resets == before:
+            break
 
 
 def _round_up(value: int, align: int) -> int:

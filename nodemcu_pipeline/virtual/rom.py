@@ -52,6 +52,18 @@ def chip_id_for_otp(otp: dict[int, int]) -> int:
     return (otp[0x3FF00050] >> 24) | ((otp[0x3FF00054] & 0xFFFFFF) << 8)
 
 
+def mac_for_otp(otp: dict[int, int]) -> str:
+    """The station MAC a flasher reads from these OTP words (esptool's rule, §4.2), which the SDK
+    also gives the firmware: one MAC for the loader, ``wifi.sta.getmac()`` and ``node.chipid()``."""
+    r0, r1, r3 = otp[0x3FF00050], otp[0x3FF00054], otp[0x3FF0005C]
+    if r3:
+        oui = ((r3 >> 16) & 0xFF, (r3 >> 8) & 0xFF, r3 & 0xFF)
+    else:
+        oui = (0x18, 0xFE, 0x34) if (r1 >> 16) & 0xFF == 0 else (0xAC, 0xD0, 0x74)
+    low = ((r1 >> 8) & 0xFF, r1 & 0xFF, (r0 >> 24) & 0xFF)
+    return ":".join(f"{b:02x}" for b in (*oui, *low))
+
+
 UART_CLKDIV = 0x60000014
 SPI0 = 0x60000200
 SPI_CMD, SPI_ADDR, SPI_USR, SPI_USR1, SPI_USR2, SPI_W0 = (

@@ -123,16 +123,16 @@ class StubLoader(RomLoader):
         self._erase_ahead(wait=False)
         return size, offset
 
-    def _erase_ahead(self, wait: bool = True) -> None:
+    def _erase_ahead(self, *, wait: bool = True) -> None:
         """Start the next erase: a 64 KB block when aligned and wanted whole, else a sector."""
         pos = self._erase_next
         if pos >= self._erase_end:
             return
         if pos % BLOCK == 0 and self._erase_end - pos >= BLOCK:
-            self.flash.erase_block(pos, wait)
+            self.flash.erase_block(pos, wait=wait)
             self._erase_next = pos + BLOCK
         else:
-            self.flash.erase_sector(pos, wait)
+            self.flash.erase_sector(pos, wait=wait)
             self._erase_next = pos + SECTOR
 
     def _write(self, payload: bytes) -> bool:

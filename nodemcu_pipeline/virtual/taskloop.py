@@ -42,7 +42,7 @@ class Interpreter(Protocol):
 
     def take_input(self, data: bytes) -> tuple[list[bytes], float]: ...
     def input_due(self, data: bytes) -> int | None: ...
-    def hold_output(self, hold: bool) -> None: ...
+    def hold_output(self, *, hold: bool) -> None: ...
     def elapsed(self) -> float: ...
     def run_callback(self, fn: Any, *args: Any) -> float: ...
     def run_line(self, line: bytes) -> tuple[int, float]: ...
@@ -84,7 +84,7 @@ class TaskLoop:
         self._busy_until = float("-inf")  # board time the last task ended
 
     # -- timers ----------------------------------------------------------------------------------
-    def arm(self, timer: int, interval_ms: int, repeat: bool, now: float) -> None:
+    def arm(self, timer: int, interval_ms: int, *, repeat: bool, now: float) -> None:
         gen = next(self._generation)
         due = now + interval_ms / 1000
         self._alarms[timer] = Alarm(interval_ms / 1000, repeat, due, gen)
@@ -198,7 +198,7 @@ class TaskLoop:
         self.task_start = t
         realtime = self.clock.realtime
         if realtime:
-            self.interpreter.hold_output(True)
+            self.interpreter.hold_output(hold=True)
         try:
             spent = body(arg)
         finally:
@@ -207,14 +207,14 @@ class TaskLoop:
         if realtime:
             # Wait out the task's ESP8266 time, then let its output go.
             self.clock.advance_to(t + spent)
-            self.interpreter.hold_output(False)
+            self.interpreter.hold_output(hold=False)
         return t + spent
 
     def call_later(self, seconds: float, fn: Callable[[], float]) -> None:
         """Run ``fn`` (the firmware's own code; it returns the CPU time it used) after ``seconds``."""
         timer = next(self._later_ids)
         self._later[timer] = fn
-        self.arm(timer, max(0, round(seconds * 1000)), False, self.now())
+        self.arm(timer, max(0, round(seconds * 1000)), repeat=False, now=self.now())
 
     def _run_later(self, timer: int) -> float:
         fn = self._later.pop(timer, None)

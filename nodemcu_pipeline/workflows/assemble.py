@@ -6,6 +6,7 @@ before anything is written.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from nodemcu_pipeline.firmware.layout import (
     parse_flash_size,
     parse_generation,
 )
+from nodemcu_pipeline.flasher.api import PlanFor
 from nodemcu_pipeline.paths import Bounded, read_bounded, refuse_overwriting
 from nodemcu_pipeline.plan.file import PLAN_NAME, per_size_name, plan_outputs, write_plan
 from nodemcu_pipeline.plan.model import (
@@ -30,6 +32,22 @@ from nodemcu_pipeline.plan.model import (
     split_firmware,
     validate,
 )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssembleOptions:
+    """How images become a plan. ``layout``: the generation (auto: from the image's version
+    strings); ``flash_mode``/``flash_freq``: the header's (keep: as built); ``init_data``: SDK init
+    data for sdk2 layouts, ``FILE`` or ``FILE@ADDR``; ``fs_dir``: also a SPIFFS image of this
+    directory at the firmware's file-system offset, made by spiffsimg in ``tool_image`` (default:
+    the build's image)."""
+
+    layout: str = "auto"
+    flash_mode: str = "keep"
+    flash_freq: str = "keep"
+    init_data: str | None = None
+    fs_dir: str | None = None
+    tool_image: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +115,9 @@ class Inputs:
         return layout_for(parse_flash_size(flash_size), self.generation)
 
 
-def read_inputs(firmware: list[str], layout: str = "auto", init_data: str | None = None) -> Inputs:
+def read_inputs(
+    firmware: Sequence[str | Path], layout: str = "auto", init_data: str | None = None
+) -> Inputs:
     """Read and check the firmware images (and init data), whatever flash they are for."""
     if not firmware:
         raise UsageError(
@@ -119,7 +139,7 @@ def read_inputs(firmware: list[str], layout: str = "auto", init_data: str | None
     return Inputs(regions, boot, generation, detected, blob, address, name)
 
 
-def plannable(inputs: Inputs, sizes: list[str], flash_mode: str, flash_freq: str) -> None:
+def plannable(inputs: Inputs, sizes: list[str], options: AssembleOptions) -> None:
     """Raise the plan's error when no flash of ``sizes`` could take ``inputs`` (NodeMCU 3.x with
     SDK init data, a firmware no flash holds): refused before a board is touched, not after."""
     failures: list[PipelineError] = []
@@ -127,7 +147,14 @@ def plannable(inputs: Inputs, sizes: list[str], flash_mode: str, flash_freq: str
         try:
             the_layout = inputs.layout(size)
             blob, address = inputs.init_data, inputs.init_data_address
-            build_plan(inputs.regions, the_layout, blob, address, flash_mode, flash_freq)
+            build_plan(
+                inputs.regions,
+                the_layout,
+                blob,
+                address,
+                flash_mode=options.flash_mode,
+                flash_freq=options.flash_freq,
+            )
             return
         except PipelineError as exc:
             failures.append(exc)
@@ -136,34 +163,36 @@ def plannable(inputs: Inputs, sizes: list[str], flash_mode: str, flash_freq: str
 
 
 def assemble(
-    firmware: list[str],
+    firmware: Sequence[str | Path],
     flash_size: str,
     build_dir: Path,
-    layout: str = "auto",
-    flash_mode: str = "keep",
-    flash_freq: str = "keep",
-    init_data: str | None = None,
-    merged: str | None = None,
-    fs_dir: str | None = None,
-    tool_image: str | None = None,
+    options: AssembleOptions = AssembleOptions(),
+    *,
+    merged: str | Path | None = None,
     plan_name: str = PLAN_NAME,
 ) -> AssembleResult:
-    """Validate the inputs, build the plan, write ``<plan_name>.json`` (+ region files under
-    ``<plan_name>/``) and the merged image.
-
-    With ``fs_dir`` the plan also carries a SPIFFS image of that directory at the firmware's
-    file-system offset, made by the build's spiffsimg (in ``tool_image``, default the build's image).
+    """Validate the inputs, build the plan for ``flash_size`` (``header``: the image header's),
+    write ``<build_dir>/<plan_name>.json`` (+ region files under ``<plan_name>/``) and, with
+    ``merged``, one merged image there.
     """
+    init_data, fs_dir = options.init_data, options.fs_dir
     if str(flash_size).lower() != "header":
         parse_flash_size(flash_size)  # a wrong size is named before any file is read
-    inputs = read_inputs(firmware, layout, init_data)
+    inputs = read_inputs(firmware, options.layout, init_data)
     the_layout = inputs.layout(flash_size)
     blob, address, name = inputs.init_data, inputs.init_data_address, inputs.init_data_name
-    plan = build_plan(inputs.regions, the_layout, blob, address, flash_mode, flash_freq)
+    plan = build_plan(
+        inputs.regions,
+        the_layout,
+        blob,
+        address,
+        flash_mode=options.flash_mode,
+        flash_freq=options.flash_freq,
+    )
     if fs_dir:
         from nodemcu_pipeline.build.fs_image import fs_region
 
-        fs = fs_region(fs_dir, the_layout, list(plan.regions), build_dir, tool_image)
+        fs = fs_region(fs_dir, the_layout, list(plan.regions), build_dir, options.tool_image)
         plan = replace(plan, regions=(*plan.regions, fs))
         validate(plan, the_layout)
     read = [Path(f) for f in firmware] + ([Path(name)] if init_data else [])
@@ -187,20 +216,16 @@ def latest_build_images(build_dir: Path) -> list[str]:
 
 def plan_source(
     build_dir: Path,
-    plan: str | None = None,
-    firmware: list[str] | None = None,
-    layout: str = "auto",
-    flash_mode: str = "keep",
-    flash_freq: str = "keep",
-    init_data: str | None = None,
+    options: AssembleOptions = AssembleOptions(),
+    *,
+    plan: str | Path | None = None,
+    firmware: Sequence[str | Path] | None = None,
     flash_size: str = "detect",
-    fs_dir: str | None = None,
-    tool_image: str | None = None,
     per_size: bool = False,
-):  # noqa: ANN201
+) -> PlanFor:
     """A function of the detected flash size that yields the plan to flash.
 
-    ``--plan`` wins; then explicit images; then the last build's images. Images are assembled for the
+    ``plan`` wins; then explicit images; then the last build's images. Images are assembled for the
     board's detected size (or ``flash_size`` when given), so the header matches the chip. One board's
     plan is ``build/plan.json``; with ``per_size`` (a farm, whose boards may differ) each size's plan
     is ``build/plan-<size>.json`` with its own region files, and ``plan.json`` is left as it was.
@@ -208,14 +233,18 @@ def plan_source(
     from nodemcu_pipeline.plan.file import load_plan
 
     if plan:
-        if fs_dir:
+        if options.fs_dir:
             raise UsageError(
                 "--fs-dir cannot be added to a ready --plan",
                 "Pass --fs-dir to invoke assemble when making the plan, or drop --plan",
             )
         loaded = load_plan(Path(plan))
-        return lambda detected, esp8285=False: loaded
-    images = list(firmware or []) or latest_build_images(build_dir)
+
+        def ready(detected: str, *, esp8285: bool = False) -> FlashPlan:
+            return loaded
+
+        return ready
+    images = [str(f) for f in firmware or []] or latest_build_images(build_dir)
     if not images:
         raise UsageError(
             "nothing to flash",
@@ -224,27 +253,17 @@ def plan_source(
     # Everything that does not depend on the board is checked now, before the board is touched: a
     # Lua file or an empty image named as firmware used to be refused only after the connect had
     # put the chip in its loader. The flash size, when not given, is the one thing left to detect.
-    inputs = read_inputs(images, layout, init_data)
+    inputs = read_inputs(images, options.layout, options.init_data)
     fixed = flash_size not in (None, "", "detect")
-    plannable(inputs, [flash_size] if fixed else list(FLASH_SIZES), flash_mode, flash_freq)
+    plannable(inputs, [flash_size] if fixed else list(FLASH_SIZES), options)
 
-    def for_size(detected: str, esp8285: bool = False) -> FlashPlan:
+    def for_size(detected: str, *, esp8285: bool = False) -> FlashPlan:
         size = detected if flash_size in (None, "", "detect") else flash_size
         # An ESP8285's flash is wired for DOUT; "keep" would write NodeMCU's dio header and hang it.
-        mode = "dout" if esp8285 and flash_mode == "keep" else flash_mode
-        name = per_size_name(_size_name(size), esp8285) if per_size else PLAN_NAME
-        return assemble(
-            images,
-            size,
-            build_dir,
-            layout,
-            mode,
-            flash_freq,
-            init_data,
-            fs_dir=fs_dir,
-            tool_image=tool_image,
-            plan_name=name,
-        ).plan
+        dout = esp8285 and options.flash_mode == "keep"
+        chosen = replace(options, flash_mode="dout") if dout else options
+        name = per_size_name(_size_name(size), esp8285=esp8285) if per_size else PLAN_NAME
+        return assemble(images, size, build_dir, chosen, plan_name=name).plan
 
     return for_size
 

@@ -15,23 +15,29 @@ import shutil
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nodemcu_pipeline.board import FsReport, check_after_flash
-from nodemcu_pipeline.build.docker_build import build_firmware
+from nodemcu_pipeline.build.docker_build import BuildOptions
+from nodemcu_pipeline.build.docker_engine import DEFAULT_IMAGE
 from nodemcu_pipeline.build.docker_image import build_image
-from nodemcu_pipeline.build.firmware_sources import get_sources, load_manifest
+from nodemcu_pipeline.build.firmware_build import SourceOptions, build_tree, firmware_tree
+from nodemcu_pipeline.build.firmware_sources import (
+    MIRROR_ENV,
+    missing_sources,
+    where_sources_are_looked_for,
+)
 from nodemcu_pipeline.downloads.cloud import fetch_cloud_image
 from nodemcu_pipeline.downloads.initdata import get_init_data
 from nodemcu_pipeline.firmware.banner import read_banner
-from nodemcu_pipeline.flasher.api import PlanFor, fixed_plan, flash
+from nodemcu_pipeline.flasher.api import FlashOptions, PlanFor, fixed_plan, flash
 from nodemcu_pipeline.plan.file import load_plan
 from nodemcu_pipeline.progress import ProgressCallback, null_progress
 from nodemcu_pipeline.records.stage import sha256_file
-from nodemcu_pipeline.virtual import VirtualBoard
+from nodemcu_pipeline.virtual import DEFAULT_STORE, VirtualBoard
 from nodemcu_pipeline.workflows.assemble import assemble
 
 Say = Callable[[str], None]
@@ -80,35 +86,46 @@ def flash_and_check(
     board: VirtualBoard,
     plan_for: PlanFor,
     report: ChainReport,
-    fs_mode: str,
+    *,
+    fs_mode: str = "auto",
     say: Say,
     progress: ProgressCallback,
-    baud: int = 460800,
 ) -> None:
     """Flash through our flasher, then the REPL check (which does the hard reset)."""
     with report.timed("flash") as t:
-        result = flash(
-            board.url, plan_for, baud=baud, say=say, progress=progress, leave_reset_to_check=True
-        )
+        options = FlashOptions(leave_reset_to_check=True)
+        result = flash(board.url, plan_for, options, say=say, progress=progress)
         outcomes = ", ".join(f"0x{r.address:x} {r.outcome}" for r in result.results)
         t.detail = f"{board.url} at {result.baud} baud: {outcomes}"
     with report.timed("check") as t:
-        report.check = check_after_flash(board.url, fs_mode, say=say, port=result.handover)
+        report.check = check_after_flash(board.url, fs_mode, say=say, handover=result.handover)
         t.detail = report.check.summary().removeprefix("check: ")
+
+
+def quiet(text: str) -> None:
+    """A ``say`` that drops the notes."""
 
 
 def rehearse(
     plan_path: Path,
     fs_mode: str = "auto",
-    say: Say = lambda t: None,
-    progress: ProgressCallback = null_progress,
+    *,
     state: Path | None = None,
+    say: Say = quiet,
+    progress: ProgressCallback = null_progress,
+    host_firmware: Sequence[Path] | None = None,
 ) -> ChainReport:
-    """Flash ``plan_path`` to a fresh virtual board of the plan's flash size and run the REPL check."""
+    """Flash ``plan_path`` to a fresh virtual board of the plan's flash size and run the REPL check
+    (``fs_mode``: when the file system may be formatted); ``state`` keeps the board's flash;
+    ``host_firmware``: where the board looks for the host build of the plan's images (default: the
+    user cache's store)."""
     plan = load_plan(plan_path)
     report = ChainReport()
-    with VirtualBoard(plan.flash_size, state=state) as board:
-        flash_and_check(board, fixed_plan(plan), report, fs_mode, say, progress)
+    places = DEFAULT_STORE if host_firmware is None else host_firmware
+    with VirtualBoard(plan.flash_size, state=state, notes=say, host_firmware=places) as board:
+        flash_and_check(
+            board, fixed_plan(plan), report, fs_mode=fs_mode, say=say, progress=progress
+        )
     return report
 
 
@@ -143,29 +160,31 @@ def local_server(root: Path) -> Iterator[str]:
 
 
 def demo(
-    firmware_dir: Path | None,
     build_dir: Path,
-    image: str,
-    say: Say = print,
-    progress: ProgressCallback = null_progress,
+    firmware_dir: Path | None = None,
+    image: str = DEFAULT_IMAGE,
+    *,
     flash_size: str = "4MB",
     sources_dir: Path | None = None,
+    say: Say = print,
+    progress: ProgressCallback = null_progress,
+    registry: str | None = None,
+    project_dir: Path | None = None,
 ) -> ChainReport:
     """Sources → build → downloads (rehearsed locally) → assemble → flash a virtual board → check.
 
     With no ``firmware_dir`` the pinned NodeMCU release is built from ``sources_dir`` (a local copy
     of the pinned files, served through a loopback HTTP server as if it were GitHub); without those
-    files the demo says so and builds ``examples/firmware`` instead."""
-    from nodemcu_pipeline.build.docker_build import BuildOptions
-
+    files the demo says so and builds ``examples/firmware`` instead. The build leaves its handoff
+    record in ``<build_dir>/demo``, as ``invoke build`` does in the build directory."""
     report = ChainReport()
     work = Path(build_dir) / "demo"
     real = firmware_dir is None and _has_pinned_sources(sources_dir)
     if firmware_dir is None and not real:
         say(
-            f"the pinned NodeMCU sources are not in {sources_dir or '../shared/sources'}: "
-            "the demo builds examples/firmware instead (put them there, or set "
-            "INVOKE_PIPELINE_SOURCES_MIRROR, to build real NodeMCU offline)"
+            f"{where_sources_are_looked_for(sources_dir)}: the demo builds the example firmware "
+            "instead (to build real NodeMCU offline, pass --sources DIR or set "
+            f"{MIRROR_ENV}=DIR, DIR holding the pinned files)"
         )
         from nodemcu_pipeline.settings.resources import buildable_tree, example_firmware
 
@@ -177,28 +196,33 @@ def demo(
                 f"sources are served from {sources_dir} by a local HTTP server ({mirror}), not GitHub"
             )
         with report.timed("image") as t:
-            result = build_image(image, sources_cache=work / "cache", mirror=mirror)
-            t.detail = f"{image} ({'built' if result.built else 'already there'})"
+            result = build_image(
+                image,
+                progress=progress,
+                sources_cache=work / "cache",
+                mirror=mirror,
+                registry=registry,
+                project_dir=project_dir,
+            )
+            if result.reason:
+                say(f"building the image locally: {result.reason}")
+            state = "built" if result.built else "already there"
+            t.detail = f"{image} ({f'pulled {result.reference}' if result.pulled else state})"
+        where = SourceOptions(cache_dir=work / "cache", mirror=mirror)
         if real:
             with report.timed("sources") as t:
-                got = get_sources(work / "cache", mirror=mirror, progress=progress)
-                firmware_dir = got.tree
+                tree = firmware_tree(None, where, progress=progress)
+                assert tree.commit is not None
                 t.detail = (
-                    f"nodemcu-firmware {got.commit[:12]}, SDK, esptool, picolibc verified"
-                    f" ({'fetched' if got.fetched else 'cached'})"
+                    f"nodemcu-firmware {tree.commit[:12]}, SDK, esptool, picolibc verified"
+                    f" ({'fetched' if tree.fetched else 'cached'})"
                 )
-        assert firmware_dir is not None
+        else:
+            tree = firmware_tree(firmware_dir, where, progress=progress)
         with report.timed("build") as t:
-            built = build_firmware(
-                firmware_dir,
-                work,
-                image,
-                log=lambda line: None,
-                options=BuildOptions(
-                    variant="float",
-                    image_name="demo",
-                    ccache_key=f"pinned-{load_manifest().firmware.commit}" if real else None,
-                ),
+            demo_build = BuildOptions(variant="float", image_name="demo")
+            built = build_tree(
+                tree, work, image, demo_build, log=lambda line: None, progress=progress
             )
             t.detail = (
                 f"{built.combined.name} ({'built' if built.built else 'unchanged, no container'})"
@@ -241,15 +265,16 @@ def demo(
             t.detail = f"{cloud_name} pinned, sha256 {cloud.sha256[:16]}"
     images = [str(built.low), str(built.high)]
     with report.timed("assemble") as t:
-        assembled = assemble(images, flash_size, work, "auto")
+        assembled = assemble(images, flash_size, work)
         t.detail = (
             f"{assembled.layout.generation.value} layout on {flash_size}, "
             f"{len(assembled.plan.regions)} regions -> {assembled.plan_path}"
         )
-    with VirtualBoard(flash_size) as board:
-        flash_and_check(board, fixed_plan(assembled.plan), report, "auto", say, progress)
+    with VirtualBoard(flash_size, notes=say) as board:
+        flash_and_check(board, fixed_plan(assembled.plan), report, say=say, progress=progress)
         with report.timed("reflash") as t:
-            again = flash(board.url, fixed_plan(assembled.plan), say=say, after="no-reset")
+            unchanged = FlashOptions(after="no-reset")
+            again = flash(board.url, fixed_plan(assembled.plan), unchanged, say=say)
             t.detail = ", ".join(f"0x{r.address:x} {r.outcome}" for r in again.results)
     return report
 
@@ -257,9 +282,7 @@ def demo(
 def _has_pinned_sources(sources_dir: Path | None) -> bool:
     if sources_dir is None or not sources_dir.is_dir():
         return False
-    manifest = load_manifest()
-    names = [manifest.firmware.archive_name, *(f.mirror_name for f in manifest.files.values())]
-    return all((sources_dir / name).is_file() for name in names)
+    return not missing_sources(sources_dir)
 
 
 def _zip(member: str, data: bytes) -> bytes:

@@ -1,32 +1,35 @@
-"""``invoke clean``: remove what the tool made, and only that, and say how much it freed.
+"""``invoke clean``: remove what the tool wrote, and only that; say what it freed and what it left.
 
-In the build directory the tool's files are known by name or by its own records: stage records
-(``<stage>.json`` with ``stage`` and ``outputs``) and the outputs they list, the build record
-(``build-output.json``), ``plan.json`` (and a farm's ``plan-<size>.json``) with the region files
-it names, ``soak.json``, the build copy ``firmware-tree/`` when the record ``sync`` keeps beside it
-says the tool made it (with that record and ``firmware-make.json``; a copy that is a symlink, or has
-no record, stays), and the demo's nested build directory. Anything else there (a user's notes, a release folder) stays. ``--all`` also
-empties the shared user cache of what the tool stores there (downloads, init data, the build image's
-root file system) and removes the Docker images it built (recipe label), the root-file-system images
-it imported and its compiler-cache volumes.
+A file in the build directory is the tool's only when a record carrying the tool's marker
+(``marker.py``), sitting where the tool puts that record, names it and its SHA-256 is still the one
+the record holds: stage records (``<stage>.json``) and their outputs, the build record
+(``build-output.json``) and its images, ``plan.json`` (and a farm's ``plan-<size>.json``) and its region
+files, ``soak.json``, the build copy ``firmware-tree/`` beside its marked copy record (and
+``firmware-make.json``), and the same in the demo's nested build directory. A file the user changed
+since is left and named; a record without the marker (an older version's, or a user's JSON file that
+happens to have ``stage`` and ``outputs`` keys) is not the tool's and is left (named once); everything
+else in the build directory stays and is named. A copy that is a symlink is never entered. ``--all``
+also empties the shared user cache of what the tool stores there (downloads, init data, the build
+image's root file system) and removes the Docker images it built (recipe label), the
+root-file-system images it imported and its compiler-cache volumes.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import re
 import shutil
-from collections.abc import Iterable
+import tarfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nodemcu_pipeline.errors import PipelineError
-from nodemcu_pipeline.paths import Bounded, read_bounded
+from nodemcu_pipeline.records.marker import has_marker, is_marked, read_record
+from nodemcu_pipeline.records.stage import sha256_file
 
 CACHE_PARTS = ("blobs", "urls", "partial", "locks", "initdata")
-KNOWN_FILES = ("plan.json", "build-output.json", "soak.json")
 # plan.json, or a farm's plan per flash size (plan_file.per_size_name): plan-4MB.json,
 # plan-1MB-esp8285.json.
 PLAN_RECORD = re.compile(r"plan(-([0-9]+[KM]B|header)(-esp8285)?)?\.json")
@@ -34,7 +37,14 @@ PLAN_RECORD = re.compile(r"plan(-([0-9]+[KM]B|header)(-esp8285)?)?\.json")
 # RECORD): named here so that clean does not import the Docker build.
 COPY_DIR = "firmware-tree"
 COPY_RECORDS = ("firmware-tree.copy-record.json", "firmware-make.json")
-RECORD_READ = Bounded("record", 64 << 20, "64 MiB", follow_links=False)
+# Each record the tool keeps at a fixed name, and its marker's kind; other *.json are stage records.
+RECORD_KINDS = {
+    "build-output.json": "build-output",
+    "soak.json": "soak-report",
+    COPY_RECORDS[0]: "build-copy",
+    COPY_RECORDS[1]: "build-make",
+}
+NESTED = "demo"  # invoke demo's own build directory inside the build directory
 
 
 @dataclass
@@ -61,62 +71,99 @@ def human(size: int) -> str:
     return f"{size} bytes"  # pragma: no cover
 
 
-def _json(path: Path) -> Any:
-    """A record's JSON, or None (a FIFO, link or garbage named *.json is not a record)."""
-    try:
-        return json.loads(read_bounded(path, RECORD_READ))
-    except (PipelineError, ValueError):
-        return None
+@dataclass
+class Survey:
+    """What is the tool's in a build directory (and its demo's), and what only looks like it."""
+
+    files: set[Path] = field(default_factory=set)  # proven: removed
+    copies: list[Path] = field(default_factory=list)  # build copies beside their marked records
+    changed: list[Path] = field(default_factory=list)  # named by a record, changed since: kept
+    unmarked: list[Path] = field(default_factory=list)  # the tool's record names, no marker: kept
+
+    def add(self, other: Survey) -> None:
+        self.files |= other.files
+        self.copies += other.copies
+        self.changed += other.changed
+        self.unmarked += other.unmarked
 
 
-def build_outputs(build_dir: Path) -> list[Path]:
-    """The files in ``build_dir`` the tool wrote (never follows symlinks out of it)."""
+def survey(build_dir: Path) -> Survey:
+    """Sort ``build_dir``'s records (never following a symlink out of it) into what is the tool's."""
     root = Path(build_dir)
+    found = Survey()
     if not root.is_dir() or root.is_symlink():
-        return []
-    found: set[Path] = set()
-    for record in root.glob("*.json"):
-        data = _json(record)
-        if not isinstance(data, dict):
+        return found
+    for record in sorted(root.glob("*.json")):
+        if record.is_symlink() or not record.is_file():
             continue
-        if "stage" in data and isinstance(data.get("outputs"), dict):
-            found.add(record)
-            found.update(Path(p) for p in data["outputs"])
-        elif record.name == "build-output.json" and isinstance(data.get("images"), list):
-            found.add(record)
-            found.update(
-                root / str(e.get("file", "")) for e in data["images"] if isinstance(e, dict)
-            )
-        elif PLAN_RECORD.fullmatch(record.name) and isinstance(data.get("regions"), list):
-            found.add(record)
-            found.update(
-                root / str(r.get("file", "")) for r in data["regions"] if isinstance(r, dict)
-            )
-        elif record.name in KNOWN_FILES:
-            found.add(record)
-    inside = [p for p in found if _within(p, root) and p.is_file() and not p.is_symlink()]
-    return sorted(inside) + build_outputs(root / "demo")
+        doc = read_record(record)
+        kind = _kind(record.name, doc)
+        if kind is None:
+            if _looks_like_a_record(record.name, doc):
+                found.unmarked.append(record)
+            continue
+        found.files.add(record)
+        for path, digest in _named(root, kind, doc):
+            if sha256_file(path) == digest:
+                found.files.add(path)
+            else:
+                found.changed.append(path)
+        copy = root / COPY_DIR
+        if kind == "build-copy" and copy.is_dir() and not copy.is_symlink():
+            found.copies.append(copy)
+    found.add(survey(root / NESTED))
+    return found
 
 
-def build_copies(build_dir: Path) -> list[Path]:
-    """The build copies the tool made in ``build_dir`` (and the demo's): ``firmware-tree`` as a real
-    directory, with the record that ``sync`` writes beside it."""
-    root = Path(build_dir)
-    if not root.is_dir() or root.is_symlink():
-        return []
-    copy = root / COPY_DIR
-    made = isinstance(_json(root / COPY_RECORDS[0]), dict)
-    mine = [copy] if made and copy.is_dir() and not copy.is_symlink() else []
-    return mine + build_copies(root / "demo")
+def _kind(name: str, doc: Any) -> str | None:
+    """The kind of tool record ``name`` holding ``doc`` is, or None when it is not the tool's."""
+    kind = RECORD_KINDS.get(name) or ("plan" if PLAN_RECORD.fullmatch(name) else "stage")
+    if not is_marked(doc, kind):
+        return None
+    if kind == "stage" and doc.get("stage") != name.removesuffix(".json"):
+        return None  # a stage record sits at <stage>.json; anywhere else it is not where we put it
+    return kind
+
+
+def _looks_like_a_record(name: str, doc: Any) -> bool:
+    """A file with a record's name or shape but not the marker: named, so an older version's
+    records are not left unexplained."""
+    known = name in RECORD_KINDS or PLAN_RECORD.fullmatch(name) is not None
+    return known or has_marker(doc) or (isinstance(doc, dict) and {"stage", "outputs"} <= set(doc))
+
+
+def _named(root: Path, kind: str, doc: dict[str, Any]) -> Iterator[tuple[Path, str]]:
+    """The files a record names, with their recorded sums: only plain files inside ``root``."""
+    if kind == "stage":
+        pairs = (
+            list((doc.get("outputs") or {}).items()) if isinstance(doc.get("outputs"), dict) else []
+        )
+    elif kind in ("build-output", "plan"):
+        entries = doc.get("images" if kind == "build-output" else "regions")
+        pairs = [
+            (e.get("file"), e.get("sha256"))
+            for e in (entries if isinstance(entries, list) else [])
+            if isinstance(e, dict)
+        ]
+    else:
+        pairs = []
+    for name, digest in pairs:
+        if not isinstance(name, str) or not isinstance(digest, str) or not name:
+            continue
+        rel = Path(name)
+        path = root / rel
+        if rel.is_absolute() or ".." in rel.parts or not _within(path, root):
+            continue
+        if path.is_symlink() or not path.is_file():
+            continue
+        yield path, digest
 
 
 def remove_copies(copies: Iterable[Path], freed: Freed) -> None:
-    """Delete each build copy (symlinks inside are removed, never followed) and its records."""
+    """Delete each build copy (symlinks inside are removed, never followed)."""
     for copy in copies:
         size = _tree_size(copy)
         shutil.rmtree(copy)
-        for name in COPY_RECORDS:
-            (copy.parent / name).unlink(missing_ok=True)
         freed.add(f"build copy {copy}", size)
 
 
@@ -142,7 +189,7 @@ def remove_files(paths: Iterable[Path], root: Path, freed: Freed, what: str) -> 
     """Delete ``paths``, then the directories under ``root`` that this left empty."""
     count, size = 0, 0
     parents: set[Path] = set()
-    for path in paths:
+    for path in sorted(paths):
         try:
             size += path.stat().st_size
             path.unlink()
@@ -158,19 +205,83 @@ def remove_files(paths: Iterable[Path], root: Path, freed: Freed, what: str) -> 
         freed.add(f"{count} files in {what}", size)
 
 
-def clean_cache(cache_dir: Path, freed: Freed) -> None:
-    """Empty the parts of the download cache the tool owns (its layout, never the whole folder)."""
+def left_alone(build_dir: Path, limit: int = 12) -> str:
+    """What is left at the top of ``build_dir``, for the user to see it was not touched."""
+    root = Path(build_dir)
+    if not root.is_dir() or root.is_symlink():
+        return ""
+    names = sorted(
+        p.name + ("/" if p.is_dir() and not p.is_symlink() else "") for p in root.iterdir()
+    )
+    shown = ", ".join(names[:limit]) + (
+        f" and {len(names) - limit} more" if len(names) > limit else ""
+    )
+    return shown
+
+
+HEX64 = re.compile(r"[0-9a-f]{64}")
+URL_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+def clean_cache(cache_dir: Path, freed: Freed) -> list[Path]:
+    """Remove what the download cache holds of the tool's (each entry proven by its own name: a
+    blob named by its SHA-256, an index or resume record named by its URL's key, an empty lock);
+    returns what was left in the cache's folders (the cache dir may be shared with other files)."""
     cache = Path(cache_dir)
+    kept: list[Path] = []
     for part in CACHE_PARTS:
         target = cache / part
-        if target.is_dir() and not target.is_symlink():
-            size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
-            shutil.rmtree(target)
+        if not target.is_dir() or target.is_symlink():
+            continue
+        size, mine = 0, []
+        for entry in sorted(target.iterdir()):
+            if entry.is_symlink() or not entry.is_file() or not _cached_by_us(part, entry):
+                kept.append(entry)
+                continue
+            size += entry.stat().st_size
+            mine.append(entry)
+        for entry in mine:
+            entry.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            target.rmdir()  # only when nothing else is in it
+        if mine:
             freed.add(f"cache {target}", size)
-    for tarball in cache.glob("rootfs-*.tar"):
-        if tarball.is_file() and not tarball.is_symlink():
+    for tarball in sorted(cache.glob("rootfs-*.tar")):
+        if tarball.is_file() and not tarball.is_symlink() and tarfile.is_tarfile(tarball):
             freed.add(f"root file system {tarball.name}", tarball.stat().st_size)
             tarball.unlink()
+    return kept
+
+
+def _cached_by_us(part: str, entry: Path) -> bool:
+    name = entry.name
+    if part == "blobs":
+        return HEX64.fullmatch(name) is not None and sha256_file(entry) == name
+    if part == "initdata":
+        stem = name.removesuffix(".bin")
+        return (
+            name.endswith(".bin")
+            and HEX64.fullmatch(stem) is not None
+            and sha256_file(entry) == stem
+        )
+    if part == "locks":
+        return (
+            URL_KEY.fullmatch(name.removesuffix(".lock")) is not None and entry.stat().st_size == 0
+        )
+    if part == "urls":
+        return _names_its_url(entry, name.removesuffix(".json"))
+    # partial/: KEY.part, KEY.again.part and their KEY….part.json records of the response
+    key = name.split(".", 1)[0]
+    record = entry if name.endswith(".json") else entry.with_name(name + ".json")
+    return name.startswith(key + ".") and record.is_file() and _names_its_url(record, key)
+
+
+def _names_its_url(record: Path, key: str) -> bool:
+    from nodemcu_pipeline.downloads.download import url_key
+
+    doc = read_record(record)
+    url = doc.get("url") if isinstance(doc, dict) else None
+    return isinstance(url, str) and URL_KEY.fullmatch(key) is not None and url_key(url) == key
 
 
 def clean_docker(

@@ -29,6 +29,7 @@ from nodemcu_pipeline.atomic import atomic_write_bytes, atomic_write_text
 from nodemcu_pipeline.errors import PipelineError, PlanError, UsageError
 from nodemcu_pipeline.paths import read_bounded, safe_basename
 from nodemcu_pipeline.plan.file import PLAN_FILE, load_plan
+from nodemcu_pipeline.records.marker import is_marked, mark, read_record
 from nodemcu_pipeline.records.stage import load_record, sha256_file
 
 VARIANTS = ("float", "integer")
@@ -225,6 +226,7 @@ def build_info(
         if record is not None:
             stages[stage] = record.get("inputs")
     return {
+        **mark("build-info"),
         "variant": leg.variant,
         "flash_size": leg.flash_size,
         "flash_mode": plan.get("flash_mode"),
@@ -279,6 +281,7 @@ def release(
     flash_sizes: list[str],
     build_root: Path,
     out_dir: Path,
+    *,
     collect_only: bool = False,
     build_image: bool = True,
     run: Runner = invoke_step,
@@ -362,12 +365,13 @@ def _swap_in(staging: Path, out_dir: Path) -> None:
 
 # --- the output directory is ours only if we wrote it ---------------------------------------------
 MARKER = ".nodemcu-pipeline-release.json"
+RELEASE_KIND = "release"
 
 
 def write_marker(out_dir: Path) -> None:
     """Record what this release wrote, so the next one knows what it may replace."""
     names = sorted(p.name for p in out_dir.iterdir() if p.name != MARKER)
-    doc = {"written_by": "nodemcu-pipeline release", "files": names}
+    doc = {**mark(RELEASE_KIND), "written_by": "nodemcu-pipeline release", "files": names}
     atomic_write_text(out_dir / MARKER, json.dumps(doc, indent=2) + "\n")
 
 
@@ -378,14 +382,13 @@ def written_by_release(out_dir: Path) -> list[str] | None:
     if not entries:
         return None
     hint = "Choose a new or empty --out directory; nothing was deleted"
-    try:
-        doc = json.loads((out_dir / MARKER).read_text())
-        names = [str(n) for n in doc["files"]] if isinstance(doc, dict) else None
-    except (OSError, ValueError, KeyError, TypeError):
-        names = None
+    doc = read_record(out_dir / MARKER)  # a regular file only: a FIFO there must not hang us
+    files = doc.get("files") if is_marked(doc, RELEASE_KIND) else None
+    names = [str(n) for n in files] if isinstance(files, list) else None
     if names is None:
         raise ReleaseError(
-            f"--out {out_dir} is not empty and is not a previous release output (no {MARKER})",
+            f"--out {out_dir} is not empty and is not a previous release output (no {MARKER} "
+            "with the nodemcu-pipeline marker; a release of an older version has none)",
             hint,
         )
     for entry in entries:

@@ -8,7 +8,7 @@ from nodemcu_pipeline.board import Banner, NodeMCURepl, check_after_flash
 from nodemcu_pipeline.errors import BootLoopError, FileSystemError, ReplError
 from nodemcu_pipeline.firmware.image import example_image
 from nodemcu_pipeline.firmware.layout import Generation
-from nodemcu_pipeline.flasher.api import flash
+from nodemcu_pipeline.flasher.api import FlashOptions, flash
 from nodemcu_pipeline.link.transport import open_port
 from nodemcu_pipeline.virtual import VirtualBoard
 from nodemcu_pipeline.virtual import fs as vfs
@@ -39,11 +39,11 @@ def test_fresh_flash_shows_the_first_boot_format_and_passes_without_formatting_a
 ):
     with VirtualBoard("1MB", pty=pty) as board:
         source = plan_source(tmp_path / "build", firmware=split_images(tmp_path))
-        flashed = flash(board.url, source, use_stub=stub, leave_reset_to_check=True)
+        flashed = flash(board.url, source, FlashOptions(stub=stub, leave_reset_to_check=True))
         # A pty has no reset lines: the flasher starts the firmware and hands its port over, so the
         # check reads the first boot from its first byte (a reopened port would have lost it).
         assert (flashed.handover is not None) is pty
-        report = check_after_flash(board.url, port=flashed.handover)
+        report = check_after_flash(board.url, handover=flashed.handover)
     assert report.first_boot_format is True
     assert report.formatted is False
     assert report.total > 0

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import random
+import re
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -13,7 +18,7 @@ from nodemcu_pipeline.board import framing
 from nodemcu_pipeline.board.files import BoardFiles, board_session
 from nodemcu_pipeline.errors import FileTransferError
 from tests.board.boards import board_files, board_from, chatter, fill, nodemcu_chip, put_files
-from tests.conftest import assert_one_line_error, run_invoke
+from tests.conftest import ROOT, assert_one_line_error, run_invoke
 
 
 @pytest.fixture(params=[False, True], ids=["rfc2217", "pty"])
@@ -125,7 +130,9 @@ def test_the_commands_as_a_user_runs_them(tmp_path):
             proc.returncode == 0
             and (tmp_path / "back.lua").read_bytes() == (tmp_path / "init.lua").read_bytes()
         )
-        assert_one_line_error(inv("download", "init.lua", "--out", "back.lua"), "exists", "--force")
+        assert_one_line_error(
+            inv("download", "init.lua", "--out", "back.lua"), "exists", "--force", code=2
+        )
         assert inv("rm", "app.lua").returncode == 0
         assert_one_line_error(inv("rm", "app.lua"), "no file app.lua")
         assert_one_line_error(inv("format"), "erases 2 file(s)", "--yes", code=2)
@@ -234,3 +241,142 @@ def test_firmware_without_uart_on_gets_the_literal_line_protocol(tmp_path):
         files.upload(data, "l.bin")
         assert files.download("l.bin") == data
         assert repl.eval("'echo back on'") == "echo back on"
+
+
+# -- interrupted transfers (issue 22 item 5) -------------------------------------------------------
+def _start_invoke(*args: str, cwd) -> subprocess.Popen[str]:
+    env = dict(os.environ)
+    env.pop("PIPELINE_DEBUG", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "invoke", "--search-root", str(ROOT), *args],
+        cwd=str(cwd),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _stop_mid_upload(board, where, sig: int) -> subprocess.CompletedProcess[str]:
+    """``invoke upload`` of 300 KB, sent ``sig`` once its progress passed 10 %."""
+    (where / "big.bin").write_bytes(every_byte(300_000, 11))
+    proc = _start_invoke("upload", "big.bin", "--port", board.url, cwd=where)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if re.search(r"upload\s+[1-9]0% big.bin", line):
+            break
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(seen) + err)
+
+
+@pytest.mark.parametrize("pty", [False, True], ids=["rfc2217", "pty"])
+def test_ctrl_c_during_an_upload_ends_it_on_the_board(tmp_path, pty):
+    """It used to leave the board's receiver waiting for the rest (the next `ls`: "not at the Lua
+    prompt" until a reset) and a 0-byte ~up….tmp on the board."""
+    chip = nodemcu_chip()
+    put_files(chip, {"init.lua": b"print('init')\n"})
+    with board_from(tmp_path, chip, pty=pty) as board:
+        proc = _stop_mid_upload(board, tmp_path, signal.SIGINT)
+        assert_one_line_error(proc, "interrupted", "big.bin", "removed the partial file", code=130)
+        assert board_files(board) == {"init.lua": 14}
+        listing = run_invoke("ls", "--port", board.url, cwd=tmp_path)
+        assert listing.returncode == 0, listing.stderr
+        assert "init.lua" in listing.stdout and "tmp" not in listing.stdout
+
+
+@pytest.mark.parametrize("pty", [False, True], ids=["rfc2217", "pty"])
+def test_the_next_command_ends_an_upload_whose_process_was_killed(tmp_path, pty):
+    chip = nodemcu_chip()
+    put_files(chip, {"init.lua": b"print('init')\n"})
+    with board_from(tmp_path, chip, pty=pty) as board:
+        _stop_mid_upload(board, tmp_path, signal.SIGKILL)
+        listing = run_invoke("ls", "--port", board.url, cwd=tmp_path)
+        assert listing.returncode == 0, listing.stderr
+        assert "big.bin" not in listing.stdout and "tmp" not in listing.stdout
+        assert board_files(board) == {"init.lua": 14}
+        (tmp_path / "app.lua").write_bytes(b"print('app')\n")
+        assert run_invoke("upload", "app.lua", "--port", board.url, cwd=tmp_path).returncode == 0
+        assert sorted(board_files(board)) == ["app.lua", "init.lua"]
+
+
+def test_the_next_command_ends_a_literal_line_upload_whose_process_was_killed(tmp_path):
+    """Without uart.on the upload goes as echo-off lines: the next session closes the receiver
+    (its report is not a file name), turns echo back on and removes the partial file."""
+    chip = nodemcu_chip()
+    put_files(chip, {"init.lua": b"uart.on = nil\n"})
+    with board_from(tmp_path, chip) as board:
+        _stop_mid_upload(board, tmp_path, signal.SIGKILL)
+        listing = run_invoke("ls", "--port", board.url, cwd=tmp_path)
+        assert listing.returncode == 0, listing.stderr
+        assert "removed" not in listing.stderr, listing.stderr
+        assert board_files(board) == {"init.lua": 14}
+        with board_session(board.url) as repl:
+            repl.port.write(b"print('echo ' .. 'on')\n")
+            assert "print('echo ' .. 'on')" in repl.drain(quiet=0.5, limit=5.0).decode()
+
+
+def test_a_session_removes_the_temporary_files_of_ours_and_nothing_else(tmp_path):
+    """An upload cut off by a reset leaves its ~upXXXXXX.tmp; only that pattern is ours."""
+    chip = nodemcu_chip()
+    mine = {"~old12ab34.tmp": b"an old file put aside", "~upxyz.tmp": b"user", "up12ab34.tmp": b"u"}
+    put_files(chip, {"~up12ab34.tmp": b"partial", **mine})
+    with board_from(tmp_path, chip) as board:
+        proc = run_invoke("ls", "--port", board.url, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert "removed ~up12ab34.tmp" in proc.stderr
+        assert board_files(board) == {n: len(d) for n, d in mine.items()}
+
+
+# -- resets while a command runs (issue 22 item 11) ------------------------------------------------
+RESETTING = {
+    "wd.lua": b"print('start') while true do end\n",
+    "crash.lua": b"print('start') node.crash(28)\n",
+}
+
+
+@pytest.mark.parametrize("pty", [False, True], ids=["rfc2217", "pty"])
+@pytest.mark.parametrize(
+    ("script", "cause"),
+    [
+        ("wd.lua", r"watchdog"),
+        ("crash.lua", r"exception 28 LoadProhibited.*epc1=0x4021"),
+    ],
+)
+def test_run_reports_a_reset_at_once_with_its_cause(tmp_path, pty, script, cause):
+    """`run` of a script that tripped the watchdog waited its whole --timeout and printed the
+    ROM's 74880-baud lines as garbage; the board had reset ~3 s in."""
+    chip = nodemcu_chip()
+    put_files(chip, RESETTING)
+    with board_from(tmp_path, chip, pty=pty) as board:
+        proc = run_invoke("run", script, "--timeout", "300", "--port", board.url, cwd=tmp_path)
+        assert_one_line_error(proc, f"the board reset while running {script}")
+        assert re.search(cause, proc.stderr), proc.stderr
+        assert proc.stdout.startswith("start\n"), proc.stdout
+        assert "\ufffd" not in proc.stdout and not re.search(r"[\x00\x02-\x08\x7f]", proc.stdout)
+        after = run_invoke("run", "wd.lua", "--timeout", "300", "--port", board.url, cwd=tmp_path)
+        assert "watchdog" in after.stderr  # the board is usable again at once
+
+
+def test_a_reset_into_a_boot_loop_is_reported_without_waiting_for_the_timeout(tmp_path):
+    chip = nodemcu_chip()
+    put_files(
+        chip,
+        {
+            "init.lua": b"if file.exists('go') then while true do end end\n",
+            "go.lua": b"file.open('go', 'w'):close() print('set') while true do end\n",
+        },
+    )
+    with board_from(tmp_path, chip) as board:
+        proc = run_invoke("run", "go.lua", "--timeout", "300", "--port", board.url, cwd=tmp_path)
+        assert_one_line_error(proc, "reset while running go.lua", "did not come back", "init.lua")
+
+
+def test_any_command_a_reset_interrupts_names_the_cause(tmp_path):
+    chip = nodemcu_chip()
+    put_files(chip, {"init.lua": b"file.list = function() while true do end end\n"})
+    with board_from(tmp_path, chip) as board:
+        proc = run_invoke("ls", "--port", board.url, cwd=tmp_path)
+        assert_one_line_error(proc, "the board reset while running a command", "watchdog")

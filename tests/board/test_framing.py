@@ -61,3 +61,41 @@ def test_quote_and_unquote_round_trip_through_lua(data):
     quoted = LUA.globals().quote(data)
     assert b"\r" not in quoted and b"\x01" not in quoted
     assert framing.unquote(quoted) == data
+
+
+# -- what a reset looks like inside a frame (issue 22 item 11) ---------------------------------------
+ROM_BOOT = b"\r\n ets Jan  8 2013,rst cause:4, boot mode:(3,6)\r\n\r\nwdt reset\r\n"
+
+
+def _at_115200(data: bytes, seed: int = 0) -> bytes:
+    """74880-baud bytes as a 115200 UART reads them: the virtual board's garbler."""
+    import random
+
+    rng = random.Random(seed)
+    return bytes(rng.choice((0x00, 0x80, 0xF8, 0xE0, 0x7F, 0x1C)) for _ in data)
+
+
+def test_the_roms_boot_line_is_a_reset_as_text_and_as_garbage():
+    text = b"start\r\n" * 3
+    assert framing.reset_output(text + ROM_BOOT) == len(text) + 3
+    found = framing.reset_output(text + _at_115200(ROM_BOOT))
+    assert 0 <= found <= len(text) + len(ROM_BOOT)
+
+
+@given(st.text(max_size=300))
+def test_text_a_script_prints_is_never_taken_for_a_reset(text):
+    data = text.encode().replace(b"\x01", b"")
+    assert framing.reset_output(data) == -1 or framing.ROM_LINE.search(data)
+
+
+def test_output_holds_back_what_has_not_settled():
+    assert framing.settled(b"line\r", 0, 5) == 4  # its LF may follow
+    assert framing.settled("caf\u00e9".encode()[:-1], 0, 4) == 3  # half a UTF-8 character
+    assert framing.settled(b"ok\x00\x80", 0, 4) == 2  # the start of a reset's garbage, maybe
+    assert framing.settled(b"ok\n", 0, 3) == 3
+    assert framing.settled(bytes(100), 0, 100) == 100  # a long run is judged by reset_output
+
+
+def test_a_name_with_a_line_end_comes_back_whole():
+    assert framing.unquote(b"a\\nb.lua") == b"a\nb.lua"
+    assert framing.unquote(b"a\\\\nb") == b"a\\nb"

@@ -17,8 +17,10 @@ BEFORE = {
     "upload_raw": (1613, "2ca069d0f51b9a846bf36755b26b090cf6f318e74bad3180122322e1848bc452"),
     "upload_lines": (1462, "258952f23cda52638ccf1def5c09746f5cf41bd792f4a7cd9066beec9fdd427b"),
     "sum": (636, "24200e6d85f036bfc731bc731567f59bb1bbc5e8b2cde564433eee8169eb2b7c"),
-    "download": (231, "0bb311bd72ec032ac42fc7874a677c02b0a18af6da7d8657e80b06e94cddda6a"),
-    "survey": (322, "c641e20c4ad657a1ef9b74576bd11d45b24198eb746b724ade7b192cfd56a58e"),
+    # + "if not f then return end": a file gone between the stat and a chunk (issue 22 item 4)
+    "download": (256, "b485ecdfdf6dd6a62674636ceba81f7059ed263acfd5dc1fbe1dbe4724ca2f29"),
+    # + names' line ends escaped, so a name holding one stays on its line (issue 22 item 9)
+    "survey": (341, "8e1302e507a3dc42725373a357f33a5b9081caa4f1abe2ead88a8069a1e3db17"),
     "probe": (334, "6f0b6aaf3dcbd8a3e42da4327e78cf94e45c47fd2e078c10c911f65a5a4d3c91"),
     "size": (128, "b8ce67b473a1c95f618daec5c9b6523f178238d3c885bdb46f26a05e701f71e7"),
 }

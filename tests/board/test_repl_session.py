@@ -80,6 +80,34 @@ def test_a_late_reboot_banner_after_node_restart_does_not_desynchronise(board):
         assert repl.eval("1") == "1"
 
 
+def test_sync_ends_a_raw_receiver_left_holding_the_uart(board):
+    """A host that went away mid raw load (or mid upload) leaves uart.on taking every byte as a
+    frame: sync recognises the old receiver's acknowledgements, releases it and gets in step."""
+    from nodemcu_pipeline.board import framing, rawload
+
+    with session(board) as repl:
+        marker = framing.new_marker()
+        repl.send_line(rawload.loader_line(marker, 9))
+        assert repl.await_ack(marker, 0)
+        repl.port.write(b"x" * 200)  # a frame and a half, then nothing more
+        said: list[str] = []
+        repl.say = said.append
+        repl.sync()
+        assert repl.eval("'back'") == "back"
+        assert said == ["an earlier transfer still held the board's UART: ending it"]
+
+
+def test_a_streamed_command_stops_at_a_reset_and_never_shows_the_roms_garbage(board):
+    with session(board) as repl:
+        seen: list[bytes] = []
+        with pytest.raises(BoardRestarted, match="while running") as caught:
+            repl.exec("print('before') while true do end", timeout=60, on_output=seen.append)
+        assert b"".join(seen) == b"before\n"
+        assert b"powered by Lua" in caught.value.seen
+        repl.recover()
+        assert repl.eval("'back'") == "back"
+
+
 def test_an_endless_loop_trips_the_watchdog_and_the_session_recovers(board):
     with session(board) as repl:
         with pytest.raises(BoardRestarted, match="while running"):

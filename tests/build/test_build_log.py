@@ -72,3 +72,24 @@ def test_a_serial_retry_reports_its_own_error_not_the_parallel_runs() -> None:
         "gpio.c:3:1: error: expected ';' before 'int'",
     ]
     assert error_line(lines) == "gpio.c:3:1: error: expected ';' before 'int'"
+
+
+def test_compiled_files_are_counted_from_nodemcu_and_plain_make_logs() -> None:
+    from nodemcu_pipeline.build.build_log import CompileCount
+
+    seen = []
+    count = CompileCount(4, seen.append)
+    for line in [
+        "DEPEND: CC app/user/user_main.c",  # the dependency pass: not a compile
+        "CC app/user/user_main.c",
+        "HOSTCC app/lua/luac_cross/luac.c",
+        "AR app/user/",
+        "/usr/bin/ccache xtensa-lx106-elf-gcc -Os -c app/user/x.c -o .output/x.o",
+        "xtensa-lx106-elf-gcc -nostdlib -T ld/firmware.ld .output/x.o -o fw.elf",  # a link
+        "CC app/a.c",
+        "CC app/b.c",
+    ]:
+        count.feed(line)
+    count.finish()
+    assert [(e.done, e.total) for e in seen] == [(1, 4), (2, 4), (3, 4), (4, 4), (5, 5), (5, 5)]
+    assert seen[-1].phase == "done" and {e.unit for e in seen} == {"files"}

@@ -190,7 +190,15 @@ def test_runs_as_another_user_without_root_owned_files(build_image: str, tmp_pat
     from nodemcu_pipeline.build.docker_build import run_container
 
     run_container(
-        docker.from_env(), build_image, tree, "float", "u", False, 300, lambda _l: None, "4321:4321"
+        docker.from_env(),
+        build_image,
+        tree,
+        variant="float",
+        image_name="u",
+        no_cache=False,
+        timeout=300,
+        log=lambda _l: None,
+        user="4321:4321",
     )
     made = [*(tree / "bin").rglob("*"), *(tree / ".output").rglob("*"), tree / "app" / "mapfile"]
     assert len(made) >= 5
@@ -256,6 +264,41 @@ def test_timeout_stops_the_build_and_removes_the_container(
     makefile.write_text(text + "\nslow:\n\tsleep 60\n")
     proc = build(tree, tmp_path / "build", "--timeout", "3")
     assert_one_line_error(proc, "longer than 3 s", "--timeout")
+    assert leftover_containers() == []
+
+
+def test_a_build_that_finished_is_not_a_timeout(build_image: str, tmp_path: Path) -> None:
+    # Issue 22: the deadline was judged by the clock around the whole run, so a build that had
+    # exited at once, but whose log was read on slowly (a slow terminal), "took longer than N s".
+    import docker
+    from nodemcu_pipeline.build.docker_build import run_container
+
+    tree = tmp_path / "fw"
+    (tree / "bin").mkdir(parents=True)
+    (tree / "Makefile").write_text(
+        "all:\n\tprintf low > bin/0x00000.bin\n\tprintf high > bin/0x10000.bin\n"
+        "clean:\n\trm -f bin/*.bin\n"
+    )
+    for path in [tree, *tree.rglob("*")]:
+        path.chmod(0o777 if path.is_dir() else 0o666)
+    deadline = 5.0
+    started = time.monotonic()
+
+    def slow_reader(_line: str) -> None:
+        # Past the deadline by the time the first line is taken: the trivial build is long over.
+        time.sleep(max(0.0, started + deadline + 2 - time.monotonic()))
+
+    run_container(
+        docker.from_env(),
+        build_image,
+        tree,
+        variant="float",
+        image_name="t",
+        no_cache=False,
+        timeout=deadline,
+        log=slow_reader,
+    )
+    assert (tree / "bin" / "nodemcu_float_t.bin").read_bytes().endswith(b"high")
     assert leftover_containers() == []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -11,6 +12,7 @@ from nodemcu_pipeline.build.docker_image import (
     RECIPE_LABEL,
     build_image,
     read_rootfs_conf,
+    recipe_files,
     recipe_hash,
 )
 from tests.conftest import run_invoke
@@ -23,10 +25,26 @@ def test_recipe_hash_follows_the_recipe_files(tmp_path: Path) -> None:
     assert recipe_hash(recipe) != recipe_hash(RECIPE_DIR)
 
 
+def test_recipe_hash_is_content_only_and_takes_every_file(tmp_path: Path) -> None:
+    # Another place, other times and modes (what an install makes of the same files): same hash.
+    recipe = Path(shutil.copytree(RECIPE_DIR, tmp_path / "elsewhere" / "recipe"))
+    for path in recipe.rglob("*"):
+        if path.is_file():
+            os.utime(path, (0, 0))
+            path.chmod(0o600)
+    assert recipe_hash(recipe) == recipe_hash(RECIPE_DIR)
+    assert "compat/xtensa/corebits.h" in recipe_files(recipe)
+    (recipe / ".build.swp").write_bytes(b"an editor's")  # not a recipe file
+    assert recipe_hash(recipe) == recipe_hash(RECIPE_DIR)
+    (recipe / "compat" / "new.h").write_text("#pragma once\n")  # any file, at any depth
+    assert recipe_hash(recipe) != recipe_hash(RECIPE_DIR)
+
+
 def test_rootfs_conf_names_the_compiler() -> None:
     conf = read_rootfs_conf(RECIPE_DIR / "rootfs.conf")
     assert conf["SUITE"] == "bookworm"
     assert "gcc-xtensa-lx106" in conf["PACKAGES"].split(",")
+    assert "gcc-multilib" in conf["PACKAGES"].split(",")  # the host build's gcc -m32 -static
 
 
 def test_unchanged_recipe_is_not_rebuilt(docker_engine: None) -> None:

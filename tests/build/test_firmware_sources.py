@@ -9,15 +9,18 @@ from pathlib import Path
 import pytest
 
 from nodemcu_pipeline.build.firmware_sources import (
+    MIRROR_ENV,
     cache_inputs_for,
+    default_sources_dir,
     fetch_file,
     get_sources,
     load_manifest,
+    where_sources_are_looked_for,
 )
 from nodemcu_pipeline.build.firmware_tree import is_nodemcu
 from nodemcu_pipeline.build.git_files import head_commit
-from nodemcu_pipeline.errors import ChecksumMismatch
-from tests.conftest import SHARED_SOURCES, assert_one_line_error, run_invoke
+from nodemcu_pipeline.errors import ChecksumMismatch, DownloadError, PipelineError
+from tests.conftest import ROOT, SHARED_SOURCES, assert_one_line_error, run_invoke
 
 needs_sources = pytest.mark.skipif(
     not SHARED_SOURCES.is_dir(), reason="shared/sources (the pinned NodeMCU inputs) is missing"
@@ -97,6 +100,33 @@ def test_a_users_tree_gets_only_the_missing_pinned_cache_files(tmp_path: Path) -
     assert list(inputs) == ["cache/e4434aa730e78c63040ace360493aef420ec267c.zip"]
 
 
+def test_missing_sources_name_where_they_were_looked_for_and_how_to_point_elsewhere(
+    tmp_path: Path,
+) -> None:
+    # A checkout falls back on ../shared/sources; an installed command has no such place
+    # (tests/test_packaging.py runs the installed one).
+    assert default_sources_dir() == ROOT.parent / "shared" / "sources"
+    nowhere = where_sources_are_looked_for(None)
+    assert "--sources" in nowhere and MIRROR_ENV in nowhere
+    (tmp_path / load_manifest().firmware.archive_name).write_bytes(b"x")
+    partial = where_sources_are_looked_for(tmp_path)
+    assert f"not in {tmp_path} (no " in partial and "and 2 more" in partial
+    assert "does not exist" in where_sources_are_looked_for(tmp_path / "gone")
+
+    from nodemcu_pipeline.workflows.chain import local_server
+
+    entry = load_manifest().files["picolibc"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(PipelineError) as in_directory:
+        fetch_file(entry, tmp_path / "cache", str(empty))
+    with local_server(empty) as base, pytest.raises(DownloadError) as over_http:
+        fetch_file(entry, tmp_path / "cache", base)
+    for err in (in_directory, over_http):
+        line = err.value.line()
+        assert entry.mirror_name in line and MIRROR_ENV in line and "--mirror" in line, line
+
+
 def test_manifest_unreadable_is_a_sources_error(tmp_path: Path) -> None:
     bad = tmp_path / "m.json"
     bad.write_text(json.dumps({"firmware": {}}))
@@ -120,7 +150,7 @@ def test_users_get_a_git_clone_at_the_pinned_commit(tmp_path: Path) -> None:
     from nodemcu_pipeline.build.firmware_sources import _fetch_tree, tree_dir
 
     dest = tree_dir(tmp_path / "cache", manifest)
-    _fetch_tree(local, tmp_path / "cache", dest, None, None, lambda _e: None)
+    _fetch_tree(local, tmp_path / "cache", dest, mirror=None, policy=None, progress=lambda _e: None)
     assert head_commit(dest) == manifest.firmware.commit
     branch = subprocess.run(
         ["git", "-C", str(dest), "log", "-1", "--format=%H"], capture_output=True, text=True

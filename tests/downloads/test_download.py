@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -341,3 +342,67 @@ def test_a_cached_blob_that_fails_its_check_is_evicted_and_fetched_again(tmp_pat
         assert srv.hits("/a.zip") == 1
     assert got.path.read_bytes() == archive
     assert not (tmp_path / "blobs" / page_sum).exists()
+
+
+def test_https_to_a_plain_http_server_is_the_tls_failure_at_once(tmp_path: Path) -> None:
+    # Issue 22: each TLS handshake failure was retried with backoff (~8 s) and then reported as
+    # "cannot connect"; the server answers the same way every time, so one attempt says it all.
+    with fault_server() as srv:
+        url = srv.add("/file.bin", BODY).replace("http://", "https://")
+        connections: list[object] = []
+        srv.verify_request = lambda request, address: connections.append(address) or True  # type: ignore[method-assign]
+        with pytest.raises(DownloadError, match="does not speak TLS") as caught:
+            download(url, tmp_path, SUM, policy=DownloadPolicy(retries=4, backoff=0.5))
+    assert "plain HTTP" in caught.value.message and "http://" in caught.value.hint
+    assert len(connections) == 1
+    assert cache_files(tmp_path) == []
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_a_refused_certificate_is_said_at_once(tmp_path: Path) -> None:
+    import http.server
+    import ssl
+    import threading
+
+    key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    accepts: list[int] = []
+
+    class Counting(http.server.HTTPServer):
+        def get_request(self):  # type: ignore[no-untyped-def]
+            accepts.append(1)  # the TLS handshake happens inside accept()
+            return super().get_request()
+
+    server = Counting(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/file.bin"
+    try:
+        with pytest.raises(DownloadError, match="certificate of 127.0.0.1") as caught:
+            download(url, tmp_path / "cache", SUM, policy=DownloadPolicy(retries=4, backoff=0.5))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "self-signed" in caught.value.message
+    assert len(accepts) == 1  # not retried

@@ -28,7 +28,7 @@ def write_images(directory: Path, irom_size: int = 48 * 1024) -> list[str]:
 
 def expected_plan(images: list[str], size: str, work: Path) -> FlashPlan:
     """The plan an independent assemble makes for ``size`` (in its own build directory)."""
-    return plan_source(work / f"expect-{size}", None, images)(size)
+    return plan_source(work / f"expect-{size}", firmware=images)(size)
 
 
 def flash_holds(state: Path, plan: FlashPlan) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 from nodemcu_pipeline.farm.batch import flash_batch
 from nodemcu_pipeline.farm.job import FarmPlan
 from nodemcu_pipeline.farm.targets import BoardTarget
+from nodemcu_pipeline.flasher.api import FlashOptions
 from nodemcu_pipeline.virtual import VirtualBoard
 from nodemcu_pipeline.workflows.assemble import plan_source
 from tests.conftest import assert_one_line_error
@@ -105,12 +106,12 @@ def test_a_board_without_auto_reset_is_prompted_by_name_before_the_work_starts(t
         VirtualBoard("4MB", pty=True, boot="flash", mac="18:fe:34:00:01:02") as bare,
     ):
         targets = [BoardTarget(kit.url, "kit", "auto"), BoardTarget(bare.url, "esp-01", "manual")]
-        source = plan_source(tmp_path / "build", None, images)
+        source = plan_source(tmp_path / "build", firmware=images)
         # The person holds GPIO0 low and presses RESET a second after being asked.
         press = threading.Timer(1.0, bare.board.reset, kwargs={"download": True})
         press.start()
         try:
-            options = FarmPlan(check=False, after="no-reset")
+            options = FarmPlan(flash=FlashOptions(after="no-reset"), check=False)
             jobs = flash_batch(targets, source, options, out=io.StringIO(), err=log)
         finally:
             press.cancel()

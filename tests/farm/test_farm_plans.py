@@ -55,8 +55,8 @@ def test_an_esp8285_in_the_farm_gets_its_own_dout_plan(tmp_path):
     an ESP8285 asks with esp8285=True, an ESP8266 without."""
     images = write_images(tmp_path)
     plans = PlanCache(plan_source(tmp_path / "build", firmware=images, per_size=True))
-    plain, esp8285 = plans("1MB"), plans("1MB", True)
-    assert plans("1MB") is plain and plans("1MB", True) is esp8285  # assembled once each
+    plain, esp8285 = plans("1MB"), plans("1MB", esp8285=True)
+    assert plans("1MB") is plain and plans("1MB", esp8285=True) is esp8285  # assembled once each
     assert header_mode(esp8285) == "dout" and header_mode(plain) != "dout"
     build = tmp_path / "build"
     assert header_mode(load_plan(build / "plan-1MB-esp8285.json")) == "dout"

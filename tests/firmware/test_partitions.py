@@ -13,34 +13,20 @@ from nodemcu_pipeline.firmware.image import example_image
 from nodemcu_pipeline.firmware.layout import Generation
 from nodemcu_pipeline.firmware.partitions import (
     ALL,
-    EAGLEROM,
-    IROM0TEXT,
-    IROM_MAPPED,
-    LFS0,
+    PLATFORM_RCR_PT,
+    RCR_PAGE,
     SPIFFS0,
     DefaultTable,
+    PlacedTable,
     place,
+    rcr_chain,
     read_default_table,
+    read_rcr,
 )
 from nodemcu_pipeline.virtual.flashchip import FlashChip
+from tests.firmware.partition_tables import BOOTED, placed_words, rcr_write, rompt
 
 MB = 1 << 20
-
-
-def rompt(irom_end: int, lfs: int = 0, spiffs: tuple[int, int] = (0, ALL)) -> bytes:
-    """The table as app/user/user_main.c links it (the pinned release's words, read from a build)."""
-    entries = [
-        (EAGLEROM, 0, 0xB000),
-        (4, 0xD000, 0x1000),
-        (5, 0xF000, 0x1000),
-        (IROM0TEXT, 0x10000, 0),
-        (LFS0, 0, lfs),
-        (SPIFFS0, *spiffs),
-        (6, 0, 0x3000),
-        (0, IROM_MAPPED + irom_end, 0),
-    ]
-    head = struct.pack("<I", 0x100 | 3 * len(entries))
-    return head + b"".join(struct.pack("<III", *e) for e in entries) + b"\xff" * 64
 
 
 def real_layout_flash(lfs: int = 0, spiffs: bytes | None = None) -> FlashChip:
@@ -112,3 +98,39 @@ def test_placed_partitions_are_aligned_ordered_and_inside_flash(
     assert fs_addr % 0x2000 == 0 and fs_size % 0x2000 == 0
     assert fs_addr >= max(irom, lfs_addr + lfs_size)
     assert fs_addr + fs_size <= size - 0x3000
+
+
+# -- the RCR page on a board: the table its firmware uses ----------------------------------------
+def test_the_rcr_page_of_a_board_not_booted_since_the_flash_is_the_default_table() -> None:
+    page = rompt(0x78000).ljust(RCR_PAGE, b"\xff")
+    assert read_rcr(page) == DefaultTable(0x78000, (0, 0), (0, ALL))
+    assert rcr_chain(page)
+
+
+def test_a_booted_board_uses_the_table_its_first_boot_placed() -> None:
+    page = rompt(0x78000).ljust(RCR_PAGE, b"\xff")
+    placed = BOOTED + [(SPIFFS0, 0x78000, 0x385000), (6, 0x3FD000, 0x3000)]
+    page = rcr_write(page, PLATFORM_RCR_PT, placed_words(placed))
+    page = rcr_write(page, 0x2, b"")  # PLATFORM_RCR_PHY_DATA: phy_data_setup's flag
+    assert read_default_table(page) is None  # the compiled-in one is deleted
+    table = read_rcr(page)
+    assert isinstance(table, PlacedTable) and table.spiffs == (0x78000, 0x384000)
+    # node.setpartitiontable later: a newer record replaces it, the old one is deleted.
+    again = placed[:4] + [(SPIFFS0, 0x100000, 0x100000), (6, 0x3FD000, 0x3000)]
+    page = rcr_write(page, PLATFORM_RCR_PT, placed_words(again))
+    assert read_rcr(page) == PlacedTable(tuple(again))
+    assert PlacedTable(tuple(again)).spiffs == (0x100000, 0x100000)
+
+
+def test_a_chain_longer_than_what_was_read_is_read_further() -> None:
+    page = rompt(0x78000).ljust(RCR_PAGE, b"\xff")
+    for n in range(150):  # e.g. many node.startup{} changes (PLATFORM_RCR_STARTUP_OPTION)
+        page = rcr_write(page, 0x6, struct.pack("<I", n))
+    page = rcr_write(page, PLATFORM_RCR_PT, placed_words(BOOTED + [(SPIFFS0, 0x80000, 0x80000)]))
+    assert read_rcr(page[:0x400]) is None and rcr_chain(page[:0x400])
+    assert isinstance(read_rcr(page), PlacedTable)
+
+
+@pytest.mark.parametrize("page", [b"\xff" * 0x400, b"NodeMCU 3.0.0.0 example" * 40, b""])
+def test_no_rcr_chain_is_none(page: bytes) -> None:
+    assert read_rcr(page) is None and not rcr_chain(page)

@@ -23,9 +23,9 @@ def test_read_flash_and_erase_agree_with_esptool(virtual_board, tmp_path):
     (tmp_path / "blob.bin").write_bytes(blob)
     esptool(board.url, "write-flash", "0x10000", str(tmp_path / "blob.bin"))
     ours = tmp_path / "ours.bin"
-    api.read_flash(board.url, 115200, "auto", 0x10000, 8192, ours, lambda t: None)
+    api.read_flash(board.url, (0x10000, 8192), ours, api.ConnectOptions(baud=115200))
     assert ours.read_bytes() == blob
-    api.erase(board.url, 115200, "auto", (0x10000, 4096), lambda t: None)
+    api.erase(board.url, (0x10000, 4096), api.ConnectOptions(baud=115200))
     esptool(board.url, "read-flash", "0x10000", "8192", str(tmp_path / "back.bin"))
     back = (tmp_path / "back.bin").read_bytes()
     assert back == b"\xff" * 4096 + blob[4096:]

@@ -34,7 +34,9 @@ def test_ctrl_c_mid_region_names_the_done_and_the_half_written_regions() -> None
 
     with VirtualBoard("1MB") as board:
         with pytest.raises(FlashInterrupted) as err:
-            api.flash(board.url, plan, baud=115200, after="no-reset", progress=progress)
+            api.flash(
+                board.url, plan, api.FlashOptions(baud=115200, after="no-reset"), progress=progress
+            )
     text = err.value.board_state
     assert "0x000000 written and verified" in text
     assert "0x010000 partially written" in text
@@ -58,7 +60,7 @@ def test_a_chip_lost_mid_flash_error_says_what_was_written() -> None:
     # like an unplugged one. Byte 40 000 is past the stub (~12 KB) and the tiny first region.
     with VirtualBoard("1MB", pty=True, faults=Faults(reset_at_byte=40_000)) as board:
         with pytest.raises(PipelineError) as err:
-            api.flash(board.url, plan, baud=115200, after="no-reset")
+            api.flash(board.url, plan, api.FlashOptions(baud=115200, after="no-reset"))
     line = err.value.line()
     assert "\n" not in line
     assert "0x000000 written and verified, 0x010000 partially written" in line

@@ -5,7 +5,7 @@ from __future__ import annotations
 from nodemcu_pipeline.firmware.image import Segment, build_image
 from nodemcu_pipeline.flasher.api import header_mode
 from nodemcu_pipeline.flasher.session import is_esp8285
-from nodemcu_pipeline.workflows.assemble import plan_source
+from nodemcu_pipeline.workflows.assemble import AssembleOptions, plan_source
 
 
 def test_otp_bits_4_and_80_mark_an_esp8285():
@@ -23,11 +23,15 @@ def _firmware(tmp_path):
 
 
 def test_esp8285_gets_dout_when_the_mode_is_kept(tmp_path):
-    source = plan_source(tmp_path / "build", firmware=_firmware(tmp_path), flash_mode="keep")
+    source = plan_source(
+        tmp_path / "build", AssembleOptions(flash_mode="keep"), firmware=_firmware(tmp_path)
+    )
     assert header_mode(source("1MB", esp8285=True)) == "dout"
     assert header_mode(source("1MB")) != "dout"  # an ESP8266 keeps the image's own mode
 
 
 def test_an_explicit_mode_is_the_users_choice(tmp_path):
-    source = plan_source(tmp_path / "build", firmware=_firmware(tmp_path), flash_mode="qio")
+    source = plan_source(
+        tmp_path / "build", AssembleOptions(flash_mode="qio"), firmware=_firmware(tmp_path)
+    )
     assert header_mode(source("1MB", esp8285=True)) == "qio"

@@ -34,7 +34,7 @@ def test_noisy_flashes_never_succeed_with_wrong_contents(virtual_board, tmp_path
             state=state,
         )
         try:
-            api.flash(board.url, plan, baud=115200, after="no-reset")
+            api.flash(board.url, plan, api.FlashOptions(baud=115200, after="no-reset"))
         except PipelineError as exc:
             assert "\n" not in exc.line(), exc.line()
             outcomes["error"] += 1
@@ -61,7 +61,7 @@ def _whole_chip_flash(kind: str, rate: float, seed: int) -> str:
     with VirtualBoard("1MB", pty=True, faults=faults) as board:
         board.flash.data[:] = user
         try:
-            api.flash(board.url, plan, baud=115200, after="no-reset")
+            api.flash(board.url, plan, api.FlashOptions(baud=115200, after="no-reset"))
         except PipelineError as exc:
             assert "\n" not in exc.line(), exc.line()
             return "error"

@@ -50,7 +50,9 @@ def test_every_flipped_begin_bit_is_caught_or_proven_harmless(size: str, field: 
             board.board.faults.flip_begin = (field, bit)
             board.board.faults.begins_flipped = 0
             try:
-                outcome: object = api.flash(board.url, plan, baud=115200, after="no-reset")
+                outcome: object = api.flash(
+                    board.url, plan, api.FlashOptions(baud=115200, after="no-reset")
+                )
             except PipelineError as exc:
                 outcome = exc
             after = bytes(board.flash.data)

@@ -43,7 +43,9 @@ def flash_with(
         before = bytes(board.flash.data)
         try:
             outcome: object = api.flash(
-                board.url, plan, baud=115200, after="no-reset", outside_proof=proof
+                board.url,
+                plan,
+                api.FlashOptions(baud=115200, after="no-reset", outside_proof=proof),
             )
         except PipelineError as exc:
             outcome = exc
@@ -71,7 +73,11 @@ def md5_bytes(proof: bool) -> int:
     Session.md5 = counting  # type: ignore[method-assign]
     try:
         with VirtualBoard("1MB") as board:
-            api.flash(board.url, plan, baud=115200, after="no-reset", outside_proof=proof)
+            api.flash(
+                board.url,
+                plan,
+                api.FlashOptions(baud=115200, after="no-reset", outside_proof=proof),
+            )
     finally:
         Session.md5 = real  # type: ignore[method-assign]
     return len(sent)
@@ -218,7 +224,9 @@ def test_firmware_owned_sectors_changed_after_a_reset_are_the_firmware_s_not_the
     flash[0xD000] = b"a"
     guard = guard_with_a_cut_off_write()
     flash[0xD000] = b"b"
-    rebooted = guard.verdict(hasher, ["the chip was reset into the loader again"], [], True)
+    rebooted = guard.verdict(
+        hasher, ["the chip was reset into the loader again"], [], rebooted=True
+    )
     assert rebooted.proven and "0x00d000-0x00ffff rewritten by the firmware" in rebooted.summary()
     flash[0xD000] = b"a"
     guard = guard_with_a_cut_off_write()

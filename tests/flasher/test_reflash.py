@@ -18,7 +18,9 @@ def plan_of(data: bytes):
 def test_flash_then_reflash_is_unchanged(virtual_board, tmp_path, use_stub):
     board = virtual_board("--flash-size", "1MB", "--pty")
     data = os.urandom(6000) + b"\x00" * 6000
-    first = api.flash(board.url, plan_of(data), baud=115200, use_stub=use_stub, after="no-reset")
+    first = api.flash(
+        board.url, plan_of(data), api.FlashOptions(baud=115200, stub=use_stub, after="no-reset")
+    )
     assert [r.outcome for r in first.results] == ["written"]
     back = tmp_path / "back.bin"
     proc = subprocess.run(
@@ -40,5 +42,5 @@ def test_flash_then_reflash_is_unchanged(virtual_board, tmp_path, use_stub):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert back.read_bytes() == data
     if use_stub:
-        again = api.flash(board.url, plan_of(data), baud=115200, after="no-reset")
+        again = api.flash(board.url, plan_of(data), api.FlashOptions(baud=115200, after="no-reset"))
         assert [r.outcome for r in again.results] == ["unchanged"]

@@ -25,7 +25,9 @@ def test_reset_mid_flash_over_rfc2217_is_resumed_and_verified(tmp_path):
     # Past the stub upload (~10 KB at 115200 bytes in), inside the second region's data.
     faults = Faults(reset_at_byte=40_000)
     with VirtualBoard("1MB", faults=faults) as board:
-        report = api.flash(board.url, plan, baud=115200, after="no-reset", say=said.append)
+        report = api.flash(
+            board.url, plan, api.FlashOptions(baud=115200, after="no-reset"), say=said.append
+        )
         flash = board.flash.read(ADDRESS, len(DATA))
         assert board.board.stats.resets >= 2
     assert flash == DATA
@@ -40,7 +42,7 @@ def test_reset_mid_flash_on_a_port_without_reset_lines_is_one_error_line():
     faults = Faults(reset_at_byte=40_000)
     with VirtualBoard("1MB", pty=True, faults=faults) as board:
         with pytest.raises(PipelineError) as err:
-            api.flash(board.url, plan, baud=115200, after="no-reset")
+            api.flash(board.url, plan, api.FlashOptions(baud=115200, after="no-reset"))
     assert "\n" not in err.value.line()
 
 
@@ -48,7 +50,9 @@ def test_reset_during_the_stub_upload_uploads_it_again():
     said: list[str] = []
     # The stub's text segment is 11 KB: byte 5000 lands inside its first MEM_DATA block.
     with VirtualBoard("1MB", faults=Faults(reset_at_byte=5_000)) as board:
-        report = api.flash(board.url, plan, baud=115200, after="no-reset", say=said.append)
+        report = api.flash(
+            board.url, plan, api.FlashOptions(baud=115200, after="no-reset"), say=said.append
+        )
         flash = board.flash.read(ADDRESS, len(DATA))
     assert report.stub and flash == DATA
     assert any("uploading the stub again" in line for line in said)

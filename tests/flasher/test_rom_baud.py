@@ -23,11 +23,8 @@ def flash(board: VirtualBoard, baud: int, rom_baud: int | None, stub: bool) -> l
     report = api.flash(
         board.url,
         api.fixed_plan(FlashPlan("1MB", "keep", "keep", (region,), None)),
-        baud=baud,
-        after="no-reset",
-        use_stub=stub,
+        api.FlashOptions(baud=baud, after="no-reset", stub=stub, rom_baud=rom_baud),
         say=said.append,
-        rom_baud=rom_baud,
     )
     # The ROM cannot change its rate: without the stub the data goes at the rate it locked on.
     assert report.baud == (baud if stub else board.board.autobaud.rate) and report.stub == stub

@@ -2,6 +2,7 @@
 full write of the same plan, over RFC 2217 and a pty, ROM and stub paths, and after a resumed flash."""
 
 import random
+from typing import Any
 
 import pytest
 
@@ -31,8 +32,13 @@ def plan_of(*regions: Region, layout: str | None = None):
     return lambda size: FlashPlan(size, "dio", "40m", regions, layout)
 
 
-def flash(url: str, data: bytes, **kwargs: object) -> api.FlashReport:
-    return api.flash(url, plan_of(Region(ADDRESS, data, "firmware")), after="no-reset", **kwargs)
+NO_RESET = api.FlashOptions(after="no-reset")
+
+
+def flash(
+    url: str, data: bytes, options: api.FlashOptions = NO_RESET, **kwargs: Any
+) -> api.FlashReport:
+    return api.flash(url, plan_of(Region(ADDRESS, data, "firmware")), options, **kwargs)
 
 
 @pytest.mark.parametrize("pty", [False, True], ids=["rfc2217", "pty"])
@@ -46,8 +52,8 @@ def test_rebuild_writes_two_sectors_and_matches_a_full_rom_write(pty):
     assert result.outcome == "written" and result.verified
     assert result.bytes_written == 2 * SECTOR
     with VirtualBoard("1MB", pty=pty) as board:
-        flash(board.url, old, use_stub=False)
-        flash(board.url, new, use_stub=False)
+        flash(board.url, old, api.FlashOptions(after="no-reset", stub=False))
+        flash(board.url, new, api.FlashOptions(after="no-reset", stub=False))
         full = board.flash.read(0, board.flash.size)
     assert sectored == full
     assert sectored[ADDRESS : ADDRESS + len(new)] == new
@@ -76,11 +82,11 @@ def test_firmware_written_phy_data_in_the_padding_is_not_a_difference():
     combined = image(3, 0xD000) + b"\xff" * 0x3000 + image(4, 0x8000)
     plan = plan_of(Region(0, combined, "firmware"), layout="nodemcu3")
     with VirtualBoard("4MB") as board:
-        api.flash(board.url, plan, after="no-reset")
+        api.flash(board.url, plan, api.FlashOptions(after="no-reset"))
         # What NodeMCU 3.x does on its first boot: RF calibration and PHY data into the padding.
         board.flash.program(0xF000, b"\x05" + bytes(127))
         board.flash.program(0xD000, b"\x5a" * 64)
-        again = api.flash(board.url, plan, after="no-reset")
+        again = api.flash(board.url, plan, api.FlashOptions(after="no-reset"))
         assert board.flash.read(0xF000, 1) == b"\x05"
         assert board.flash.read(0xD000, 64) == b"\x5a" * 64
     assert [r.outcome for r in again.results] == ["unchanged"]

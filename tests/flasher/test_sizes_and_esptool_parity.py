@@ -8,7 +8,7 @@ import pytest
 from nodemcu_pipeline.firmware.image import example_image
 from nodemcu_pipeline.firmware.layout import Generation
 from nodemcu_pipeline.flasher import api
-from nodemcu_pipeline.workflows.assemble import plan_source
+from nodemcu_pipeline.workflows.assemble import AssembleOptions, plan_source
 from tests.conftest import SHARED_DATA
 
 SIZES = ["512KB", "1MB", "2MB", "4MB", "8MB", "16MB"]
@@ -33,8 +33,10 @@ def test_ours_and_esptool_leave_identical_flash(virtual_board, tmp_path, size, u
     init = str(SHARED_DATA / "esp_init_data_default_v05.bin") if gen is Generation.SDK2 else None
     ours_state, theirs_state = tmp_path / "ours.bin", tmp_path / "theirs.bin"
     board = virtual_board("--flash-size", size, "--pty", state=ours_state)
-    source = plan_source(tmp_path / "build", firmware=images, init_data=init)
-    report = api.flash(board.url, source, baud=115200, use_stub=use_stub, after="no-reset")
+    source = plan_source(tmp_path / "build", AssembleOptions(init_data=init), firmware=images)
+    report = api.flash(
+        board.url, source, api.FlashOptions(baud=115200, stub=use_stub, after="no-reset")
+    )
     assert {r.outcome for r in report.results} <= {"written", "erased", "unchanged"}
     board.stop()
     plan = source(size)

@@ -107,7 +107,7 @@ def test_flash_through_esp_rfc2217_server_with_ign_set_control(
 ) -> None:
     board, url = esp_server
     data = os.urandom(64 * 1024)
-    report = api.flash(f"{url}?ign_set_control", plan_of(data), baud=460800)
+    report = api.flash(f"{url}?ign_set_control", plan_of(data), api.FlashOptions(baud=460800))
     assert [(region.outcome, region.verified) for region in report.results] == [("written", True)]
     assert bytes(board.flash.data[0x10000 : 0x10000 + len(data)]) == data
     deadline = time.monotonic() + 5
@@ -124,7 +124,7 @@ def test_without_ign_set_control_the_error_names_it(
 ) -> None:
     _, url = esp_server
     with pytest.raises(PipelineError) as caught:
-        api.flash(url, plan_of(b"\x00" * 4096), baud=115200)
+        api.flash(url, plan_of(b"\x00" * 4096), api.FlashOptions(baud=115200))
     line = caught.value.line()
     assert "does not answer DTR/RTS changes" in line
     assert f"{url}?ign_set_control" in line

@@ -26,7 +26,10 @@ def test_flash_monitor_decodes_a_crash_in_real_nodemcu(
     shutil.copytree(pinned_build.build_dir / "firmware", build / "firmware")
     (build / ELF).parent.mkdir(parents=True)
     shutil.copyfile(pinned_build.build_dir / ELF, build / ELF)
-    board = virtual_board("--flash-size", "4MB")
+    # node.crash() is the Python model's: it faults at an address of the image's ELF, which is
+    # what the monitor decodes. The firmware's own host build has no such function, and its
+    # faults are at host addresses no chip ELF knows.
+    board = virtual_board("--flash-size", "4MB", "--no-host-firmware")
     mon = MonitorProcess(
         "flash",
         "--port",

@@ -34,6 +34,7 @@ CASES: dict[str, tuple[str, str, str | None, str]] = {
     "image": ("me/fw:1", "me/fw:1", "Bad Tag", "image name"),
     "sdk_mirror": ("http://127.0.0.1:8/m", "http://127.0.0.1:8/m", "notaurl", "url"),
     "sources_mirror": ("/srv/sources", "/srv/sources", None, ""),
+    "registry": ("127.0.0.1:5000/mirror", "127.0.0.1:5000/mirror", None, ""),
     "project_dir": (".", "{root}", "/nonexistent/project", "does not exist"),
 }
 BAD = [k for k, case in CASES.items() if case[2] is not None]

@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 from nodemcu_host import RecordingHost, blank_image, flash_with
 
 from nodemcu_pipeline.firmware.layout import Generation
+from nodemcu_pipeline.firmware.virtual_nodemcu import RECORD_MAGIC, RECORD_OFFSET
 from nodemcu_pipeline.virtual import fs
 from nodemcu_pipeline.virtual.flashchip import FlashChip
-from nodemcu_pipeline.virtual.nodemcu import INIT_DATA, RECORD_MAGIC, RECORD_OFFSET
+from nodemcu_pipeline.virtual.nodemcu import INIT_DATA
 
 MB = 1 << 20
 

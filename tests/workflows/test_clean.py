@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import re
 import shutil
 import tarfile
@@ -56,7 +58,10 @@ def _build_copy(build: Path, source: Path) -> Path:
     (copy / "bin").mkdir()
     (copy / "bin" / "0x10000.bin").write_bytes(b"f" * 4096)
     (copy / "bin" / "out").symlink_to(source)  # removed as a link, never followed
-    (build / MAKE_RECORD).write_text("{}")
+    from nodemcu_pipeline.build.docker_build import MAKE_KIND
+    from nodemcu_pipeline.records.marker import mark
+
+    (build / MAKE_RECORD).write_text(json.dumps(mark(MAKE_KIND)))
     return copy
 
 
@@ -95,20 +100,152 @@ def test_clean_keeps_a_firmware_tree_the_tool_did_not_make(tmp_path, how):
 
 
 def test_clean_all_empties_the_caches_layout_but_not_the_folder(tmp_path):
+    from nodemcu_pipeline.downloads.download import url_key
+
     _project(tmp_path)
     cache = tmp_path / "cache"
+    blob, init = b"z" * 5000, b"i" * 128
     (cache / "blobs").mkdir(parents=True)
-    (cache / "blobs" / "ab").write_bytes(b"z" * 5000)
+    (cache / "blobs" / _sha(blob)).write_bytes(blob)
     (cache / "initdata").mkdir()
-    (cache / "initdata" / "cd.bin").write_bytes(b"i" * 128)
-    (cache / "rootfs-bookworm-0123.tar").write_bytes(b"t" * 3000)
+    (cache / "initdata" / f"{_sha(init)}.bin").write_bytes(init)
+    url = "https://example.invalid/sdk.zip"
+    (cache / "urls").mkdir()
+    (cache / "urls" / f"{url_key(url)}.json").write_text(
+        json.dumps({"url": url, "sha256": _sha(blob)})
+    )
+    with tarfile.open(cache / "rootfs-bookworm-0123.tar", "w") as tar:
+        tar.addfile(tarfile.TarInfo("etc"))
     (cache / "mine.txt").write_text("not the tool's")
+    # A cache dir that is someone's folder too: what only sits in the tool's folder names stays.
+    (cache / "blobs" / "notes.txt").write_text("mine")
+    (cache / "blobs" / ("0" * 64)).write_text("named like a blob, not one")
+    (cache / "urls" / "list.json").write_text('{"url": "https://example.invalid/other"}')
     env = {"INVOKE_PIPELINE_CACHE_DIR": str(cache), **NO_DOCKER}
     proc = run_invoke("clean", "--all", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in cache.iterdir()) == ["mine.txt"]
+    assert sorted(str(p.relative_to(cache)) for p in cache.rglob("*")) == [
+        "blobs",
+        "blobs/0000000000000000000000000000000000000000000000000000000000000000",
+        "blobs/notes.txt",
+        "mine.txt",
+        "urls",
+        "urls/list.json",
+    ]
     assert "Docker images and volumes left alone" in proc.stderr
     assert "root file system rootfs-bookworm-0123.tar" in proc.stdout
+    assert "blobs/notes.txt" in proc.stdout and "urls/list.json" in proc.stdout
+
+
+# --- issue 22 item 3: a file is the tool's only by a marked record, where the tool puts it ---------
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _users_directory(root: Path) -> dict[str, bytes]:
+    """What a user's project looks like to a clean pointed at it by mistake: their own plan.json
+    (a valid plan, even), soak.json, sources, and a JSON file with `stage` and `outputs` keys that
+    names their source with its right sum."""
+    main_c = b"int main(void) { return 0; }\n"
+    files = {
+        "src/main.c": main_c,
+        "soak.json": b'{"runs": 3, "mine": true}\n',
+        "plan.json": json.dumps(
+            {
+                "flash_size": "4MB",
+                "regions": [
+                    {
+                        "address": 0,
+                        "size": len(main_c),
+                        "sha256": _sha(main_c),
+                        "purpose": "firmware",
+                        "file": "src/main.c",
+                    }
+                ],
+            }
+        ).encode(),
+        "deploy.json": json.dumps(
+            {"stage": "deploy", "outputs": {"src/main.c": _sha(main_c)}}
+        ).encode(),
+        "build-output.json": json.dumps(
+            {"images": [{"file": "src/main.c", "sha256": _sha(main_c)}]}
+        ).encode(),
+    }
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return files
+
+
+def _contents(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_clean_on_a_users_directory_deletes_nothing_and_says_what_it_left(tmp_path):
+    user = tmp_path / "project"
+    _users_directory(user)
+    before = _contents(user)
+    proc = run_invoke("clean", "--build-dir", str(user), cwd=tmp_path, env=NO_DOCKER)
+    assert proc.returncode == 0, proc.stderr
+    assert _contents(user) == before
+    assert "nothing to remove" in proc.stdout
+    for name in ("plan.json", "soak.json", "src/", "deploy.json"):
+        assert name in proc.stdout, proc.stdout
+    notes = [line for line in proc.stderr.splitlines() if "marker" in line]
+    assert len(notes) == 1 and "plan.json" in notes[0] and "deploy.json" in notes[0], proc.stderr
+
+
+def test_clean_with_build_dir_dot_keeps_the_users_soak_json(tmp_path):
+    (tmp_path / "invoke.yaml").write_text("pipeline:\n  build_dir: .\n")
+    (tmp_path / "soak.json").write_text('{"my": "notes"}\n')
+    # invoke in a checkout reads the checkout's invoke.yaml: the variable says the same thing.
+    proc = run_invoke("clean", cwd=tmp_path, env={"INVOKE_PIPELINE_BUILD_DIR": ".", **NO_DOCKER})
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "soak.json").read_text() == '{"my": "notes"}\n'
+    assert "invoke.yaml" in proc.stdout and "soak.json" in proc.stdout
+
+
+def test_clean_keeps_an_output_changed_since_and_names_it(tmp_path):
+    build = _project(tmp_path)
+    region = build / "plan" / "0x000000-firmware.bin"
+    region.write_bytes(region.read_bytes() + b"edited by hand")
+    proc = run_invoke("clean", cwd=tmp_path, env=NO_DOCKER)
+    assert proc.returncode == 0, proc.stderr
+    assert f"kept {region} (changed since" in proc.stdout, proc.stdout
+    assert sorted(str(p.relative_to(build)) for p in build.rglob("*")) == [
+        "plan",
+        "plan/0x000000-firmware.bin",
+    ]
+
+
+def test_clean_removes_marked_reports_and_only_where_the_tool_puts_them(tmp_path):
+    from nodemcu_pipeline.quality.soak import SoakReport
+    from nodemcu_pipeline.records.stage import save_record
+
+    build = tmp_path / "build"
+    (build / "firmware").mkdir(parents=True)
+    (build / "soak.json").write_text(SoakReport(1).to_json())
+    out = build / "firmware" / "a.bin"
+    out.write_bytes(b"a")
+    save_record(build, "firmware", {"x": 1}, [out])
+    # The same marked record under another name is not where the tool puts the firmware stage's.
+    (build / "copied.json").write_bytes((build / "firmware.json").read_bytes())
+    # A marked record that names files outside the build directory, or through a link.
+    (tmp_path / "outside.bin").write_bytes(b"o")
+    (build / "link.bin").symlink_to(tmp_path / "outside.bin")
+    bad = json.loads((build / "firmware.json").read_text())
+    bad["stage"] = "evil"
+    bad["outputs"] = {
+        "../outside.bin": _sha(b"o"),
+        str(tmp_path / "outside.bin"): _sha(b"o"),
+        "link.bin": _sha(b"o"),
+    }
+    (build / "evil.json").write_text(json.dumps(bad))
+    proc = run_invoke("clean", cwd=tmp_path, env=NO_DOCKER)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in build.iterdir()) == ["copied.json", "link.bin"]
+    assert (tmp_path / "outside.bin").read_bytes() == b"o"
+    assert "copied.json" in proc.stderr  # a record's shape without being where ours sit: named
 
 
 @pytest.mark.docker

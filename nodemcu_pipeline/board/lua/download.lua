@@ -6,6 +6,6 @@
 -- starts with the same q.
 -- luacheck: push no max line length
 -- (q and _plD share a line: a space on the wire where a line end costs two escaped bytes)
-local function q(s) return (tostring(s):gsub("[\\\r\1]",{["\\"]="\\\\",["\r"]="\\r",["\1"]="\\1"})) end _plD=function(n,o) local f=file.open(n,"r") f:seek("set",o)
+local function q(s) return (tostring(s):gsub("[\\\r\1]",{["\\"]="\\\\",["\r"]="\\r",["\1"]="\\1"})) end _plD=function(n,o) local f=file.open(n,"r") if not f then return end f:seek("set",o)
 local s=f:read(2048) f:close() if s then uart.write(0,q(s)) end end
 -- luacheck: pop

@@ -35,6 +35,8 @@ function cpu.spend(s)  -- busy-waiting C code (tmr.delay): it feeds the watchdog
   if s >= 1 then left = wdt_hooks end
 end
 function cpu.feed() left = wdt_hooks end
+-- A CPU exception (node.crash): the chip stops at once, so nothing after it runs or catches it.
+function cpu.halt() bitten = true error(marker, 0) end
 local base_hook_s
 function cpu.scale(f)  -- node.setcpufreq: the same instructions in less time
   base_hook_s = base_hook_s or hook_s

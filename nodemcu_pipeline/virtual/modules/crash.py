@@ -57,4 +57,4 @@ def install(app: NodeMCUApp, lib: Any) -> None:
         app.host.request_reset(2, REASON_EXCEPTION)
 
     assert app.repl is not None
-    run_lua(app, "crash", lua_table(app, {"crash": crash}), lib)
+    run_lua(app, "crash", lua_table(app, {"crash": crash}), lib, app.repl.cpu)

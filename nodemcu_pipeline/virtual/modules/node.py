@@ -88,7 +88,7 @@ class NodeApi:
 
     def output(self, fn: Any, to_uart: bool) -> None:
         assert self.app.repl is not None
-        self.app.repl.set_output(fn, to_uart)
+        self.app.repl.set_output(fn, to_uart=to_uart)
 
     def setonerror(self, fn: Any) -> None:
         assert self.app.repl is not None

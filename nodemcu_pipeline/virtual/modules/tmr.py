@@ -33,7 +33,7 @@ class TmrApi:
 
     def arm(self, timer: int, interval_ms: int, repeat: bool) -> None:
         loop = self.app.loop
-        loop.arm(int(timer), int(interval_ms), bool(repeat), loop.now())
+        loop.arm(int(timer), int(interval_ms), repeat=bool(repeat), now=loop.now())
         self.app.host_wake()
 
     def disarm(self, timer: int) -> None:

@@ -39,7 +39,7 @@ class UartApi:
 
     def on(self, fn: Any, data_len: int, end_char: int, run_input: bool) -> None:
         assert self.app.repl is not None
-        self.app.repl.set_receiver(fn, int(data_len), int(end_char), bool(run_input))
+        self.app.repl.set_receiver(fn, int(data_len), int(end_char), run_input=bool(run_input))
 
 
 def install(app: NodeMCUApp, lib: Any) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from nodemcu_pipeline.virtual.environment import AccessPoint
 from nodemcu_pipeline.virtual.modules.base import lua_table, run_lua
+from nodemcu_pipeline.virtual.rom import mac_for_otp
 
 if TYPE_CHECKING:
     from nodemcu_pipeline.virtual.host import Firmware as NodeMCUApp
@@ -127,9 +128,17 @@ class WifiApi:
         return f"{self.ap.subnet}.1" if self.ip and self.ap else None
 
     def mac(self, ap: int) -> bytes:
-        chip = self.app.host.chip_id & 0xFFFFFF
-        head = "5e:cf:7f" if ap else "5c:cf:7f"
-        return f"{head}:{chip >> 16:02x}:{(chip >> 8) & 0xFF:02x}:{chip & 0xFF:02x}".encode()
+        """The MAC the loader reads from the board's OTP (one MAC everywhere, as on a chip); the
+        soft AP's has the locally-administered bit set, as the SDK gives it."""
+        otp = getattr(self.app.host, "otp", None)
+        if otp is None:  # a host without a ROM (in-process tests): the chip id's Espressif MAC
+            chip = self.app.host.chip_id & 0xFFFFFF
+            station = [0x5C, 0xCF, 0x7F, chip >> 16, (chip >> 8) & 0xFF, chip & 0xFF]
+        else:
+            station = [int(b, 16) for b in mac_for_otp(otp).split(":")]
+        if ap:
+            station[0] |= 0x02
+        return ":".join(f"{b:02x}" for b in station).encode()
 
     def rssi(self) -> int | None:
         return self.ap.rssi if self.ap is not None and self.ip else None
