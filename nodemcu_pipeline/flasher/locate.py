@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from nodemcu_pipeline.errors import FlashError
 from nodemcu_pipeline.flasher.deflate import deflate
 
 SECTOR = 0x1000
@@ -109,7 +110,8 @@ class Probe:
         while pos < self.chip:
             end = min(self.chip, down(pos, BLOCK) + BLOCK)
             if not self.is_blank((pos, end)):
-                pos = next(s for s in range(pos, end, SECTOR) if not self._sector_blank(s, end))
+                found = (s for s in range(pos, end, SECTOR) if not self._sector_blank(s, end))
+                pos = self._one(found, (pos, end))
                 break
             pos = end
         stop = min(pos, self.chip)
@@ -123,13 +125,27 @@ class Probe:
         while pos > 0:
             start = down(pos - 1, BLOCK)
             if not self.is_blank((start, pos)):
-                return next(
-                    s + SECTOR
+                found = (
+                    s
                     for s in range(pos - SECTOR, start - 1, -SECTOR)
                     if not self._sector_blank(s, pos)
                 )
+                return self._one(found, (start, pos)) + SECTOR
             pos = start
         return 0
+
+    @staticmethod
+    def _one(found: Iterator[int], span: Span) -> int:
+        """The first non-blank sector, which a non-blank range must hold: if none answers so, the
+        line damaged the answers, and no conclusion is safe."""
+        sector = next(found, None)
+        if sector is None:
+            raise FlashError(
+                f"the chip's MD5s of 0x{span[0]:06x}-0x{span[1] - 1:06x} disagree with each other "
+                "(line errors)",
+                "Flash again, at a lower --baud if it repeats",
+            )
+        return sector
 
     def _sector_blank(self, sector: int, limit: int) -> bool:
         return self.is_blank((sector, min(limit, sector + SECTOR)))
@@ -215,12 +231,12 @@ class Findings:
 def moved(
     probe: Probe, windows: list[tuple[Span, bytes]], within: Span | None = None
 ) -> list[Span]:
-    """The hashed windows (inside ``within``) that read otherwise now: one answer that matches
+    """The hashed windows (meeting ``within``) that read otherwise now: one answer that matches
     clears a window, one that does not is asked until two agree."""
     return [
         span
         for span, before in windows
-        if (within is None or within[0] <= span[0] < within[1])
+        if (within is None or (span[0] < within[1] and within[0] < span[1]))
         and probe.hasher(span[0], span[1] - span[0]) != before
         and agreed(probe.hasher, span) != before
     ]

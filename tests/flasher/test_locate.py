@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from nodemcu_pipeline.errors import OutsideDamage, PipelineError
+from nodemcu_pipeline.errors import FlashError, OutsideDamage, PipelineError
 from nodemcu_pipeline.flasher import api
 from nodemcu_pipeline.flasher.locate import Probe, candidates
 from nodemcu_pipeline.plan.model import FlashPlan, Region
@@ -101,3 +101,19 @@ def test_a_blank_run_is_found_by_blocks_then_sectors() -> None:
     assert probe.first_nonblank(0x48000) == 1 << 20
     assert probe.last_nonblank_end(0x90000) == 0x48000
     assert max(size for _, size in asked) == 0x10000
+
+
+def test_answers_that_disagree_with_each_other_are_an_error_not_a_crash() -> None:
+    """A 64 KB block that reads not blank while each of its sectors reads blank (the line damaged
+    the answers): no conclusion is safe, and the flash says so in one line."""
+    import hashlib
+
+    def hasher(address: int, size: int) -> bytes:
+        blank = hashlib.md5(b"\xff" * size).digest()
+        return b"\x00" * 16 if size == 0x10000 and address == 0x40000 else blank
+
+    probe = Probe(hasher, 1 << 20)
+    with pytest.raises(FlashError, match="disagree with each other"):
+        probe.first_nonblank(0x12000)
+    with pytest.raises(FlashError, match="disagree with each other"):
+        probe.last_nonblank_end(0x90000)
