@@ -1,14 +1,14 @@
 """One flash with our flasher as its own process (bench/flash_speed.py times it like esptool's CLI).
 
-    python bench/_flash_once.py PORT BAUD ADDRESS FILE [LAYOUT]
+    python bench/_flash_once.py PORT BAUD [--layout LAYOUT] ADDRESS FILE [ADDRESS FILE ...]
 
-Prints one JSON line: per region its outcome and the bytes it rewrote, and what looking for the
-board's files cost (flasher/board_fs.py: reads and bytes). ``BENCH_OUTSIDE_PROOF=off`` flashes as
-``--no-outside-proof`` does: no outside-the-plan baseline (flasher/outside.py: one MD5 per 64 KB
-outside the plan before the first write), to show what that proof costs; ``BENCH_FILES_CHECK=off``
-as ``--yes`` does: the board's files are not looked for. A 5th argument names the layout; a 6th,
-``split``, flashes FILE as the split pair it is (its first 64 KB at 0x0, the rest at 0x10000).
-A refused flash (files would be lost) prints the refusal as ``refused`` and exits 0.
+Prints one JSON line: per region its outcome, the bytes it rewrote and whether the flash had to
+prove the flash outside the plan (a line error), and what looking for the board's files cost
+(flasher/board_fs.py: reads and bytes). ``BENCH_OUTSIDE_PROOF=off`` flashes as
+``--no-outside-proof`` does: nothing outside the plan is hashed, even after a line error;
+``BENCH_FILES_CHECK=off`` as ``--yes`` does: the board's files are not looked for. A refused flash
+(files would be lost) prints the refusal as ``refused`` and exits 0. ``BENCH_TREE``: flash with
+another checkout's package (flash_speed.py's "ours before", which may predate ``FlashOptions``).
 """
 
 from __future__ import annotations
@@ -18,45 +18,57 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, os.environ.get("BENCH_TREE") or str(Path(__file__).resolve().parent.parent))
 
-from nodemcu_pipeline.errors import FilesWouldBeLost  # noqa: E402
+from nodemcu_pipeline import errors  # noqa: E402
 from nodemcu_pipeline.flasher import api  # noqa: E402
 from nodemcu_pipeline.plan.model import FlashPlan, Region  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
-    port, baud, address, path = argv[:4]
-    layout = argv[4] if len(argv) > 4 and argv[4] != "-" else None
-    data = Path(path).read_bytes()
-    regions: tuple[Region, ...]
-    if len(argv) > 5 and argv[5] == "split":
-        regions = (
-            Region(0, data[:0x10000].rstrip(b"\xff"), "firmware"),
-            Region(0x10000, data[0x10000:], "firmware"),
-        )
-    else:
-        regions = (Region(int(address, 0), data, "firmware"),)
+    port, baud, *rest = argv
+    layout = None
+    if rest[:1] == ["--layout"]:
+        layout, rest = rest[1], rest[2:]
+    regions = tuple(
+        Region(int(address, 0), Path(path).read_bytes(), "firmware")
+        for address, path in zip(rest[::2], rest[1::2], strict=True)
+    )
+    options = {
+        "baud": int(baud),
+        "after": "no-reset",
+        "outside_proof": os.environ.get("BENCH_OUTSIDE_PROOF") != "off",
+    }
+
+    def plan(size: str, esp8285: bool = False) -> FlashPlan:
+        return FlashPlan(size, "keep", "keep", regions, layout)
+
+    refused = getattr(errors, "FilesWouldBeLost", None)
     try:
-        report = api.flash(
-            port,
-            lambda size, esp8285=False: FlashPlan(size, "keep", "keep", regions, layout),
-            api.FlashOptions(
-                baud=int(baud),
-                after="no-reset",
-                outside_proof=os.environ.get("BENCH_OUTSIDE_PROOF") != "off",
-                allow_file_loss=os.environ.get("BENCH_FILES_CHECK") == "off",
-            ),
-        )
-    except FilesWouldBeLost as exc:
-        print(json.dumps({"refused": exc.message}))
+        if hasattr(api, "FlashOptions"):
+            allow = os.environ.get("BENCH_FILES_CHECK") == "off"
+            flash_options = api.FlashOptions(**options, allow_file_loss=allow)  # type: ignore[arg-type]
+            report = api.flash(port, plan, flash_options)
+        else:  # a tree from before FlashOptions
+            report = api.flash(port, plan, **options)
+    except Exception as exc:
+        if refused is None or not isinstance(exc, refused):
+            raise
+        print(json.dumps({"refused": exc.message}))  # type: ignore[attr-defined]
         return 0
-    check = report.files_check
+
+    check = getattr(report, "files_check", None)
+    outside = getattr(report, "outside", None)
     print(
         json.dumps(
             {
                 "regions": [
-                    {"outcome": r.outcome, "written": r.bytes_written, "size": r.size}
+                    {
+                        "outcome": r.outcome,
+                        "written": r.bytes_written,
+                        "size": r.size,
+                        "proved": outside is not None and outside.checked,
+                    }
                     for r in report.results
                 ],
                 "files_check": {"reads": check.reads, "bytes": check.length} if check else None,

@@ -13,10 +13,9 @@
   host can do is  w0 + sum(max(w[i], f[i-1])) + f[last].
 
 Not in the limit: reset and sync, the MD5 verification both tools do, process start-up.
-``verify_seconds`` prices the reads a verified flash cannot skip, for the second and third limits
+``verify_seconds`` prices the reads a verified flash cannot skip, for the verified limit
 bench/flash_speed.py prints beside this one: + one MD5 pass over the region after its last block (a
-flash is verified before it is called done); + one over the chip outside the plan before the first
-write (our outside-the-plan proof, flasher/outside.py; off with BENCH_OUTSIDE_PROOF=off).
+flash is verified before it is called done).
 """
 
 from __future__ import annotations

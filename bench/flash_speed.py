@@ -9,10 +9,22 @@ start-up, no port opening), ``wall`` = the whole process.
 
 Cases
 * full write of a NodeMCU-sized image (``BENCH_IMAGE_KB``, default 512; random and repetitive parts,
-  zlib -9 to ~0.55) at 0x10000 on a blank chip, per baud and transport; the limit is ``_limit.py``'s
-  (stub upload at min(baud, 460800), the fastest rate the ROM's autobaud reliably takes, +
-  compressed blocks on the wire, pipelined with the flash chip's erase/program time). Ours syncs the
-  ROM at that rate too (``--rom-baud auto``); esptool at 115200.
+  zlib -9 to ~0.55) at 0x10000 on a blank chip — or of real split images (``BENCH_IMAGES=DIR`` with
+  ``0x00000.bin`` and ``0x10000.bin``) at their addresses — per baud and transport; the limit is
+  ``_limit.py``'s (stub upload at min(baud, 460800), the fastest rate the ROM's autobaud reliably
+  takes, + compressed blocks on the wire, pipelined with the flash chip's erase/program time), the
+  verified limit + one MD5 pass over what was written. Ours syncs the ROM at that rate too
+  (``--rom-baud auto``); esptool at 115200.
+* ``big``: the same full write on a 16 MB chip (pty, 921600): ours over the verified limit, where a
+  map of the chip outside the plan would cost ~7 s.
+* ``anomaly``: the full write at 921600 over a pty with one line error injected
+  (``--flip-begin block_size:15``: the stub refuses the first begin, the flasher sends it again) vs
+  the same write without: what proving the outside costs once the link misbehaved.
+* ``booted``: unchanged reflash at 921600 of a board that runs the firmware (booted once, file
+  system formatted) over RFC 2217 — both tools reset it into the loader — and over a pty (no reset
+  lines: a board in its loader): ours vs ``esptool write-flash --skip-flashed``.
+* ``BENCH_BEFORE=TREE`` (another checkout, e.g. main before a change) adds its flasher, "ours
+  before", to the full writes, the 16 MB write and the rebuild reflash, interleaved with the rest.
 * unchanged reflash at 921600: ours vs ``esptool write-flash --skip-flashed``.
 * rebuild reflash at 921600 (new build date + one changed function): ours (sector diff) vs esptool
   ``--diff-with OLD`` (its fast reflash) and plain esptool; bytes rewritten.
@@ -35,7 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import report  # noqa: E402
-from _limit import SECTOR, limit, verify_seconds  # noqa: E402
+from _limit import limit, verify_seconds  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 BAUDS = tuple(int(b) for b in os.environ.get("BENCH_BAUDS", "115200,460800,921600").split(","))
@@ -44,7 +56,8 @@ ADDRESS = 0x10000
 FLASH_SIZE = 4 << 20
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 IMAGE_KB = int(os.environ.get("BENCH_IMAGE_KB", "512"))
-PROOF_OFF = os.environ.get("BENCH_OUTSIDE_PROOF") == "off"
+# Another checkout (e.g. main before a change): its flasher runs too, as "ours before".
+BEFORE = os.environ.get("BENCH_BEFORE")
 
 
 def image(size: int = 1 << 20, seed: int = 8266) -> bytes:
@@ -73,14 +86,16 @@ def state_with(tmp: Path, *parts: tuple[int, bytes]) -> Path:
 
 
 class Board:
-    def __init__(self, tmp: Path, transport: str, state: Path | None) -> None:
+    def __init__(
+        self, tmp: Path, transport: str, state: Path | None, size: str = "4MB", *extra: str
+    ) -> None:
         self.stats = tmp / "stats.json"
         self.stats.unlink(missing_ok=True)
         work = None
         if state is not None:
             work = tmp / "work-state.bin"
             work.write_bytes(state.read_bytes())
-        cmd = [sys.executable, "-m", "nodemcu_pipeline.virtual", "--flash-size", "4MB"]
+        cmd = [sys.executable, "-m", "nodemcu_pipeline.virtual", "--flash-size", size, *extra]
         cmd += ["--realtime", "--stats", str(self.stats)]
         cmd += ["--pty"] if transport == "pty" else []
         cmd += ["--state", str(work)] if work else []
@@ -99,21 +114,32 @@ class Board:
             return None
 
 
-def ours_cmd(url: str, baud: int, addr: int, path: Path, layout: str | None = None) -> list[str]:
-    cmd = [sys.executable, str(BENCH / "_flash_once.py"), url, str(baud), hex(addr), str(path)]
-    return cmd + ([layout] if layout else [])
+Parts = list[tuple[int, Path]]  # (address, file) of each region
 
 
-def esptool_cmd(url: str, baud: int, addr: int, path: Path, *flags: str) -> list[str]:
+def ours_cmd(
+    url: str, baud: int, parts: Parts, layout: str | None = None, tree: str | None = None
+) -> list[str]:
+    cmd = [sys.executable, str(BENCH / "_flash_once.py"), url, str(baud)]
+    cmd = ["env", f"BENCH_TREE={tree}", *cmd] if tree else cmd
+    cmd += ["--layout", layout] if layout else []
+    return cmd + [x for addr, path in parts for x in (hex(addr), str(path))]
+
+
+def esptool_cmd(url: str, baud: int, parts: Parts, *flags: str) -> list[str]:
     return [
         *(sys.executable, "-m", "esptool", "--port", url, "-b", str(baud), "--after", "no-reset"),
         # --diff-with takes several files, so flags go after the positional arguments.
-        *("write-flash", hex(addr), str(path), *flags),
+        "write-flash",
+        *(x for addr, path in parts for x in (hex(addr), str(path))),
+        *flags,
     ]
 
 
-def run(tmp: Path, transport: str, state: Path | None, make_cmd) -> dict[str, object]:
-    board = Board(tmp, transport, state)
+def run(
+    tmp: Path, transport: str, state: Path | None, make_cmd, board_args: tuple[str, ...] = ()
+) -> dict[str, object]:
+    board = Board(tmp, transport, state, *board_args)
     try:
         start = time.perf_counter()
         proc = subprocess.run(make_cmd(board.url), capture_output=True, text=True, timeout=900)
@@ -147,14 +173,37 @@ def summary(runs: list[dict[str, object]]) -> dict[str, object]:
     return out
 
 
-def interleaved(tmp: Path, transport: str, state: Path | None, tools: dict) -> dict[str, dict]:
-    """Every tool RUNS times, alternating which goes first in each round."""
+def interleaved(
+    tmp: Path, transport: str, state: Path | None, tools: dict, boards: dict | None = None
+) -> dict[str, dict]:
+    """Every tool RUNS times, alternating which goes first in each round; ``boards`` gives a tool
+    its own board arguments (flash size first)."""
     names = list(tools)
     runs: dict[str, list] = {n: [] for n in names}
     for i in range(RUNS):
         for name in names if i % 2 == 0 else reversed(names):
-            runs[name].append(run(tmp, transport, state, tools[name]))
+            args = (boards or {}).get(name, ())
+            runs[name].append(run(tmp, transport, state, tools[name], args))
     return {n: summary(r) for n, r in runs.items()}
+
+
+def limits(parts: Parts, baud: int) -> tuple[float, float, dict[str, object]]:
+    """(limit, verified limit, parts) of writing every region in one session."""
+    total = verified = 0.0
+    detail: dict[str, object] = {"stub_s": 0.0, "wire_s": 0.0, "flash_s": 0.0, "compressed": 0}
+    for i, (addr, path) in enumerate(parts):
+        data = path.read_bytes()
+        lim = limit(addr, data, baud, with_stub=i == 0)
+        total += lim.total_s
+        verified += lim.total_s + verify_seconds(len(data))
+        for key, value in (
+            ("stub_s", lim.stub_s),
+            ("wire_s", lim.wire_s),
+            ("flash_s", lim.flash_s),
+            ("compressed", lim.compressed),
+        ):
+            detail[key] = round(float(detail[key]) + value, 3)  # type: ignore[arg-type]
+    return total, verified, detail
 
 
 def ratio(a: object, b: object) -> float | None:
@@ -172,55 +221,149 @@ def print_row(label: str, s: dict, anchor: float | None, anchor_name: str) -> No
     print(text)
 
 
-def full_writes(tmp: Path, data: bytes, path: Path) -> dict[str, object]:
+def full_writes(tmp: Path, parts: Parts) -> dict[str, object]:
     figures: dict[str, object] = {}
+    size = sum(p.stat().st_size for _, p in parts)
     for transport in TRANSPORTS:
         for baud in BAUDS:
-            lim = limit(ADDRESS, data, baud)
-            got = interleaved(
-                tmp,
-                transport,
-                None,
-                {
-                    "ours": lambda u, b=baud: ours_cmd(u, b, ADDRESS, path),
-                    "esptool": lambda u, b=baud: esptool_cmd(u, b, ADDRESS, path),
-                },
-            )
+            lim, verified, detail = limits(parts, baud)
+            tools = {
+                "ours": lambda u, b=baud: ours_cmd(u, b, parts),
+                "esptool": lambda u, b=baud: esptool_cmd(u, b, parts),
+            }
+            if BEFORE:
+                tools["ours before"] = lambda u, b=baud: ours_cmd(u, b, parts, tree=BEFORE)
+            got = interleaved(tmp, transport, None, tools)
             o, e = got["ours"], got["esptool"]
-            # Beside the issue's limit, the two reads a verified (and, for ours, guarded) flash
-            # cannot skip, priced at the stub's modelled MD5 rate (_limit.verify_seconds).
-            verified = lim.total_s + verify_seconds(len(data))
-            outside = FLASH_SIZE - -(-len(data) // SECTOR) * SECTOR
-            guarded = verified + (0.0 if PROOF_OFF else verify_seconds(outside))
             print(
-                f"full write {len(data) // 1024} KB, {transport} at {baud}: limit {lim.total_s:.2f} s"
-                f" (verified {verified:.2f} s; what ours must do, "
-                f"{'no outside proof' if PROOF_OFF else 'with its outside proof'}, {guarded:.2f} s)"
+                f"full write {size // 1024} KB, {transport} at {baud}: limit {lim:.2f} s "
+                f"(verified {verified:.2f} s: + one MD5 pass over what was written)"
             )
-            print_row("ours", o, lim.total_s, "limit")
-            print_row("ours", o, guarded, "limit of what ours must do")
-            print_row("esptool", e, lim.total_s, "limit")
+            print_row("ours", o, lim, "limit")
+            print_row("ours", o, verified, "verified limit")
+            print_row("esptool", e, lim, "limit")
             print_row("esptool", e, verified, "verified limit")
+            if BEFORE:
+                print_row("ours before", got["ours before"], verified, "verified limit")
             figures[f"{transport}_{baud}"] = case = {
-                "limit_s": round(lim.total_s, 3),
+                "limit_s": round(lim, 3),
                 "verified_limit_s": round(verified, 3),
-                "guarded_limit_s": round(guarded, 3),
-                "ours_vs_guarded_limit": ratio(o.get("board_median"), guarded),
+                "ours_vs_verified_limit": ratio(o.get("board_median"), verified),
                 "esptool_vs_verified_limit": ratio(e.get("board_median"), verified),
-                "limit_parts": {
-                    "stub_s": round(lim.stub_s, 3),
-                    "wire_s": round(lim.wire_s, 3),
-                    "flash_s": round(lim.flash_s, 3),
-                    "compressed_bytes": lim.compressed,
-                },
+                "limit_parts": detail,
                 "ours": o,
                 "esptool": e,
-                "ours_vs_limit": ratio(o.get("board_median"), lim.total_s),
-                "esptool_vs_limit": ratio(e.get("board_median"), lim.total_s),
+                "ours_vs_limit": ratio(o.get("board_median"), lim),
+                "esptool_vs_limit": ratio(e.get("board_median"), lim),
                 "ours_vs_esptool": ratio(o.get("board_median"), e.get("board_median")),
                 "ours_vs_esptool_wall": ratio(o.get("wall_median"), e.get("wall_median")),
             }
-            print(f"  {'ours / esptool':<28} {case['ours_vs_esptool']}")
+            if BEFORE:
+                b = got["ours before"]
+                case["ours_before"] = b
+                case["ours_before_vs_esptool"] = ratio(b.get("board_median"), e.get("board_median"))
+                case["ours_before_vs_esptool_wall"] = ratio(
+                    b.get("wall_median"), e.get("wall_median")
+                )
+            print(f"  {'ours / esptool':<28} {case['ours_vs_esptool']} (board), "
+                  f"{case['ours_vs_esptool_wall']} (wall)")  # fmt: skip
+    return figures
+
+
+def big_chip(tmp: Path, parts: Parts) -> dict[str, object]:
+    """The full write on a 16 MB chip: what a map of the chip outside the plan would cost there."""
+    baud = 921600
+    lim, verified, _ = limits(parts, baud)
+    tools = {
+        "ours": lambda u: ours_cmd(u, baud, parts),
+        "esptool": lambda u: esptool_cmd(u, baud, parts),
+    }
+    if BEFORE:
+        tools["ours before"] = lambda u: ours_cmd(u, baud, parts, tree=BEFORE)
+    got = interleaved(tmp, "pty", None, tools, {name: ("16MB",) for name in tools})
+    print(f"full write on a 16 MB chip, pty at {baud}: verified limit {verified:.2f} s")
+    for name, s in got.items():
+        print_row(name, s, verified, "verified limit")
+    return {
+        **got,
+        "verified_limit_s": round(verified, 3),
+        "ours_overhead_vs_verified_limit": ratio(got["ours"].get("board_median"), verified),
+        "ours_vs_esptool": ratio(
+            got["ours"].get("board_median"), got["esptool"].get("board_median")
+        ),
+    }
+
+
+def anomaly(tmp: Path, parts: Parts) -> dict[str, object]:
+    """The full write with and without one injected line error (a refused begin, sent again)."""
+    baud = 921600
+    flip = ("--flip-begin", "block_size:15")
+    figures: dict[str, object] = {}
+    for size in ("4MB", "16MB"):
+        got = interleaved(
+            tmp,
+            "pty",
+            None,
+            {
+                "ours, clean": lambda u: ours_cmd(u, baud, parts),
+                "ours, one line error": lambda u: ours_cmd(u, baud, parts),
+            },
+            {"ours, clean": (size,), "ours, one line error": (size, *flip)},
+        )
+        clean = got["ours, clean"].get("board_median")
+        print(f"full write, {size} chip, pty at {baud}, with and without an injected line error:")
+        for name, s in got.items():
+            print_row(name, s, float(clean) if clean else None, "clean")  # type: ignore[arg-type]
+        regions = got["ours, one line error"].get("regions") or [{}]
+        print(f"  proof after the line error: {'done' if regions[0].get('proved') else 'none'}")
+        figures[size] = {
+            **got,
+            "anomaly_vs_clean": ratio(got["ours, one line error"].get("board_median"), clean),
+        }
+    return figures
+
+
+def booted_state(tmp: Path, parts: Parts) -> Path:
+    """A 4 MB chip holding ``parts`` whose firmware has booted once (partitions, file system)."""
+    from nodemcu_pipeline.virtual import VirtualBoard
+
+    path = tmp / "booted-state.bin"
+    path.write_bytes(state_with(tmp, *((a, p.read_bytes()) for a, p in parts)).read_bytes())
+    with VirtualBoard("4MB", state=path, boot="flash"):
+        time.sleep(1.5)  # not real time: the first boot's restart and format take no time
+    return path
+
+
+def booted(tmp: Path, parts: Parts) -> dict[str, object]:
+    """Unchanged reflash of a board running its firmware (RFC 2217) or in its loader (pty)."""
+    baud = 921600
+    state = booted_state(tmp, parts)
+    figures: dict[str, object] = {}
+    for transport in TRANSPORTS:
+        extra = ("--boot", "flash") if transport == "rfc2217" else ()
+        got = interleaved(
+            tmp,
+            transport,
+            state,
+            {
+                "ours": lambda u: ours_cmd(u, baud, parts),
+                "esptool --skip-flashed": lambda u: esptool_cmd(u, baud, parts, "--skip-flashed"),
+            },
+            {"ours": ("4MB", *extra), "esptool --skip-flashed": ("4MB", *extra)},
+        )
+        anchor = got["esptool --skip-flashed"].get("board_median")
+        how = "booted" if extra else "in its loader"
+        print(f"unchanged reflash of a board {how}, {transport} at {baud}:")
+        for name, s in got.items():
+            print_row(name, s, float(anchor) if anchor else None, "esptool --skip-flashed")  # type: ignore[arg-type]
+        figures[transport] = {
+            **got,
+            "ours_vs_esptool": ratio(got["ours"].get("board_median"), anchor),
+            "ours_vs_esptool_wall": ratio(
+                got["ours"].get("wall_median"),
+                got["esptool --skip-flashed"].get("wall_median"),
+            ),
+        }
     return figures
 
 
@@ -239,28 +382,33 @@ def reflashes(tmp: Path, data: bytes, path: Path) -> dict[str, object]:
         "unchanged": (
             state_with(tmp, (ADDRESS, data)),
             {
-                "ours": lambda u: ours_cmd(u, baud, ADDRESS, path),
+                "ours": lambda u: ours_cmd(u, baud, [(ADDRESS, path)]),
                 "esptool --skip-flashed": lambda u: esptool_cmd(
-                    u, baud, ADDRESS, path, "--skip-flashed"
+                    u, baud, [(ADDRESS, path)], "--skip-flashed"
                 ),
             },
         ),
         "rebuild": (
             state_with(tmp, (ADDRESS, data)),
             {
-                "ours": lambda u: ours_cmd(u, baud, ADDRESS, new_path),
+                "ours": lambda u: ours_cmd(u, baud, [(ADDRESS, new_path)]),
                 "esptool --diff-with": lambda u: esptool_cmd(
-                    u, baud, ADDRESS, new_path, "--diff-with", str(path)
+                    u, baud, [(ADDRESS, new_path)], "--diff-with", str(path)
                 ),
-                "esptool": lambda u: esptool_cmd(u, baud, ADDRESS, new_path),
+                "esptool": lambda u: esptool_cmd(u, baud, [(ADDRESS, new_path)]),
+                **(
+                    {"ours before": lambda u: ours_cmd(u, baud, [(ADDRESS, new_path)], tree=BEFORE)}
+                    if BEFORE
+                    else {}
+                ),
             },
         ),
         "booted_combined": (
             state_with(tmp, (0, booted)),
             {
-                "ours": lambda u: ours_cmd(u, baud, 0, combined_path, "nodemcu3"),
+                "ours": lambda u: ours_cmd(u, baud, [(0, combined_path)], "nodemcu3"),
                 "esptool --skip-flashed": lambda u: esptool_cmd(
-                    u, baud, 0, combined_path, "--skip-flashed"
+                    u, baud, [(0, combined_path)], "--skip-flashed"
                 ),
             },
         ),
@@ -287,6 +435,16 @@ def reflashes(tmp: Path, data: bytes, path: Path) -> dict[str, object]:
                 "ours_bytes_written": written,
             }
     return figures
+
+
+def firmware(tmp: Path, data: bytes) -> Parts:
+    """The images a full write flashes: BENCH_IMAGES's split pair, else the synthetic one."""
+    images = os.environ.get("BENCH_IMAGES")
+    if images:
+        return [(int(p.stem, 16), p) for p in sorted(Path(images).glob("0x*.bin"))]
+    path = tmp / "firmware.bin"
+    path.write_bytes(data)
+    return [(ADDRESS, path)]
 
 
 def booted_nodemcu(tmp: Path, code_kb: int, spiffs_kb: int) -> tuple[Path, bytes]:
@@ -317,22 +475,29 @@ def booted_nodemcu(tmp: Path, code_kb: int, spiffs_kb: int) -> tuple[Path, bytes
     return state, low.ljust(0x10000, b"\xff") + high
 
 
+def split_parts(stem: Path, image: bytes) -> Parts:
+    """A split image as its two files: its first 64 KB (blank tail dropped) at 0x0, the rest at
+    0x10000."""
+    low, high = stem.with_suffix(".0x00000.bin"), stem.with_suffix(".0x10000.bin")
+    low.write_bytes(image[:0x10000].rstrip(b"\xff"))
+    high.write_bytes(image[0x10000:])
+    return [(0, low), (0x10000, high)]
+
+
 def files_checks(tmp: Path) -> dict[str, object]:
     """What looking for the board's files costs (flasher/board_fs.py), at 921600 over RFC 2217."""
     baud = 921600
     figures: dict[str, object] = {}
     state, same = booted_nodemcu(tmp, 448, 3392)
-    same_path = tmp / "same.bin"
-    same_path.write_bytes(same)
-    bigger_path = tmp / "bigger.bin"
-    bigger_path.write_bytes(booted_nodemcu(tmp, 960, 3392)[1])
+    same_parts = split_parts(tmp / "same", same)
+    bigger_parts = split_parts(tmp / "bigger", booted_nodemcu(tmp, 960, 3392)[1])
 
-    def cmd(path: Path, check: bool):
+    def cmd(parts: Parts, check: bool):
         env = [] if check else ["env", "BENCH_FILES_CHECK=off"]
-        return lambda u: [*env, *ours_cmd(u, baud, 0, path, "-"), "split"]
+        return lambda u: [*env, *ours_cmd(u, baud, parts)]
 
     got = interleaved(
-        tmp, "rfc2217", state, {"check": cmd(same_path, True), "--yes": cmd(same_path, False)}
+        tmp, "rfc2217", state, {"check": cmd(same_parts, True), "--yes": cmd(same_parts, False)}
     )
     print(f"reflash of a booted NodeMCU 3.x (its file system stays), rfc2217 at {baud}:")
     for name, summary_ in got.items():
@@ -341,7 +506,7 @@ def files_checks(tmp: Path) -> dict[str, object]:
     delta = ratio(got["check"].get("board_median"), got["--yes"].get("board_median"))
     print(f"  files check: {check.get('reads')} read(s), {check.get('bytes')} bytes; ratio {delta}")
     figures["stays"] = {**got, "check_vs_yes": delta}
-    refused = interleaved(tmp, "rfc2217", state, {"refusal": cmd(bigger_path, True)})["refusal"]
+    refused = interleaved(tmp, "rfc2217", state, {"refusal": cmd(bigger_parts, True)})["refusal"]
     print("a firmware that overwrites a 3.3 MB SPIFFS, until the refusal (lists it over the wire):")
     print_row("ours, refused", refused, None, "")
     figures["refusal"] = {**refused, "listing": listing(tmp, state, baud)}
@@ -392,14 +557,20 @@ def main() -> None:
         tmp = Path(tmp_name)
         path = tmp / "firmware.bin"
         path.write_bytes(data)
+        parts = firmware(tmp, data)
         only = os.environ.get("BENCH_FLASH_CASES", "full,reflash").split(",")
         figures: dict[str, object] = {}
-        if "reflash" in only:
-            figures["reflash"] = reflashes(tmp, data, path)
-        if "full" in only:
-            figures["full"] = full_writes(tmp, data, path)
-        if "files" in only:
-            figures["files"] = files_checks(tmp)
+        cases = {
+            "reflash": lambda: reflashes(tmp, data, path),
+            "full": lambda: full_writes(tmp, parts),
+            "big": lambda: big_chip(tmp, parts),
+            "anomaly": lambda: anomaly(tmp, parts),
+            "booted": lambda: booted(tmp, parts),
+            "files": lambda: files_checks(tmp),
+        }
+        for name in only:
+            figures[name] = cases[name]()
+        image_bytes = sum(p.stat().st_size for _, p in parts)
     load_after = os.getloadavg()
     print(
         f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} on {os.cpu_count()} cores"
@@ -407,7 +578,7 @@ def main() -> None:
     report(
         {
             "name": "flash_speed",
-            "image_bytes": len(data),
+            "image_bytes": image_bytes,
             "runs": RUNS,
             "load_before": [round(x, 2) for x in load_before],
             "load_after": [round(x, 2) for x in load_after],

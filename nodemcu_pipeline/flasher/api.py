@@ -57,8 +57,8 @@ class ConnectOptions:
 class FlashOptions:
     """What one flash may do. ``stub``: upload the flasher stub (compression, MD5 verification);
     ``verify``: MD5-check each written region; ``erase_all``: erase the whole chip first;
-    ``outside_proof``: map the flash outside the plan before writing, so a line error can be proven
-    harmless; ``allow_file_loss`` (``--yes``): write even when the board's files would be lost (a
+    ``outside_proof``: hash the few places a line error could move each write to (outside.py),
+    so a doubtful write can be located and proven harmless; ``allow_file_loss`` (``--yes``): write even when the board's files would be lost (a
     firmware that moves or overwrites its file system); ``leave_reset_to_check``: the REPL check
     that follows does the hard reset."""
 
@@ -293,8 +293,12 @@ def _write_guarded(
     spans = footprint((r.address, len(r.data)) for r in plan.regions)
     owned = list(diff.firmware_owned(plan))
     chip = FLASH_SIZES[detected].size_bytes
-    guard = None if erase_all else OutsideGuard(chip, spans, owned, baseline=options.outside_proof)
     hasher = session.md5 if caps.verify else None
+    guard = (
+        None
+        if erase_all
+        else OutsideGuard(chip, spans, owned, baseline=options.outside_proof, hasher=hasher)
+    )
 
     def before_write(op: int, data: bytes) -> None:
         state.command(op, data)
@@ -313,7 +317,7 @@ def _write_guarded(
             session.erase_flash()
             progress(ProgressEvent("erase", "whole flash", sectors, sectors, "done", "sectors"))
         results = _resuming(
-            session, lambda: write_plan(session, plan, caps, tracked), "resuming", say
+            session, lambda: write_plan(session, plan, caps, tracked, ledger=guard), "resuming", say
         )
         verdict = (
             guard.verdict(hasher, session.anomalies, session.hazards, rebooted=session.resets > 0)
@@ -336,9 +340,16 @@ def _write_guarded(
 def _outside_error(verdict: OutsideVerdict, *, verified: bool, proof: bool) -> OutsideDamage:
     done = "The plan's regions are written" + (" and verified" if verified else "")
     if verdict.changed:
+        also = (
+            f"; it cannot vouch for {describe(verdict.unvouched)} either (erased, or blank before)"
+            if verdict.unvouched
+            else ""
+        )
         return OutsideDamage(
             f"line errors during the flash changed flash outside the plan within "
-            f"{describe(verdict.changed)}" + (f" ({verdict.reason})" if verdict.reason else ""),
+            f"{describe(verdict.changed)}"
+            + (f" ({verdict.reason})" if verdict.reason else "")
+            + also,
             f"{done}; restore those ranges from a backup (e.g. upload the file system again) "
             "and use a shorter cable or a lower --baud",
         )

@@ -458,7 +458,10 @@ class Session:
             )
 
     def md5(self, addr: int, size: int) -> bytes:
-        timeout = max(3.0, 8.0 * size / (1 << 20))
+        # esptool's 8 s/MB, but a second, not three, for the few-KB hashes the sector diff and the
+        # outside proof ask by the dozen: the stub answers those in milliseconds, and on a noisy
+        # line a lost answer is waited out before the request goes again.
+        timeout = max(SHORT, 8.0 * size / (1 << 20))
         resp = self.exchange(
             p.SPI_FLASH_MD5, struct.pack("<IIII", addr, size, 0, 0), timeout=timeout
         )

@@ -7,31 +7,25 @@ write loop itself has no special cases hidden in it.
 from __future__ import annotations
 
 import hashlib
-import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Protocol
 
-from nodemcu_pipeline.errors import FlashError, ProtocolError, StubRefused, VerifyError
+from nodemcu_pipeline.errors import VerifyError
 from nodemcu_pipeline.flasher import diff
-from nodemcu_pipeline.flasher import protocol as p
 from nodemcu_pipeline.flasher.deflate import deflate
-from nodemcu_pipeline.flasher.limits import ATTEMPTS, SILENCE_LIMIT
+from nodemcu_pipeline.flasher.locate import Operation, blank_md5
 from nodemcu_pipeline.flasher.session import Session
+from nodemcu_pipeline.flasher.stream import rom_erase_size, write_deflated, write_plain
 from nodemcu_pipeline.plan.model import FlashPlan, Region
 from nodemcu_pipeline.progress import ProgressCallback, ProgressEvent, null_progress
 
+__all__ = ["Capabilities", "RegionResult", "rom_erase_size", "write_plan", "write_region"]
+
 SECTOR = 0x1000
-ROM_BLOCK = 0x400
-STUB_BLOCK = 0x4000
-MIN_STUB_BLOCK = 0x100
-# Failures in a row at one position of the stream before the region is given up (then resumed).
-STREAM_ATTEMPTS = 20
-# Good blocks before the block size doubles again. Slow on purpose: the *_DATA checksum is one XOR
-# byte, so a block hit twice in the same bit passes it (1 in 8 for two hits); the inflate error or
-# MD5 mismatch that follows costs the whole region, so a noisy line is kept on small blocks.
-GROW_AFTER = 16
 # Blank runs at least this long are erased rather than programmed with 0xFF: a separate erase costs a
 # round trip and drains the stub's write-behind, programming 64 KB of 0xFF costs 256 page programs.
 MIN_ERASE_RUN = 16
@@ -71,17 +65,40 @@ class RegionResult:
         return self.bytes_written * 8 / self.seconds / 1000 if self.seconds > 0 else 0.0
 
 
-def rom_erase_size(offset: int, size: int) -> int:
-    """The FLASH_BEGIN erase size that makes the ROM's buggy SPIEraseArea erase what we need.
+class Ledger(Protocol):
+    """Who hears of each write and erase as it is sent (``outside.OutsideGuard``): an operation is
+    opened before its first command, told how much of its stream the stub may have (``sent``) and
+    when its FLASH_DEFL_END was answered OK (``ended``), and closed when it verified (or failed)."""
 
-    The ROM erases E + min(E, H) sectors, H being the sectors left in the first 64 KB block (§3);
-    solving for E so that the result covers the ``n`` sectors we need, without under-erasing.
-    """
-    n = (size + SECTOR - 1) // SECTOR
-    head = min(16 - (offset // SECTOR) % 16, n)
-    if n < 2 * head:
-        return (n + 1) // 2 * SECTOR
-    return (n - head) * SECTOR
+    def opening(self, op: Operation) -> None: ...
+    def sent(self, compressed: int, *, complete: bool = False) -> None: ...
+    def ended(self, *, clean: bool) -> None: ...
+    def closed(self, *, ok: bool) -> None: ...
+
+
+class NoLedger:
+    def opening(self, op: Operation) -> None:
+        pass
+
+    def sent(self, compressed: int, *, complete: bool = False) -> None:
+        pass
+
+    def ended(self, *, clean: bool) -> None:
+        pass
+
+    def closed(self, *, ok: bool) -> None:
+        pass
+
+
+@contextmanager
+def _operation(ledger: Ledger, op: Operation, *, verified: bool) -> Iterator[None]:
+    ledger.opening(op)
+    try:
+        yield
+    except BaseException:
+        ledger.closed(ok=False)
+        raise
+    ledger.closed(ok=verified)
 
 
 def write_plan(
@@ -89,6 +106,8 @@ def write_plan(
     plan: FlashPlan,
     caps: Capabilities,
     progress: ProgressCallback = null_progress,
+    *,
+    ledger: Ledger | None = None,
 ) -> list[RegionResult]:
     """Write every region of ``plan`` in order; raise VerifyError if any region reads back wrong."""
     session.spi_set_params(plan.size_bytes)
@@ -96,7 +115,7 @@ def write_plan(
     results = []
     for region in plan.regions:
         started = time.monotonic()
-        result = write_region(session, region, caps, progress, owned)
+        result = write_region(session, region, caps, progress, owned, ledger=ledger or NoLedger())
         results.append(replace(result, seconds=time.monotonic() - started))
     return results
 
@@ -111,34 +130,27 @@ def write_region(
     caps: Capabilities,
     progress: ProgressCallback = null_progress,
     owned: tuple[tuple[int, int], ...] = (),
+    *,
+    ledger: Ledger | None = None,
 ) -> RegionResult:
     """Write only the sectors that differ (stub), or the whole region (ROM, unaligned regions)."""
-    name = label(region)
+    out = _Writer(session, caps, label(region), progress, ledger or NoLedger())
     data = region.data + b"\xff" * (-len(region.data) % 4)
     if not caps.skip_unchanged or region.address % SECTOR:
-        return _write_whole(session, region.address, data, caps, name=name, progress=progress)
+        return out.whole(region.address, data)
     skip = diff.owned_sectors(region.address, data, owned)
     spans = _differing(session, region.address, data, skip)
     if spans is None:
-        return _write_whole(session, region.address, data, caps, name=name, progress=progress)
+        return out.whole(region.address, data)
     if not spans:
-        progress(ProgressEvent("write", name, len(data), len(data), "unchanged"))
+        progress(ProgressEvent("write", out.name, len(data), len(data), "unchanged"))
         return RegionResult(region.address, len(data), "unchanged", True, 0)
     total = sum(diff.span_range(region.address, len(data), s)[1] for s in spans)
     done = 0
     for span in spans:
-        done += _write_span(
-            session,
-            region.address,
-            data,
-            span,
-            name=name,
-            done_total=(done, total),
-            progress=progress,
-        )
-    verified = caps.verify and _verify_spans(session, region.address, data, spans)
-    progress(ProgressEvent("write", name, total, total, "done"))
-    return RegionResult(region.address, len(data), "written", verified, total)
+        done += out.span(region.address, data, span, done_total=(done, total), known=True)
+    progress(ProgressEvent("write", out.name, total, total, "done"))
+    return RegionResult(region.address, len(data), "written", caps.verify, total)
 
 
 def _differing(
@@ -147,7 +159,7 @@ def _differing(
     """Spans of sectors whose flash differs from ``data``; None when most of it does (write it all).
 
     A sample sector from each of the first blocks, then one MD5 per 64 KB block, then one per sector
-    inside the blocks that differ.
+    inside the blocks that differ (none inside a block that reads blank).
     """
 
     def same(span: diff.Span) -> bool:
@@ -158,22 +170,35 @@ def _differing(
     if diff.mostly_different(len(sampled), sum(not same(s) for s in sampled)):
         return None
     sectors = []
-    for block in (b for b in blocks if not same(b)):
+    for block in blocks:
+        got = session.md5(*diff.span_range(address, len(data), block))
+        if got == diff.span_md5(data, block):
+            continue
         if block.count == 1:
             sectors.append(block.first)
+        elif got == blank_md5(diff.span_range(address, len(data), block)[1]):
+            # The chip is blank there (a first flash): the sectors that differ are the image's
+            # sectors that are not, no sector needs hashing to tell.
+            sectors.extend(i for i in block.sectors if not diff.is_blank(data, diff.Span(i, 1)))
         else:
             sectors.extend(i for i in block.sectors if not same(diff.Span(i, 1)))
     return diff.runs(sectors)
 
 
 def _parts(address: int, data: bytes, span: diff.Span) -> list[tuple[int, int, bool]]:
-    """(address, size, erase only) pieces of ``span``: blank runs are erased when they are the whole
-    span or at least MIN_ERASE_RUN sectors, everything else is deflate-written."""
+    """(address, size, erase only) pieces of ``span``: blank runs of at least MIN_ERASE_RUN sectors,
+    or a span that is nothing but blank, are erased; the rest is deflate-written in one piece per
+    stretch between them (a short blank run goes with its neighbours: its 0xFF deflates to a few
+    bytes, and a write of nothing but 0xFF could not show that it landed a few bytes off)."""
     pieces = diff.split_blank(data, span)
-    out = []
+    out: list[tuple[int, int, bool]] = []
     for part, blank in pieces:
         addr, size = diff.span_range(address, len(data), part)
-        out.append((addr, size, blank and (part.count >= MIN_ERASE_RUN or len(pieces) == 1)))
+        erase = blank and (part.count >= MIN_ERASE_RUN or len(pieces) == 1)
+        if out and not erase and not out[-1][2]:
+            out[-1] = (out[-1][0], out[-1][1] + size, False)
+        else:
+            out.append((addr, size, erase))
     return out
 
 
@@ -195,44 +220,6 @@ def prefetch(plan: FlashPlan) -> None:
     ).start()
 
 
-def _write_span(
-    session: Session,
-    address: int,
-    data: bytes,
-    span: diff.Span,
-    *,
-    name: str,
-    done_total: tuple[int, int],
-    progress: ProgressCallback,
-) -> int:
-    """Erase the blank parts of ``span`` and deflate-write the rest; the bytes it covers."""
-    done, total = done_total
-    covered = 0
-    for addr, size, erase in _parts(address, data, span):
-        if erase:
-            session.erase_region(addr, -(-size // SECTOR) * SECTOR)
-        else:
-            chunk = data[addr - address : addr - address + size]
-            _write_deflated(
-                session,
-                addr,
-                chunk,
-                name=name,
-                progress=progress,
-                done_total=(done + covered, total),
-            )
-        covered += size
-        progress(ProgressEvent("write", name, done + covered, total, "writing"))
-    return covered
-
-
-def _verify_spans(session: Session, address: int, data: bytes, spans: list[diff.Span]) -> bool:
-    for span in spans:
-        addr, size = diff.span_range(address, len(data), span)
-        _check_md5(session, addr, size, diff.span_md5(data, span))
-    return True
-
-
 def _check_md5(session: Session, addr: int, size: int, digest: bytes) -> None:
     got = session.md5(addr, size)
     if got != digest:
@@ -243,140 +230,104 @@ def _check_md5(session: Session, addr: int, size: int, digest: bytes) -> None:
         )
 
 
-def _write_whole(
-    session: Session,
-    address: int,
-    data: bytes,
-    caps: Capabilities,
-    *,
-    name: str,
-    progress: ProgressCallback,
-) -> RegionResult:
-    """Write all of ``data``: erase-only when blank (stub), blank 64 KB+ runs erased, then verify."""
-    aligned = address % SECTOR == 0 and len(data) % SECTOR == 0
-    outcome = "written"
-    if data.count(0xFF) == len(data) and aligned and session.stub:
-        session.erase_region(address, len(data))
-        outcome = "erased"
-    elif caps.compress and address % SECTOR == 0:
-        whole = diff.Span(0, diff.sector_count(len(data)))
-        _write_span(
-            session, address, data, whole, name=name, done_total=(0, len(data)), progress=progress
-        )
-    elif caps.compress:
-        _write_deflated(
-            session, address, data, name=name, progress=progress, done_total=(0, len(data))
-        )
-    else:
-        _write_plain(session, address, data, name, progress)
-    verified = False
-    if caps.verify:
-        _check_md5(session, address, len(data), hashlib.md5(data).digest())
-        verified = True
-    progress(ProgressEvent("write", name, len(data), len(data), "done"))
-    return RegionResult(address, len(data), outcome, verified)
+@dataclass
+class _Writer:
+    """One region's writes, each verified as soon as it is on the chip (one MD5 of what it wrote,
+    no second pass), so that the ledger can close it before the next one goes out."""
+
+    session: Session
+    caps: Capabilities
+    name: str
+    progress: ProgressCallback
+    ledger: Ledger
+
+    def span(
+        self,
+        address: int,
+        data: bytes,
+        span: diff.Span,
+        *,
+        done_total: tuple[int, int],
+        known: bool,
+    ) -> int:
+        """Erase the blank parts of ``span`` and deflate-write the rest; the bytes it covers.
+
+        ``known``: every sector in it differs from the chip (the sector diff said so). Otherwise
+        (a whole write) a write's first and last sectors the chip already holds are left out and a
+        blank run the chip already has blank is not erased: a moved or overrunning write or erase
+        must leave a trace where it should have been (outside.py)."""
+        done, total = done_total
+        covered = 0
+        for addr, size, erase in _parts(address, data, span):
+            chunk = data[addr - address : addr - address + size]
+            if erase:
+                self.erase(addr, size, known=known)
+            else:
+                start, piece = (addr, chunk) if known else _trim(self.session, addr, chunk)
+                if piece:
+                    self.deflated(start, piece, (done + covered + start - addr, total))
+            covered += size
+            self.progress(ProgressEvent("write", self.name, done + covered, total, "writing"))
+        return covered
+
+    def erase(self, addr: int, size: int, *, known: bool) -> None:
+        size = -(-size // SECTOR) * SECTOR
+        blank = blank_md5(size)
+        if not known and self.session.md5(addr, size) == blank:
+            return  # already blank: an erase here would leave no trace if it went elsewhere
+        with _operation(self.ledger, Operation(addr, size), verified=self.caps.verify):
+            self.session.erase_region(addr, size)
+            if self.caps.verify:
+                _check_md5(self.session, addr, size, blank)
+
+    def deflated(self, addr: int, chunk: bytes, done_total: tuple[int, int]) -> None:
+        errors = len(self.session.anomalies)
+
+        def ended() -> None:
+            self.ledger.ended(clean=len(self.session.anomalies) == errors)
+
+        with _operation(self.ledger, Operation(addr, len(chunk), chunk), verified=self.caps.verify):
+            write_deflated(
+                self.session, addr, chunk, name=self.name, progress=self.progress,
+                done_total=done_total, sent=self.ledger.sent, ended=ended,
+            )  # fmt: skip
+            if self.caps.verify:
+                _check_md5(self.session, addr, len(chunk), hashlib.md5(chunk).digest())
+
+    def whole(self, address: int, data: bytes) -> RegionResult:
+        """Write all of ``data`` (verified as it goes): the ROM's way, an unaligned region, or
+        another firmware than the chip holds (most sampled sectors differ)."""
+        aligned = address % SECTOR == 0
+        outcome = "erased" if data.count(0xFF) == len(data) and self.session.stub else "written"
+        if self.caps.compress and aligned:
+            whole = diff.Span(0, diff.sector_count(len(data)))
+            self.span(address, data, whole, done_total=(0, len(data)), known=False)
+        elif self.caps.compress:
+            self.deflated(address, data, (0, len(data)))
+        else:
+            with _operation(
+                self.ledger, Operation(address, len(data), data), verified=self.caps.verify
+            ):
+                write_plain(self.session, address, data, self.name, self.progress)
+                if self.caps.verify:
+                    _check_md5(self.session, address, len(data), hashlib.md5(data).digest())
+        self.progress(ProgressEvent("write", self.name, len(data), len(data), "done"))
+        return RegionResult(address, len(data), outcome, self.caps.verify)
 
 
-def _send_block(session: Session, op: int, block: bytes, seq: int, timeout: float) -> None:
-    try:
-        session.exchange(op, packet=p.data_request(op, block, seq), timeout=timeout)
-    except ProtocolError as exc:
-        raise FlashError(
-            f"block {seq} failed {ATTEMPTS} times ({exc.message})",
-            "Check the cable and power, or lower --baud",
-        ) from None
+def _trim(session: Session, addr: int, chunk: bytes) -> tuple[int, bytes]:
+    """``chunk`` at ``addr`` without the leading and trailing sectors the chip already holds."""
 
+    def held(offset: int, size: int) -> bool:
+        piece = chunk[offset : offset + size]
+        return session.md5(addr + offset, len(piece)) == hashlib.md5(piece).digest()
 
-def _send_stream(
-    session: Session, op: int, stream: bytes, timeout: Callable[[int], float]
-) -> Iterator[int]:
-    """Send ``stream`` as *_DATA blocks, yielding the bytes sent so far.
-
-    The stub inflates one continuous stream whatever the block boundaries, so after a failed block
-    the rest goes out in half-size blocks (a 16 KB block rarely survives a 1e-3 byte error rate),
-    doubling again after a run of successes.
-    """
-    # A region written again (after a refused stream) starts at the size the line allowed so far.
-    pos, seq, size, streak, failures = 0, 0, session.stream_block, 0, 0
-    while pos < len(stream):
-        block = stream[pos : pos + size]
-        try:
-            session.exchange(
-                op, packet=p.data_request(op, block, seq), timeout=timeout(len(block)), attempts=1
-            )
-        except ProtocolError as exc:
-            failures += 1
-            # A refused stream (inflate error: a block went in twice) or a chip gone silent is
-            # not cured by resending; the region is written again from its start instead.
-            gone = session.silences >= SILENCE_LIMIT
-            if failures > STREAM_ATTEMPTS or isinstance(exc, StubRefused) or gone:
-                raise FlashError(
-                    f"compressed block {seq} failed after {failures} tries ({exc.message})",
-                    "Check the cable and power, or lower --baud",
-                ) from None
-            size, streak = max(MIN_STUB_BLOCK, size // 2), 0
-            session.stream_block = size
-            continue
-        pos, seq, streak, failures = pos + len(block), seq + 1, streak + 1, 0
-        if streak >= GROW_AFTER and size < STUB_BLOCK:
-            size, streak = min(STUB_BLOCK, size * 2), 0
-            session.stream_block = size
-        yield pos
-
-
-def _write_deflated(
-    session: Session,
-    addr: int,
-    data: bytes,
-    *,
-    name: str,
-    progress: ProgressCallback,
-    done_total: tuple[int, int],
-) -> None:
-    done, total = done_total
-    packed = deflate(data)
-    blocks = (len(packed) + STUB_BLOCK - 1) // STUB_BLOCK
-    ratio = len(data) / max(1, len(packed))
-    session.exchange(
-        p.FLASH_DEFL_BEGIN,
-        struct.pack("<IIII", len(data), blocks, STUB_BLOCK, addr),
-        timeout=max(3.0, 40.0 * len(data) / (1 << 20)),
-    )
-
-    # The stub acknowledges a block before inflating and writing it, so the answer to the next one
-    # waits for that work (esptool's 40 s/MB, applied to what two blocks inflate to).
-    def timeout(size: int) -> float:
-        return session.reply_timeout(size, floor=2.0) + 40.0 * 2 * size * ratio / (1 << 20)
-
-    for sent in _send_stream(session, p.FLASH_DEFL_DATA, packed, timeout):
-        written = done + min(len(data), int(sent * ratio))
-        progress(ProgressEvent("write", name, written, total, "writing"))
-    session.exchange(p.FLASH_DEFL_END, struct.pack("<I", 1), timeout=10.0)
-
-
-def _write_plain(
-    session: Session, addr: int, data: bytes, name: str, progress: ProgressCallback
-) -> None:
-    block_size = STUB_BLOCK if session.stub else ROM_BLOCK
-    if not session.stub and addr % SECTOR:
-        # The ROM erases whole sectors from the one containing addr; start there (0xFF-filled).
-        pad = addr % SECTOR
-        addr, data = addr - pad, b"\xff" * pad + data
-    blocks = (len(data) + block_size - 1) // block_size
-    if session.stub:
-        begin = struct.pack("<IIII", len(data), blocks, block_size, addr)
-    else:
-        begin = struct.pack("<IIII", rom_erase_size(addr, len(data)), blocks, block_size, addr)
-    session.exchange(p.FLASH_BEGIN, begin, timeout=max(3.0, 40.0 * len(data) / (1 << 20)))
-    for seq in range(blocks):
-        block = data[seq * block_size : (seq + 1) * block_size]
-        block += b"\xff" * (block_size - len(block))
-        _send_block(session, p.FLASH_DATA, block, seq, timeout=5.0)
-        progress(
-            ProgressEvent(
-                "write", name, min(len(data), (seq + 1) * block_size), len(data), "writing"
-            )
-        )
-    if session.stub:
-        session.exchange(p.FLASH_END, struct.pack("<I", 1))
-    # No FLASH_END for the ROM: it would leave the loader and boot half-written flash (§2.1).
+    start, end = 0, len(chunk)
+    while start < end and held(start, min(SECTOR, end - start)):
+        start += SECTOR
+    while end > start:
+        last = (end - start - 1) // SECTOR * SECTOR + start
+        if not held(last, end - last):
+            break
+        end = last
+    return addr + start, chunk[start:end]

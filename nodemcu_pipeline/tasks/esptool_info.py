@@ -18,7 +18,8 @@ from nodemcu_pipeline.cli import JSON_HELP, say, say_notes, task, task_errors, w
 if TYPE_CHECKING:
     from nodemcu_pipeline.flasher.session import ChipInfo
 
-# The ESP8266's memory map (esp8266-rom-protocol.md §8): where a segment's load address lands.
+# The ESP8266's memory map (esptool's targets/esp8266.py MEMORY_MAP): where a segment's load
+# address lands.
 MEMORY = (
     (0x3FF00000, 0x3FF00010, "DPORT"),
     (0x3FFE8000, 0x40000000, "DRAM"),

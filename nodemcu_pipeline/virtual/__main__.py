@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         "--flip-begin",
         type=parse_flip_begin,
         metavar="FIELD:BIT",
-        help="flip bit BIT of the first FLASH_DEFL_BEGIN's size or offset (e.g. offset:18)",
+        help="flip bit BIT of a word of the first FLASH_DEFL_BEGIN: size, blocks, block_size or "
+        "offset (e.g. offset:18)",
     )
     parser.add_argument(
         "--boot",

@@ -14,12 +14,15 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from nodemcu_pipeline.link.slip import SlipDecoder, encode
+from nodemcu_pipeline.virtual.clock import ChipReset
 from nodemcu_pipeline.virtual.environment import Environment
 from nodemcu_pipeline.virtual.faults import Faults
+from nodemcu_pipeline.virtual.firmware_run import FirmwareRun
 from nodemcu_pipeline.virtual.flashchip import FlashChip
 from nodemcu_pipeline.virtual.loader_input import AUTOBAUD_FAIL, Autobaud, FrameBuffers
 from nodemcu_pipeline.virtual.rom import OTP, STUB_ENTRIES, Registers, RomLoader
@@ -42,6 +45,9 @@ REASON_HW_WDT = 1
 # From the ROM's last boot line to the firmware's first 115200 output: the SDK's start-up and Lua's
 # (a real NodeMCU prints its banner a few hundred ms after reset). A monitor switches rates in it.
 FIRMWARE_START = 0.25
+# How often a CPU waiting out its work looks whether the chip was reset under it: the bound on how
+# long a reset (EN low) takes to stop a firmware busy erasing.
+RESET_POLL_S = 0.02
 
 
 @dataclass
@@ -91,7 +97,12 @@ class Board:
         self.stats = BoardStats()
         self.en_rc_delay = EN_RC_DELAY
         self.tx: Callable[[bytes], None] = lambda data: None
+        # The CPU model's lock: held by whatever runs on the chip (loader, firmware), let go while
+        # the CPU waits out work (``wait_until``). The front ends never take it: line changes and
+        # received bytes go through ``_state_lock`` and a queue, so no client waits on the chip.
         self.lock = threading.RLock()
+        self._cpu = threading.Condition(self.lock)
+        self._state_lock = threading.Lock()
         self.mode = "off"
         self.app: object | None = None
         # What the ROM hands over to: a host build of the flashed image when one is known
@@ -122,7 +133,8 @@ class Board:
 
     def start(self) -> None:
         """Power on: boot like a board whose GPIO0 is held as ``--boot`` says."""
-        self.reset(download=self._initial_boot == "download", cause=1)
+        with suppress(ChipReset):
+            self.reset(download=self._initial_boot == "download", cause=1)
         self._ticker.start()
 
     def stop(self) -> None:
@@ -131,7 +143,7 @@ class Board:
 
     def drive_pin(self, pin: int, level: int | None) -> None:
         """A test harness drives GPIO ``pin`` from outside (None: releases it)."""
-        with self.lock:
+        with suppress(ChipReset), self.lock:
             if self.mode == "app" and self.app is not None:
                 self.app.drive_pin(pin, level)  # type: ignore[attr-defined]
             elif level is None:
@@ -140,14 +152,25 @@ class Board:
                 self.env.pins[pin] = level
         self.wake()
 
-    def idle_sleep(self, seconds: float) -> None:
-        """A realtime firmware waiting out its CPU time: the UART (another thread) may deliver
-        bytes meanwhile, so the lock is let go (when this thread holds it once)."""
-        self.lock.release()
-        try:
-            time.sleep(seconds)
-        finally:
-            self.lock.acquire()
+    def current(self, generation: int) -> bool:
+        """Whether the run started at ``generation`` is still the chip's (no reset since)."""
+        return generation == self._generation and not self._stopped.is_set()
+
+    def wait_until(self, generation: int, when: float) -> None:
+        """The CPU of run ``generation`` waits until ``when`` (``time.monotonic``; realtime only).
+
+        The lock is let go meanwhile, so the UART, the ticker and a reset get in; ``ChipReset``
+        when the chip was reset (or the board stopped) before or during the wait."""
+        while True:
+            if not self.current(generation):
+                raise ChipReset
+            left = when - time.monotonic()
+            if not self.realtime or left <= 0:
+                return
+            try:
+                self._cpu.wait(min(left, RESET_POLL_S))
+            except RuntimeError:  # called without the lock: nothing to let go
+                time.sleep(min(left, RESET_POLL_S))
 
     def wake(self) -> None:
         """The firmware armed a timer: re-plan the ticker's wait."""
@@ -156,7 +179,8 @@ class Board:
     def _tick_loop(self) -> None:
         while not self._stopped.is_set():
             self._wake.clear()
-            with self.lock:
+            delay = None
+            with suppress(ChipReset), self.lock:
                 app = self.app if self.mode == "app" else None
                 delay = app.tick() if app is not None else None  # type: ignore[attr-defined]
             self._wake.wait(1.0 if delay is None else min(delay, 1.0))
@@ -166,8 +190,11 @@ class Board:
         self.host_baud = int(baud)
 
     def set_lines(self, *, dtr: bool | None = None, rts: bool | None = None) -> None:
-        """DTR/RTS from the host through the dev-kit's two transistors (§6.2)."""
-        with self.lock:
+        """DTR/RTS from the host through the dev-kit's two transistors (§6.2).
+
+        Never waits for the CPU: EN going low ends the running code's generation at once (it stops
+        at its next wait, ``ChipReset``), and the boot after EN rises runs on a timer thread."""
+        with self._state_lock:
             if dtr is not None:
                 self._dtr = bool(dtr)
             if rts is not None:
@@ -176,17 +203,20 @@ class Board:
             en = not (self._rts and not self._dtr)
             io0 = not (self._dtr and not self._rts)
             rising = en and not self._en
+            if self._en and not en:
+                self._generation += 1
+                self._reset_at = time.monotonic()
             self._en, self._io0 = en, io0
             if not en:
                 self.mode = "off"
-            elif rising:
-                # The ROM samples GPIO0 a little after EN rises (see EN_RC_DELAY).
-                timer = threading.Timer(self.en_rc_delay, self._power_up)
-                timer.daemon = True
-                timer.start()
+        if rising:
+            # The ROM samples GPIO0 a little after EN rises (see EN_RC_DELAY).
+            timer = threading.Timer(self.en_rc_delay, self._power_up)
+            timer.daemon = True
+            timer.start()
 
     def _power_up(self) -> None:
-        with self.lock:
+        with suppress(ChipReset), self.lock:
             if self._en:
                 self.reset(download=not self._io0, cause=2)
 
@@ -199,7 +229,7 @@ class Board:
             return
         # The rate goes with the bytes: the host may change it before the chip thread gets to them.
         self._rx.put((time.monotonic(), data, self.host_baud))
-        with self.lock:
+        with self._state_lock:
             if self._worker is None:
                 self._worker = threading.Thread(target=self._work, daemon=True, name="chip")
                 self._worker.start()
@@ -215,6 +245,10 @@ class Board:
 
     def _consume(self, data: bytes, arrived: float, rate: int) -> None:
         """Bytes sent at ``rate`` whose last one reached the chip at ``arrived`` (0: now)."""
+        with suppress(ChipReset):
+            self._take(data, arrived, rate)
+
+    def _take(self, data: bytes, arrived: float, rate: int) -> None:
         with self.lock:
             self.stats.bytes_in += len(data)
             data, reset_now = self.faults.apply(data)
@@ -236,20 +270,25 @@ class Board:
                 self.reset(download=False, cause=1)
 
     # -- firmware host interface ---------------------------------------------------------------
-    def emit(self, data: bytes, baud: int = APP_BAUD) -> None:
-        """UART output at ``baud``; garbage unless the host listens at that rate."""
-        self.timeline.wait_cpu()
+    def emit(self, data: bytes, baud: int = APP_BAUD, generation: int | None = None) -> None:
+        """UART output at ``baud`` once the CPU has done the work booked before it; garbage unless
+        the host listens at that rate. Nothing from a run the chip was reset under (ChipReset)."""
+        self.wait_until(self._generation if generation is None else generation, self.timeline.cpu)
         self._send(data, baud)
 
-    def request_reset(self, cause: int = 2, reason: int = REASON_SOFT_RESTART) -> None:
-        """A software restart: reboot shortly after the current call returns."""
+    def request_reset(
+        self, cause: int = 2, reason: int = REASON_SOFT_RESTART, generation: int | None = None
+    ) -> None:
+        """A software restart: reboot shortly after the current call returns (unless the chip was
+        reset meanwhile: the run that asked is gone)."""
         if self._reset_pending is not None:
             return
+        asked = self._generation if generation is None else generation
 
         def fire() -> None:
-            with self.lock:
+            with suppress(ChipReset), self.lock:
                 self._reset_pending = None
-                if self.mode == "app":
+                if self.mode == "app" and self.current(asked):
                     self._reason = reason
                     self.reset(download=False, cause=cause)
 
@@ -262,7 +301,7 @@ class Board:
         app, resets = self.app, self.stats.resets
 
         def fire() -> None:
-            with self.lock:
+            with suppress(ChipReset), self.lock:
                 if self.mode == "app" and self.app is app and self.stats.resets == resets:
                     start()
 
@@ -270,13 +309,15 @@ class Board:
         timer.daemon = True
         timer.start()
 
-    def sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: float, generation: int | None = None) -> None:
         self.flash.simulated_seconds += seconds
         self.timeline.work(seconds)
-        self.timeline.wait_cpu()
+        self.wait_until(self._generation if generation is None else generation, self.timeline.cpu)
 
     # -- boot ----------------------------------------------------------------------------------
     def reset(self, *, download: bool, cause: int = 2) -> None:
+        """Restart the chip from its ROM; the firmware's boot runs on the calling thread (ChipReset
+        when another reset comes meanwhile)."""
         with self.lock:
             if self.app is not None:
                 self.app.halt()  # type: ignore[attr-defined]
@@ -284,8 +325,10 @@ class Board:
             self._reason = None
             self.stats.resets += 1
             # Whatever the CPU was doing stops; flash work in flight is cut short.
-            self._generation += 1
-            self._reset_at = time.monotonic()
+            with self._state_lock:
+                self._generation += 1
+                self._reset_at = time.monotonic()
+                generation = self._generation
             self.timeline.cpu = self.timeline.flash = 0.0
             self._decoder.reset()
             self.uart_baud = APP_BAUD
@@ -299,11 +342,18 @@ class Board:
             if cause == 4:
                 self.emit(b"wdt reset\r\n", ROM_BAUD)  # the ROM names a watchdog reset
             if download:
-                self.mode = "rom"
                 self._loader = self._new_rom()
+                self._enter("rom", generation)
                 self.stats.boots.append("download")
             else:
                 self._boot_flash(cause, reason)
+
+    def _enter(self, mode: str, generation: int) -> None:
+        """Switch to ``mode`` unless the chip was reset since ``generation`` began (EN low)."""
+        with self._state_lock:
+            if not self.current(generation):
+                raise ChipReset
+            self.mode = mode
 
     def _boot_flash(self, cause: int, reason: int | None = None) -> None:
         from nodemcu_pipeline.errors import ImageError
@@ -325,14 +375,17 @@ class Board:
                 f"load 0x{seg.load_addr:08x}, len {len(seg.data)}, room 16 \r\n".encode(), ROM_BAUD
             )
         self.emit(f"csum 0x{image.checksum:02x}\r\n".encode(), ROM_BAUD)
-        self.mode = "app"
+        self._enter("app", self._generation)
         try:
             from nodemcu_pipeline.virtual.nodemcu import NodeMCUApp
         except ImportError:
             self.app = None
             self.emit(b"\r\nNodeMCU (virtual firmware missing)\r\n> ")
             return
-        self.app = self.firmware.app_for(self) if self.firmware is not None else NodeMCUApp(self)
+        run = FirmwareRun(self, self._generation)
+        self.app = (
+            self.firmware.app_for(self, run=run) if self.firmware is not None else NodeMCUApp(run)
+        )
         self.app.boot(cause, REASON_FOR_CAUSE.get(cause, 0) if reason is None else reason)
 
     # -- loader --------------------------------------------------------------------------------

@@ -23,6 +23,12 @@ INSTRUCTIONS_PER_S = 600_000
 WATCHDOG_S = 3.2
 
 
+class ChipReset(BaseException):
+    """The chip was reset (EN low, a restart, the board stopped) under the code that was running:
+    whatever it was doing ends at its next wait, as a real CPU stops when EN goes low. A
+    BaseException, so that no ``except Exception`` on the way keeps the old run going."""
+
+
 class BoardClock:
     """Seconds since boot. ``wall=None`` makes a manual clock that moves only by ``advance_to``."""
 

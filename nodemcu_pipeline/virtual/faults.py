@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 FLASH_DEFL_BEGIN = 0x10
 # Word index inside FLASH_DEFL_BEGIN's data: size, blocks, block size, offset.
-BEGIN_FIELDS = {"size": 0, "offset": 3}
+BEGIN_FIELDS = {"size": 0, "blocks": 1, "block_size": 2, "offset": 3}
 
 
 @dataclass
@@ -81,8 +81,12 @@ class Faults:
 
 
 def parse_flip_begin(text: str) -> tuple[str, int]:
-    """``size:17`` or ``offset:20`` → (field, bit); ValueError for anything else."""
+    """``size:17`` or ``offset:20`` (or ``blocks``, ``block_size``) → (field, bit); ValueError for
+    anything else."""
     name, _, bit = text.partition(":")
     if name not in BEGIN_FIELDS or not bit.isdigit() or not 0 <= int(bit) < 32:
-        raise ValueError(f"--flip-begin takes size:BIT or offset:BIT (BIT 0-31), not {text!r}")
+        raise ValueError(
+            f"--flip-begin takes FIELD:BIT, FIELD one of {', '.join(BEGIN_FIELDS)} and BIT 0-31, "
+            f"not {text!r}"
+        )
     return name, int(bit)

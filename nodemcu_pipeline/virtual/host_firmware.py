@@ -63,8 +63,9 @@ class HostFirmware:
         self._unconfined_said = False
         self._rtc: int | None = None
 
-    def app_for(self, board: Any) -> Any:
-        """The firmware to boot on ``board`` now (its lock held, its flash in place)."""
+    def app_for(self, board: Any, *, run: Any = None) -> Any:
+        """The firmware to boot on ``board`` now (its lock held, its flash in place); ``run``: the
+        board as this run of the Python model sees it (virtual/firmware_run.py), if not ``board``."""
         from nodemcu_pipeline.virtual.nodemcu import NodeMCUApp
 
         build = self._match(board)
@@ -75,9 +76,9 @@ class HostFirmware:
                 else "host builds are not looked for"
             )
             self._say("model", f"the virtual board runs its Python model of NodeMCU ({why})")
-            return NodeMCUApp(board)
+            return NodeMCUApp(board if run is None else run)
         self._say(build.record.binary_sha256, f"the virtual board runs {build.describe()}")
-        return HostFirmwareApp(board, build, self)
+        return HostFirmwareApp(board, build, self, run=run)
 
     def rtc_fd(self) -> int:
         """RTC user memory: one memory file per board, kept across resets and deep sleep."""
@@ -114,8 +115,11 @@ class HostFirmware:
 class HostFirmwareApp:
     """One run of a host build on ``board``, from a reset to the next."""
 
-    def __init__(self, board: Any, build: HostBuild, chooser: HostFirmware) -> None:
+    def __init__(
+        self, board: Any, build: HostBuild, chooser: HostFirmware, *, run: Any = None
+    ) -> None:
         self.board = board
+        self._model_host = board if run is None else run  # what the model gets if this falls back
         self.build = build
         self.chooser = chooser
         self.realtime = bool(board.realtime)
@@ -324,5 +328,5 @@ class HostFirmwareApp:
         from nodemcu_pipeline.virtual.nodemcu import NodeMCUApp
 
         self.chooser.fell_back(why)
-        self.board.app = NodeMCUApp(self.board)
+        self.board.app = NodeMCUApp(self._model_host)
         self.board.app.boot(cause, reason)

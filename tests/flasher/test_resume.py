@@ -33,6 +33,9 @@ def test_reset_mid_flash_over_rfc2217_is_resumed_and_verified(tmp_path):
     assert flash == DATA
     assert all(r.verified for r in report.results)
     assert any("resuming" in line for line in said)
+    # The write the reset cut off is proven to have changed nothing outside the plan: it wrote
+    # nothing, and the windows where a flipped bit would have started it read as before.
+    assert report.outside is not None and report.outside.checked and report.outside.proven
 
 
 def test_reset_mid_flash_on_a_port_without_reset_lines_is_one_error_line():

@@ -12,7 +12,9 @@ def begin(size: int, offset: int) -> bytes:
     return p.request(p.FLASH_DEFL_BEGIN, struct.pack("<IIII", size, 2, 0x4000, offset))
 
 
-@pytest.mark.parametrize(("field", "word"), [("size", 0), ("offset", 3)])
+@pytest.mark.parametrize(
+    ("field", "word"), [("size", 0), ("blocks", 1), ("block_size", 2), ("offset", 3)]
+)
 def test_flip_begin_flips_one_bit_of_the_first_begin_only(field: str, word: int) -> None:
     faults = Faults(flip_begin=(field, 18))
     first = faults.mangle_packet(begin(0x8000, 0x10000))
@@ -28,7 +30,7 @@ def test_other_packets_pass_untouched() -> None:
     assert faults.mangle_packet(packet) == packet
 
 
-@pytest.mark.parametrize("text", ["blocks:3", "size:", "offset:32", "size:-1"])
+@pytest.mark.parametrize("text", ["checksum:3", "size:", "offset:32", "size:-1"])
 def test_flip_begin_spelling_is_checked(text: str) -> None:
     with pytest.raises(ValueError):
         parse_flip_begin(text)
