@@ -189,7 +189,7 @@ CATALOG = [
         files={"tree/Makefile": b"all:\n"},
         chip=BOARD,
     ),
-    Case("test-elf-missing", (*T, "--elf", "fw.elf", *ON_BOARD), ("fw.elf",), 1, OK, chip=BOARD),
+    Case("test-elf-missing", (*T, "--elf", "fw.elf", *ON_BOARD), ("fw.elf",), 2, OK, chip=BOARD),
     Case(
         "test-lfs-without-a-build",
         (*T, "--lfs", *ON_BOARD),
