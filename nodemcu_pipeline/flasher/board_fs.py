@@ -31,7 +31,8 @@ A board with no partition table and no virtual record (NodeMCU 2.x, or another S
 says nowhere where its file system is. NodeMCU 2.x (app/spiffs/spiffs.c) makes a new one on a 64 KB
 boundary after its code (or at SPIFFS_FIXED_LOCATION), so when the plan writes a NodeMCU 3.x or an
 SDK-2-era firmware, each 64 KB boundary from 0x20000 is probed for SPIFFS's magic (2 bytes each,
-about 60 reads on 4 MB; none for a 3.x board or a plan the look cannot help). The 2.x file system
+about 60 reads on 4 MB; none for a 3.x board, a blank chip — one byte read at 0x0 — or a plan the
+look cannot help). The 2.x file system
 found there is then judged as any other: a 3.x firmware places its own by its table, so an upgrade
 from 2.x says which files its first boot leaves behind. A 2.x firmware's own moves are not
 predicted (it probes several offsets at boot), only overwrites.
@@ -258,7 +259,10 @@ SDK2_RESERVED = 5 * SECTOR  # RF cal, init data and system parameters at the end
 
 def sdk2_fs(read: Callable[[int, int], bytes], chip_size: int) -> BoardFs | None:
     """The file system of a board whose firmware keeps no table of it (NodeMCU 2.x): the first
-    64 KB boundary that holds a SPIFFS, and its files; None when none does."""
+    64 KB boundary that holds a SPIFFS, and its files; None when none does, or when no image
+    starts at 0x0 (a blank chip costs one byte read, not the probes)."""
+    if read(0, 1) != b"\xe9":
+        return None  # no image at 0x0 (a blank chip): no firmware whose file system could move
     end = chip_size - SDK2_RESERVED
     for start in range(SDK2_FIRST, end - spiffs.SMALL_FS + 1, SDK2_STEP):
         geometry = spiffs.probe(read, start, end - start)

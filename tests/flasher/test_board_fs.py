@@ -188,13 +188,24 @@ def test_a_board_with_no_table_and_no_file_system_costs_one_probe_per_64_kb(tmp_
     with VirtualBoard("4MB", state=_saved(chip, tmp_path)) as board:
         report = api.flash(board.url, _fixed(table_firmware(64 * 1024)), NO_RESET)
     assert report.files_check is not None
-    # The RCR page, the virtual firmware's record (none), then a 2-byte probe per 64 KB boundary
-    # from 0x20000 to the reserved end.
+    # The RCR page, the virtual firmware's record (none), the image's first byte, then a 2-byte
+    # probe per 64 KB boundary from 0x20000 to the reserved end.
     from nodemcu_pipeline.firmware.virtual_nodemcu import PHY_SECTORS
 
     probes = len(range(0x20000, 4 * MB - 0x5000 - 0x8000 + 1, 0x10000))
-    assert report.files_check.reads == 1 + len(PHY_SECTORS) + probes
+    assert report.files_check.reads == 1 + len(PHY_SECTORS) + 1 + probes  # 1: the byte at 0x0
     assert report.files_check.length < 2048
+
+
+def test_a_blank_chip_costs_one_byte_not_the_probes(tmp_path):
+    """Nothing at 0x0: no firmware ran, no file system can move; a fresh board's first flash pays
+    one byte read for the 2.x look."""
+    with VirtualBoard("4MB", state=_saved(FlashChip(4 * MB), tmp_path)) as board:
+        report = api.flash(board.url, _fixed(table_firmware(64 * 1024)), NO_RESET)
+    from nodemcu_pipeline.firmware.virtual_nodemcu import PHY_SECTORS
+
+    assert report.files_check is not None
+    assert report.files_check.reads == 1 + len(PHY_SECTORS) + 1
 
 
 def test_yes_and_erase_all_do_not_look(tmp_path):
