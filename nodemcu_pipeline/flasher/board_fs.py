@@ -232,11 +232,14 @@ def keep_files(
     """Raise FilesWouldBeLost when the plan would erase files the board lists; the reads it took."""
     read = ChipReads(read_flash)
     span = running_fs(read, chip_size)
-    if span is None:
-        fs = sdk2_fs(read, chip_size) if _looks_for_sdk2(plan) else None
-    else:
+    if span is not None:
         fs = files_at(read, span) if _touches(plan, span) else None
-    if fs is None or not _touches(plan, (fs.start, fs.end)):
+    elif _looks_for_sdk2(plan):
+        found_2x = sdk2_fs(read, chip_size)
+        fs = found_2x if found_2x and _touches(plan, (found_2x.start, found_2x.end)) else None
+    else:
+        fs = None
+    if fs is None:
         return read
     found = lost_files(plan, fs)
     if found is None:
