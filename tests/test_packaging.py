@@ -12,6 +12,8 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,27 @@ from nodemcu_pipeline.firmware.image import Segment, build_image
 from tests.conftest import ROOT, SHARED_SOURCES, PinnedBuild
 
 pytestmark = pytest.mark.slow
+
+
+@contextmanager
+def _installed_board(work: Path, env: dict[str, str], size: str) -> Iterator[str]:
+    """The installed package's virtual board (its own ``python -m``), started in ``work``; its URL."""
+    board = subprocess.Popen(
+        ["python", "-m", "nodemcu_pipeline.virtual", "--flash-size", size],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert board.stdout is not None
+        url = board.stdout.readline().strip()
+        assert url, board.stderr.read() if board.stderr else ""
+        yield url
+    finally:
+        board.terminate()
+        board.wait(timeout=30)
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 300):
@@ -144,26 +167,12 @@ def test_installed_cli_runs_from_anywhere(installed, tmp_path):
     plan = json.loads((work / "build" / "plan.json").read_text())
     assert plan["flash_size"] == "4MB"
 
-    board = subprocess.Popen(
-        ["python", "-m", "nodemcu_pipeline.virtual", "--flash-size", "4MB"],
-        cwd=work,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert board.stdout is not None
-        url = board.stdout.readline().strip()
-        assert url, board.stderr.read() if board.stderr else ""
+    with _installed_board(work, env, "4MB") as url:
         flashed = _run(
             ["nodemcu-pipeline", "flash", "-p", url, "--plan", "build/plan.json", "--no-check"],
             cwd=work,
             env=env,
         )
-    finally:
-        board.terminate()
-        board.wait(timeout=30)
     out = flashed.stdout
     assert "(stub)" in out, out  # esptool's stub, read as data: compressed and verified
     assert "verified" in out and "not verified" not in out, out
@@ -200,18 +209,7 @@ def test_the_installed_command_speaks_esptool_and_nodemcu_tool(installed, tmp_pa
     _run(merge, cwd=work, env=env)
     assert (work / "m.bin").read_bytes() == b"\xff" * 0x1000 + image
 
-    board = subprocess.Popen(
-        ["python", "-m", "nodemcu_pipeline.virtual", "--flash-size", "4MB"],
-        cwd=work,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert board.stdout is not None
-        url = board.stdout.readline().strip()
-        assert url, board.stderr.read() if board.stderr else ""
+    with _installed_board(work, env, "4MB") as url:
         esptool = ["nodemcu-pipeline", "-p", url, "--after", "no-reset"]
         written = _run([*esptool, "write_flash", "-fm", "dout", "0x0", "fw.bin"], work, env)
         assert "written (verified)" in written.stdout, written.stdout
@@ -234,9 +232,6 @@ def test_the_installed_command_speaks_esptool_and_nodemcu_tool(installed, tmp_pa
         _run([*esptool, "erase-flash"], work, env)
         _run([*esptool, "read-flash", "0x3000", "0x1000", "back.bin", "--force"], work, env)
         assert (work / "back.bin").read_bytes() == b"\xff" * 0x1000
-    finally:
-        board.terminate()
-        board.wait(timeout=30)
     assert sorted(p.name for p in work.iterdir()) == ["back.bin", "fw.bin", "m.bin"]
 
 
@@ -254,18 +249,7 @@ def test_the_installed_command_speaks_nodemcu_tool(installed, tmp_path):
     (work / "0x10000.bin").write_bytes(high)
     (work / "a.lua").write_text("print('a')\n")
     (work / "app.lua").write_text("print('app')\n")
-    board = subprocess.Popen(
-        ["python", "-m", "nodemcu_pipeline.virtual", "--flash-size", "1MB"],
-        cwd=work,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert board.stdout is not None
-        url = board.stdout.readline().strip()
-        assert url, board.stderr.read() if board.stderr else ""
+    with _installed_board(work, env, "1MB") as url:
         tool = ["nodemcu-pipeline", "-p", url]
         flashed = _run([*tool, "flash", "--firmware", "0x00000.bin,0x10000.bin"], work, env)
         assert "check: NodeMCU" in flashed.stdout, flashed.stdout
@@ -280,9 +264,6 @@ def test_the_installed_command_speaks_nodemcu_tool(installed, tmp_path):
         assert (back / "init.lua").read_text() == "print('app')\n"
         assert (back / "a.lua").read_text() == "print('a')\n"
         assert "reset" in _run([*tool, "reset"], work, env).stdout
-    finally:
-        board.terminate()
-        board.wait(timeout=30)
     # flash wrote its plan in build/; nothing else appeared beside the user's files.
     assert sorted(p.name for p in work.iterdir()) == [
         "0x00000.bin",
@@ -361,23 +342,9 @@ def test_the_installed_command_builds_flashes_and_checks_the_pinned_release(
         built = command("build", "--image", tag, "--mirror", mirror)
     assert "nodemcu_float_pipeline.bin (built" in built.stdout, built.stdout[-2000:]
 
-    board = subprocess.Popen(
-        ["python", "-m", "nodemcu_pipeline.virtual", "--flash-size", "4MB"],
-        cwd=work,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert board.stdout is not None
-        url = board.stdout.readline().strip()
-        assert url, board.stderr.read() if board.stderr else ""
+    with _installed_board(work, env, "4MB") as url:
         flashed = command("flash", "-p", url, "--no-check")
         checked = command("check", "-p", url)
-    finally:
-        board.terminate()
-        board.wait(timeout=30)
     assert flashed.stdout.count("written (verified)") == 2, flashed.stdout
     assert "check: NodeMCU 3.0.0.0, release 3.0.0-release_20211229 +25" in checked.stdout
 
